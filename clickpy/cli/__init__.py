@@ -1,0 +1,1 @@
+"""The clickpy command line."""

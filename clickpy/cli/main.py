@@ -1,0 +1,156 @@
+"""The ``clickpy`` command: one subcommand per job.
+
+Configuration arguments follow Click's tools: a file name (or ``-f FILE``),
+``-e EXPR`` for inline text, standard input when neither is given, and
+``NAME=value`` parameters that override the file's ``define``s.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from clickpy import pipeline
+
+
+def _add_config_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("args", nargs="*", metavar="FILE|NAME=value", help="configuration file and parameters")
+    p.add_argument("-f", "--file", help="read the configuration from FILE")
+    p.add_argument("-e", "--expression", help="use EXPR as the configuration")
+
+
+def _source(ns: argparse.Namespace) -> tuple[pipeline.Source, dict[str, str]]:
+    rest, defs = pipeline.split_definitions(ns.args)
+    file = ns.file
+    if rest:
+        if file is not None or ns.expression is not None or len(rest) > 1:
+            raise SystemExit(f"clickpy: too many configuration files: {' '.join(rest)}")
+        file = rest[0]
+    try:
+        return pipeline.read_source(file, ns.expression), defs
+    except OSError as e:
+        raise _Fail(f"{e.filename}: {e.strerror}") from None
+
+
+class _Fail(Exception):
+    """A command failed for a reason the user can fix; printed without a traceback."""
+
+
+def _report(result: pipeline.Result) -> None:
+    if result.diagnostics.items:
+        print(result.diagnostics.format(), file=sys.stderr)
+
+
+def _write(path: str | None, data: str | bytes) -> None:
+    if path in (None, "-"):
+        if isinstance(data, bytes):
+            sys.stdout.buffer.write(data)
+        else:
+            sys.stdout.write(data)
+        sys.stdout.flush()
+        return
+    try:
+        with open(path, "wb" if isinstance(data, bytes) else "w") as f:
+            f.write(data)
+    except OSError as e:
+        raise _Fail(f"{path}: {e.strerror}") from None
+
+
+def cmd_check(ns: argparse.Namespace) -> int:
+    source, defs = _source(ns)
+    result = pipeline.load(source, defs)
+    _report(result)
+    if result.ok and not ns.quiet:
+        n = len(result.graph.elements)
+        print(f"{source.filename}: ok ({n} element{'s' if n != 1 else ''}, "
+              f"{len(result.graph.connections)} connections)", file=sys.stderr)
+    return 0 if result.ok else 1
+
+
+def cmd_flatten(ns: argparse.Namespace) -> int:
+    source, defs = _source(ns)
+    result = pipeline.load(source, defs, run_check=False)
+    _report(result)
+    if not result.ok:
+        return 1
+    _write(ns.output, result.graph.unparse(landmarks=ns.landmarks))
+    return 0
+
+
+def cmd_graph(ns: argparse.Namespace) -> int:
+    from clickpy.graph import dot
+
+    source, defs = _source(ns)
+    result = pipeline.load(source, defs, run_check=False)
+    if not result.ok:
+        _report(result)
+        return 1
+    # Checking only decorates the drawing (pull edges); a config that does
+    # not check can still be drawn.
+    checked = pipeline.load(source, defs)
+    text = dot.to_dot(result.graph, checked.ports if checked.ok else None, source.filename)
+    fmt = ns.format or (ns.output.rsplit(".", 1)[-1] if ns.output and "." in ns.output else "dot")
+    if fmt == "dot":
+        _write(ns.output, text)
+        return 0
+    try:
+        _write(ns.output, dot.render(text, fmt))
+    except (dot.GraphvizMissing, RuntimeError) as e:
+        raise _Fail(str(e)) from None
+    return 0
+
+
+def cmd_clicktest(ns: argparse.Namespace, extra: list[str]) -> int:
+    from clickpy.clicktest.cli import main as clicktest_main
+
+    return clicktest_main(extra)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="clickpy",
+        description="Click-language middleboxes on a fast Python/Cython data path.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("check", help="check a configuration; print every error as file:line:col")
+    _add_config_arguments(p)
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing when the config is valid")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("flatten", help="print the configuration with compounds expanded (click-flatten)")
+    _add_config_arguments(p)
+    p.add_argument("-o", "--output", help="write to FILE instead of standard output")
+    p.add_argument("--landmarks", action="store_true", help="precede declarations with line directives")
+    p.set_defaults(func=cmd_flatten)
+
+    p = sub.add_parser("graph", help="draw the router graph (.dot always; .svg/.png/.pdf need Graphviz)")
+    _add_config_arguments(p)
+    p.add_argument("-o", "--output", help="output file; its extension picks the format")
+    p.add_argument("-T", "--format", choices=["dot", "svg", "png", "pdf"], help="output format")
+    p.set_defaults(func=cmd_graph)
+
+    sub.add_parser("clicktest", help="run Click .clicktest files with clickpy standing in for click",
+                   add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if argv and argv[0] == "clicktest":
+        return cmd_clicktest(argparse.Namespace(), argv[1:])
+    ns = parser.parse_args(argv)
+    if not getattr(ns, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return ns.func(ns)
+    except _Fail as e:
+        print(f"clickpy: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

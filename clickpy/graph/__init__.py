@@ -1,0 +1,1 @@
+"""Router graphs: elaboration, checks, catalog of classes, drawing."""

@@ -1,0 +1,236 @@
+"""Stage 4: check a flat router graph against the element classes' declarations.
+
+Every problem is reported in one pass, with the element's landmark:
+
+* classes: unknown names (with the closest known names), and Click classes
+  that clickpy does not implement yet;
+* required packages that cannot be imported;
+* port counts: connections to ports an element does not have, and ports it
+  must have that are left unconnected;
+* push and pull: agnostic ports take the processing of what they connect to
+  (through the element's flow code), then any push-to-pull connection, and
+  any push output or pull input used twice, is an error.
+
+The result gives each element's port counts and resolved processing, which
+the runtime uses to wire the graph.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+from clickpy.errors import Diagnostics
+from clickpy.graph import catalog
+from clickpy.graph.flatgraph import FlatElement, FlatGraph
+from clickpy.graph.ports import (
+    AGNOSTIC,
+    PULL,
+    PUSH,
+    PortSpecError,
+    flow_pairs,
+    port_processing,
+)
+
+
+@dataclass(slots=True)
+class ElementPorts:
+    """An element's ports after checking: counts and push/pull per port."""
+
+    inputs: list[str]
+    outputs: list[str]
+
+    @property
+    def ninputs(self) -> int:
+        return len(self.inputs)
+
+    @property
+    def noutputs(self) -> int:
+        return len(self.outputs)
+
+
+def check(
+    graph: FlatGraph,
+    diagnostics: Diagnostics | None = None,
+    lookup=catalog.lookup,
+) -> list[ElementPorts]:
+    """Check graph; errors go to diagnostics. Returns per-element port plans."""
+    d = diagnostics if diagnostics is not None else Diagnostics()
+    _check_packages(graph, d)
+    # Only classes clickpy implements have their ports checked: their
+    # declarations are the ones the runtime will use. A Click class clickpy
+    # lacks is already an error, and is treated as flexible to avoid noise.
+    class_errors = Diagnostics()
+    specs = [_class_spec(e, graph, class_errors, lookup) for e in graph.elements]
+    # A compound used many times repeats its components' landmarks: say each once.
+    seen = set()
+    for item in class_errors.items:
+        key = (item.landmark, item.message)
+        if key not in seen:
+            seen.add(key)
+            d.items.append(item)
+    specs = [s if s is not None and s.implemented else None for s in specs]
+    live = _check_port_ranges(graph, specs, d)
+    return _check_processing(graph, specs, live, d)
+
+
+def _check_packages(graph: FlatGraph, d: Diagnostics) -> None:
+    for kind, value in graph.requirements:
+        if kind != "package":
+            continue
+        try:
+            importlib.import_module(value)
+        except ImportError as e:
+            lm = graph.requirement_landmarks.get((kind, value))
+            d.error(lm, f"required package '{value}' could not be imported ({e})")
+
+
+def _class_spec(e: FlatElement, graph: FlatGraph, d: Diagnostics, lookup) -> catalog.ClassSpec | None:
+    if e.failed:
+        return None
+    spec = lookup(e.class_name)
+    if spec is None:
+        if e.bare:
+            named = [x.name for x in graph.elements if "@" not in x.name and "/" not in x.name]
+            close = catalog.closest_names(e.class_name, named)
+            msg = f"undeclared element '{e.class_name}' (not an element or a known element class)"
+        else:
+            close = catalog.closest_names(e.class_name)
+            msg = f"unknown element class '{e.class_name}'"
+        if close:
+            msg += "; did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
+        d.error(e.landmark, msg)
+    elif not spec.implemented:
+        d.error(e.landmark, f"element class '{e.class_name}' is not implemented in clickpy yet")
+    return spec
+
+
+def _check_port_ranges(graph: FlatGraph, specs, d: Diagnostics) -> tuple[list[tuple[int, int]], list]:
+    """Fix each element's port counts; return them and the connections that fit."""
+    n = len(graph.elements)
+    used_in = [0] * n
+    used_out = [0] * n
+    for f, fp, t, tp in graph.connections:
+        used_out[f] = max(used_out[f], fp + 1)
+        used_in[t] = max(used_in[t], tp + 1)
+    counts = []
+    for i, spec in enumerate(specs):
+        ports = None
+        if spec is not None and spec.port_count:
+            try:
+                ports = spec.ports
+            except PortSpecError:
+                ports = None
+        counts.append(ports.resolve(used_in[i], used_out[i]) if ports else (used_in[i], used_out[i]))
+    live = []
+    for c in graph.connections:
+        f, fp, t, tp = c
+        ok = True
+        if fp >= counts[f][1]:
+            d.error(graph.elements[f].landmark, f"'{graph.elements[f].declaration()}' has no output {fp}")
+            ok = False
+        if tp >= counts[t][0]:
+            d.error(graph.elements[t].landmark, f"'{graph.elements[t].declaration()}' has no input {tp}")
+            ok = False
+        if ok:
+            live.append(c)
+    return counts, live
+
+
+def _check_processing(graph: FlatGraph, specs, ranges, d: Diagnostics) -> list[ElementPorts]:
+    counts, live = ranges
+    elements = graph.elements
+    ins: list[list[str]] = []
+    outs: list[list[str]] = []
+    internal = []  # agnostic input/output pairs joined by an element's flow code
+    for i, spec in enumerate(specs):
+        nin, nout = counts[i]
+        codes = None
+        if spec is not None and spec.processing:
+            try:
+                codes = spec.processing_codes
+            except PortSpecError:
+                codes = None
+        if codes is None:
+            # Unknown processing: each port simply follows its neighbour.
+            ins.append([AGNOSTIC] * nin)
+            outs.append([AGNOSTIC] * nout)
+            continue
+        ins.append([port_processing(codes[0], p) for p in range(nin)])
+        outs.append([port_processing(codes[1], p) for p in range(nout)])
+        try:
+            pairs = flow_pairs(spec.flow_code or "x/x", nin, nout)
+        except PortSpecError as e:
+            d.error(elements[i].landmark, f"'{elements[i].declaration()}' flow code: {e}")
+            pairs = []
+        for pi, po in pairs:
+            if ins[i][pi] == AGNOSTIC and outs[i][po] == AGNOSTIC:
+                internal.append((i, po, i, pi))
+
+    # Spread push and pull along connections (and through agnostic
+    # elements) until nothing changes, as Click does.
+    edges = [(c, False) for c in live] + [(c, True) for c in internal]
+    dead = set()
+    changed = True
+    while changed:
+        changed = False
+        for k, ((f, fp, t, tp), is_internal) in enumerate(edges):
+            if k in dead:
+                continue
+            pf, pt = outs[f][fp], ins[t][tp]
+            if pt == AGNOSTIC:
+                if pf != AGNOSTIC:
+                    ins[t][tp] = pf
+                    changed = True
+            elif pf == AGNOSTIC:
+                outs[f][fp] = pt
+                changed = True
+            elif pf != pt:
+                dead.add(k)
+                other = PULL if pf == PUSH else PUSH
+                if is_internal:
+                    d.error(
+                        elements[f].landmark,
+                        f"agnostic '{elements[f].declaration()}' in mixed context: "
+                        f"{other} input {tp}, {pf} output {fp}",
+                    )
+                else:
+                    d.error(
+                        elements[f].landmark,
+                        f"'{elements[f].declaration()}' {pf} output {fp} connected to "
+                        f"'{elements[t].declaration()}' {other} input {tp}",
+                    )
+    # Ports nothing decided are push, as in Click.
+    plans = []
+    for i in range(len(elements)):
+        plans.append(
+            ElementPorts(
+                [PUSH if p == AGNOSTIC else p for p in ins[i]],
+                [PUSH if p == AGNOSTIC else p for p in outs[i]],
+            )
+        )
+    _check_completeness(graph, plans, live, d)
+    return plans
+
+
+def _check_completeness(graph: FlatGraph, plans: list[ElementPorts], live, d: Diagnostics) -> None:
+    elements = graph.elements
+    from_count: dict[tuple[int, int], int] = {}
+    to_count: dict[tuple[int, int], int] = {}
+    for f, fp, t, tp in live:
+        from_count[(f, fp)] = from_count.get((f, fp), 0) + 1
+        to_count[(t, tp)] = to_count.get((t, tp), 0) + 1
+    for (f, fp), n in sorted(from_count.items()):
+        if n > 1 and plans[f].outputs[fp] == PUSH:
+            d.error(elements[f].landmark, f"illegal reuse of '{elements[f].declaration()}' push output {fp}")
+    for (t, tp), n in sorted(to_count.items()):
+        if n > 1 and plans[t].inputs[tp] == PULL:
+            d.error(elements[t].landmark, f"illegal reuse of '{elements[t].declaration()}' pull input {tp}")
+    for i, e in enumerate(elements):
+        if e.failed:
+            continue
+        for p in range(plans[i].ninputs):
+            if (i, p) not in to_count:
+                d.error(e.landmark, f"'{e.declaration()}' input {p} unused")
+        for p in range(plans[i].noutputs):
+            if (i, p) not in from_count:
+                d.error(e.landmark, f"'{e.declaration()}' output {p} unused")

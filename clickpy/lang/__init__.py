@@ -1,0 +1,1 @@
+"""The Click configuration language: lexer, parser, syntax tree, printer."""

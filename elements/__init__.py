@@ -1,0 +1,1 @@
+"""The clickpy element library, by family (installed as clickpy.elements)."""

@@ -1,0 +1,120 @@
+"""The clickpy command line, run as a user runs it (a subprocess)."""
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+
+def clickpy(*args, stdin=None, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "clickpy", *args], input=stdin, capture_output=True, text=True, cwd=cwd
+    )
+
+
+def assert_clean_error(proc, *expected):
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.splitlines()
+    for e in expected:
+        assert e in lines, proc.stderr
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("elementclass A {\n  input -> output\n", "bad.click:1:16: unbalanced '{': compound element is never closed"),
+        ("a :: Message(\"hello);\nb :: Idle;\n", 'bad.click:1:14: unterminated string: no closing " for this "'),
+        ("x :: Cuonter(1);\n", "bad.click:1:1: unknown element class 'Cuonter'; did you mean 'Counter'?"),
+        ("elementclass P { input -> output }\nIdle -> p :: P;\nIdle -> [1] p -> Discard;\n", "bad.click:2:9: 'p' has no input 1"),
+        ("elementclass R {\n  input -> R -> output\n}\nIdle -> R -> Discard\n",
+         "bad.click:2:12: element class 'R' is used inside its own definition (element classes are not recursive)"),
+        ("require(library missing.click)\n", "bad.click:1:1: library 'missing.click' not found in the including file's directory"),
+        ("a -> b }\n", "bad.click:1:8: syntax error near '}'"),
+    ],
+)
+def test_check_reports_bad_input_at_its_landmark(tmp_path, text, message):
+    (tmp_path / "bad.click").write_text(text)
+    proc = clickpy("check", "bad.click", cwd=tmp_path)
+    assert_clean_error(proc, message)
+
+
+def test_check_reports_every_error_in_one_pass(tmp_path):
+    (tmp_path / "two.click").write_text("x :: Nope1;\ny :: Nope2;\n")
+    proc = clickpy("check", "two.click", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert [line.split(":")[1] for line in proc.stderr.splitlines()] == ["1", "2"]
+
+
+def test_check_accepts_a_valid_config():
+    proc = clickpy("check", "-e", "elementclass Nothing { input -> output }")
+    assert proc.returncode == 0, proc.stderr
+    assert "ok (0 elements" in proc.stderr
+    assert clickpy("check", "-q", "-e", "").stderr == ""
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    proc = clickpy("check", "nothere.click", cwd=tmp_path)
+    assert_clean_error(proc, "clickpy: nothere.click: No such file or directory")
+
+
+def test_flatten_expands_compounds_and_applies_definitions(tmp_path):
+    (tmp_path / "f.click").write_text(
+        "define($N 1)\nelementclass C { $x | input -> Paint($x) -> output }\n"
+        "InfiniteSource -> C($N) -> Discard;\n"
+    )
+    proc = clickpy("flatten", "f.click", "N=7", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == (
+        "InfiniteSource@1 :: InfiniteSource;\n"
+        "Discard@3 :: Discard;\n"
+        "C@2/Paint@1 :: Paint(7);\n\n"
+        "InfiniteSource@1 -> C@2/Paint@1\n    -> Discard@3;\n"
+    )
+
+
+def test_flatten_reads_stdin_and_writes_a_file(tmp_path):
+    proc = clickpy("flatten", "-o", "out.click", stdin="a :: Idle -> b :: Discard", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "out.click").read_text() == "a :: Idle;\nb :: Discard;\n\na -> b;\n"
+
+
+def test_flatten_with_landmarks_keeps_error_locations(tmp_path):
+    (tmp_path / "f.click").write_text("\n\nx :: Nope;\n")
+    flat = clickpy("flatten", "--landmarks", "f.click", cwd=tmp_path).stdout
+    (tmp_path / "flat.click").write_text(flat)
+    proc = clickpy("check", "flat.click", cwd=tmp_path)
+    assert "f.click:3:1: unknown element class 'Nope'" in proc.stderr
+
+
+def test_flatten_error_exit(tmp_path):
+    proc = clickpy("flatten", "-e", "a -> ;")
+    assert_clean_error(proc, "config:1:6: syntax error near ';'")
+
+
+def test_click_compat_drops_columns():
+    proc = subprocess.run(
+        [sys.executable, "-m", "clickpy", "flatten", "-e", "\na -> ;"],
+        capture_output=True, text=True, env={**__import__("os").environ, "CLICKPY_CLICK_COMPAT": "1"},
+    )
+    assert proc.stderr.splitlines() == ["config:2: syntax error near ';'"]
+
+
+def test_graph_dot(tmp_path):
+    proc = clickpy("graph", "-e", "s :: Idle -> q :: Queue; s [1] -> [1] q", "-o", "g.dot", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    dot = (tmp_path / "g.dot").read_text()
+    assert dot.startswith('digraph "config" {')
+    assert '"s" -> "q";' in dot
+    assert '"s" -> "q" [taillabel="1", headlabel="1"];' in dot
+    assert '"q" [label="q\\n:: Queue"];' in dot
+
+
+def test_graph_svg(tmp_path):
+    proc = clickpy("graph", "-e", "Idle -> Discard", "-o", "g.svg", cwd=tmp_path)
+    if shutil.which("dot"):
+        assert proc.returncode == 0, proc.stderr
+        assert "<svg" in (tmp_path / "g.svg").read_text()
+    else:
+        assert_clean_error(proc)
+        assert "Graphviz 'dot' is not installed" in proc.stderr
