@@ -1,5 +1,4 @@
 import base64
-import os
 from pathlib import Path
 
 import pytest
@@ -11,9 +10,9 @@ from clickpy.clicktest.format import (
     parse_clicktest,
 )
 from clickpy.clicktest.match import LineSyntax
+from support import find_shared
 
-# The read-only shared folder sits next to the checkout unless CLICKPY_SHARED says otherwise.
-SHARED = Path(os.environ.get("CLICKPY_SHARED") or Path(__file__).resolve().parents[3] / "shared")
+SHARED = find_shared() or Path("/nonexistent")
 CONFORMANCE = SHARED / "conformance" / "clicktest"
 CONFORMANCE_FILES = sorted(CONFORMANCE.rglob("*.clicktest")) if CONFORMANCE.is_dir() else []
 
@@ -35,8 +34,7 @@ def format_error(text: bytes) -> str:
 # --- Click's own test files --------------------------------------------------
 
 
-@needs_conformance
-def test_all_conformance_files_are_present():
+def test_all_conformance_files_are_present(shared_dir):
     assert len(CONFORMANCE_FILES) == 97
 
 
