@@ -5,6 +5,7 @@ installed as ``clickpy.elements``; Cython extensions are collected from every
 ``.pyx`` file in both trees. A failed Cython build is an error: there is no
 silent fallback to slow code.
 """
+import os
 from pathlib import Path
 
 from setuptools import find_packages, setup
@@ -29,6 +30,13 @@ def extensions():
         for top in ("clickpy", "elements", "netmap_shim")
         for p in (HERE / top).rglob("*.pyx")
     )
+    # Developers rebuilding a few modules: CLICKPY_BUILD_ONLY="elements/ip/*.pyx,clickpy/runtime/packet.pyx"
+    only = os.environ.get("CLICKPY_BUILD_ONLY")
+    if only:
+        import fnmatch
+
+        patterns = [x.strip() for x in only.split(",") if x.strip()]
+        pyx = [f for f in pyx if any(fnmatch.fnmatch(f, pat) for pat in patterns)]
     if not pyx:
         return []
     import numpy
@@ -44,8 +52,32 @@ def extensions():
     return cythonize(
         exts,
         language_level=3,
+        include_path=[str(_pxd_tree())],
         compiler_directives={"boundscheck": False, "wraparound": False, "cdivision": True},
     )
+
+
+def _pxd_tree():
+    """A directory where Cython finds every .pxd under its installed name.
+
+    The element library lives in elements/ but is installed as
+    clickpy.elements, so ``cimport clickpy.elements.standard.simple_queue``
+    needs clickpy/elements to exist for Cython: this tree links it there.
+    """
+    root = HERE / "build" / "pxd"
+    pkg = root / "clickpy"
+    pkg.mkdir(parents=True, exist_ok=True)
+    links = {"__init__.py": HERE / "clickpy" / "__init__.py", "elements": HERE / "elements",
+             "netmap_shim": HERE / "netmap_shim"}
+    links.update({p.name: p for p in (HERE / "clickpy").iterdir() if p.is_dir() and p.name != "__pycache__"})
+    for name, target in links.items():
+        link = pkg / name
+        if link.is_symlink() or link.exists():
+            if link.is_symlink() and link.resolve() == target.resolve():
+                continue
+            link.unlink()
+        link.symlink_to(target)
+    return root
 
 
 setup(

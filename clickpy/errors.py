@@ -44,6 +44,9 @@ class Diagnostic:
     landmark: Landmark | None
     message: str
     severity: str = "error"  # "error", "warning" or "note"
+    # Lines printed under the message without the landmark, as Click prints
+    # an element's configure errors under "While configuring 'x :: C':".
+    continuation: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         prefix = f"{self.landmark}: " if self.landmark is not None else ""
@@ -51,7 +54,7 @@ class Diagnostic:
         out = []
         for i, text in enumerate(self.message.split("\n")):
             out.append(f"{prefix}{tag if i == 0 else ''}{text}")
-        return out
+        return out + self.continuation
 
     def __str__(self) -> str:
         return "\n".join(self.lines())

@@ -12,3 +12,29 @@ def find_shared() -> Path | None:
         if c and (Path(c) / "conformance").is_dir():
             return Path(c)
     return None
+
+
+def run_config(config: str, *args: str, cwd=None, timeout: float = 60, env=None):
+    """Run 'clickpy run' on config text (as -e), as a user would; returns CompletedProcess.
+
+    Output is decoded as Latin-1 so any byte survives. Extra args go to clickpy run
+    (for example '-h', 'c.count', '--simtime', 'NAME=value').
+    """
+    import subprocess
+    import sys
+
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "clickpy", "run", "-e", config, *args],
+        capture_output=True, cwd=cwd, timeout=timeout, env=full_env, encoding="latin-1",
+    )
+
+
+def build_router(config: str, definitions=None, simulated: bool = False):
+    """A configured, initialized Router for config text, in this process."""
+    from clickpy import pipeline
+    from clickpy.runtime.router import Router
+
+    return Router.build(pipeline.Source(config, "test.click"), definitions, simulated=simulated)

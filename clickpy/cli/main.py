@@ -131,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("clicktest", help="run Click .clicktest files with clickpy standing in for click",
                    add_help=False)
+    sub.add_parser("run", help="run a router (Click's driver flags: -e -f -h -x -q -o --simtime NAME=value)",
+                   add_help=False)
     return parser
 
 
@@ -139,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     if argv and argv[0] == "clicktest":
         return cmd_clicktest(argparse.Namespace(), argv[1:])
+    if argv and argv[0] == "run":
+        from clickpy.cli.run import main as run_main
+
+        return run_main(argv[1:])
     ns = parser.parse_args(argv)
     if not getattr(ns, "func", None):
         parser.print_help()

@@ -3,8 +3,7 @@
 Two sources, in order:
 
 1. classes clickpy implements: each element class declares its port count,
-   processing and flow code once, on the class, and the element registry
-   passes that declaration here with :func:`declare`;
+   processing and flow code once, on the class (see clickpy.runtime.registry);
 2. the classes of the Click modular router (``click_classes.tsv``), so that a
    Click class clickpy has not implemented yet is reported as such, by name,
    rather than as an unknown name.
@@ -12,7 +11,6 @@ Two sources, in order:
 from __future__ import annotations
 
 import difflib
-import importlib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -42,28 +40,21 @@ def _parsed_port_count(spec: str) -> PortCount:
     return parse_port_count(spec)
 
 
-_implemented: dict[str, ClassSpec] = {}
-_library_loaded = False
+_specs: dict[type, ClassSpec] = {}
 
 
-def declare(name: str, port_count: str, processing: str, flow_code: str | None = None) -> ClassSpec:
-    """Record an implemented element class; its declaration is checked here."""
-    try:
-        parse_port_count(port_count)
-        parse_processing(processing)
-    except PortSpecError as e:
-        raise ValueError(f"element class {name}: {e}") from None
-    spec = ClassSpec(name, port_count, processing, flow_code, implemented=True)
-    _implemented[name] = spec
+def _implemented(name: str) -> ClassSpec | None:
+    """The declaration of an element class clickpy implements, read off the class."""
+    from clickpy.runtime import registry
+
+    cls = registry.lookup(name)
+    if cls is None:
+        return None
+    spec = _specs.get(cls)
+    if spec is None:
+        spec = ClassSpec(name, cls.port_count, cls.processing, cls.flow_code, implemented=True)
+        _specs[cls] = spec
     return spec
-
-
-def _load_library() -> None:
-    """Import the element library once so that its classes declare themselves."""
-    global _library_loaded
-    if not _library_loaded:
-        _library_loaded = True
-        importlib.import_module("clickpy.elements")
 
 
 @cache
@@ -80,8 +71,7 @@ def _click_classes() -> dict[str, ClassSpec]:
 
 def lookup(name: str) -> ClassSpec | None:
     """The declaration of class name, or None if no such class is known."""
-    _load_library()
-    return _implemented.get(name) or _click_classes().get(name)
+    return _implemented(name) or _click_classes().get(name)
 
 
 def is_known(name: str) -> bool:
@@ -89,13 +79,13 @@ def is_known(name: str) -> bool:
 
 
 def is_implemented(name: str) -> bool:
-    _load_library()
-    return name in _implemented
+    return _implemented(name) is not None
 
 
 def known_names() -> list[str]:
-    _load_library()
-    return sorted(set(_implemented) | set(_click_classes()))
+    from clickpy.runtime import registry
+
+    return sorted(set(registry.element_classes()) | set(_click_classes()))
 
 
 def closest_names(name: str, extra: list[str] = (), n: int = 3) -> list[str]:

@@ -16,12 +16,12 @@ the runtime uses to wire the graph.
 """
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 
 from clickpy.errors import Diagnostics
 from clickpy.graph import catalog
 from clickpy.graph.flatgraph import FlatElement, FlatGraph
+from clickpy.runtime import registry
 from clickpy.graph.ports import (
     AGNOSTIC,
     PULL,
@@ -78,7 +78,7 @@ def _check_packages(graph: FlatGraph, d: Diagnostics) -> None:
         if kind != "package":
             continue
         try:
-            importlib.import_module(value)
+            registry.import_package(value)
         except ImportError as e:
             lm = graph.requirement_landmarks.get((kind, value))
             d.error(lm, f"required package '{value}' could not be imported ({e})")

@@ -1,0 +1,195 @@
+"""``clickpy run``: Click's userlevel driver, for the flags Click's own tests use.
+
+    clickpy run [-e EXPR | -f FILE | FILE] [-h ELEMENT.HANDLER]... [-x ELEMENT.HANDLER]
+                [-q] [-o FILE] [-t] [-w] [--simtime[=START]] [-C CLICKPATH]
+                [-p PORT] [-u PATH] [-R] [NAME=value]...
+
+The router runs until a source with STOP ends, a Script or DriverManager
+stops it, or SIGINT/SIGTERM arrives; then read handlers named with ``-h``
+are printed (``-h`` takes globs, and a class name, as Click's does).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import signal
+import sys
+import time
+
+from clickpy import pipeline
+from clickpy.errors import ConfigError, Diagnostics
+from clickpy.runtime.handlers import HandlerError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="clickpy run", add_help=False,
+                                description="Run a Click router configuration.")
+    p.add_argument("args", nargs="*", metavar="FILE|NAME=value")
+    p.add_argument("-f", "--file")
+    p.add_argument("-e", "--expression")
+    p.add_argument("-h", "--handler", action="append", default=[], metavar="ELEMENT.HANDLER",
+                   help="print a read handler's value after the run (globs allowed)")
+    p.add_argument("-x", "--exit-handler", metavar="ELEMENT.HANDLER",
+                   help="use a handler's value as the exit status")
+    p.add_argument("-q", "--quit", action="store_true", help="initialize, but do not run")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the flat configuration to FILE")
+    p.add_argument("-t", "--time", action="store_true", help="print how long the driver ran")
+    p.add_argument("-w", "--no-warnings", action="store_true")
+    p.add_argument("--simtime", "--simulation-time", nargs="?", type=float, const=0.0, default=None,
+                   metavar="START", help="run in simulated time (deterministic)")
+    p.add_argument("-C", "--clickpath")
+    p.add_argument("-p", "--port", action="append", default=[], help="ControlSocket on a TCP port")
+    p.add_argument("-u", "--unix-socket", action="append", default=[], help="ControlSocket on a Unix socket")
+    p.add_argument("-R", "--allow-reconfigure", action="store_true", help="provide a writable 'hotconfig' handler")
+    p.add_argument("-j", "--threads", type=int, default=1)
+    p.add_argument("--per-packet", action="store_true",
+                   help="move packets one at a time (exact Click ordering for batching sources)")
+    p.add_argument("--help", action="help")
+    p.add_argument("-v", "--version", action="version", version="clickpy run (Click-compatible) 0.1.0")
+    return p
+
+
+def _print_diagnostics(d: Diagnostics, quiet_warnings: bool) -> None:
+    for item in d.items:
+        if quiet_warnings and item.severity == "warning":
+            continue
+        print(str(item), file=sys.stderr)
+
+
+def _call_read_handlers(router, specs: list[str]) -> bool:
+    """Print handler values as Click's driver does; False if any failed."""
+    ok = True
+    names_printed = len(specs) > 1
+    for spec in specs:
+        try:
+            if "." not in spec:
+                _print_handler(router, None, spec, names_printed)
+                continue
+            pattern, hname = spec.split(".", 1)
+            elements, many = router.expand_handler_pattern(pattern)
+            for e in elements:
+                h = router.handler(e, hname)
+                if h is None and many:
+                    continue  # a glob or class skips elements without the handler
+                _print_handler(router, e, hname, names_printed or many)
+        except HandlerError as err:
+            print(f"clickpy: {err}", file=sys.stderr)
+            ok = False
+    return ok
+
+
+def _print_handler(router, e, hname: str, print_name: bool) -> None:
+    full = f"{e.name}.{hname}" if e is not None else hname
+    h = router.handler(e, hname)
+    if h is None:
+        raise HandlerError(f"no '{full}' handler")
+    if not h.readable:
+        raise HandlerError(f"'{full}' is a write handler")
+    value = router.call_read(e, h)
+    if not h.raw and value and not value.endswith("\n"):
+        value += "\n"
+    out = sys.stdout
+    if print_name:
+        out.write(f"{full}:\n")
+    out.write(value)
+    if print_name:
+        out.write("\n")
+    out.flush()
+
+
+def main(argv: list[str]) -> int:
+    from clickpy.runtime.router import Router
+
+    parser = build_parser()
+    ns = parser.parse_args(argv)
+    rest, defs = pipeline.split_definitions(ns.args)
+    if ns.clickpath:
+        os.environ["CLICKPATH"] = ns.clickpath
+    file = ns.file
+    if rest:
+        if file is not None or ns.expression is not None or len(rest) > 1:
+            print(f"clickpy run: too many configuration files: {' '.join(rest)}", file=sys.stderr)
+            return 1
+        file = rest[0]
+    try:
+        source = pipeline.read_source(file, ns.expression)
+    except OSError as e:
+        print(f"clickpy: {e.filename}: {e.strerror}", file=sys.stderr)
+        return 1
+    if ns.port or ns.unix_socket:
+        print("clickpy run: ControlSocket (-p/-u) is not available yet", file=sys.stderr)
+        return 1
+
+    try:
+        router = Router.build(source, defs, simulated=ns.simtime is not None,
+                              simtime_start=ns.simtime or 0.0)
+    except ConfigError as e:
+        _print_diagnostics(e.diagnostics, ns.no_warnings)
+        return 1
+    _print_diagnostics(router.diagnostics, ns.no_warnings)
+    router.per_packet = ns.per_packet
+
+    exit_value = 0
+    if ns.output:
+        text = router.graph.unparse()
+        if ns.output == "-":
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        else:
+            try:
+                with open(ns.output, "w") as f:
+                    f.write(text)
+            except OSError as e:
+                print(f"clickpy: {ns.output}: {e.strerror}", file=sys.stderr)
+                exit_value = 1
+
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    start = time.monotonic()
+    if not ns.quit and router.elements:
+        previous = {}
+
+        def stop(signum, frame):
+            router.stop()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, stop)
+        old_wakeup = signal.set_wakeup_fd(router.scheduler.wakeup_fd, warn_on_full_buffer=False)
+        try:
+            router.run()
+        finally:
+            signal.set_wakeup_fd(old_wakeup)
+            for sig, h in previous.items():
+                signal.signal(sig, h)
+    elif not ns.quit and not ns.no_warnings:
+        print(f"{source.filename}: warning: configuration has no elements, exiting", file=sys.stderr)
+
+    if ns.time:
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        wall = time.monotonic() - start
+        print(f"{after.ru_utime - before.ru_utime:.3f}u {after.ru_stime - before.ru_stime:.3f}s "
+              f"{int(wall // 60)}:{wall % 60:05.2f}")
+
+    if ns.handler and not _call_read_handlers(router, ns.handler):
+        exit_value = 1
+
+    if ns.exit_handler:
+        try:
+            text = router.read(ns.exit_handler).strip()
+            from clickpy.runtime.args import ArgError, Bool, Int
+
+            try:
+                exit_value = Int(text)
+            except ArgError:
+                try:
+                    exit_value = 0 if Bool(text) else 1
+                except ArgError:
+                    print("clickpy: exit handler value should be integer", file=sys.stderr)
+                    exit_value = 255
+        except HandlerError as err:
+            print(f"clickpy: {err}", file=sys.stderr)
+            exit_value = 255
+
+    router.cleanup()
+    sys.stdout.flush()
+    return exit_value

@@ -1,0 +1,1 @@
+"""The data path: packets, elements, scheduling, handlers, the router."""

@@ -1,0 +1,392 @@
+"""Element arguments: declared as data on the class, parsed as Click parses them.
+
+An element class lists its arguments once::
+
+    arguments = (
+        Arg("CAPACITY", Unsigned, default=1000, positional=True),
+        Arg("STOP", Bool, default=False),
+    )
+
+``apply_arguments`` then reads a configuration the way Click's ``Args``
+does: mandatory positional arguments first, then optional positional ones
+until the first keyword, then ``KEYWORD value`` arguments in any order (a
+positional argument may also be given by keyword). Every problem is reported
+(all at once), and attributes are set only when nothing went wrong: all or
+nothing. Each argument sets the attribute named like its keyword in lower
+case, unless ``attr`` says otherwise.
+
+A type is a function ``(text, element) -> value`` that raises ``ArgError``
+with what it expected.
+"""
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from clickpy.lang.confstring import quote, split_keyword, split_words, unquote
+
+REQUIRED = object()
+
+
+class ArgError(ValueError):
+    """A value that does not parse; the message says what was expected."""
+
+
+@dataclass(frozen=True)
+class Arg:
+    keyword: str
+    type: Callable[[str, Any], Any]
+    default: Any = None
+    positional: bool = False
+    mandatory: bool = False
+    attr: str | None = None
+    doc: str = ""
+
+    @property
+    def attribute(self) -> str:
+        return self.attr or self.keyword.lower()
+
+
+# --- value types ---------------------------------------------------------------
+
+_BOOLS = {"0": False, "false": False, "no": False, "f": False, "n": False,
+          "1": True, "true": True, "yes": True, "t": True, "y": True}
+
+
+def Bool(text: str, element=None) -> bool:
+    v = _BOOLS.get(text.strip().lower())
+    if v is None:
+        raise ArgError("expected boolean")
+    return v
+
+
+_INT_RE = re.compile(r"[+-]?(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)\Z")
+
+
+def _parse_int(text: str) -> int:
+    t = text.strip()
+    if not _INT_RE.match(t):
+        raise ArgError("expected integer")
+    sign = -1 if t.startswith("-") else 1
+    body = t.lstrip("+-")
+    if body.lower().startswith("0x"):
+        return sign * int(body, 16)
+    if len(body) > 1 and body.startswith("0"):
+        return sign * int(body, 8)
+    return sign * int(body, 10)
+
+
+def Int(text: str, element=None) -> int:
+    v = _parse_int(text)
+    if not -(1 << 31) <= v < (1 << 31):
+        raise ArgError("integer out of range")
+    return v
+
+
+def Unsigned(text: str, element=None) -> int:
+    try:
+        v = _parse_int(text)
+    except ArgError:
+        raise ArgError("expected unsigned integer") from None
+    if v < 0 or v >= (1 << 32):
+        raise ArgError("expected unsigned integer")
+    return v
+
+
+def Unsigned64(text: str, element=None) -> int:
+    try:
+        v = _parse_int(text)
+    except ArgError:
+        raise ArgError("expected unsigned integer") from None
+    if v < 0 or v >= (1 << 64):
+        raise ArgError("expected unsigned integer")
+    return v
+
+
+_REAL_RE = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def Double(text: str, element=None) -> float:
+    t = text.strip()
+    if not _REAL_RE.fullmatch(t):
+        raise ArgError("expected real number")
+    return float(t)
+
+
+_TIME_UNITS = {"": 1.0, "s": 1.0, "sec": 1.0, "ms": 1e-3, "msec": 1e-3, "us": 1e-6, "usec": 1e-6,
+               "ns": 1e-9, "nsec": 1e-9, "m": 60.0, "min": 60.0, "h": 3600.0, "hr": 3600.0,
+               "d": 86400.0, "day": 86400.0}
+
+
+def Seconds(text: str, element=None) -> float:
+    """A time interval with an optional unit (s, ms, us, ns, min, h); seconds."""
+    t = text.strip()
+    m = _REAL_RE.match(t)
+    if not m or t[m.end():].strip() not in _TIME_UNITS or t.startswith("-"):
+        raise ArgError("expected time in seconds")
+    return float(m.group()) * _TIME_UNITS[t[m.end():].strip()]
+
+
+def Timestamp(text: str, element=None) -> int:
+    """An absolute time, 'SECONDS[.FRACTION]'; nanoseconds since the epoch."""
+    t = text.strip()
+    m = re.fullmatch(r"(-?\d+)(?:\.(\d{1,9})\d*)?", t)
+    if not m:
+        raise ArgError("expected timestamp")
+    frac = (m.group(2) or "").ljust(9, "0")
+    sec = int(m.group(1))
+    ns = int(frac)
+    return sec * 1_000_000_000 + (ns if sec >= 0 and not t.startswith("-") else -ns)
+
+
+_BW_RE = re.compile(r"(\d+\.?\d*|\.\d+)\s*([kKMG]?)(bps|Bps|baud)?\Z")
+
+
+def Bandwidth(text: str, element=None) -> float:
+    """A rate in bytes per second: '10Mbps', '1.5MBps', '100000' (bytes/s)."""
+    m = _BW_RE.fullmatch(text.strip())
+    if not m:
+        raise ArgError("expected bandwidth")
+    v = float(m.group(1)) * {"": 1, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9}[m.group(2)]
+    if m.group(3) in ("bps", "baud"):
+        v /= 8
+    return v
+
+
+def String(text: str, element=None) -> str:
+    """One word, possibly quoted; unquoted."""
+    words = split_words(text)
+    if len(words) != 1:
+        if not words:
+            return ""
+        raise ArgError("expected string")
+    return unquote(words[0])
+
+
+def AnyString(text: str, element=None) -> str:
+    """The whole argument, unquoted (spaces allowed)."""
+    return unquote(text)
+
+
+def Raw(text: str, element=None) -> str:
+    """The argument exactly as written."""
+    return text
+
+
+def Data(text: str, element=None) -> bytes:
+    """Like String, as bytes (each character is one byte)."""
+    return AnyString(text, element).encode("latin-1", "replace")
+
+
+def Word(text: str, element=None) -> str:
+    v = String(text, element)
+    if not v or any(c in v for c in " \t\n,\"'\\"):
+        raise ArgError("expected word")
+    return v
+
+
+def Keyword(text: str, element=None) -> str:
+    t = text.strip()
+    if not re.fullmatch(r"[A-Za-z0-9_.:?!]+", t):
+        raise ArgError("expected keyword")
+    return t
+
+
+def Filename(text: str, element=None) -> str:
+    v = String(text, element)
+    if not v:
+        raise ArgError("expected filename")
+    return v
+
+
+def _address_info(element, name: str, kind: str):
+    router = getattr(element, "router", None)
+    if router is None:
+        return None
+    return router.address_info(name, kind, element)
+
+
+def IPAddress(text: str, element=None) -> str:
+    t = unquote(text.strip())
+    try:
+        return str(ipaddress.IPv4Address(t))
+    except ValueError:
+        pass
+    v = _address_info(element, t, "ip")
+    if v is not None:
+        return v
+    raise ArgError("expected IP address")
+
+
+def IPPrefix(text: str, element=None) -> tuple[str, str]:
+    """An IP prefix 'A.B.C.D/N', 'A.B.C.D/MASK' or an address (/32); returns (address, mask)."""
+    t = unquote(text.strip())
+    if "/" in t:
+        addr, _, mask = t.partition("/")
+        # Click accepts short forms like '18.26.4/24'.
+        parts = addr.split(".")
+        if 1 <= len(parts) < 4 and all(p.isdigit() for p in parts):
+            addr = ".".join(parts + ["0"] * (4 - len(parts)))
+        try:
+            a = ipaddress.IPv4Address(addr)
+            if mask.isdigit():
+                if int(mask) > 32:
+                    raise ValueError
+                m = ipaddress.IPv4Network(f"0.0.0.0/{mask}").netmask
+            else:
+                m = ipaddress.IPv4Address(mask)
+            return str(a), str(m)
+        except ValueError:
+            pass
+    else:
+        try:
+            return str(ipaddress.IPv4Address(t)), "255.255.255.255"
+        except ValueError:
+            pass
+    v = _address_info(element, t, "ipprefix")
+    if v is not None:
+        return v
+    raise ArgError("expected IP prefix")
+
+
+_ETHER_RE = re.compile(r"([0-9a-fA-F]{1,2})([:-])([0-9a-fA-F]{1,2})\2([0-9a-fA-F]{1,2})\2"
+                       r"([0-9a-fA-F]{1,2})\2([0-9a-fA-F]{1,2})\2([0-9a-fA-F]{1,2})\Z")
+
+
+def EtherAddress(text: str, element=None) -> bytes:
+    t = unquote(text.strip())
+    m = _ETHER_RE.match(t)
+    if m:
+        return bytes(int(g, 16) for g in m.groups() if g not in ":-")
+    v = _address_info(element, t, "ether")
+    if v is not None:
+        return v
+    raise ArgError("expected Ethernet address")
+
+
+def ElementRef(text: str, element=None):
+    """The name of another element (relative to this element's compound)."""
+    name = String(text, element)
+    router = getattr(element, "router", None)
+    found = router.find(name, element) if router is not None else None
+    if found is None:
+        raise ArgError(f"no element named '{name}'")
+    return found
+
+
+def AnyArg(text: str, element=None) -> str:
+    return text
+
+
+def Tickets(text: str, element=None) -> int:
+    v = Unsigned(text, element)
+    if v < 1:
+        raise ArgError("expected positive integer")
+    return v
+
+
+def positive(parser):
+    def parse(text, element=None):
+        v = parser(text, element)
+        if v <= 0:
+            raise ArgError("expected positive number")
+        return v
+
+    parse.__name__ = f"positive {parser.__name__}"
+    return parse
+
+
+# --- applying a declaration ------------------------------------------------------
+
+
+def parse_arguments(element, conf: list[str], spec, errh) -> dict[str, Any] | None:
+    """Match conf against spec; returns {attribute: value} or None after reporting errors."""
+    spec = tuple(spec)
+    values: dict[str, Any] = {}
+    given: set[str] = set()
+    positional = [a for a in spec if a.positional]
+    by_keyword = {a.keyword: a for a in spec}
+    mandatory_positional = 0
+    for a in positional:
+        if not a.mandatory:
+            break
+        mandatory_positional += 1
+    errors = []
+    bad_keywords = []
+    any_keywords = False
+    pos = 0
+    extra = 0
+    raw: dict[str, str] = {}
+    for i, text in enumerate(conf):
+        if pos >= mandatory_positional:
+            kw = split_keyword(text)
+            if kw is not None and kw[0] in by_keyword:
+                raw[kw[0]] = kw[1]
+                any_keywords = True
+                continue
+            if any_keywords:
+                bad_keywords.append(kw[0] if kw is not None else f"<argument {i + 1}>")
+                continue
+        if pos < len(positional):
+            raw[positional[pos].keyword] = text
+            pos += 1
+        else:
+            extra += 1
+    if bad_keywords:
+        valid = ", ".join(a.keyword for a in spec)
+        errors.append(f"bad keyword(s) {', '.join(bad_keywords)}\n(valid keywords are {valid})")
+    elif extra:
+        errors.append("too many arguments")
+    missing = [a.keyword for a in spec if a.mandatory and a.keyword not in raw]
+    if missing and not errors:
+        errors.append(f"missing mandatory {', '.join(missing)} argument{'s' if len(missing) > 1 else ''}")
+    for a in spec:
+        if a.keyword in raw:
+            given.add(a.keyword)
+            try:
+                values[a.attribute] = a.type(raw[a.keyword], element)
+            except ArgError as e:
+                errors.append(f"{a.keyword}: {e}")
+        elif a.default is not REQUIRED:
+            values[a.attribute] = a.default
+    for e in errors:
+        errh.error(e)
+    if errors:
+        return None
+    values["_given"] = given
+    return values
+
+
+def apply_arguments(element, conf: list[str], errh, spec=None) -> bool:
+    """Parse conf by the element's declaration and set its attributes (all or nothing)."""
+    spec = type(element).arguments if spec is None else spec
+    if spec is None:
+        return True
+    values = parse_arguments(element, conf, spec, errh)
+    if values is None:
+        return False
+    given = values.pop("_given")
+    for attr, v in values.items():
+        setattr(element, attr, v)
+    try:
+        element.given_arguments = given
+    except AttributeError:
+        pass
+    return True
+
+
+def unparse_bool(b: bool) -> str:
+    return "true" if b else "false"
+
+
+def unparse_seconds(s: float) -> str:
+    if s == int(s):
+        return f"{int(s)}s"
+    return f"{s:g}s"
+
+
+def unparse_string(s: str) -> str:
+    return s if s and re.fullmatch(r"[A-Za-z0-9_./:@+-]+", s) else quote(s)

@@ -1,0 +1,91 @@
+# cython: language_level=3
+"""The element base class: ports, the push/pull/batch entry points, lifecycle.
+
+An element class declares, once, as class attributes:
+
+* ``port_count``  -- Click's notation, e.g. ``"1/1-2"``;
+* ``processing``  -- e.g. ``"a/ah"`` (h push, l pull, a agnostic);
+* ``flow_code``   -- optional, e.g. ``"#/#"``;
+* ``arguments``   -- a tuple of ``Arg`` (see args.py), or None for raw;
+* ``handlers``    -- a tuple of handler declarations (see handlers.py).
+
+Data-path methods are ``cdef ... noexcept`` and work on ``Packet*`` and
+``Batch*``. A Cython element overrides what it needs:
+
+* ``simple_action`` for a one-in, one-out element that edits or drops a
+  packet (subclass ``SimpleElement``);
+* ``push``/``push_batch`` for push inputs, ``pull``/``pull_batch`` for pull
+  outputs, ``run_task``/``run_timer`` for scheduled work.
+
+A Python element subclasses ``Element`` in plain Python and defines the same
+names as ordinary methods taking ``PacketObject``; the base class dispatches
+to them (the slow path, in the same graph).
+"""
+from libc.stdint cimport uint32_t, uint64_t
+
+from clickpy.runtime.packet cimport Batch, Packet
+
+
+cdef class Element:
+    cdef public str name
+    cdef public object router
+    cdef public int eindex
+    cdef public object landmark
+    cdef public str config
+    cdef readonly int ninputs
+    cdef readonly int noutputs
+    cdef list _out_element      # per output: downstream Element, or None (pull/unconnected)
+    cdef int *_out_port         # per output: the downstream element's input port
+    cdef list _in_element       # per input: upstream Element for pull inputs, or None
+    cdef int *_in_port
+    cdef char *_in_pull         # per input: 1 if pull
+    cdef char *_out_push        # per output: 1 if push
+    # Which data-path methods a Python subclass supplies (slow path).
+    cdef object _py_simple_action
+    cdef object _py_push
+    cdef object _py_pull
+    cdef object _py_push_batch
+    cdef object _py_run_task
+    cdef object _py_run_timer
+    cdef public uint64_t dropped    # packets this element dropped because of an error
+
+    cdef void _connect(self, list out_element, list out_port, list in_element, list in_port,
+                       list in_pull, list out_push) except *
+
+    # --- the data path -----------------------------------------------------
+    cdef void push(self, int port, Packet *p) noexcept
+    cdef void push_batch(self, int port, Batch *b) noexcept
+    cdef Packet *pull(self, int port) noexcept
+    cdef int pull_batch(self, int port, Batch *b, int max) noexcept
+    cdef Packet *simple_action(self, Packet *p) noexcept
+    cdef Packet *_call_python_action(self, Packet *p) noexcept
+    cdef bint run_task(self, object task) noexcept
+    cdef void run_timer(self, object timer) noexcept
+
+    # --- helpers for subclasses ---------------------------------------------
+    cdef inline void output_push(self, int port, Packet *p) noexcept:
+        """Push p out of output port (which must be a connected push output)."""
+        (<Element> self._out_element[port]).push(self._out_port[port], p)
+
+    cdef inline void output_push_batch(self, int port, Batch *b) noexcept:
+        if b.count:
+            (<Element> self._out_element[port]).push_batch(self._out_port[port], b)
+
+    cdef void checked_output_push(self, int port, Packet *p) noexcept
+    cdef void checked_output_push_batch(self, int port, Batch *b) noexcept
+
+    cdef inline Packet *input_pull(self, int port) noexcept:
+        return (<Element> self._in_element[port]).pull(self._in_port[port])
+
+    cdef inline int input_pull_batch(self, int port, Batch *b, int max) noexcept:
+        return (<Element> self._in_element[port]).pull_batch(self._in_port[port], b, max)
+
+    cdef void drop(self, Packet *p) noexcept
+
+
+cdef class SimpleElement(Element):
+    """One input, one output: every entry point applies simple_action."""
+    pass
+
+
+cdef void kill_batch(Batch *b) noexcept

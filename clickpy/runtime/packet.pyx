@@ -1,0 +1,521 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Packet buffers, descriptors and the process-wide allocator (see packet.pxd)."""
+import os
+
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdlib cimport calloc, free, malloc
+from libc.string cimport memcpy, memmove, memset
+from posix.mman cimport MAP_ANONYMOUS, MAP_FAILED, MAP_NORESERVE, MAP_SHARED, PROT_READ, PROT_WRITE, mmap, munmap
+from posix.unistd cimport close, ftruncate
+
+from clickpy.runtime.packet cimport *
+
+# Small buffers hold any Ethernet frame with headroom; large ones hold an IP
+# datagram of any size (reassembly, pcap files with big snap lengths).
+SMALL_BUFFER_SIZE = 2048
+LARGE_BUFFER_SIZE = 72 * 1024
+SMALL_BUFFERS = 1 << 17
+LARGE_BUFFERS = 1 << 10
+cdef enum:
+    DESCRIPTOR_CHUNK = 4096
+
+
+class PoolError(MemoryError):
+    pass
+
+
+cdef class BufferPool:
+    def __cinit__(self, uint32_t buffer_size, uint32_t nbuffers, bint shared=True):
+        self.fd = -1
+        self.pool.base = NULL
+        self.pool.buffer_size = buffer_size
+        self.pool.nbuffers = nbuffers
+        self.pool.failures = 0
+        self.region_size = <size_t> buffer_size * nbuffers
+        cdef int flags = MAP_SHARED | MAP_NORESERVE
+        cdef int fd = -1
+        if shared:
+            # A memfd lets another process map the same buffers (guests, switch).
+            fd = os.memfd_create("clickpy-buffers", 0)
+            if ftruncate(fd, self.region_size) != 0:
+                close(fd)
+                raise PoolError(f"cannot size a {self.region_size}-byte buffer region")
+            self.fd = fd
+        else:
+            flags |= MAP_ANONYMOUS
+        cdef void *region = mmap(NULL, self.region_size, PROT_READ | PROT_WRITE, flags, fd, 0)
+        if region == MAP_FAILED:
+            if fd >= 0:
+                close(fd)
+                self.fd = -1
+            raise PoolError(f"cannot map a {self.region_size}-byte buffer region")
+        self.pool.base = <unsigned char *> region
+        self.pool.refcount = <uint16_t *> calloc(nbuffers, sizeof(uint16_t))
+        self.pool.free_stack = <uint32_t *> malloc(nbuffers * sizeof(uint32_t))
+        if self.pool.refcount == NULL or self.pool.free_stack == NULL:
+            raise PoolError("cannot allocate buffer bookkeeping")
+        # Hand out low indices first, so a light load touches few pages.
+        cdef uint32_t i
+        for i in range(nbuffers):
+            self.pool.free_stack[i] = nbuffers - 1 - i
+        self.pool.nfree = nbuffers
+
+    def __dealloc__(self):
+        if self.pool.base != NULL:
+            munmap(self.pool.base, self.region_size)
+        if self.fd >= 0:
+            close(self.fd)
+        free(self.pool.refcount)
+        free(self.pool.free_stack)
+
+    @property
+    def buffer_size(self):
+        return self.pool.buffer_size
+
+    @property
+    def nbuffers(self):
+        return self.pool.nbuffers
+
+    @property
+    def free(self):
+        return self.pool.nfree
+
+    @property
+    def in_use(self):
+        return self.pool.nbuffers - self.pool.nfree
+
+    @property
+    def failures(self):
+        return self.pool.failures
+
+
+# --- the allocator ----------------------------------------------------------
+
+cdef Packet **_free_desc = NULL
+cdef uint32_t _nfree_desc = 0
+cdef uint32_t _cap_desc = 0
+cdef Packet **_chunks = NULL
+cdef uint32_t _nchunks = 0
+cdef uint64_t _in_use = 0
+cdef uint64_t _failures = 0
+
+cdef BufferPool _small = BufferPool(SMALL_BUFFER_SIZE, SMALL_BUFFERS)
+cdef BufferPool _large = BufferPool(LARGE_BUFFER_SIZE, LARGE_BUFFERS)
+# The data path reaches the pools through these plain pointers, without the GIL.
+cdef Pool *_pools[2]
+_pools[0] = &_small.pool
+_pools[1] = &_large.pool
+
+
+def small_pool():
+    """The pool of small buffers (for tests and for sharing with other processes)."""
+    return _small
+
+
+def large_pool():
+    return _large
+
+
+cdef bint _grow_descriptors() noexcept nogil:
+    global _free_desc, _cap_desc, _chunks, _nchunks, _nfree_desc
+    cdef Packet *chunk = <Packet *> calloc(DESCRIPTOR_CHUNK, sizeof(Packet))
+    if chunk == NULL:
+        return False
+    cdef Packet **chunks = <Packet **> malloc((_nchunks + 1) * sizeof(Packet *))
+    cdef Packet **stack = <Packet **> malloc((_cap_desc + DESCRIPTOR_CHUNK) * sizeof(Packet *))
+    if chunks == NULL or stack == NULL:
+        free(chunk)
+        free(chunks)
+        free(stack)
+        return False
+    if _nchunks:
+        memcpy(chunks, _chunks, _nchunks * sizeof(Packet *))
+    if _nfree_desc:
+        memcpy(stack, _free_desc, _nfree_desc * sizeof(Packet *))
+    free(_chunks)
+    free(_free_desc)
+    chunks[_nchunks] = chunk
+    _chunks = chunks
+    _nchunks += 1
+    _free_desc = stack
+    _cap_desc += DESCRIPTOR_CHUNK
+    cdef int i
+    for i in range(DESCRIPTOR_CHUNK - 1, -1, -1):
+        _free_desc[_nfree_desc] = &chunk[i]
+        _nfree_desc += 1
+    return True
+
+
+cdef inline Packet *_new_descriptor() noexcept nogil:
+    global _nfree_desc, _in_use
+    if _nfree_desc == 0 and not _grow_descriptors():
+        return NULL
+    _nfree_desc -= 1
+    _in_use += 1
+    return _free_desc[_nfree_desc]
+
+
+cdef inline void _free_descriptor(Packet *p) noexcept nogil:
+    global _nfree_desc, _in_use
+    _free_desc[_nfree_desc] = p
+    _nfree_desc += 1
+    _in_use -= 1
+
+
+cdef inline bint _take_buffer(uint32_t size, Packet *d) noexcept nogil:
+    """Give d a fresh, unshared buffer of at least size bytes."""
+    global _failures
+    cdef uint8_t which = 0 if size <= _pools[0].buffer_size else 1
+    cdef Pool *pool = _pools[which]
+    if size > pool.buffer_size or pool.nfree == 0:
+        pool.failures += 1
+        _failures += 1
+        return False
+    pool.nfree -= 1
+    d.buf = pool.free_stack[pool.nfree]
+    pool.refcount[d.buf] = 1
+    d.buffer = pool.base + <size_t> d.buf * pool.buffer_size
+    d.buffer_length = pool.buffer_size
+    d.pool = which
+    return True
+
+
+cdef inline void _release_buffer(Packet *p) noexcept nogil:
+    cdef Pool *pool = _pools[p.pool]
+    pool.refcount[p.buf] -= 1
+    if pool.refcount[p.buf] == 0:
+        pool.free_stack[pool.nfree] = p.buf
+        pool.nfree += 1
+
+
+cdef Packet *packet_make(uint32_t headroom, const unsigned char *data, uint32_t length, uint32_t tailroom) noexcept nogil:
+    cdef Packet *d = _new_descriptor()
+    if d == NULL:
+        return NULL
+    if not _take_buffer(headroom + length + tailroom, d):
+        _free_descriptor(d)
+        return NULL
+    d.data = headroom
+    d.length = length
+    d.mac = -1
+    d.network = -1
+    d.transport = -1
+    d.timestamp = 0
+    d.packet_type = PACKET_HOST
+    d.device = 0
+    d.next = NULL
+    memset(d.anno, 0, PACKET_ANNO_SIZE)
+    if data != NULL and length:
+        memcpy(d.buffer + headroom, data, length)
+    return d
+
+
+cdef Packet *packet_clone(Packet *p) noexcept nogil:
+    cdef Packet *d = _new_descriptor()
+    if d == NULL:
+        return NULL
+    d[0] = p[0]
+    d.next = NULL
+    _pools[p.pool].refcount[p.buf] += 1
+    return d
+
+
+cdef bint packet_shared(Packet *p) noexcept nogil:
+    return _pools[p.pool].refcount[p.buf] > 1
+
+
+cdef void packet_kill(Packet *p) noexcept nogil:
+    if p == NULL:
+        return
+    _release_buffer(p)
+    _free_descriptor(p)
+
+
+cdef Packet *_move_to_new_buffer(Packet *p, uint32_t headroom, uint32_t tailroom) noexcept nogil:
+    """Copy p's data into a fresh buffer with the given room; p keeps its descriptor."""
+    cdef Packet old = p[0]
+    if not _take_buffer(headroom + old.length + tailroom, p):
+        p[0] = old
+        packet_kill(p)
+        return NULL
+    p.data = headroom
+    memcpy(p.buffer + headroom, old.buffer + old.data, old.length)
+    # Header offsets move with the data; a header before the data start is
+    # copied too when it fits.
+    cdef int32_t shift = <int32_t> headroom - <int32_t> old.data
+    if old.mac >= 0:
+        p.mac = old.mac + shift
+    if old.network >= 0:
+        p.network = old.network + shift
+    if old.transport >= 0:
+        p.transport = old.transport + shift
+    cdef int32_t lowest = <int32_t> old.data
+    if old.mac >= 0 and old.mac < lowest:
+        lowest = old.mac
+    if old.network >= 0 and old.network < lowest:
+        lowest = old.network
+    if lowest < <int32_t> old.data and lowest + shift >= 0:
+        memcpy(p.buffer + lowest + shift, old.buffer + lowest, old.data - lowest)
+    _release_buffer(&old)
+    return p
+
+
+cdef Packet *packet_uniqueify(Packet *p) noexcept nogil:
+    if not packet_shared(p):
+        return p
+    return _move_to_new_buffer(p, p.data, pkt_tailroom(p))
+
+
+cdef Packet *packet_push_slow(Packet *p, uint32_t n) noexcept nogil:
+    cdef uint32_t headroom = p.data
+    if headroom < n:
+        headroom = n + DEFAULT_HEADROOM
+    p = _move_to_new_buffer(p, headroom, pkt_tailroom(p))
+    if p != NULL:
+        p.data -= n
+        p.length += n
+    return p
+
+
+cdef Packet *packet_put_slow(Packet *p, uint32_t n) noexcept nogil:
+    cdef uint32_t tailroom = pkt_tailroom(p)
+    if tailroom < n:
+        tailroom = n
+    p = _move_to_new_buffer(p, p.data, tailroom)
+    if p != NULL:
+        p.length += n
+    return p
+
+
+cdef void packet_copy_annotations(Packet *dst, Packet *src) noexcept nogil:
+    memcpy(dst.anno, src.anno, PACKET_ANNO_SIZE)
+    dst.timestamp = src.timestamp
+    dst.packet_type = src.packet_type
+    dst.device = src.device
+
+
+cdef uint64_t packets_in_use() noexcept nogil:
+    return _in_use
+
+
+def live_packets():
+    """Descriptors currently in use (tests use it to find leaks)."""
+    return _in_use
+
+
+def allocation_failures():
+    return _failures
+
+
+# --- Python view ---------------------------------------------------------------
+
+cdef class PacketObject:
+    """One packet, seen from Python.
+
+    Python elements receive these; tests make them with ``PacketObject.make``.
+    The object owns its packet: if it is dropped without being handed back to
+    the graph, the packet is freed.
+    """
+
+    def __cinit__(self):
+        self.p = NULL
+
+    def __dealloc__(self):
+        if self.p != NULL:
+            packet_kill(self.p)
+            self.p = NULL
+
+    @staticmethod
+    cdef PacketObject wrap(Packet *p):
+        cdef PacketObject o = PacketObject.__new__(PacketObject)
+        o.p = p
+        return o
+
+    cdef Packet *release(self) noexcept:
+        cdef Packet *p = self.p
+        self.p = NULL
+        return p
+
+    cdef Packet *_live(self) except NULL:
+        if self.p == NULL:
+            raise ValueError("packet was already handed on or freed")
+        return self.p
+
+    @staticmethod
+    def make(data=b"", uint32_t headroom=DEFAULT_HEADROOM, uint32_t tailroom=0):
+        """A new packet holding data (bytes-like)."""
+        cdef const unsigned char[:] view = memoryview(bytes(data)).cast("B")
+        cdef uint32_t n = view.shape[0]
+        cdef Packet *p = packet_make(headroom, &view[0] if n else NULL, n, tailroom)
+        if p == NULL:
+            raise MemoryError("no packet buffers left")
+        return PacketObject.wrap(p)
+
+    @property
+    def length(self):
+        return self._live().length
+
+    def __len__(self):
+        return self._live().length
+
+    @property
+    def data(self):
+        """The packet's bytes (a copy)."""
+        cdef Packet *p = self._live()
+        return (<char *> pkt_data(p))[: p.length]
+
+    def __bytes__(self):
+        return self.data
+
+    def set_data(self, data):
+        """Replace the packet's bytes, keeping annotations."""
+        cdef Packet *p = self._live()
+        cdef bytes b = bytes(data)
+        cdef uint32_t n = len(b)
+        if n > p.length:
+            p = pkt_put(p, n - p.length)
+        else:
+            p = packet_uniqueify(p)
+            if p != NULL:
+                pkt_take(p, p.length - n)
+        self.p = p
+        if p == NULL:
+            raise MemoryError("no packet buffers left")
+        if n:
+            memcpy(pkt_data(p), <const char *> b, n)
+
+    def write(self, uint32_t offset, data):
+        """Overwrite bytes starting at offset (the packet is made unique first)."""
+        cdef bytes b = bytes(data)
+        cdef Packet *p = self._live()
+        if offset + len(b) > p.length:
+            raise IndexError(f"write of {len(b)} bytes at offset {offset} past the packet end ({p.length})")
+        p = packet_uniqueify(p)
+        self.p = p
+        if p == NULL:
+            raise MemoryError("no packet buffers left")
+        memcpy(pkt_data(p) + offset, <const char *> b, len(b))
+
+    def __getitem__(self, index):
+        return self.data[index]
+
+    @property
+    def headroom(self):
+        return pkt_headroom(self._live())
+
+    @property
+    def tailroom(self):
+        return pkt_tailroom(self._live())
+
+    @property
+    def shared(self):
+        return packet_shared(self._live())
+
+    def pull(self, uint32_t n):
+        """Remove n bytes from the front."""
+        pkt_pull(self._live(), n)
+
+    def take(self, uint32_t n):
+        """Remove n bytes from the end."""
+        pkt_take(self._live(), n)
+
+    def push(self, uint32_t n):
+        """Add n (uninitialised) bytes at the front."""
+        self.p = pkt_push(self._live(), n)
+        if self.p == NULL:
+            raise MemoryError("no packet buffers left")
+
+    def put(self, uint32_t n):
+        """Add n (uninitialised) bytes at the end."""
+        self.p = pkt_put(self._live(), n)
+        if self.p == NULL:
+            raise MemoryError("no packet buffers left")
+
+    def clone(self):
+        cdef Packet *c = packet_clone(self._live())
+        if c == NULL:
+            raise MemoryError("no packet descriptors left")
+        return PacketObject.wrap(c)
+
+    def uniqueify(self):
+        self.p = packet_uniqueify(self._live())
+        if self.p == NULL:
+            raise MemoryError("no packet buffers left")
+
+    def kill(self):
+        packet_kill(self._live())
+        self.p = NULL
+
+    # annotations
+
+    @property
+    def anno(self):
+        """The 48-byte annotation area (a copy)."""
+        return bytes(self._live().anno[:PACKET_ANNO_SIZE])
+
+    def set_anno(self, int offset, data):
+        cdef bytes b = bytes(data)
+        if offset < 0 or offset + len(b) > PACKET_ANNO_SIZE:
+            raise IndexError("annotation write outside the 48-byte area")
+        memcpy(&self._live().anno[offset], <const char *> b, len(b))
+
+    @property
+    def paint(self):
+        return self._live().anno[PAINT_ANNO_OFFSET]
+
+    @paint.setter
+    def paint(self, int value):
+        self._live().anno[PAINT_ANNO_OFFSET] = value & 0xFF
+
+    @property
+    def dst_ip(self):
+        """The destination IP annotation, as dotted quad."""
+        return ".".join(str(b) for b in self._live().anno[DST_IP_ANNO_OFFSET : DST_IP_ANNO_OFFSET + 4])
+
+    @dst_ip.setter
+    def dst_ip(self, value):
+        import ipaddress
+
+        self.set_anno(DST_IP_ANNO_OFFSET, ipaddress.IPv4Address(value).packed)
+
+    @property
+    def timestamp(self):
+        """Timestamp annotation in nanoseconds since the epoch (0 = unset)."""
+        return self._live().timestamp
+
+    @timestamp.setter
+    def timestamp(self, int64_t ns):
+        self._live().timestamp = ns
+
+    @property
+    def network_offset(self):
+        """Offset of the network header from the data start, or None."""
+        cdef Packet *p = self._live()
+        return None if p.network < 0 else p.network - <int32_t> p.data
+
+    def set_network_header(self, int offset, int length):
+        """Mark the network header at offset (from the data start), length bytes long."""
+        pkt_set_network_header(self._live(), offset, length)
+
+    @property
+    def transport_offset(self):
+        cdef Packet *p = self._live()
+        return None if p.transport < 0 else p.transport - <int32_t> p.data
+
+    @property
+    def mac_offset(self):
+        cdef Packet *p = self._live()
+        return None if p.mac < 0 else p.mac - <int32_t> p.data
+
+    @property
+    def packet_type(self):
+        return self._live().packet_type
+
+    @packet_type.setter
+    def packet_type(self, int t):
+        self._live().packet_type = t
+
+    def __repr__(self):
+        if self.p == NULL:
+            return "<Packet (released)>"
+        return f"<Packet {self.p.length} bytes>"

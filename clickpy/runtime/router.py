@@ -1,0 +1,433 @@
+"""Stage 5: instantiate a checked graph as a running router.
+
+``Router.build`` takes a configuration through the front end (parse,
+elaborate, check), creates one element object per flat element, wires their
+ports by the push/pull plan the check produced, then configures every element
+(reporting every error, each with its landmark and Click's "While
+configuring" context) and initializes them. ``run`` hands control to the
+scheduler until the configuration stops.
+"""
+from __future__ import annotations
+
+import fnmatch
+import traceback
+
+from clickpy import pipeline
+from clickpy.errors import ConfigError, Diagnostic, Diagnostics, Landmark
+from clickpy.graph.ports import PULL, PUSH
+from clickpy.lang.confstring import split_args
+from clickpy.runtime import registry
+from clickpy.runtime.handlers import Handler, HandlerError, format_value, generic_handlers
+from clickpy.runtime.notifier import SEARCH_STOP, NotifierSignal
+from clickpy.runtime.scheduler import Scheduler
+
+VERSION = "2.1 (clickpy 0.1.0)"
+
+
+class ElementErrors:
+    """What an element's configure or initialize reports: errors, warnings, messages."""
+
+    def __init__(self):
+        self.items: list[tuple[str, str]] = []
+
+    def error(self, message: str) -> int:
+        self.items.append(("error", str(message)))
+        return -1
+
+    def warning(self, message: str) -> int:
+        self.items.append(("warning", str(message)))
+        return 0
+
+    def message(self, message: str) -> int:
+        self.items.append(("message", str(message)))
+        return 0
+
+    @property
+    def nerrors(self) -> int:
+        return sum(1 for kind, _ in self.items if kind == "error")
+
+
+def _context_diagnostic(landmark: Landmark, context: str, items, severity: str) -> Diagnostic:
+    # Click prints the context line with the landmark and each message on
+    # its own indented line beneath it.
+    lines = ["  " + line for _, text in items for line in text.split("\n")]
+    return Diagnostic(landmark, context, severity, continuation=lines)
+
+
+class Router:
+    def __init__(self, graph, ports, *, simulated: bool = False, simtime_start: float = 0.0,
+                 diagnostics: Diagnostics | None = None):
+        self.graph = graph
+        self.plans = ports
+        self.diagnostics = diagnostics if diagnostics is not None else Diagnostics()
+        self.scheduler = Scheduler(simulated, simtime_start)
+        self.elements = []
+        self._by_name: dict[str, object] = {}
+        self._handlers: dict[int, dict[str, Handler]] = {}
+        self._root_handlers: dict[str, Handler] = {}
+        self._inputs: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        self._outputs: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        self.initialized = False
+        self.stop_hooks = []  # callables(router) -> bool; True keeps the driver running
+        self.hotconfig = None  # set by the driver when reconfiguration is allowed
+        self.scheduler.stop_hook = self._driver_stopped
+
+    # --- building ----------------------------------------------------------
+
+    @classmethod
+    def build(cls, source: pipeline.Source, definitions=None, *, simulated=False, simtime_start=0.0,
+              extra_elements=()) -> "Router":
+        """Parse, check, instantiate, configure and initialize; raise ConfigError on any error.
+
+        ``extra_elements`` are (name, class name, config) triples added to the
+        graph, as the click driver adds its ControlSocket elements.
+        """
+        result = pipeline.load(source, definitions)
+        if result.ok and extra_elements:
+            from clickpy.graph.check import check
+            from clickpy.graph.flatgraph import FlatElement
+
+            for name, class_name, config in extra_elements:
+                result.graph.elements.append(FlatElement(name, class_name, config, Landmark(source.filename)))
+            result.ports = check(result.graph, result.diagnostics)
+        if not result.ok:
+            raise ConfigError(result.diagnostics)
+        router = cls(result.graph, result.ports, simulated=simulated, simtime_start=simtime_start,
+                     diagnostics=result.diagnostics)
+        router.instantiate()
+        if not router.configure_and_initialize():
+            raise ConfigError(router.diagnostics)
+        return router
+
+    def instantiate(self) -> None:
+        for i, fe in enumerate(self.graph.elements):
+            cls = registry.lookup(fe.class_name)
+            e = cls()
+            e.name = fe.name
+            e.router = self
+            e.eindex = i
+            e.landmark = fe.landmark
+            e.config = fe.config
+            self.elements.append(e)
+            self._by_name[fe.name] = e
+        for f, fp, t, tp in self.graph.connections:
+            self._outputs.setdefault((f, fp), []).append((t, tp))
+            self._inputs.setdefault((t, tp), []).append((f, fp))
+        for i, e in enumerate(self.elements):
+            plan = self.plans[i]
+            out_el, out_port, out_push = [], [], []
+            for p, kind in enumerate(plan.outputs):
+                peers = self._outputs.get((i, p), [])
+                push = kind == PUSH
+                if push and peers:
+                    t, tp = peers[0]
+                    out_el.append(self.elements[t])
+                    out_port.append(tp)
+                else:
+                    out_el.append(None)
+                    out_port.append(0)
+                out_push.append(push)
+            in_el, in_port, in_pull = [], [], []
+            for p, kind in enumerate(plan.inputs):
+                peers = self._inputs.get((i, p), [])
+                pull = kind == PULL
+                if pull and peers:
+                    f, fp = peers[0]
+                    in_el.append(self.elements[f])
+                    in_port.append(fp)
+                else:
+                    in_el.append(None)
+                    in_port.append(0)
+                in_pull.append(pull)
+            e.connect_ports(out_el, out_port, in_el, in_port, in_pull, out_push)
+
+    def _report(self, e, context: str, errh: ElementErrors) -> None:
+        if errh.items:
+            severity = "error" if errh.nerrors else "note"
+            self.diagnostics.items.append(_context_diagnostic(e.landmark, context, errh.items, severity))
+
+    def configure_and_initialize(self) -> bool:
+        order = sorted(range(len(self.elements)),
+                       key=lambda i: (getattr(type(self.elements[i]), "configure_phase", 100), i))
+        ok = True
+        for i in order:
+            e = self.elements[i]
+            errh = ElementErrors()
+            try:
+                e.configure(split_args(e.config), errh)
+            except Exception as exc:  # a bug in an element must not hide other errors
+                errh.error(f"internal error: {exc!r}\n{traceback.format_exc(limit=4)}")
+            self._report(e, f"While configuring '{e.declaration()}':", errh)
+            ok = ok and not errh.nerrors
+        if not ok:
+            return False
+        # Handlers exist before initialization: elements resolve each other's
+        # handlers (END_CALL, Script) while initializing.
+        self._setup_handlers()
+        for i in order:
+            e = self.elements[i]
+            errh = ElementErrors()
+            try:
+                e.initialize(errh)
+            except Exception as exc:
+                errh.error(f"internal error: {exc!r}\n{traceback.format_exc(limit=4)}")
+            self._report(e, f"While initializing '{e.declaration()}':", errh)
+            if errh.nerrors:
+                ok = False
+                break
+        if not ok:
+            self.cleanup()
+            return False
+        self._setup_generic_task_handlers()
+        self.initialized = True
+        return True
+
+    def cleanup(self) -> None:
+        for e in reversed(self.elements):
+            try:
+                e.cleanup("initialized" if self.initialized else "configured")
+            except Exception:
+                traceback.print_exc()
+
+    # --- running -------------------------------------------------------------
+
+    def run(self) -> None:
+        self.scheduler.run()
+
+    def please_stop_driver(self) -> None:
+        self.scheduler.please_stop()
+
+    def stop(self) -> None:
+        """Stop now, whatever DriverManager says (a signal, a 'stop' write)."""
+        self.stop_hooks.clear()
+        self.scheduler.set_runcount(-(1 << 30))
+
+    def _driver_stopped(self) -> bool:
+        for hook in list(self.stop_hooks):
+            if hook(self):
+                return True
+        return False
+
+    def now(self) -> int:
+        return self.scheduler.now()
+
+    # --- elements and names ----------------------------------------------------
+
+    def find(self, name: str, context=None):
+        """Element named name, looked up relative to context's compound (Click's rule)."""
+        if context is not None:
+            prefix = context.name
+            while "/" in prefix:
+                prefix = prefix.rsplit("/", 1)[0]
+                e = self._by_name.get(f"{prefix}/{name}")
+                if e is not None:
+                    return e
+        return self._by_name.get(name)
+
+    def element(self, name: str):
+        return self._by_name.get(name)
+
+    def input_connections(self, e, port: int):
+        return [(self.elements[f], fp) for f, fp in self._inputs.get((e.eindex, port), [])]
+
+    def output_connections(self, e, port: int):
+        return [(self.elements[t], tp) for t, tp in self._outputs.get((e.eindex, port), [])]
+
+    def address_info(self, name: str, kind: str, context=None):
+        for e in self.elements:
+            lookup = getattr(e, "address_for", None)
+            if lookup is not None:
+                v = lookup(name, kind)
+                if v is not None:
+                    return v
+        return None
+
+    # --- notifiers ---------------------------------------------------------------
+
+    def upstream_empty_signal(self, e, port: int, task=None) -> NotifierSignal:
+        """Combined 'has packets' signal of the queues feeding e's pull input port."""
+        return self._notifier_search(e, port, task, "empty", upstream=True)
+
+    def downstream_full_signal(self, e, port: int, task=None) -> NotifierSignal:
+        """Combined 'has room' signal of the queues fed by e's push output port."""
+        return self._notifier_search(e, port, task, "full", upstream=False)
+
+    def _notifier_search(self, e, port, task, kind, upstream):
+        found = []
+        busy = False
+        seen = set()
+        # (element, is the port an output?, port) to visit next
+        if upstream:
+            work = [(self.elements[f], True, fp) for f, fp in self._inputs.get((e.eindex, port), [])]
+        else:
+            work = [(self.elements[t], False, tp) for t, tp in self._outputs.get((e.eindex, port), [])]
+        while work and not busy:
+            el, isoutput, p = work.pop()
+            if (el.eindex, isoutput, p) in seen:
+                continue
+            seen.add((el.eindex, isoutput, p))
+            n = el.port_notifier(isoutput, p, kind) if hasattr(el, "port_notifier") else None
+            if n is not None:
+                if n not in found:
+                    found.append(n)
+                if n.search_op == SEARCH_STOP:
+                    continue
+            # Crossing from pull to push (or back) means nothing is known.
+            if isoutput and el.output_is_push(p) or (not isoutput and el.input_is_pull(p)):
+                if n is None:
+                    busy = True
+                continue
+            flows = self._flow(el, isoutput, p)
+            if not flows:
+                if n is None and "S0" not in getattr(type(el), "flags", ""):
+                    busy = True  # the element may make packets by itself
+                continue
+            for q in flows:
+                if upstream:
+                    work += [(self.elements[f], True, fp) for f, fp in self._inputs.get((el.eindex, q), [])]
+                else:
+                    work += [(self.elements[t], False, tp) for t, tp in self._outputs.get((el.eindex, q), [])]
+        if busy:
+            return NotifierSignal.busy_signal()
+        if not found:
+            return NotifierSignal.idle_signal()  # nothing upstream can ever send a packet
+        for n in found:
+            n.add_listener(task)
+        return NotifierSignal(found)
+
+    def _flow(self, el, isoutput: bool, port: int) -> list[int]:
+        """Ports on the other side of el that packets at port may come from or go to."""
+        from clickpy.graph.ports import flow_pairs
+
+        code = getattr(type(el), "flow_code", None) or "x/x"
+        pairs = flow_pairs(code, el.ninputs, el.noutputs)
+        if isoutput:
+            return [i for i, o in pairs if o == port]
+        return [o for i, o in pairs if i == port]
+
+    # --- handlers ------------------------------------------------------------------
+
+    def _setup_generic_task_handlers(self) -> None:
+        """Elements that made a task while initializing get its handlers too."""
+        for e in self.elements:
+            if getattr(e, "task", None) is not None:
+                for h in generic_handlers(e):
+                    self._handlers[e.eindex].setdefault(h.name, h)
+
+    def _setup_handlers(self) -> None:
+        for e in self.elements:
+            hs = {}
+            for h in generic_handlers(e):
+                hs[h.name] = h
+            for h in getattr(type(e), "handlers", ()) or ():
+                hs[h.name] = h
+            for h in getattr(e, "extra_handlers", ()) or ():
+                hs[h.name] = h
+            self._handlers[e.eindex] = hs
+        r = self
+        root = [
+            Handler("version", read=lambda _: VERSION, calm=True),
+            Handler("config", read=lambda _: r.graph.unparse(), calm=True),
+            Handler("flatconfig", read=lambda _: r.graph.unparse(), calm=True),
+            Handler("list", read=lambda _: f"{len(r.elements)}\n" + "".join(f"{e.name}\n" for e in r.elements), calm=True),
+            Handler("classes", read=lambda _: "".join(f"{c}\n" for c in sorted(registry.element_classes())), calm=True),
+            Handler("requirements", read=lambda _: "".join(f"{v or k}\n" for k, v in r.graph.requirements), calm=True),
+            Handler("handlers", read=lambda _: "".join(f"{h.name}\t{h.flags()}\n" for h in r._root_handlers.values()), calm=True),
+            Handler("runcount", read=lambda _: r.scheduler.runcount, calm=True),
+            Handler("stop", write=lambda _, v: r.scheduler.adjust_runcount(-_stop_count(v))),
+        ]
+        for h in root:
+            self._root_handlers[h.name] = h
+
+    def add_root_handler(self, h: Handler) -> None:
+        self._root_handlers[h.name] = h
+
+    def element_handlers(self, e) -> dict[str, Handler]:
+        return self._handlers.get(e.eindex, {})
+
+    def handler(self, e, name: str) -> Handler | None:
+        """A handler of element e (None for the router itself)."""
+        if e is None:
+            return self._root_handlers.get(name)
+        return self._handlers.get(e.eindex, {}).get(name)
+
+    def resolve_handler(self, full: str, context=None):
+        """'element.handler' or 'handler' (the router's) -> (element or None, Handler)."""
+        if "." in full:
+            ename, hname = full.split(".", 1)
+            e = self.find(ename, context)
+            if e is None:
+                raise HandlerError(f"no element named '{ename}'")
+        else:
+            e, hname = None, full
+        h = self.handler(e, hname)
+        if h is None:
+            raise HandlerError(f"no handler '{full}'")
+        return e, h
+
+    def read(self, full: str, context=None, param: str | None = None) -> str:
+        e, h = self.resolve_handler(full, context)
+        if not h.readable:
+            raise HandlerError(f"'{full}' is a write handler")
+        return self.call_read(e, h, param)
+
+    def call_read(self, e, h: Handler, param: str | None = None) -> str:
+        try:
+            v = h.read(e, param) if h.read_param else h.read(e)
+        except HandlerError:
+            raise
+        except Exception as exc:
+            raise HandlerError(f"read handler '{h.name}' failed: {exc}") from None
+        return format_value(v)
+
+    def write(self, full: str, value: str = "", context=None) -> None:
+        e, h = self.resolve_handler(full, context)
+        if not h.writable:
+            raise HandlerError(f"'{full}' is a read handler")
+        self.call_write(e, h, value)
+
+    def call_write(self, e, h: Handler, value: str) -> None:
+        try:
+            r = h.write(e, value)
+        except HandlerError:
+            raise
+        except Exception as exc:
+            raise HandlerError(f"write handler '{h.name}' failed: {exc}") from None
+        if isinstance(r, str) and r:
+            raise HandlerError(r)
+
+    def expand_handler_pattern(self, pattern: str):
+        """Elements matching an '-h' element part: a name, a glob, or a class name.
+
+        Returns (elements, printed_with_names) or raises HandlerError.
+        """
+        e = self.element(pattern)
+        if e is not None:
+            return [e], False
+        is_glob = any(c in pattern for c in "?*[")
+        matches = [e for e in self.elements
+                   if (fnmatch.fnmatchcase(e.name, pattern) if is_glob else type(e).__name__ == pattern)]
+        if not matches:
+            raise HandlerError(f"no element matching '{pattern}'" if is_glob else f"no element '{pattern}'")
+        return matches, True
+
+
+def _stop_count(value: str) -> int:
+    """How far a write to 'stop' lowers the runcount (an integer, default 1)."""
+    from clickpy.runtime.args import ArgError, Int
+
+    try:
+        return Int(value) if value.strip() else 1
+    except ArgError:
+        return 1
+
+
+def reconfigure_element(e, config: str) -> None:
+    """Write an element's 'config' handler: reconfigure it in place, or keep the old config."""
+    errh = ElementErrors()
+    old = e.config
+    e.configure(split_args(config), errh)
+    if errh.nerrors:
+        e.configure(split_args(old), ElementErrors())
+        raise HandlerError("\n".join(text for kind, text in errh.items if kind == "error"))
+    e.config = config

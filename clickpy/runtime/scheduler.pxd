@@ -1,0 +1,73 @@
+# cython: language_level=3
+"""Tasks, timers, file-descriptor readiness and the driver loop.
+
+One ``Scheduler`` per router runs, in a loop: the scheduled tasks (in
+stride-scheduling order, as Click's tickets give them shares), the timers
+that are due, and the callbacks of ready file descriptors. It sleeps only
+when no task is scheduled, until the next timer or descriptor. In simulated
+time (``--simtime``) sleeping is instant: the clock jumps to the next timer.
+"""
+from libc.stdint cimport int64_t, uint64_t
+
+from clickpy.runtime.element cimport Element
+
+
+cdef class Task:
+    cdef public Element element     # whose run_task runs, or None when callback is set
+    cdef public object callback     # a Python callable(task) -> bool (non-element tasks)
+    cdef Scheduler scheduler
+    cdef readonly bint scheduled
+    cdef int _tickets
+    cdef uint64_t _stride
+    cdef uint64_t _pass
+    cdef readonly uint64_t runs
+    cdef int _heap_index
+
+    cpdef void reschedule(self)
+    cdef inline void fast_reschedule(self):
+        if not self.scheduled:
+            self.reschedule()
+    cpdef void unschedule(self)
+
+
+cdef class Timer:
+    cdef public Element element     # whose run_timer runs, or None when callback is set
+    cdef public object callback     # a Python callable(timer)
+    cdef Scheduler scheduler
+    cdef readonly int64_t expiry    # nanoseconds; 0 when not scheduled
+    cdef int _heap_index
+    cdef uint64_t _seq
+
+    cpdef void schedule_at(self, int64_t when_ns)
+    cpdef void schedule_after(self, double seconds)
+    cpdef void unschedule(self)
+
+
+cdef class Scheduler:
+    cdef list _tasks                # heap of scheduled tasks, by pass
+    cdef list _timers               # heap of scheduled timers, by expiry
+    cdef uint64_t _global_pass
+    cdef uint64_t _timer_seq
+    cdef readonly bint simulated
+    cdef int64_t _sim_now
+    cdef public int runcount
+    cdef public object stop_hook    # called when runcount drops to 0; True keeps running
+    cdef object _selector
+    cdef dict _fd_callbacks
+    cdef int _wakeup_read
+    cdef int _wakeup_write
+    cdef readonly uint64_t iterations
+
+    cpdef int64_t now(self)
+    cdef void _push_task(self, Task t)
+    cdef void _remove_task(self, Task t)
+    cdef void _sift_task_up(self, int i)
+    cdef void _sift_task_down(self, int i)
+    cdef void _sift_timer_up(self, int i)
+    cdef void _sift_timer_down(self, int i)
+    cdef void _push_timer(self, Timer t)
+    cdef void _remove_timer(self, Timer t)
+    cdef int _run_tasks(self, int budget) except -1
+    cdef int _run_timers(self) except -1
+    cpdef void please_stop(self)
+    cpdef void adjust_runcount(self, int delta)

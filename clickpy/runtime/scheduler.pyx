@@ -1,0 +1,395 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Tasks, timers and the driver loop (see scheduler.pxd)."""
+import os
+import selectors
+
+from cpython.exc cimport PyErr_CheckSignals
+from libc.stdint cimport int64_t, uint64_t
+from posix.time cimport CLOCK_REALTIME, clock_gettime, timespec
+
+from clickpy.runtime.element cimport Element
+
+# Click's stride scheduling constants: a task with more tickets runs more often.
+DEFAULT_TICKETS = 1 << 10
+MAX_TICKETS = 1 << 15
+# Click starts simulated time at 1,000,000,000 seconds after the epoch.
+SIMTIME_START_NS = 1_000_000_000 * 1_000_000_000
+
+cdef uint64_t STRIDE1 = 1 << 16
+cdef int TASK_BATCH = 64          # task runs between timer and signal checks
+cdef int POLL_EVERY = 64          # busy rounds between non-blocking fd polls
+
+
+cdef inline int64_t _wall_ns() noexcept:
+    cdef timespec ts
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return <int64_t> ts.tv_sec * 1000000000 + ts.tv_nsec
+
+
+cdef class Task:
+    """Scheduled work for an element: its run_task runs when the task is scheduled.
+
+    A task that has more to do reschedules itself (``fast_reschedule``); one
+    waiting for packets stays unscheduled until a notifier wakes it.
+    """
+
+    def __init__(self, Element element=None, callback=None, int tickets=DEFAULT_TICKETS):
+        if element is None and callback is None:
+            raise ValueError("a task needs an element or a callback")
+        self.element = element
+        self.callback = callback
+        self.scheduler = None
+        self.scheduled = False
+        self._pass = 0
+        self.runs = 0
+        self._heap_index = -1
+        self.tickets = tickets
+
+    def initialize(self, Scheduler scheduler, bint scheduled=True):
+        self.scheduler = scheduler
+        if scheduled:
+            self.reschedule()
+
+    @property
+    def tickets(self):
+        return self._tickets
+
+    @tickets.setter
+    def tickets(self, int n):
+        if n < 1:
+            n = 1
+        elif n > MAX_TICKETS:
+            n = MAX_TICKETS
+        self._tickets = n
+        self._stride = STRIDE1 // n
+
+    cpdef void reschedule(self):
+        if self.scheduled:
+            return
+        if self.scheduler is None:
+            raise RuntimeError("task rescheduled before it was initialized")
+        # A task coming back from sleep starts at the current pass, so it
+        # cannot claim the turns it missed.
+        if self._pass < self.scheduler._global_pass:
+            self._pass = self.scheduler._global_pass
+        self.scheduled = True
+        self.scheduler._push_task(self)
+
+    cpdef void unschedule(self):
+        if self.scheduled:
+            self.scheduled = False
+            self.scheduler._remove_task(self)
+
+    def __repr__(self):
+        owner = self.element.name if self.element is not None else self.callback
+        return f"<Task {owner} {'scheduled' if self.scheduled else 'idle'}>"
+
+
+cdef class Timer:
+    """A one-shot alarm; the owner reschedules it to make it periodic."""
+
+    def __init__(self, Element element=None, callback=None):
+        if element is None and callback is None:
+            raise ValueError("a timer needs an element or a callback")
+        self.element = element
+        self.callback = callback
+        self.scheduler = None
+        self.expiry = 0
+        self._heap_index = -1
+
+    def initialize(self, Scheduler scheduler):
+        self.scheduler = scheduler
+
+    @property
+    def scheduled(self):
+        return self._heap_index >= 0
+
+    cpdef void schedule_at(self, int64_t when_ns):
+        if self.scheduler is None:
+            raise RuntimeError("timer scheduled before it was initialized")
+        if self._heap_index >= 0:
+            self.scheduler._remove_timer(self)
+        self.expiry = when_ns
+        self.scheduler._push_timer(self)
+
+    cpdef void schedule_after(self, double seconds):
+        self.schedule_at(self.scheduler.now() + <int64_t> (seconds * 1e9))
+
+    def schedule_now(self):
+        self.schedule_at(self.scheduler.now())
+
+    cpdef void unschedule(self):
+        if self._heap_index >= 0:
+            self.scheduler._remove_timer(self)
+        self.expiry = 0
+
+
+cdef class Scheduler:
+    def __init__(self, bint simulated=False, double simtime_start=0):
+        self._tasks = []
+        self._timers = []
+        self._global_pass = 0
+        self._timer_seq = 0
+        self.simulated = simulated
+        self._sim_now = <int64_t> (simtime_start * 1e9) if simtime_start else SIMTIME_START_NS
+        self.runcount = 1
+        self.stop_hook = None
+        self._selector = selectors.DefaultSelector()
+        self._fd_callbacks = {}
+        self.iterations = 0
+        # Signal handlers write here, so a sleeping loop wakes to see them.
+        self._wakeup_read, self._wakeup_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._selector.register(self._wakeup_read, selectors.EVENT_READ, None)
+
+    def close(self):
+        self._selector.close()
+        os.close(self._wakeup_read)
+        os.close(self._wakeup_write)
+
+    @property
+    def wakeup_fd(self):
+        """A descriptor to hand to signal.set_wakeup_fd."""
+        return self._wakeup_write
+
+    cpdef int64_t now(self):
+        """Current time in nanoseconds since the epoch (simulated or real)."""
+        if self.simulated:
+            return self._sim_now
+        return _wall_ns()
+
+    def now_seconds(self):
+        return self.now() / 1e9
+
+    # --- task heap (by pass) ---------------------------------------------
+
+    cdef void _push_task(self, Task t):
+        heap = self._tasks
+        t._heap_index = len(heap)
+        heap.append(t)
+        self._sift_task_up(t._heap_index)
+
+    cdef void _sift_task_up(self, int i):
+        heap = self._tasks
+        cdef Task t = heap[i]
+        cdef Task parent
+        while i > 0:
+            parent = heap[(i - 1) >> 1]
+            if not (t._pass < parent._pass):
+                break
+            heap[i] = parent
+            parent._heap_index = i
+            i = (i - 1) >> 1
+        heap[i] = t
+        t._heap_index = i
+
+    cdef void _sift_task_down(self, int i):
+        heap = self._tasks
+        cdef int n = len(heap)
+        cdef Task t = heap[i]
+        cdef Task c
+        cdef int child
+        while True:
+            child = 2 * i + 1
+            if child >= n:
+                break
+            if child + 1 < n and (<Task> heap[child + 1])._pass < (<Task> heap[child])._pass:
+                child += 1
+            c = heap[child]
+            if not (c._pass < t._pass):
+                break
+            heap[i] = c
+            c._heap_index = i
+            i = child
+        heap[i] = t
+        t._heap_index = i
+
+    cdef void _remove_task(self, Task t):
+        heap = self._tasks
+        cdef int i = t._heap_index
+        cdef Task last = heap.pop()
+        t._heap_index = -1
+        if last is not t:
+            heap[i] = last
+            last._heap_index = i
+            self._sift_task_down(i)
+            self._sift_task_up(last._heap_index)
+
+    cdef int _run_tasks(self, int budget) except -1:
+        cdef int ran = 0
+        cdef Task t
+        heap = self._tasks
+        while ran < budget and heap:
+            t = heap[0]
+            self._remove_task(t)
+            t.scheduled = False
+            self._global_pass = t._pass
+            t._pass += t._stride
+            t.runs += 1
+            ran += 1
+            if t.element is not None:
+                t.element.run_task(t)
+            else:
+                t.callback(t)
+            if self.runcount <= 0:
+                break
+        return ran
+
+    # --- timer heap (by expiry, then scheduling order) --------------------
+
+    cdef void _push_timer(self, Timer t):
+        self._timer_seq += 1
+        t._seq = self._timer_seq
+        heap = self._timers
+        t._heap_index = len(heap)
+        heap.append(t)
+        self._sift_timer_up(t._heap_index)
+
+    cdef void _sift_timer_up(self, int i):
+        heap = self._timers
+        cdef Timer t = heap[i]
+        cdef Timer parent
+        while i > 0:
+            parent = heap[(i - 1) >> 1]
+            if (parent.expiry, parent._seq) <= (t.expiry, t._seq):
+                break
+            heap[i] = parent
+            parent._heap_index = i
+            i = (i - 1) >> 1
+        heap[i] = t
+        t._heap_index = i
+
+    cdef void _sift_timer_down(self, int i):
+        heap = self._timers
+        cdef int n = len(heap)
+        cdef Timer t = heap[i]
+        cdef Timer c, c2
+        cdef int child
+        while True:
+            child = 2 * i + 1
+            if child >= n:
+                break
+            c = heap[child]
+            if child + 1 < n:
+                c2 = heap[child + 1]
+                if (c2.expiry, c2._seq) < (c.expiry, c._seq):
+                    child += 1
+                    c = c2
+            if (t.expiry, t._seq) <= (c.expiry, c._seq):
+                break
+            heap[i] = c
+            c._heap_index = i
+            i = child
+        heap[i] = t
+        t._heap_index = i
+
+    cdef void _remove_timer(self, Timer t):
+        heap = self._timers
+        cdef int i = t._heap_index
+        cdef Timer last = heap.pop()
+        t._heap_index = -1
+        if last is not t:
+            heap[i] = last
+            last._heap_index = i
+            self._sift_timer_down(i)
+            self._sift_timer_up(last._heap_index)
+
+    cdef int _run_timers(self) except -1:
+        cdef Timer t
+        cdef int64_t now = self.now()
+        cdef int fired = 0
+        heap = self._timers
+        while heap:
+            t = heap[0]
+            if t.expiry > now:
+                break
+            self._remove_timer(t)
+            fired += 1
+            if t.element is not None:
+                t.element.run_timer(t)
+            else:
+                t.callback(t)
+            if self.runcount <= 0:
+                break
+        return fired
+
+    def next_timer_expiry(self):
+        return (<Timer> self._timers[0]).expiry if self._timers else None
+
+    # --- file descriptors ---------------------------------------------------
+
+    def add_fd(self, int fd, int events, callback):
+        """Call callback(fd, events) when fd is ready (selectors.EVENT_READ/WRITE)."""
+        if fd in self._fd_callbacks:
+            self._selector.modify(fd, events, callback)
+        else:
+            self._selector.register(fd, events, callback)
+        self._fd_callbacks[fd] = callback
+
+    def remove_fd(self, int fd):
+        if self._fd_callbacks.pop(fd, None) is not None:
+            self._selector.unregister(fd)
+
+    def _poll(self, timeout):
+        for key, events in self._selector.select(timeout):
+            if key.data is None:  # the wakeup pipe
+                try:
+                    while os.read(self._wakeup_read, 512):
+                        pass
+                except BlockingIOError:
+                    pass
+            else:
+                key.data(key.fd, events)
+
+    # --- stopping -------------------------------------------------------------
+
+    cpdef void please_stop(self):
+        """Ask the driver to stop (Click's please_stop_driver)."""
+        self.adjust_runcount(-1)
+
+    cpdef void adjust_runcount(self, int delta):
+        self.runcount += delta
+        if self.runcount <= 0:
+            try:
+                os.write(self._wakeup_write, b"s")
+            except (BlockingIOError, OSError):
+                pass
+
+    def set_runcount(self, int n):
+        self.adjust_runcount(n - self.runcount)
+
+    def run(self):
+        """Run until the runcount drops to zero (and the stop hook agrees)."""
+        cdef int ran
+        cdef int64_t expiry, now
+        while True:
+            if self.runcount <= 0:
+                if self.stop_hook is not None and self.stop_hook():
+                    continue
+                return
+            ran = self._run_tasks(TASK_BATCH)
+            if self._timers:
+                self._run_timers()
+            self.iterations += 1
+            if ran:
+                if (self.iterations % POLL_EVERY) == 0:
+                    PyErr_CheckSignals()
+                    if len(self._fd_callbacks):
+                        self._poll(0)
+                continue
+            if self.runcount <= 0:
+                continue
+            # Nothing to run: sleep until the next timer or descriptor.
+            PyErr_CheckSignals()
+            if self._timers:
+                expiry = (<Timer> self._timers[0]).expiry
+                if self.simulated:
+                    if self._fd_callbacks:
+                        self._poll(0)
+                    if expiry > self._sim_now and not self._tasks:
+                        self._sim_now = expiry
+                    continue
+                now = _wall_ns()
+                if expiry > now:
+                    self._poll((expiry - now) / 1e9)
+            else:
+                self._poll(None)

@@ -1,0 +1,207 @@
+# cython: language_level=3
+"""Counter: counts packets and bytes, and measures their rates."""
+from libc.math cimport pow
+from libc.stdint cimport int64_t, uint64_t
+
+from clickpy.runtime.element cimport Element
+from clickpy.runtime.packet cimport Batch, Packet
+from clickpy.runtime.scheduler cimport Scheduler
+
+from clickpy.runtime.args import Arg, ArgError, Raw
+from clickpy.runtime.handlers import HandlerCall, HandlerError, Read, Write
+
+# Rates are exponentially weighted moving averages over 1 ms epochs, each
+# epoch weighing 1/16 (Click's Counter uses the same stability).
+cdef int64_t EPOCH_NS = 1000000
+cdef double KEEP = 15.0 / 16.0
+
+
+cdef class RateMeter:
+    """An EWMA of events per second."""
+    cdef int64_t epoch
+    cdef double epoch_count
+    cdef double average   # events per epoch
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self):
+        self.epoch = 0
+        self.epoch_count = 0
+        self.average = 0
+
+    cdef inline void update(self, int64_t now, double n) noexcept:
+        cdef int64_t e = now // EPOCH_NS
+        if e != self.epoch:
+            self._advance(e)
+        self.epoch_count += n
+
+    cdef void _advance(self, int64_t e) noexcept:
+        cdef int64_t elapsed = e - self.epoch
+        if self.epoch and elapsed > 0:
+            self.average = self.average * KEEP + self.epoch_count * (1 - KEEP)
+            if elapsed > 1:
+                self.average *= pow(KEEP, <double> (elapsed - 1))
+        self.epoch = e
+        self.epoch_count = 0
+
+    def rate(self, int64_t now):
+        """Events per second as of now."""
+        cdef int64_t e = now // EPOCH_NS
+        if e != self.epoch:
+            self._advance(e)
+        return self.average * (1000000000.0 / EPOCH_NS)
+
+
+def _parse_count_call(text, element=None):
+    """'N HANDLER [VALUE]' -> (N, HandlerCall)."""
+    from clickpy.lang.confstring import shift_word
+    from clickpy.runtime.args import Unsigned64
+
+    n, rest = shift_word(text)
+    if not rest:
+        raise ArgError("expected 'N HANDLER [VALUE]'")
+    return Unsigned64(n), HandlerCall(rest)
+
+
+def _write_call(which):
+    def write(e, value):
+        try:
+            n, call = _parse_count_call(value)
+            call.initialize(e)
+        except (ArgError, HandlerError) as err:
+            raise HandlerError(f"{which}: {err}") from None
+        e.set_call(which, n, call)
+    return write
+
+
+cdef class Counter(Element):
+    """=c
+    Counter([keywords COUNT_CALL, BYTE_COUNT_CALL])
+
+    =s counters
+    measures packet count and rate
+
+    =d
+    Passes packets unchanged, counting packets and bytes and measuring their
+    rates. COUNT_CALL 'N HANDLER [VALUE]' calls a write handler when the packet
+    count reaches N; BYTE_COUNT_CALL when the byte count reaches N.
+
+    =h count, byte_count read-only
+    =h rate, bit_rate, byte_rate read-only: recent rates per second (EWMA)
+    =h reset_counts, reset write-only: zero the counts and rates
+    =h count_call, byte_count_call write-only: set a new call
+    """
+    port_count = "1/1"
+    processing = "a"
+    arguments = (
+        Arg("COUNT_CALL", _parse_count_call, None),
+        Arg("BYTE_COUNT_CALL", _parse_count_call, None),
+    )
+    handlers = (
+        Read("count", lambda e: e.count),
+        Read("byte_count", lambda e: e.byte_count),
+        Read("rate", lambda e: e.rate()),
+        Read("bit_rate", lambda e: e.byte_rate() * 8),
+        Read("byte_rate", lambda e: e.byte_rate()),
+        Write("reset_counts", lambda e, v: e.reset()),
+        Write("reset", lambda e, v: e.reset()),
+        Write("count_call", _write_call("count_call")),
+        Write("byte_count_call", _write_call("byte_count_call")),
+    )
+
+    cdef public uint64_t count
+    cdef public uint64_t byte_count
+    cdef public object count_call
+    cdef public object byte_count_call
+    cdef uint64_t _count_trigger
+    cdef uint64_t _byte_trigger
+    cdef object _count_handler
+    cdef object _byte_handler
+    cdef RateMeter _packets
+    cdef RateMeter _bytes
+    cdef Scheduler _sched
+
+    def __cinit__(self):
+        self._packets = RateMeter()
+        self._bytes = RateMeter()
+        self._count_trigger = <uint64_t> -1
+        self._byte_trigger = <uint64_t> -1
+
+    def initialize(self, errh):
+        self._sched = self.router.scheduler
+        for which in ("count_call", "byte_count_call"):
+            spec = getattr(self, which)
+            if spec is not None:
+                try:
+                    spec[1].initialize(self)
+                except HandlerError as err:
+                    return errh.error(f"{which.upper()}: {err}")
+                self.set_call(which, spec[0], spec[1])
+
+    def set_call(self, which, n, call):
+        if which == "count_call":
+            self._count_trigger, self._count_handler = n, call
+        else:
+            self._byte_trigger, self._byte_handler = n, call
+
+    def reset(self):
+        self.count = 0
+        self.byte_count = 0
+        self._packets.reset()
+        self._bytes.reset()
+
+    def rate(self):
+        return self._packets.rate(self._sched.now())
+
+    def byte_rate(self):
+        return self._bytes.rate(self._sched.now())
+
+    cdef inline void _calls(self) noexcept:
+        if self.count >= self._count_trigger:
+            self._count_trigger = <uint64_t> -1
+            self._count_handler.call_write()
+        if self.byte_count >= self._byte_trigger:
+            self._byte_trigger = <uint64_t> -1
+            self._byte_handler.call_write()
+
+    cdef Packet *simple_action(self, Packet *p) noexcept:
+        self.count += 1
+        self.byte_count += p.length
+        cdef int64_t now = self._sched.now()
+        self._packets.update(now, 1)
+        self._bytes.update(now, p.length)
+        if self.count >= self._count_trigger or self.byte_count >= self._byte_trigger:
+            self._calls()
+        return p
+
+    cdef void push(self, int port, Packet *p) noexcept:
+        self.output_push(0, self.simple_action(p))
+
+    cdef void push_batch(self, int port, Batch *b) noexcept:
+        cdef int i
+        cdef uint64_t nbytes = 0
+        if self._count_trigger != <uint64_t> -1 or self._byte_trigger != <uint64_t> -1:
+            # A call fires between two packets: keep exact per-packet order.
+            Element.push_batch(self, port, b)
+            return
+        for i in range(b.count):
+            nbytes += b.p[i].length
+        self.count += b.count
+        self.byte_count += nbytes
+        cdef int64_t now = self._sched.now()
+        self._packets.update(now, b.count)
+        self._bytes.update(now, <double> nbytes)
+        self.output_push_batch(0, b)
+
+    cdef Packet *pull(self, int port) noexcept:
+        cdef Packet *p = self.input_pull(0)
+        if p != NULL:
+            self.simple_action(p)
+        return p
+
+    cdef int pull_batch(self, int port, Batch *b, int max) noexcept:
+        cdef int i, n = self.input_pull_batch(0, b, max)
+        for i in range(n):
+            self.simple_action(b.p[i])
+        return n
