@@ -72,11 +72,14 @@ def _pxd_tree():
     links.update({p.name: p for p in (HERE / "clickpy").iterdir() if p.is_dir() and p.name != "__pycache__"})
     for name, target in links.items():
         link = pkg / name
+        if link.is_symlink() and link.resolve() == target.resolve():
+            continue
         if link.is_symlink() or link.exists():
-            if link.is_symlink() and link.resolve() == target.resolve():
-                continue
             link.unlink()
-        link.symlink_to(target)
+        try:
+            link.symlink_to(target)
+        except FileExistsError:  # another build made it meanwhile
+            pass
     return root
 
 

@@ -47,6 +47,9 @@ class Diagnostic:
     # Lines printed under the message without the landmark, as Click prints
     # an element's configure errors under "While configuring 'x :: C':".
     continuation: list[str] = field(default_factory=list)
+    # What kind of problem: "class" for unknown or missing element classes
+    # (Click finds those while reading a configuration), "" otherwise.
+    category: str = ""
 
     def lines(self) -> list[str]:
         prefix = f"{self.landmark}: " if self.landmark is not None else ""
@@ -96,12 +99,20 @@ class Diagnostics:
 
 
 class ConfigError(Exception):
-    """A configuration could not be used; carries every diagnostic found."""
+    """A configuration could not be used; carries every diagnostic found.
 
-    def __init__(self, diagnostics: Diagnostics | str, landmark: Landmark | None = None):
+    ``stage`` is "read" when the text itself is wrong (syntax, unknown
+    classes) and "initialize" when a well-formed router could not be set up
+    (wiring, element configuration): Click adds "Router could not be
+    initialized!" only in the second case.
+    """
+
+    def __init__(self, diagnostics: Diagnostics | str, landmark: Landmark | None = None,
+                 stage: str = "read"):
         if isinstance(diagnostics, str):
             d = Diagnostics()
             d.error(landmark, diagnostics)
             diagnostics = d
         self.diagnostics = diagnostics
+        self.stage = stage
         super().__init__(diagnostics.format())

@@ -98,9 +98,60 @@ def _print_handler(router, e, hname: str, print_name: bool) -> None:
     out.flush()
 
 
-def main(argv: list[str]) -> int:
-    from clickpy.runtime.router import Router
+class _Driver:
+    """Builds routers for one 'clickpy run' and swaps them on 'hotconfig' writes."""
 
+    def __init__(self, ns, definitions):
+        self.ns = ns
+        self.definitions = definitions
+        self.router = None
+        self.pending = None
+        self.extra = [(_control_socket_name(i), "ControlSocket", spec) for i, spec in enumerate(
+            [f"TCP, {p}" for p in ns.port] + [f"UNIX, {u}" for u in ns.unix_socket])]
+
+    def build(self, source, hotswap=False):
+        """A new router, or None after printing why it could not be made."""
+        from clickpy.runtime.router import Router
+
+        try:
+            router = Router.build(source, self.definitions, simulated=self.ns.simtime is not None,
+                                  simtime_start=self.ns.simtime or 0.0, extra_elements=self.extra,
+                                  hotswap_from=self.router if hotswap else None)
+        except ConfigError as e:
+            if hotswap:
+                raise
+            _print_diagnostics(e.diagnostics, self.ns.no_warnings)
+            if e.stage == "initialize":
+                print("Router could not be initialized!", file=sys.stderr)
+            return None
+        if not hotswap:
+            _print_diagnostics(router.diagnostics, self.ns.no_warnings)
+            self.router = router
+        router.per_packet = self.ns.per_packet
+        if self.ns.allow_reconfigure:
+            from clickpy.runtime.handlers import Handler
+
+            router.add_root_handler(Handler("hotconfig", write=self._hotconfig, raw=True))
+        return router
+
+    def _hotconfig(self, _element, text: str):
+        """Write handler: replace the running router with text's, or keep it on error."""
+        try:
+            new = self.build(pipeline.Source(text, "config"), hotswap=True)
+        except ConfigError as e:
+            lines = [line for d in e.diagnostics.items for line in d.lines()]
+            if e.stage == "initialize":
+                lines.append("Router could not be initialized!")
+            raise HandlerError("\n".join(lines)) from None
+        self.pending = new
+        self.router.stop()
+
+
+def _control_socket_name(i: int) -> str:
+    return "click_driver@@ControlSocket" + (f"@{i}" if i else "")
+
+
+def main(argv: list[str]) -> int:
     parser = build_parser()
     ns = parser.parse_args(argv)
     rest, defs = pipeline.split_definitions(ns.args)
@@ -117,18 +168,10 @@ def main(argv: list[str]) -> int:
     except OSError as e:
         print(f"clickpy: {e.filename}: {e.strerror}", file=sys.stderr)
         return 1
-    if ns.port or ns.unix_socket:
-        print("clickpy run: ControlSocket (-p/-u) is not available yet", file=sys.stderr)
+    driver = _Driver(ns, defs)
+    router = driver.build(source)
+    if router is None:
         return 1
-
-    try:
-        router = Router.build(source, defs, simulated=ns.simtime is not None,
-                              simtime_start=ns.simtime or 0.0)
-    except ConfigError as e:
-        _print_diagnostics(e.diagnostics, ns.no_warnings)
-        return 1
-    _print_diagnostics(router.diagnostics, ns.no_warnings)
-    router.per_packet = ns.per_packet
 
     exit_value = 0
     if ns.output:
@@ -157,6 +200,16 @@ def main(argv: list[str]) -> int:
         old_wakeup = signal.set_wakeup_fd(router.scheduler.wakeup_fd, warn_on_full_buffer=False)
         try:
             router.run()
+            # A 'hotconfig' write stopped the old router; run its successor.
+            while driver.pending is not None:
+                new, driver.pending = driver.pending, None
+                new.take_state_from(router)
+                _print_diagnostics(new.diagnostics, ns.no_warnings)
+                router.cleanup()
+                router.scheduler.close()
+                router = driver.router = new
+                signal.set_wakeup_fd(router.scheduler.wakeup_fd, warn_on_full_buffer=False)
+                router.run()
         finally:
             signal.set_wakeup_fd(old_wakeup)
             for sig, h in previous.items():

@@ -16,6 +16,7 @@ the runtime uses to wire the graph.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from clickpy.errors import Diagnostics
@@ -67,6 +68,7 @@ def check(
         key = (item.landmark, item.message)
         if key not in seen:
             seen.add(key)
+            item.category = "class"
             d.items.append(item)
     specs = [s if s is not None and s.implemented else None for s in specs]
     live = _check_port_ranges(graph, specs, d)
@@ -77,10 +79,11 @@ def _check_packages(graph: FlatGraph, d: Diagnostics) -> None:
     for kind, value in graph.requirements:
         if kind != "package":
             continue
+        lm = graph.requirement_landmarks.get((kind, value))
+        base = os.path.dirname(lm.file) if lm is not None else None
         try:
-            registry.import_package(value)
+            registry.import_package(value, base)
         except ImportError as e:
-            lm = graph.requirement_landmarks.get((kind, value))
             d.error(lm, f"required package '{value}' could not be imported ({e})")
 
 

@@ -8,11 +8,10 @@ An element class lists its arguments once::
     )
 
 ``apply_arguments`` then reads a configuration the way Click's ``Args``
-does: mandatory positional arguments first, then optional positional ones
-until the first keyword, then ``KEYWORD value`` arguments in any order (a
-positional argument may also be given by keyword). Every problem is reported
-(all at once), and attributes are set only when nothing went wrong: all or
-nothing. Each argument sets the attribute named like its keyword in lower
+does: positional arguments first, then ``KEYWORD value`` arguments in any
+order (a positional argument may also be given by keyword). Every problem is
+reported (all at once), and attributes are set only when nothing went wrong:
+all or nothing. Each argument sets the attribute named like its keyword in lower
 case, unless ``attr`` says otherwise.
 
 A type is a function ``(text, element) -> value`` that raises ``ArgError``
@@ -26,7 +25,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from clickpy.lang.confstring import quote, split_keyword, split_words, unquote
+from clickpy.lang.confstring import quote, split_words, unquote
 
 REQUIRED = object()
 
@@ -302,56 +301,74 @@ def positive(parser):
 # --- applying a declaration ------------------------------------------------------
 
 
+_KEYWORD_PREFIX = re.compile(r"[A-Za-z_][A-Za-z0-9_:.?!]*")
+
+
+def _keyword_length(arg: str) -> int:
+    """Length of the keyword an argument starts with ('LIMIT 5' -> 5), or 0.
+
+    As in Click, an argument looks like 'KEYWORD value' when it starts with a
+    word of letters, digits and _:.?! followed by space and a non-empty value.
+    """
+    m = _KEYWORD_PREFIX.match(arg)
+    if not m:
+        return 0
+    rest = arg[m.end():]
+    if not rest or not rest[0].isspace() or not rest.strip():
+        return 0
+    return m.end()
+
+
 def parse_arguments(element, conf: list[str], spec, errh) -> dict[str, Any] | None:
-    """Match conf against spec; returns {attribute: value} or None after reporting errors."""
-    spec = tuple(spec)
+    """Match conf against spec as Click's Args does; {attribute: value}, or None after errors.
+
+    Declared arguments are matched in order. A keyword argument matches
+    'KEYWORD value' anywhere (the last one wins). A positional argument takes
+    the first argument not yet used, provided no keyword argument came before
+    it, and, unless it is mandatory, provided it does not look like
+    'KEYWORD value'. Left-over arguments are errors.
+    """
+    CONSUMED_POSITIONAL, CONSUMED_KEYWORD = -1, -2
+    kwpos = [_keyword_length(a) for a in conf]
     values: dict[str, Any] = {}
     given: set[str] = set()
-    positional = [a for a in spec if a.positional]
-    by_keyword = {a.keyword: a for a in spec}
-    mandatory_positional = 0
-    for a in positional:
-        if not a.mandatory:
-            break
-        mandatory_positional += 1
-    errors = []
-    bad_keywords = []
-    any_keywords = False
-    pos = 0
-    extra = 0
-    raw: dict[str, str] = {}
-    for i, text in enumerate(conf):
-        if pos >= mandatory_positional:
-            kw = split_keyword(text)
-            if kw is not None and kw[0] in by_keyword:
-                raw[kw[0]] = kw[1]
-                any_keywords = True
-                continue
-            if any_keywords:
-                bad_keywords.append(kw[0] if kw is not None else f"<argument {i + 1}>")
-                continue
-        if pos < len(positional):
-            raw[positional[pos].keyword] = text
-            pos += 1
-        else:
-            extra += 1
-    if bad_keywords:
-        valid = ", ".join(a.keyword for a in spec)
-        errors.append(f"bad keyword(s) {', '.join(bad_keywords)}\n(valid keywords are {valid})")
-    elif extra:
-        errors.append("too many arguments")
-    missing = [a.keyword for a in spec if a.mandatory and a.keyword not in raw]
-    if missing and not errors:
-        errors.append(f"missing mandatory {', '.join(missing)} argument{'s' if len(missing) > 1 else ''}")
+    errors: list[str] = []
     for a in spec:
-        if a.keyword in raw:
-            given.add(a.keyword)
-            try:
-                values[a.attribute] = a.type(raw[a.keyword], element)
-            except ArgError as e:
-                errors.append(f"{a.keyword}: {e}")
-        elif a.default is not REQUIRED:
-            values[a.attribute] = a.default
+        position = None
+        for i, k in enumerate(kwpos):
+            if k != CONSUMED_POSITIONAL:
+                position = i if k >= 0 else None
+                break
+        got, got_kw = -1, 0
+        n = len(a.keyword)
+        for i, k in enumerate(kwpos):
+            if k == n and conf[i][:n] == a.keyword:
+                got, got_kw = i, k
+                kwpos[i] = CONSUMED_KEYWORD
+        if (a.positional and position is not None and kwpos[position] >= 0
+                and ((got < 0 and a.mandatory) or kwpos[position] == 0)):
+            kwpos[position] = CONSUMED_POSITIONAL
+            if got < position:
+                got, got_kw = position, 0
+        if got < 0:
+            if a.mandatory:
+                errors.append(f"{a.keyword}: required argument missing")
+            elif a.default is not REQUIRED:
+                values[a.attribute] = a.default
+            continue
+        text = conf[got][got_kw:].lstrip() if got_kw else conf[got]
+        given.add(a.keyword)
+        try:
+            values[a.attribute] = a.type(text, element)
+        except ArgError as e:
+            errors.append(f"{a.keyword}: {e}")
+    unknown = [conf[i][:k] for i, k in enumerate(kwpos) if k > 0]
+    for kw in unknown:
+        errors.append(f"{kw}: unknown argument")
+    if unknown and spec:
+        errors[-1] += f"\n(valid keywords are {', '.join(a.keyword for a in spec)})"
+    if any(k == 0 for k in kwpos):
+        errors.append("too many arguments")
     for e in errors:
         errh.error(e)
     if errors:

@@ -62,10 +62,16 @@ def import_family(package: str, path) -> None:
         importlib.import_module(f"{package}.{info.name}")
 
 
-def import_package(name: str) -> None:
-    """Import a package named in require(package NAME): a module name or a .py path."""
+def import_package(name: str, base_dir: str | None = None) -> None:
+    """Import a package named in require(package NAME): a module name or a .py path.
+
+    A relative path is looked up beside the configuration (base_dir) first,
+    then in the current directory.
+    """
     if name.endswith(".py") or "/" in name:
         path = Path(name)
+        if not path.is_absolute() and base_dir and (Path(base_dir) / path).is_file():
+            path = Path(base_dir) / path
         if not path.is_file():
             raise ImportError(f"no such file: {name}")
         module_name = "clickpy_user_" + path.stem

@@ -69,35 +69,56 @@ class Router:
         self._outputs: dict[tuple[int, int], list[tuple[int, int]]] = {}
         self.initialized = False
         self.stop_hooks = []  # callables(router) -> bool; True keeps the driver running
-        self.hotconfig = None  # set by the driver when reconfiguration is allowed
+        self.hotswap_from = None  # the router this one replaces, while it is set up
         self.scheduler.stop_hook = self._driver_stopped
 
     # --- building ----------------------------------------------------------
 
     @classmethod
     def build(cls, source: pipeline.Source, definitions=None, *, simulated=False, simtime_start=0.0,
-              extra_elements=()) -> "Router":
+              extra_elements=(), hotswap_from=None) -> "Router":
         """Parse, check, instantiate, configure and initialize; raise ConfigError on any error.
 
         ``extra_elements`` are (name, class name, config) triples added to the
         graph, as the click driver adds its ControlSocket elements.
+        ``hotswap_from`` is the running router this one will replace: its
+        elements can hand state over (see ``take_state_from``).
         """
-        result = pipeline.load(source, definitions)
-        if result.ok and extra_elements:
-            from clickpy.graph.check import check
-            from clickpy.graph.flatgraph import FlatElement
+        from clickpy.graph.check import check
+        from clickpy.graph.flatgraph import FlatElement
 
-            for name, class_name, config in extra_elements:
-                result.graph.elements.append(FlatElement(name, class_name, config, Landmark(source.filename)))
-            result.ports = check(result.graph, result.diagnostics)
+        result = pipeline.load(source, definitions, run_check=False)
         if not result.ok:
-            raise ConfigError(result.diagnostics)
+            raise ConfigError(result.diagnostics, stage="read")
+        for name, class_name, config in extra_elements:
+            result.graph.elements.append(FlatElement(name, class_name, config, Landmark(source.filename)))
+        result.ports = check(result.graph, result.diagnostics)
+        if not result.ok:
+            read_error = any(x.category == "class" for x in result.diagnostics.errors)
+            raise ConfigError(result.diagnostics, stage="read" if read_error else "initialize")
         router = cls(result.graph, result.ports, simulated=simulated, simtime_start=simtime_start,
                      diagnostics=result.diagnostics)
+        router.hotswap_from = hotswap_from
         router.instantiate()
         if not router.configure_and_initialize():
-            raise ConfigError(router.diagnostics)
+            raise ConfigError(router.diagnostics, stage="initialize")
         return router
+
+    def take_state_from(self, old: "Router") -> None:
+        """Hand state over from the router this one replaces, element by element.
+
+        Elements with the same name and class take their predecessor's state
+        (queued packets, counters, tables, sockets).
+        """
+        for e in self.elements:
+            prev = old.element(e.name)
+            if prev is not None and type(prev) is type(e):
+                errh = ElementErrors()
+                try:
+                    e.take_state(prev, errh)
+                except Exception as exc:
+                    errh.error(f"internal error: {exc!r}")
+                self._report(e, f"While taking state for '{e.declaration()}':", errh)
 
     def instantiate(self) -> None:
         for i, fe in enumerate(self.graph.elements):

@@ -7,9 +7,15 @@ that are due, and the callbacks of ready file descriptors. It sleeps only
 when no task is scheduled, until the next timer or descriptor. In simulated
 time (``--simtime``) sleeping is instant: the clock jumps to the next timer.
 """
+from cpython.ref cimport PyObject
 from libc.stdint cimport int64_t, uint64_t
 
 from clickpy.runtime.element cimport Element
+
+
+cdef struct TaskSlot:
+    uint64_t pass_          # the task's pass when it was queued (the heap key)
+    PyObject *task          # a counted reference to the Task
 
 
 cdef class Task:
@@ -71,3 +77,14 @@ cdef class Scheduler:
     cdef int _run_timers(self) except -1
     cpdef void please_stop(self)
     cpdef void adjust_runcount(self, int delta)
+    # (Fields below were added later; new fields go at the end so that
+    # modules compiled against the earlier layout keep working.)
+    cdef TaskSlot *_heap            # scheduled tasks: a binary heap by pass, in C
+    cdef int _nheap
+    cdef int _heap_capacity
+    cdef int64_t _now_cache
+
+    cdef inline int64_t recent_now(self) noexcept:
+        """The time when the current task or timer started running: cheap, and
+        precise enough for rates and timestamps of generated packets."""
+        return self._now_cache

@@ -4,6 +4,8 @@ import os
 import selectors
 
 from cpython.exc cimport PyErr_CheckSignals
+from cpython.ref cimport Py_DECREF, Py_INCREF, PyObject
+from libc.stdlib cimport free, realloc
 from libc.stdint cimport int64_t, uint64_t
 from posix.time cimport CLOCK_REALTIME, clock_gettime, timespec
 
@@ -126,7 +128,10 @@ cdef class Timer:
 
 cdef class Scheduler:
     def __init__(self, bint simulated=False, double simtime_start=0):
-        self._tasks = []
+        self._tasks = []  # unused: tasks live in the C heap
+        self._heap = NULL
+        self._nheap = 0
+        self._heap_capacity = 0
         self._timers = []
         self._global_pass = 0
         self._timer_seq = 0
@@ -140,6 +145,13 @@ cdef class Scheduler:
         # Signal handlers write here, so a sleeping loop wakes to see them.
         self._wakeup_read, self._wakeup_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._selector.register(self._wakeup_read, selectors.EVENT_READ, None)
+        self._now_cache = self.now()
+
+    def __dealloc__(self):
+        cdef int i
+        for i in range(self._nheap):
+            Py_DECREF(<object> self._heap[i].task)
+        free(self._heap)
 
     def close(self):
         self._selector.close()
@@ -160,72 +172,86 @@ cdef class Scheduler:
     def now_seconds(self):
         return self.now() / 1e9
 
-    # --- task heap (by pass) ---------------------------------------------
+    # --- task heap (by pass), a C array of counted references ------------
 
     cdef void _push_task(self, Task t):
-        heap = self._tasks
-        t._heap_index = len(heap)
-        heap.append(t)
-        self._sift_task_up(t._heap_index)
-
-    cdef void _sift_task_up(self, int i):
-        heap = self._tasks
-        cdef Task t = heap[i]
-        cdef Task parent
+        cdef TaskSlot *grown
+        cdef int i, parent
+        if self._nheap == self._heap_capacity:
+            grown = <TaskSlot *> realloc(self._heap, (self._heap_capacity * 2 + 8) * sizeof(TaskSlot))
+            if grown == NULL:
+                raise MemoryError()
+            self._heap = grown
+            self._heap_capacity = self._heap_capacity * 2 + 8
+        Py_INCREF(t)
+        i = self._nheap
+        self._nheap += 1
         while i > 0:
-            parent = heap[(i - 1) >> 1]
-            if not (t._pass < parent._pass):
+            parent = (i - 1) >> 1
+            if self._heap[parent].pass_ <= t._pass:
                 break
-            heap[i] = parent
-            parent._heap_index = i
-            i = (i - 1) >> 1
-        heap[i] = t
+            self._heap[i] = self._heap[parent]
+            (<Task> self._heap[i].task)._heap_index = i
+            i = parent
+        self._heap[i].pass_ = t._pass
+        self._heap[i].task = <PyObject *> t
         t._heap_index = i
 
+    cdef void _sift_task_up(self, int i):
+        cdef TaskSlot slot = self._heap[i]
+        cdef int parent
+        while i > 0:
+            parent = (i - 1) >> 1
+            if self._heap[parent].pass_ <= slot.pass_:
+                break
+            self._heap[i] = self._heap[parent]
+            (<Task> self._heap[i].task)._heap_index = i
+            i = parent
+        self._heap[i] = slot
+        (<Task> slot.task)._heap_index = i
+
     cdef void _sift_task_down(self, int i):
-        heap = self._tasks
-        cdef int n = len(heap)
-        cdef Task t = heap[i]
-        cdef Task c
+        cdef TaskSlot slot = self._heap[i]
         cdef int child
+        cdef int n = self._nheap
         while True:
             child = 2 * i + 1
             if child >= n:
                 break
-            if child + 1 < n and (<Task> heap[child + 1])._pass < (<Task> heap[child])._pass:
+            if child + 1 < n and self._heap[child + 1].pass_ < self._heap[child].pass_:
                 child += 1
-            c = heap[child]
-            if not (c._pass < t._pass):
+            if slot.pass_ <= self._heap[child].pass_:
                 break
-            heap[i] = c
-            c._heap_index = i
+            self._heap[i] = self._heap[child]
+            (<Task> self._heap[i].task)._heap_index = i
             i = child
-        heap[i] = t
-        t._heap_index = i
+        self._heap[i] = slot
+        (<Task> slot.task)._heap_index = i
 
     cdef void _remove_task(self, Task t):
-        heap = self._tasks
         cdef int i = t._heap_index
-        cdef Task last = heap.pop()
+        cdef PyObject *moved
+        self._nheap -= 1
         t._heap_index = -1
-        if last is not t:
-            heap[i] = last
-            last._heap_index = i
+        if i != self._nheap:
+            moved = self._heap[self._nheap].task
+            self._heap[i] = self._heap[self._nheap]
             self._sift_task_down(i)
-            self._sift_task_up(last._heap_index)
+            self._sift_task_up((<Task> moved)._heap_index)
+        Py_DECREF(t)
 
     cdef int _run_tasks(self, int budget) except -1:
         cdef int ran = 0
         cdef Task t
-        heap = self._tasks
-        while ran < budget and heap:
-            t = heap[0]
+        while ran < budget and self._nheap:
+            t = <Task> self._heap[0].task
             self._remove_task(t)
             t.scheduled = False
             self._global_pass = t._pass
             t._pass += t._stride
             t.runs += 1
             ran += 1
+            self._now_cache = self._sim_now if self.simulated else _wall_ns()
             if t.element is not None:
                 t.element.run_task(t)
             else:
@@ -304,6 +330,7 @@ cdef class Scheduler:
                 break
             self._remove_timer(t)
             fired += 1
+            self._now_cache = now
             if t.element is not None:
                 t.element.run_timer(t)
             else:
@@ -385,7 +412,7 @@ cdef class Scheduler:
                 if self.simulated:
                     if self._fd_callbacks:
                         self._poll(0)
-                    if expiry > self._sim_now and not self._tasks:
+                    if expiry > self._sim_now and not self._nheap:
                         self._sim_now = expiry
                     continue
                 now = _wall_ns()

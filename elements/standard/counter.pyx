@@ -168,7 +168,7 @@ cdef class Counter(Element):
     cdef Packet *simple_action(self, Packet *p) noexcept:
         self.count += 1
         self.byte_count += p.length
-        cdef int64_t now = self._sched.now()
+        cdef int64_t now = self._sched.recent_now()
         self._packets.update(now, 1)
         self._bytes.update(now, p.length)
         if self.count >= self._count_trigger or self.byte_count >= self._byte_trigger:
@@ -189,7 +189,7 @@ cdef class Counter(Element):
             nbytes += b.p[i].length
         self.count += b.count
         self.byte_count += nbytes
-        cdef int64_t now = self._sched.now()
+        cdef int64_t now = self._sched.recent_now()
         self._packets.update(now, b.count)
         self._bytes.update(now, <double> nbytes)
         self.output_push_batch(0, b)

@@ -157,7 +157,7 @@ cdef class InfiniteSource(Element):
         if self.limit >= 0 and self.count + n >= self.limit:
             n = 0 if self.count > self.limit else self.limit - self.count
         if n > 0:
-            now = self._sched.now() if self.timestamp else 0
+            now = self._sched.recent_now() if self.timestamp else 0
             if n == 1:
                 # One packet goes all the way downstream before the next, as in Click.
                 b.p[0] = packet_clone(self._packet)

@@ -1,0 +1,130 @@
+"""Tasks, timers, stride scheduling, simulated time, stopping."""
+from clickpy.runtime.scheduler import Scheduler, Task, Timer
+
+
+def make(simulated=True):
+    return Scheduler(simulated)
+
+
+def test_tasks_run_until_they_stop_rescheduling():
+    s = make()
+    runs = []
+
+    def work(task):
+        runs.append(task.runs)
+        if len(runs) < 5:
+            task.reschedule()
+        else:
+            s.please_stop()
+        return True
+
+    Task(callback=work).initialize(s)
+    s.run()
+    assert runs == [1, 2, 3, 4, 5]
+
+
+def test_tickets_share_the_processor_in_proportion():
+    s = make()
+    counts = {"a": 0, "b": 0}
+
+    def worker(name):
+        def run(task):
+            counts[name] += 1
+            if counts["a"] + counts["b"] >= 3000:
+                s.please_stop()
+            else:
+                task.reschedule()
+            return True
+        return run
+
+    Task(callback=worker("a"), tickets=1024).initialize(s)
+    Task(callback=worker("b"), tickets=2048).initialize(s)
+    s.run()
+    assert abs(counts["b"] / counts["a"] - 2.0) < 0.01
+
+
+def test_unschedule_removes_a_task():
+    s = make()
+    ran = []
+    a = Task(callback=lambda t: ran.append("a"))
+    b = Task(callback=lambda t: (ran.append("b"), s.please_stop()))
+    a.initialize(s)
+    b.initialize(s)
+    a.unschedule()
+    s.run()
+    assert ran == ["b"] and not a.scheduled
+
+
+def test_timers_fire_in_order_in_simulated_time():
+    s = make()
+    fired = []
+    start = s.now()
+
+    def at(label):
+        def fire(timer):
+            fired.append((label, s.now() - start))
+            if label == "last":
+                s.please_stop()
+        return fire
+
+    for label, secs in [("b", 0.2), ("a", 0.1), ("last", 0.5), ("c", 0.3)]:
+        t = Timer(callback=at(label))
+        t.initialize(s)
+        t.schedule_after(secs)
+    s.run()
+    assert fired == [("a", 100_000_000), ("b", 200_000_000), ("c", 300_000_000), ("last", 500_000_000)]
+
+
+def test_simulated_time_starts_where_click_starts():
+    assert make().now() == 1_000_000_000 * 1_000_000_000
+
+
+def test_rescheduled_timer_moves():
+    s = make()
+    fired = []
+    t = Timer(callback=lambda tm: (fired.append(s.now()), s.please_stop()))
+    t.initialize(s)
+    t.schedule_after(5)
+    t.schedule_after(1)  # replaces the earlier schedule
+    s.run()
+    assert fired == [s.now()] and len(fired) == 1
+
+
+def test_stop_hook_can_keep_the_driver_running():
+    s = make()
+    calls = []
+
+    def hook():
+        calls.append(1)
+        if len(calls) == 1:
+            s.set_runcount(1)
+            Task(callback=lambda t: s.please_stop()).initialize(s)
+            return True
+        return False
+
+    s.stop_hook = hook
+    Task(callback=lambda t: s.please_stop()).initialize(s)
+    s.run()
+    assert len(calls) == 2
+
+
+def test_file_descriptor_readiness_wakes_the_loop():
+    import os
+
+    s = Scheduler(False)
+    r, w = os.pipe()
+    got = []
+
+    def readable(fd, events):
+        got.append(os.read(fd, 10))
+        s.please_stop()
+
+    s.add_fd(r, 1, readable)
+    t = Timer(callback=lambda tm: os.write(w, b"ping"))
+    t.initialize(s)
+    t.schedule_after(0.01)
+    s.run()
+    s.remove_fd(r)
+    os.close(r)
+    os.close(w)
+    assert got == [b"ping"]
