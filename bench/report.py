@@ -1,27 +1,53 @@
 """Print benchmark figures.
 
-    python bench/report.py frontend     # parse + elaborate + check, elements/s
+    python bench/report.py frontend
+        parse + elaborate + check of a generated 10,000-element config (elements/s)
+
+    python bench/report.py dataplane
+        clickpy's named workloads (clickpy bench), BURST 1 and 32
+
+    python bench/report.py compare --click PATH/TO/click [--shared DIR] [--rounds 3]
+        the self-timing configurations in shared/bench/, run under Click's own
+        driver and under clickpy in the same sitting, with the ratio of medians
+        (Click is built separately from its sources; nothing of it is in this repo)
 """
+from __future__ import annotations
+
+import argparse
+import re
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 
 from configs import large_config  # noqa: E402
 
-from clickpy import pipeline  # noqa: E402
+CLICKBENCH = re.compile(r"CLICKBENCH elapsed (\S+) count (\d+)")
+
+# (config file, NAME=value arguments, traffic to generate first or None)
+COMPARE = [
+    ("a-infsrc-discard.click", ["BURST=1"], None),
+    ("a-infsrc-discard.click", ["BURST=32"], None),
+    ("b-fw-infsrc.click", ["BURST=1"], None),
+    ("b-fw-infsrc.click", ["BURST=32"], None),
+    ("c-nat-fromdump.click", ["FILE=flows-10k.pcap", "PASSES=15"], ("flows", "flows-10k.pcap", "10000", "1000000")),
+    ("d-fw-fromdump.click", ["FILE=fw-1m.pcap", "PASSES=10"], ("fw", "fw-1m.pcap", "1000000")),
+]
 
 
 def frontend(rounds: int = 5) -> None:
-    text = large_config(10_000)
-    times = {"parse": [], "elaborate": [], "check": [], "total": []}
     from clickpy.errors import Diagnostics
     from clickpy.graph.check import check
     from clickpy.graph.elaborate import elaborate
     from clickpy.lang.parser import parse
 
+    text = large_config(10_000)
+    times = {"parse": [], "elaborate": [], "check": [], "total": []}
     n = 0
     for _ in range(rounds):
         d = Diagnostics()
@@ -41,6 +67,65 @@ def frontend(rounds: int = 5) -> None:
         print(f"  {k:<10} {med * 1000:8.1f} ms   {n / med:12,.0f} elements/s")
 
 
+def dataplane(rounds: int = 3) -> None:
+    from clickpy import bench
+
+    for name in bench.WORKLOADS:
+        for burst in (1, 32):
+            try:
+                m = bench.measure(name, burst=burst, limit=5_000_000 if burst > 1 else 2_000_000, rounds=rounds)
+                print(m.line())
+            except Exception as e:  # a workload whose elements are missing
+                print(f"{name} BURST {burst}: not run ({str(e).splitlines()[0]})")
+
+
+def _run_clickbench(cmd: list[str], cwd: str) -> float | None:
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, timeout=1800)
+    m = CLICKBENCH.search(proc.stdout + proc.stderr)
+    if proc.returncode != 0 or not m:
+        return None
+    return int(m.group(2)) / float(m.group(1)) / 1e6
+
+
+def compare(click: str, shared: Path, rounds: int) -> None:
+    bench_dir = shared / "bench"
+    work = Path(tempfile.mkdtemp(prefix="clickpy-compare-"))
+    print(f"shared/bench configurations, median of {rounds}, Mpps (ratio = clickpy / Click)")
+    for config, args, traffic in COMPARE:
+        if traffic is not None and not (work / traffic[1]).exists():
+            subprocess.run([sys.executable, str(bench_dir / "gen_pcap.py"), traffic[0],
+                            str(work / traffic[1]), *traffic[2:]], check=True)
+        results = {}
+        for label, cmd in (("Click", [click, str(bench_dir / config), *args]),
+                           ("clickpy", [sys.executable, "-m", "clickpy", "run", str(bench_dir / config), *args])):
+            runs = [_run_clickbench(cmd, str(work)) for _ in range(rounds)]
+            runs = [r for r in runs if r is not None]
+            results[label] = statistics.median(runs) if runs else None
+        c, p = results["Click"], results["clickpy"]
+        ratio = f"{p / c:5.2f}x" if c and p else "  n/a"
+        show = lambda v: f"{v:6.2f}" if v else "   n/a"  # noqa: E731
+        print(f"  {config} {' '.join(args):<36} Click {show(c)}  clickpy {show(p)}  ratio {ratio}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("which", choices=["frontend", "dataplane", "compare"], nargs="?", default="frontend")
+    ap.add_argument("--click", help="Click's userlevel driver binary (for compare)")
+    ap.add_argument("--shared", default=None, help="the shared folder (default: found like the tests do)")
+    ap.add_argument("--rounds", type=int, default=3)
+    ns = ap.parse_args()
+    if ns.which == "frontend":
+        frontend()
+    elif ns.which == "dataplane":
+        dataplane(ns.rounds)
+    else:
+        if not ns.click:
+            ap.error("compare needs --click PATH")
+        from support import find_shared
+
+        shared = Path(ns.shared) if ns.shared else find_shared()
+        compare(ns.click, shared, ns.rounds)
+
+
 if __name__ == "__main__":
-    which = sys.argv[1] if len(sys.argv) > 1 else "frontend"
-    {"frontend": frontend}[which]()
+    main()

@@ -7,6 +7,7 @@ Configuration arguments follow Click's tools: a file name (or ``-f FILE``),
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from clickpy import pipeline
@@ -99,6 +100,26 @@ def cmd_graph(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(ns: argparse.Namespace) -> int:
+    from clickpy import bench
+    from clickpy.errors import ConfigError
+
+    rest, defs = pipeline.split_definitions(ns.workloads)
+    names = rest or ["infsrc"]
+    for name in names:
+        if name not in bench.WORKLOADS and not os.path.exists(name):
+            raise _Fail(f"no workload or file named '{name}' (workloads: {', '.join(bench.WORKLOADS)})")
+    try:
+        for name in names:
+            m = bench.measure(name, burst=ns.burst, limit=ns.limit, rounds=ns.rounds,
+                              definitions=defs, counter=ns.counter)
+            print(m.line())
+    except ConfigError as e:
+        print(e.diagnostics.format(), file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_clicktest(ns: argparse.Namespace, extra: list[str]) -> int:
     from clickpy.clicktest.cli import main as clicktest_main
 
@@ -129,6 +150,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-T", "--format", choices=["dot", "svg", "png", "pdf"], help="output format")
     p.set_defaults(func=cmd_graph)
 
+    p = sub.add_parser("bench", help="measure throughput (Mpps) of a named workload or a config file")
+    p.add_argument("workloads", nargs="*", metavar="WORKLOAD|FILE|NAME=value",
+                   help="infsrc (default), classify, or a configuration file")
+    p.add_argument("--burst", type=int, default=32, help="BURST for the workload's source (default 32)")
+    p.add_argument("--limit", type=int, default=10_000_000, help="packets per run (default 10M)")
+    p.add_argument("--rounds", type=int, default=3, help="runs; the median is reported (default 3)")
+    p.add_argument("--counter", default="c", help="the Counter whose count is the packet total (default c)")
+    p.set_defaults(func=cmd_bench)
+
     sub.add_parser("clicktest", help="run Click .clicktest files with clickpy standing in for click",
                    add_help=False)
     sub.add_parser("run", help="run a router (Click's driver flags: -e -f -h -x -q -o --simtime NAME=value)",
@@ -137,6 +167,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader went away (clickpy ... | head): not an error worth a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     if argv and argv[0] == "clicktest":

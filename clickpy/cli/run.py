@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
 import signal
 import sys
@@ -36,8 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="FILE", help="write the flat configuration to FILE")
     p.add_argument("-t", "--time", action="store_true", help="print how long the driver ran")
     p.add_argument("-w", "--no-warnings", action="store_true")
-    p.add_argument("--simtime", "--simulation-time", nargs="?", type=float, const=0.0, default=None,
-                   metavar="START", help="run in simulated time (deterministic)")
+    p.add_argument("--simtime", "--simulation-time", action="store_true",
+                   help="run in simulated time (deterministic); --simtime=START sets its start")
     p.add_argument("-C", "--clickpath")
     p.add_argument("-p", "--port", action="append", default=[], help="ControlSocket on a TCP port")
     p.add_argument("-u", "--unix-socket", action="append", default=[], help="ControlSocket on a Unix socket")
@@ -116,7 +117,8 @@ class _Driver:
         try:
             router = Router.build(source, self.definitions, simulated=self.ns.simtime is not None,
                                   simtime_start=self.ns.simtime or 0.0, extra_elements=self.extra,
-                                  hotswap_from=self.router if hotswap else None)
+                                  hotswap_from=self.router if hotswap else None,
+                                  per_packet=self.ns.per_packet)
         except ConfigError as e:
             if hotswap:
                 raise
@@ -127,7 +129,6 @@ class _Driver:
         if not hotswap:
             _print_diagnostics(router.diagnostics, self.ns.no_warnings)
             self.router = router
-        router.per_packet = self.ns.per_packet
         if self.ns.allow_reconfigure:
             from clickpy.runtime.handlers import Handler
 
@@ -153,7 +154,22 @@ def _control_socket_name(i: int) -> str:
 
 def main(argv: list[str]) -> int:
     parser = build_parser()
-    ns = parser.parse_args(argv)
+    # As in Click, the simulated start time is only given as --simtime=START,
+    # so '--simtime FILE' reads FILE as the configuration.
+    simtime_start = None
+    rest_argv = []
+    for a in argv:
+        m = re.fullmatch(r"--(?:simtime|simulation-time)=(.*)", a)
+        if m:
+            try:
+                simtime_start = float(m.group(1))
+            except ValueError:
+                print(f"clickpy run: --simtime wants a number of seconds, not '{m.group(1)}'", file=sys.stderr)
+                return 1
+            a = "--simtime"
+        rest_argv.append(a)
+    ns = parser.parse_args(rest_argv)
+    ns.simtime = (simtime_start or 0.0) if ns.simtime else None
     rest, defs = pipeline.split_definitions(ns.args)
     if ns.clickpath:
         os.environ["CLICKPATH"] = ns.clickpath
@@ -169,6 +185,28 @@ def main(argv: list[str]) -> int:
         print(f"clickpy: {e.filename}: {e.strerror}", file=sys.stderr)
         return 1
     driver = _Driver(ns, defs)
+    running = [False]
+
+    def stop(signum, frame):
+        # As in Click: before the driver runs, a signal ends the process;
+        # afterwards it stops the router, which still prints its handlers.
+        if not running[0] or driver.router is None:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+        else:
+            driver.router.stop()
+
+    # Installed before the router is built, so that elements that catch
+    # signals themselves (Script TYPE SIGNAL) replace these while initializing.
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return _run(driver, source, ns, running)
+    finally:
+        for sig, h in previous.items():
+            signal.signal(sig, h)
+
+
+def _run(driver: "_Driver", source, ns, running) -> int:
     router = driver.build(source)
     if router is None:
         return 1
@@ -190,14 +228,8 @@ def main(argv: list[str]) -> int:
     before = resource.getrusage(resource.RUSAGE_SELF)
     start = time.monotonic()
     if not ns.quit and router.elements:
-        previous = {}
-
-        def stop(signum, frame):
-            router.stop()
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, stop)
         old_wakeup = signal.set_wakeup_fd(router.scheduler.wakeup_fd, warn_on_full_buffer=False)
+        running[0] = True
         try:
             router.run()
             # A 'hotconfig' write stopped the old router; run its successor.
@@ -211,9 +243,8 @@ def main(argv: list[str]) -> int:
                 signal.set_wakeup_fd(router.scheduler.wakeup_fd, warn_on_full_buffer=False)
                 router.run()
         finally:
+            running[0] = False
             signal.set_wakeup_fd(old_wakeup)
-            for sig, h in previous.items():
-                signal.signal(sig, h)
     elif not ns.quit and not ns.no_warnings:
         print(f"{source.filename}: warning: configuration has no elements, exiting", file=sys.stderr)
 

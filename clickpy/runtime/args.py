@@ -220,35 +220,59 @@ def IPAddress(text: str, element=None) -> str:
     raise ArgError("expected IP address")
 
 
-def IPPrefix(text: str, element=None) -> tuple[str, str]:
-    """An IP prefix 'A.B.C.D/N', 'A.B.C.D/MASK' or an address (/32); returns (address, mask)."""
+def _partial_address(text: str):
+    """'18.26.4' -> (bytes, 3): an address with 1 to 4 dotted octets, or None."""
+    parts = text.split(".")
+    if not 1 <= len(parts) <= 4 or not all(p.isdigit() and int(p) < 256 for p in parts):
+        return None
+    return bytes(int(p) for p in parts) + bytes(4 - len(parts)), len(parts)
+
+
+def ip_prefix(text: str, element=None, allow_bare: bool = True) -> tuple[str, str]:
+    """An IP prefix, Click's way: 'A.B.C.D/N', 'A.B.C/24', 'ADDR/MASK', a name
+    (AddressInfo) for the address or the whole prefix, and (when allow_bare)
+    a bare address meaning /32. Returns (address, mask) as dotted quads."""
     t = unquote(text.strip())
-    if "/" in t:
-        addr, _, mask = t.partition("/")
-        # Click accepts short forms like '18.26.4/24'.
-        parts = addr.split(".")
-        if 1 <= len(parts) < 4 and all(p.isdigit() for p in parts):
-            addr = ".".join(parts + ["0"] * (4 - len(parts)))
-        try:
-            a = ipaddress.IPv4Address(addr)
-            if mask.isdigit():
-                if int(mask) > 32:
-                    raise ValueError
-                m = ipaddress.IPv4Network(f"0.0.0.0/{mask}").netmask
+    addr_text, slash, mask_text = t.rpartition("/")
+    if slash and mask_text:
+        parsed = _partial_address(addr_text)
+        if parsed is None:
+            named = _address_info(element, addr_text, "ip")
+            parsed = (ipaddress.IPv4Address(named).packed, 4) if named is not None else None
+        if parsed is not None:
+            addr, nbytes = parsed
+            mask = None
+            if mask_text.isdigit() and int(mask_text) <= 32:
+                mask = (0xFFFFFFFF << (32 - int(mask_text))) & 0xFFFFFFFF
             else:
-                m = ipaddress.IPv4Address(mask)
-            return str(a), str(m)
-        except ValueError:
-            pass
-    else:
+                try:
+                    mask = int.from_bytes(ipaddress.IPv4Address(IPAddress(mask_text, element)).packed, "big")
+                except ArgError:
+                    mask = None
+            # A mask longer than the octets written is an error ('18.26/24').
+            defined = (0xFFFFFFFF << (32 - 8 * nbytes)) & 0xFFFFFFFF
+            if mask is not None and mask & defined == mask:
+                return (str(ipaddress.IPv4Address(addr)),
+                        str(ipaddress.IPv4Address(mask)))
+    if allow_bare:
         try:
-            return str(ipaddress.IPv4Address(t)), "255.255.255.255"
-        except ValueError:
+            return IPAddress(t, element), "255.255.255.255"
+        except ArgError:
             pass
     v = _address_info(element, t, "ipprefix")
     if v is not None:
         return v
     raise ArgError("expected IP prefix")
+
+
+def IPPrefix(text: str, element=None) -> tuple[str, str]:
+    """An IP prefix or a bare address (/32); returns (address, mask)."""
+    return ip_prefix(text, element, allow_bare=True)
+
+
+def IPPrefixOnly(text: str, element=None) -> tuple[str, str]:
+    """An IP prefix; a bare address is not accepted."""
+    return ip_prefix(text, element, allow_bare=False)
 
 
 _ETHER_RE = re.compile(r"([0-9a-fA-F]{1,2})([:-])([0-9a-fA-F]{1,2})\2([0-9a-fA-F]{1,2})\2"

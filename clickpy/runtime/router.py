@@ -18,7 +18,7 @@ from clickpy.graph.ports import PULL, PUSH
 from clickpy.lang.confstring import split_args
 from clickpy.runtime import registry
 from clickpy.runtime.handlers import Handler, HandlerError, format_value, generic_handlers
-from clickpy.runtime.notifier import SEARCH_STOP, NotifierSignal
+from clickpy.runtime.notifier import SEARCH_CONTINUE_WAKE, SEARCH_STOP, NotifierSignal
 from clickpy.runtime.scheduler import Scheduler
 
 VERSION = "2.1 (clickpy 0.1.0)"
@@ -50,7 +50,10 @@ class ElementErrors:
 def _context_diagnostic(landmark: Landmark, context: str, items, severity: str) -> Diagnostic:
     # Click prints the context line with the landmark and each message on
     # its own indented line beneath it.
-    lines = ["  " + line for _, text in items for line in text.split("\n")]
+    lines = []
+    for kind, text in items:
+        for i, line in enumerate(text.split("\n")):
+            lines.append(("  warning: " if kind == "warning" and i == 0 else "  ") + line)
     return Diagnostic(landmark, context, severity, continuation=lines)
 
 
@@ -70,13 +73,15 @@ class Router:
         self.initialized = False
         self.stop_hooks = []  # callables(router) -> bool; True keeps the driver running
         self.hotswap_from = None  # the router this one replaces, while it is set up
+        self.per_packet = False  # sources send bursts one packet at a time (exact Click order)
+        self.attachments = {}  # per-router records elements share (Click's Router::attachment)
         self.scheduler.stop_hook = self._driver_stopped
 
     # --- building ----------------------------------------------------------
 
     @classmethod
     def build(cls, source: pipeline.Source, definitions=None, *, simulated=False, simtime_start=0.0,
-              extra_elements=(), hotswap_from=None) -> "Router":
+              extra_elements=(), hotswap_from=None, per_packet=False) -> "Router":
         """Parse, check, instantiate, configure and initialize; raise ConfigError on any error.
 
         ``extra_elements`` are (name, class name, config) triples added to the
@@ -99,6 +104,7 @@ class Router:
         router = cls(result.graph, result.ports, simulated=simulated, simtime_start=simtime_start,
                      diagnostics=result.diagnostics)
         router.hotswap_from = hotswap_from
+        router.per_packet = per_packet
         router.instantiate()
         if not router.configure_and_initialize():
             raise ConfigError(router.diagnostics, stage="initialize")
@@ -209,6 +215,7 @@ class Router:
                 e.cleanup("initialized" if self.initialized else "configured")
             except Exception:
                 traceback.print_exc()
+        self.scheduler.clear_tasks()
 
     # --- running -------------------------------------------------------------
 
@@ -219,8 +226,8 @@ class Router:
         self.scheduler.please_stop()
 
     def stop(self) -> None:
-        """Stop now, whatever DriverManager says (a signal, a 'stop' write)."""
-        self.stop_hooks.clear()
+        """Stop now (a signal, a hot swap). As in Click, a DriverManager still
+        runs its remaining instructions before the driver ends."""
         self.scheduler.set_runcount(-(1 << 30))
 
     def _driver_stopped(self) -> bool:
@@ -255,13 +262,21 @@ class Router:
         return [(self.elements[t], tp) for t, tp in self._outputs.get((e.eindex, port), [])]
 
     def address_info(self, name: str, kind: str, context=None):
+        """What a name means as an address or port of kind, seen from context.
+
+        Elements that define names (AddressInfo, PortInfo) answer through an
+        ``address_for(name, kind, context)`` method; names of this host's
+        network interfaces work without any.
+        """
         for e in self.elements:
             lookup = getattr(e, "address_for", None)
             if lookup is not None:
-                v = lookup(name, kind)
+                v = lookup(name, kind, context)
                 if v is not None:
                     return v
-        return None
+        from clickpy.elements.standard.address_info import lookup_address
+
+        return lookup_address(self, name, kind, context)
 
     # --- notifiers ---------------------------------------------------------------
 
@@ -274,14 +289,35 @@ class Router:
         return self._notifier_search(e, port, task, "full", upstream=False)
 
     def _notifier_search(self, e, port, task, kind, upstream):
+        """Click's notifier search, in two passes.
+
+        The first pass stops at every notifier that does not let the search
+        continue; what it finds makes the signal. When it met a notifier that
+        continues only to wake (SEARCH_CONTINUE_WAKE), a second pass goes past
+        it: the notifiers found there wake the listener but are not part of
+        its signal.
+        """
+        found, busy, need_pass2 = self._notifier_pass(e, port, kind, upstream, past_wake=False)
+        if busy:
+            return NotifierSignal.busy_signal()
+        if not found:
+            return NotifierSignal.idle_signal()  # nothing upstream can ever send a packet
+        wakers = list(found)
+        if need_pass2:
+            more, _, _ = self._notifier_pass(e, port, kind, upstream, past_wake=True)
+            wakers += [n for n in more if n not in wakers]
+        for n in wakers:
+            n.add_listener(task)
+        return NotifierSignal(found)
+
+    def _notifier_pass(self, e, port, kind, upstream, past_wake):
         found = []
         busy = False
+        need_pass2 = False
         seen = set()
+        step = self._inputs if upstream else self._outputs
         # (element, is the port an output?, port) to visit next
-        if upstream:
-            work = [(self.elements[f], True, fp) for f, fp in self._inputs.get((e.eindex, port), [])]
-        else:
-            work = [(self.elements[t], False, tp) for t, tp in self._outputs.get((e.eindex, port), [])]
+        work = [(self.elements[i], upstream, p) for i, p in step.get((e.eindex, port), [])]
         while work and not busy:
             el, isoutput, p = work.pop()
             if (el.eindex, isoutput, p) in seen:
@@ -292,6 +328,9 @@ class Router:
                 if n not in found:
                     found.append(n)
                 if n.search_op == SEARCH_STOP:
+                    continue
+                if n.search_op == SEARCH_CONTINUE_WAKE and not past_wake:
+                    need_pass2 = True
                     continue
             # Crossing from pull to push (or back) means nothing is known.
             if isoutput and el.output_is_push(p) or (not isoutput and el.input_is_pull(p)):
@@ -304,17 +343,8 @@ class Router:
                     busy = True  # the element may make packets by itself
                 continue
             for q in flows:
-                if upstream:
-                    work += [(self.elements[f], True, fp) for f, fp in self._inputs.get((el.eindex, q), [])]
-                else:
-                    work += [(self.elements[t], False, tp) for t, tp in self._outputs.get((el.eindex, q), [])]
-        if busy:
-            return NotifierSignal.busy_signal()
-        if not found:
-            return NotifierSignal.idle_signal()  # nothing upstream can ever send a packet
-        for n in found:
-            n.add_listener(task)
-        return NotifierSignal(found)
+                work += [(self.elements[i], upstream, pp) for i, pp in step.get((el.eindex, q), [])]
+        return found, busy, need_pass2
 
     def _flow(self, el, isoutput: bool, port: int) -> list[int]:
         """Ports on the other side of el that packets at port may come from or go to."""
@@ -340,10 +370,8 @@ class Router:
             hs = {}
             for h in generic_handlers(e):
                 hs[h.name] = h
-            for h in getattr(type(e), "handlers", ()) or ():
-                hs[h.name] = h
-            for h in getattr(e, "extra_handlers", ()) or ():
-                hs[h.name] = h
+            for h in list(getattr(type(e), "handlers", ()) or ()) + list(getattr(e, "extra_handlers", ()) or ()):
+                hs[h.name] = _merge_handlers(hs.get(h.name), h)
             self._handlers[e.eindex] = hs
         r = self
         root = [
@@ -355,6 +383,9 @@ class Router:
             Handler("requirements", read=lambda _: "".join(f"{v or k}\n" for k, v in r.graph.requirements), calm=True),
             Handler("handlers", read=lambda _: "".join(f"{h.name}\t{h.flags()}\n" for h in r._root_handlers.values()), calm=True),
             Handler("runcount", read=lambda _: r.scheduler.runcount, calm=True),
+            Handler("timewarp", read=lambda _: "simulation" if r.scheduler.simulated else r.scheduler.warp,
+                    write=None if r.scheduler.simulated
+                    else lambda _, v: setattr(r.scheduler, "warp", _timewarp_factor(v))),
             Handler("stop", write=lambda _, v: r.scheduler.adjust_runcount(-_stop_count(v))),
         ]
         for h in root:
@@ -370,7 +401,14 @@ class Router:
         """A handler of element e (None for the router itself)."""
         if e is None:
             return self._root_handlers.get(name)
-        return self._handlers.get(e.eindex, {}).get(name)
+        hs = self._handlers.get(e.eindex, {})
+        h = hs.get(name)
+        if h is None and hasattr(e, "star_handler"):
+            # An element may make handlers on demand (Click's '*' handlers).
+            h = e.star_handler(name)
+            if h is not None:
+                hs[name] = h
+        return h
 
     def resolve_handler(self, full: str, context=None):
         """'element.handler' or 'handler' (the router's) -> (element or None, Handler)."""
@@ -431,6 +469,31 @@ class Router:
         if not matches:
             raise HandlerError(f"no element matching '{pattern}'" if is_glob else f"no element '{pattern}'")
         return matches, True
+
+
+def _merge_handlers(old: Handler | None, new: Handler) -> Handler:
+    """A Read and a Write declared under one name make one read/write handler."""
+    import dataclasses
+
+    if old is None or old.name in ("name", "class", "ports", "handlers"):
+        return new
+    if new.read is None and old.read is not None:
+        return dataclasses.replace(new, read=old.read)
+    if new.write is None and old.write is not None:
+        return dataclasses.replace(new, write=old.write)
+    return new
+
+
+def _timewarp_factor(value: str) -> float:
+    from clickpy.runtime.args import ArgError, Double
+
+    try:
+        factor = Double(value)
+    except ArgError:
+        raise HandlerError("expected double") from None
+    if factor <= 0:
+        raise HandlerError("timefactor must be > 0")
+    return factor
 
 
 def _stop_count(value: str) -> int:

@@ -84,6 +84,10 @@ cdef class Scheduler:
     cdef int _heap_capacity
     cdef int64_t _now_cache
 
+    cdef double _warp               # time runs this many times faster than the wall clock
+    cdef int64_t _warp_wall0        # wall time when the warp factor was last set
+    cdef int64_t _warp_now0         # router time at that moment
+
     cdef inline int64_t recent_now(self) noexcept:
         """The time when the current task or timer started running: cheap, and
         precise enough for rates and timestamps of generated packets."""

@@ -145,6 +145,7 @@ cdef class Scheduler:
         # Signal handlers write here, so a sleeping loop wakes to see them.
         self._wakeup_read, self._wakeup_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._selector.register(self._wakeup_read, selectors.EVENT_READ, None)
+        self._warp = 1.0
         self._now_cache = self.now()
 
     def __dealloc__(self):
@@ -152,6 +153,14 @@ cdef class Scheduler:
         for i in range(self._nheap):
             Py_DECREF(<object> self._heap[i].task)
         free(self._heap)
+
+    def clear_tasks(self):
+        """Unschedule every task (the heap holds references the GC cannot see)."""
+        cdef Task t
+        while self._nheap:
+            t = <Task> self._heap[0].task
+            t.scheduled = False
+            self._remove_task(t)
 
     def close(self):
         self._selector.close()
@@ -164,10 +173,25 @@ cdef class Scheduler:
         return self._wakeup_write
 
     cpdef int64_t now(self):
-        """Current time in nanoseconds since the epoch (simulated or real)."""
+        """Current time in nanoseconds since the epoch (simulated, warped or real)."""
         if self.simulated:
             return self._sim_now
-        return _wall_ns()
+        if self._warp_wall0 == 0:  # never warped: plain wall-clock time
+            return _wall_ns()
+        return self._warp_now0 + <int64_t> ((_wall_ns() - self._warp_wall0) * self._warp)
+
+    @property
+    def warp(self):
+        """How much faster than the wall clock router time runs (Click's timewarp)."""
+        return self._warp
+
+    @warp.setter
+    def warp(self, double factor):
+        if factor <= 0:
+            raise ValueError("timefactor must be > 0")
+        self._warp_now0 = self.now()
+        self._warp_wall0 = _wall_ns()
+        self._warp = factor
 
     def now_seconds(self):
         return self.now() / 1e9
@@ -397,7 +421,7 @@ cdef class Scheduler:
             if self._timers:
                 self._run_timers()
             self.iterations += 1
-            if ran:
+            if ran or self._nheap:  # a timer may have woken a task
                 if (self.iterations % POLL_EVERY) == 0:
                     PyErr_CheckSignals()
                     if len(self._fd_callbacks):
@@ -415,8 +439,8 @@ cdef class Scheduler:
                     if expiry > self._sim_now and not self._nheap:
                         self._sim_now = expiry
                     continue
-                now = _wall_ns()
+                now = self.now()
                 if expiry > now:
-                    self._poll((expiry - now) / 1e9)
+                    self._poll((expiry - now) / 1e9 / self._warp)
             else:
                 self._poll(None)

@@ -19,6 +19,9 @@ cdef class Idle(Element):
     """
     port_count = "-/-"
     processing = "a/a"
+    # Inputs and outputs are unrelated ('x' never meets 'y'): an Idle in a
+    # pull path does not tie its push and pull sides together.
+    flow_code = "x/y"
     flags = "S0"
     cdef ActiveNotifier _never
 

@@ -86,6 +86,7 @@ cdef class InfiniteSource(Element):
     cdef Scheduler _sched
     cdef NotifierSignal _nonfull
     cdef ActiveNotifier _notifier
+    cdef bint _per_packet
 
     def __cinit__(self):
         self._packet = NULL
@@ -123,6 +124,8 @@ cdef class InfiniteSource(Element):
 
     def initialize(self, errh):
         self._sched = self.router.scheduler
+        # 'clickpy run --per-packet': bursts go out one packet at a time, as Click's do.
+        self._per_packet = getattr(self.router, "per_packet", False)
         if self.end_call is not None:
             try:
                 self.end_call.initialize(self)
@@ -142,12 +145,17 @@ cdef class InfiniteSource(Element):
         self.wake()
 
     def wake(self):
+        # As in Click, a handler write restarts the source only while it has
+        # packets left to send (else END_CALL would run again).
+        if self.limit >= 0 and self.count >= self.limit:
+            return
         if self.task is not None and self.active:
             self.task.reschedule()
         self._notifier.set_active(self.active, True)
 
     cdef bint run_task(self, object task) noexcept:
         cdef Batch b
+        cdef Packet *p
         cdef long long n
         cdef int i, chunk
         cdef int64_t now
@@ -158,12 +166,14 @@ cdef class InfiniteSource(Element):
             n = 0 if self.count > self.limit else self.limit - self.count
         if n > 0:
             now = self._sched.recent_now() if self.timestamp else 0
-            if n == 1:
-                # One packet goes all the way downstream before the next, as in Click.
-                b.p[0] = packet_clone(self._packet)
-                if b.p[0] != NULL:
-                    b.p[0].timestamp = now
-                    self.output_push(0, b.p[0])
+            if n == 1 or self._per_packet:
+                # Each packet goes all the way downstream before the next, as in Click.
+                for i in range(<int> n):
+                    p = packet_clone(self._packet)
+                    if p != NULL:
+                        p.timestamp = now
+                        self.output_push(0, p)
+                self.count += n
             else:
                 while n > 0:
                     chunk = MAX_BATCH if n > MAX_BATCH else <int> n
@@ -173,12 +183,9 @@ cdef class InfiniteSource(Element):
                         if b.p[b.count] != NULL:
                             b.p[b.count].timestamp = now
                             b.count += 1
+                    self.output_push_batch(0, &b)
                     self.count += chunk
                     n -= chunk
-                    self.output_push_batch(0, &b)
-                (<Task> task).fast_reschedule()
-                return True
-            self.count += 1
             (<Task> task).fast_reschedule()
             return True
         if self.end_call is not None and self.limit >= 0 and self.count >= self.limit:

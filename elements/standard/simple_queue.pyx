@@ -6,7 +6,7 @@ from clickpy.runtime.element cimport Element
 from clickpy.runtime.notifier cimport ActiveNotifier
 from clickpy.runtime.packet cimport Batch, Packet, packet_kill
 
-from clickpy.runtime.args import Arg, ArgError, Unsigned
+from clickpy.runtime.args import Arg, Unsigned
 from clickpy.runtime.handlers import HandlerError, Read, ReadWrite, Write
 
 # Pulls that find the queue empty before it tells pullers to sleep (Click's value).
@@ -14,10 +14,11 @@ cdef int SLEEPINESS_TRIGGER = 9
 
 
 def _write_capacity(e, value):
-    try:
-        e.set_capacity(Unsigned(value))
-    except ArgError as err:
-        raise HandlerError(f"capacity: {err}") from None
+    # As Click's: rewrite CAPACITY in the configuration and reconfigure, so
+    # that 'config' shows the new capacity (Queue then reads 'CAPACITY 10').
+    from clickpy.elements.standard.reconfigure_handler import reconfigure_argument
+
+    reconfigure_argument(e, 0, "CAPACITY", value)
 
 
 cdef class SimpleQueue(Element):
@@ -33,12 +34,15 @@ cdef class SimpleQueue(Element):
     output 1 if it exists. The first drop prints "overflow" once.
 
     =h length, highwater_length, drops read-only
-    =h capacity read/write
+    =h capacity read/write: writing it rewrites CAPACITY in the configuration
+    and resizes the queue in place (the oldest packets that fit stay)
     =h reset_counts write-only: zero drops and highwater_length
-    =h reset write-only: drop every queued packet
+    =h reset write-only: empty the queue; its packets leave on output 1 if it
+    exists, else they are dropped
     """
     port_count = "1/1-2"
     processing = "h/lh"
+    live_reconfigure = True     # 'config' is writable: a new CAPACITY resizes in place
     arguments = (Arg("CAPACITY", Unsigned, 1000, positional=True),)
     handlers = (
         Read("length", lambda e: e.length()),
@@ -66,8 +70,13 @@ cdef class SimpleQueue(Element):
 
     def configure(self, conf, errh):
         if not Element.configure(self, conf, errh):
-            return
+            return False
+        # Also a live reconfiguration (a 'capacity' write): the packets that
+        # fit stay, and pushers wake if there is room now.
         self._resize(self.capacity)
+        if self._full_note is not None:
+            self._full_note.set_active(self.size() < self.capacity, True)
+        return True
 
     cdef int _resize(self, unsigned capacity) except -1:
         cdef unsigned n = self.size()
@@ -103,11 +112,37 @@ cdef class SimpleQueue(Element):
         self.highwater_length = self.size()
 
     def reset(self):
+        # As Click's: the queued packets leave on output 1 if it exists.
+        cdef Packet *p
         while self._head != self._tail:
-            packet_kill(self._q[self._head])
+            p = self._q[self._head]
             self._head = (self._head + 1) % self._slots
+            self.checked_output_push(1, p)
         if self._full_note is not None:
             self._full_note.wake()
+
+    def take_state(self, old, errh):
+        """Take over the packets of old (a SimpleQueue or subclass) when a configuration is replaced."""
+        cdef SimpleQueue q
+        cdef unsigned n, kept = 0
+        if not isinstance(old, SimpleQueue):
+            return
+        q = old
+        n = q.size()
+        if self._head != self._tail:
+            errh.error("already have packets enqueued, can't take state")
+            return
+        # The oldest packets that fit come over; the rest are dropped.
+        while q._head != q._tail and kept < self.capacity:
+            self.enqueue(q._q[q._head])
+            q._head = (q._head + 1) % q._slots
+            kept += 1
+        if q._head != q._tail:
+            errh.warning(f"some packets lost (old length {n}, new capacity {self.capacity})")
+        while q._head != q._tail:
+            packet_kill(q._q[q._head])
+            q._head = (q._head + 1) % q._slots
+        self.highwater_length = self.size()
 
     def port_notifier(self, isoutput, port, kind):
         if isoutput and kind == "empty":

@@ -63,6 +63,7 @@ def test_configure_errors_name_the_element_and_every_problem():
         "config:1:37: While configuring 'Counter@2 :: Counter':",
         "  BOGUS: unknown argument",
         "  (valid keywords are COUNT_CALL, BYTE_COUNT_CALL)",
+        "Router could not be initialized!",
     ]
 
 
@@ -72,12 +73,17 @@ def test_check_errors_stop_before_running():
 
 
 def test_sigterm_stops_cleanly(tmp_path):
+    ready = tmp_path / "ctl"  # the control socket appears once the router runs
     proc = subprocess.Popen(
-        [sys.executable, "-m", "clickpy", "run", "-e", "InfiniteSource -> c :: Counter -> Discard", "-h", "c.count"],
+        [sys.executable, "-m", "clickpy", "run", "-u", str(ready), "-e",
+         "InfiniteSource -> c :: Counter -> Discard", "-h", "c.count"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
-        time.sleep(1.0)
+        deadline = time.time() + 30
+        while not ready.exists() and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=10)
     finally:
@@ -85,6 +91,7 @@ def test_sigterm_stops_cleanly(tmp_path):
             proc.kill()
     assert proc.returncode == 0, err
     assert int(out) > 0  # handlers are still printed after a signal
+    assert not ready.exists()  # the socket file is removed on the way out
 
 
 def test_python_element_runs_in_the_graph(tmp_path):
@@ -120,3 +127,16 @@ def test_python_element_errors_are_reported_not_fatal(tmp_path):
 def test_missing_python_package_is_a_check_error(tmp_path):
     r = run_config('require(package "nothere.py"); Idle', cwd=tmp_path)
     assert r.returncode == 1 and "required package 'nothere.py' could not be imported" in r.stderr
+
+
+def test_bursts_travel_as_batches_unless_per_packet_is_asked():
+    cfg = "InfiniteSource(DATA x, LIMIT 3, BURST 3, STOP true) -> Print(a, 0) -> Print(b, 0) -> Discard"
+    assert run_config(cfg).stderr.split() == ["a:", "1", "a:", "1", "a:", "1", "b:", "1", "b:", "1", "b:", "1"]
+    exact = run_config(cfg, "--per-packet").stderr.split()
+    assert exact == ["a:", "1", "b:", "1"] * 3
+
+
+def test_timewarp_handler():
+    r = run_config("Idle", "-q", "-h", "timewarp")
+    assert r.stdout == "1\n"
+    assert run_config("Idle", "-q", "--simtime", "-h", "timewarp").stdout == "simulation\n"

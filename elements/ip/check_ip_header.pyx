@@ -1,0 +1,238 @@
+# cython: language_level=3
+"""CheckIPHeader: validates IPv4 headers, marks them, drops (or diverts) bad packets."""
+from libc.stdint cimport int64_t, uint32_t, uint64_t
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
+
+from clickpy.runtime.element cimport SimpleElement
+from clickpy.runtime.packet cimport (DST_IP_ANNO_OFFSET, Packet, packet_kill, pkt_data,
+                                     pkt_set_network_header, pkt_take)
+from clickpy.elements.ip.ip_header cimport (IP_HEADER_LEN, in_cksum, ip_dst_raw, ip_hl, ip_len,
+                                            ip_src_raw, ip_v, store_u32_raw)
+
+import ipaddress
+import sys
+
+from clickpy.lang.confstring import split_keyword, split_words
+from clickpy.runtime.args import ArgError, Bool, IPAddress, IPPrefix, Unsigned, parse_arguments, Arg
+from clickpy.runtime.handlers import Read
+
+REASONS = ("tiny packet", "bad IP version", "bad IP header length",
+           "bad IP length", "bad IP checksum", "bad source address")
+
+cdef enum:
+    MINISCULE_PACKET = 0
+    BAD_VERSION = 1
+    BAD_HLEN = 2
+    BAD_IP_LEN = 3
+    BAD_CHECKSUM = 4
+    BAD_SADDR = 5
+    NREASONS = 6
+
+
+def _address_list(text, element=None):
+    """Space-separated IP addresses."""
+    return [IPAddress(w, element) for w in split_words(text)]
+
+
+def _interfaces(text, element=None):
+    """'ADDR/PREFIX ...' -> (broadcast addresses + 0.0.0.0 + 255.255.255.255, the addresses)."""
+    bad, good = [], []
+    for w in split_words(text):
+        addr, mask = IPPrefix(w, element)
+        a = int(ipaddress.IPv4Address(addr))
+        m = int(ipaddress.IPv4Address(mask))
+        bad.append(str(ipaddress.IPv4Address((a & m) | (~m & 0xFFFFFFFF))))
+        good.append(addr)
+    bad += ["0.0.0.0", "255.255.255.255"]
+    return bad, good
+
+
+KEYWORDS = (
+    Arg("INTERFACES", _interfaces, None),
+    Arg("BADSRC", _address_list, None),
+    Arg("GOODDST", _address_list, None),
+    Arg("OFFSET", Unsigned, 0),
+    Arg("VERBOSE", Bool, False),
+    Arg("DETAILS", Bool, False),
+    Arg("CHECKSUM", Bool, True),
+)
+
+
+cdef uint32_t *_raw_array(list addrs, int *n) except? NULL:
+    cdef uint32_t *a
+    cdef int i
+    cdef bytes b
+    n[0] = len(addrs)
+    if not addrs:
+        return NULL
+    a = <uint32_t *> malloc(len(addrs) * sizeof(uint32_t))
+    if a == NULL:
+        raise MemoryError()
+    for i, addr in enumerate(addrs):
+        b = ipaddress.IPv4Address(addr).packed
+        memcpy(&a[i], <const char *> b, 4)
+    return a
+
+
+def _drop_details(e):
+    return "".join(f"{e.reason_drops[i]}\t{REASONS[i]}\n" for i in range(NREASONS))
+
+
+cdef class CheckIPHeader(SimpleElement):
+    """=c
+    CheckIPHeader([OFFSET, keywords OFFSET, INTERFACES, BADSRC, GOODDST, CHECKSUM, VERBOSE, DETAILS])
+
+    =s ip
+    checks IP header
+
+    =d
+    Expects IP headers OFFSET bytes into the packets (default 0). Checks that
+    the packet is long enough, and that the version, header length, total
+    length and (if CHECKSUM, the default) the checksum are valid. Packets
+    longer than the IP total length (Ethernet padding) are cut to it. Sets the
+    IP header annotation and the destination IP address annotation.
+
+    Source addresses are checked when INTERFACES, BADSRC or GOODDST is given:
+    a packet whose source is in BADSRC is bad unless its destination is in
+    GOODDST. INTERFACES "18.26.4.9/24 ..." means a BADSRC of the interfaces'
+    broadcast addresses plus 0.0.0.0 and 255.255.255.255, and a GOODDST of
+    the interface addresses.
+
+    Valid packets leave on output 0; bad ones on output 1 if it exists, else
+    they are dropped. The first bad packet prints a message (every one, if
+    VERBOSE). DETAILS keeps counts per reason.
+
+    =h drops read-only
+    Number of bad packets.
+
+    =h drop_details read-only
+    Bad packets per reason (only with DETAILS).
+
+    =a CheckIPHeader2, MarkIPHeader, SetIPChecksum, StripIPHeader
+    """
+    port_count = "1/1-2"
+    processing = "a/ah"
+    arguments = None
+    handlers = (Read("drops", lambda e: e.drops),)
+
+    cdef public unsigned offset
+    cdef public bint checksum
+    cdef public bint verbose
+    cdef public bint details
+    cdef public uint64_t drops
+    cdef uint64_t _reason_drops[6]
+    cdef uint32_t *_bad_src
+    cdef int _nbad_src
+    cdef uint32_t *_good_dst
+    cdef int _ngood_dst
+    cdef public list bad_src
+    cdef public list good_dst
+    cdef public object extra_handlers
+
+    def __cinit__(self):
+        self._bad_src = NULL
+        self._good_dst = NULL
+        self.checksum = True
+
+    def __dealloc__(self):
+        free(self._bad_src)
+        free(self._good_dst)
+
+    def configure(self, conf, errh):
+        cdef int n
+        keywords = {a.keyword for a in KEYWORDS}
+        kw_args, positional = [], []
+        for arg in conf:
+            kw = split_keyword(arg)
+            (kw_args if kw is not None and kw[0] in keywords else positional).append(arg)
+        values = parse_arguments(self, kw_args, KEYWORDS, errh)
+        if values is None:
+            return False
+        offset = values["offset"]
+        if positional:
+            # Click's old syntax (BADSRC2, OFFSET) reads keywords only, so the one
+            # positional argument it accepts is an integer OFFSET.
+            try:
+                if len(positional) != 1:
+                    raise ArgError("")
+                offset = Unsigned(positional[0])
+            except ArgError:
+                return errh.error("too many arguments")
+        bad_src, good_dst = [], []
+        if values["interfaces"] is not None:
+            bad_src, good_dst = values["interfaces"]
+        if values["badsrc"] is not None:
+            bad_src = values["badsrc"]
+        if values["gooddst"] is not None:
+            good_dst = values["gooddst"]
+        free(self._bad_src)
+        free(self._good_dst)
+        self._bad_src = self._good_dst = NULL
+        self._bad_src = _raw_array(bad_src, &n)
+        self._nbad_src = n
+        self._good_dst = _raw_array(good_dst, &n)
+        self._ngood_dst = n
+        self.bad_src = bad_src
+        self.good_dst = good_dst
+        self.offset = offset
+        self.checksum = values["checksum"]
+        self.verbose = values["verbose"]
+        self.details = values["details"]
+        self.extra_handlers = (Read("drop_details", _drop_details),) if self.details else ()
+        return True
+
+    @property
+    def reason_drops(self):
+        return [self._reason_drops[i] for i in range(NREASONS)]
+
+    cdef Packet *bad(self, int reason, Packet *p) noexcept:
+        if self.drops == 0 or self.verbose:
+            try:
+                sys.stderr.write(f"{self.name}: IP header check failed: {REASONS[reason]}\n")
+            except BaseException:
+                pass
+        self.drops += 1
+        if self.details:
+            self._reason_drops[reason] += 1
+        if self.noutputs == 2:
+            self.checked_output_push(1, p)
+        else:
+            packet_kill(p)
+        return NULL
+
+    cdef Packet *simple_action(self, Packet *p) noexcept:
+        cdef int64_t plen = <int64_t> p.length - self.offset
+        cdef const unsigned char *ip
+        cdef unsigned hlen, length
+        cdef uint32_t src, dst
+        cdef int i
+        if plen < IP_HEADER_LEN:
+            return self.bad(MINISCULE_PACKET, p)
+        ip = pkt_data(p) + self.offset
+        if ip_v(ip) != 4:
+            return self.bad(BAD_VERSION, p)
+        hlen = ip_hl(ip)
+        if hlen < IP_HEADER_LEN:
+            return self.bad(BAD_HLEN, p)
+        length = ip_len(ip)
+        if length > plen or length < hlen:
+            return self.bad(BAD_IP_LEN, p)
+        if self.checksum and in_cksum(ip, hlen) != 0:
+            return self.bad(BAD_CHECKSUM, p)
+        if self._nbad_src:
+            src = ip_src_raw(ip)
+            for i in range(self._nbad_src):
+                if self._bad_src[i] == src:
+                    dst = ip_dst_raw(ip)
+                    for i in range(self._ngood_dst):
+                        if self._good_dst[i] == dst:
+                            break
+                    else:
+                        return self.bad(BAD_SADDR, p)
+                    break
+        pkt_set_network_header(p, self.offset, hlen)
+        if plen > length:
+            pkt_take(p, <uint32_t> (plen - length))
+        store_u32_raw(&p.anno[DST_IP_ANNO_OFFSET], ip_dst_raw(ip))
+        return p

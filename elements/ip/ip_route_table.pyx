@@ -1,0 +1,534 @@
+# cython: language_level=3
+"""IPRouteTable: what every IP route lookup element shares.
+
+Click's IPRouteTable is not an element of its own but the interface its
+route lookup elements implement: the route syntax ``ADDR/MASK [GW] OUT``,
+configuration as a list of routes, the forwarding rule (look up the
+destination IP annotation, replace it with the route's gateway if there is
+one, push the packet to the route's output), and the handlers ``table``,
+``lookup``, ``add``, ``set``, ``remove`` and ``ctrl`` with their exact
+messages. Subclasses store routes their own way and provide, on the slow
+path, ``add_route``, ``remove_route`` and ``dump_routes`` and, on the data
+path, the ``lookup_route`` cdef method.
+
+Routes on the slow path are ``IPRoute`` objects with host-order integer
+addresses; the data path never sees them.
+"""
+import re
+import sys
+
+from libc.stdint cimport int32_t, uint32_t
+
+from clickpy.runtime.element cimport Element
+from clickpy.runtime.packet cimport Batch, Packet
+
+from clickpy.lang.confstring import shift_word, split_words, uncomment
+from clickpy.runtime.args import ArgError, Int, IPAddress
+from clickpy.runtime.handlers import HandlerError, Read, Write
+
+# Return codes of add_route / remove_route, as Click's negative errnos.
+EEXIST = -17
+ENOENT = -2
+ENOMEM = -12
+EINVAL = -22
+
+CMD_ADD, CMD_SET, CMD_REMOVE = 0, 1, 2
+
+_ALL_ONES = 0xFFFFFFFF
+
+
+# --- addresses and masks ------------------------------------------------------------
+
+def ip_unparse(uint32_t a):
+    return f"{a >> 24}.{(a >> 16) & 255}.{(a >> 8) & 255}.{a & 255}"
+
+
+def mask_prefix_len(uint32_t m):
+    """The prefix length of a contiguous mask, or -1 (Click's mask_to_prefix_len)."""
+    cdef uint32_t inv = ~m
+    if inv & (inv + 1):
+        return -1
+    return bin(m).count("1")
+
+
+def mask_unparse(uint32_t m):
+    cdef int n = mask_prefix_len(m)
+    return str(n) if n >= 0 else ip_unparse(m)
+
+
+def prefix_mask(int n):
+    return 0 if n <= 0 else (_ALL_ONES << (32 - n)) & _ALL_ONES
+
+
+_DOTTED = re.compile(r"(\d{1,3})(?:\.(\d{1,3}))?(?:\.(\d{1,3}))?(?:\.(\d{1,3}))?\Z")
+
+
+def _basic_ip(str text):
+    """'A[.B[.C[.D]]]' -> (host-order value, bytes given), or None."""
+    m = _DOTTED.match(text)
+    if m is None:
+        return None
+    value = 0
+    n = 0
+    for g in m.groups():
+        if g is None:
+            break
+        b = int(g)
+        if b > 255:
+            return None
+        value |= b << (24 - 8 * n)
+        n += 1
+    return value, n
+
+
+def _dotted_to_int(str s):
+    a, b, c, d = s.split(".")
+    return (int(a) << 24) | (int(b) << 16) | (int(c) << 8) | int(d)
+
+
+def parse_ip_address(str text, element=None):
+    """An IP address (dotted quad or an AddressInfo name) as an integer, or None."""
+    b = _basic_ip(text)
+    if b is not None:
+        return b[0] if b[1] == 4 else None
+    try:
+        return _dotted_to_int(IPAddress(text, element))
+    except (ArgError, ValueError):
+        return None
+
+
+def _prefix_with_slash(str addr_text, str mask_text, element):
+    b = _basic_ip(addr_text)
+    if b is not None:
+        addr, nbytes = b
+    else:
+        addr = parse_ip_address(addr_text, element)
+        if addr is None:
+            return None
+        nbytes = 4
+    if mask_text.isdigit() and mask_text.isascii() and int(mask_text) <= 32:
+        mask = prefix_mask(int(mask_text))
+    else:
+        mask = parse_ip_address(mask_text, element)
+        if mask is None:
+            return None
+    # A mask may not cover bits the address left out ('18.26/24' is wrong).
+    if nbytes < 4 and mask & ~prefix_mask(nbytes * 8) & _ALL_ONES:
+        return None
+    return addr, mask
+
+
+def parse_ip_prefix(str text, element=None):
+    """'ADDR/MASK', 'ADDR/LEN', a bare address (/32), or an AddressInfo name.
+
+    Returns (addr, mask) as integers or None. The order of attempts is
+    Click's IPPrefixArg with bare addresses allowed: an AddressInfo name
+    that is both an address and a prefix means the address.
+    """
+    slash = text.rfind("/")
+    if 0 < slash < len(text) - 1:
+        r = _prefix_with_slash(text[:slash], text[slash + 1:], element)
+        if r is not None:
+            return r
+    a = parse_ip_address(text, element)
+    if a is not None:
+        return a, _ALL_ONES
+    # Last, an AddressInfo prefix name (and nothing more lenient).
+    router = getattr(element, "router", None)
+    if router is None:
+        return None
+    try:
+        v = router.address_info(text, "ipprefix", element)
+        if v is None:
+            return None
+        addr, mask = v
+        return _dotted_to_int(str(addr)), _dotted_to_int(str(mask))
+    except (ArgError, ValueError, TypeError, IndexError):
+        return None
+
+
+# --- routes ------------------------------------------------------------------------------
+
+class IPRoute:
+    """One route: destination prefix, gateway (0 for none), output port."""
+    __slots__ = ("addr", "mask", "gw", "port", "extra")
+
+    DEAD = -0x80000000
+
+    def __init__(self, addr=0, mask=0, gw=0, port=-1, extra=0):
+        self.addr = addr
+        self.mask = mask
+        self.gw = gw
+        self.port = port
+        self.extra = extra
+
+    def copy(self):
+        return IPRoute(self.addr, self.mask, self.gw, self.port, self.extra)
+
+    def real(self):
+        return self.port != IPRoute.DEAD
+
+    def match(self, other):
+        """other is this route; the gateway and port count unless this port is negative."""
+        return (self.addr == other.addr and self.mask == other.mask
+                and (self.port < 0 or (self.gw == other.gw and self.port == other.port)))
+
+    def unparse_addr(self):
+        return f"{ip_unparse(self.addr)}/{mask_unparse(self.mask)}"
+
+    def unparse(self, tabs=False):
+        """Click's format: 'ADDR/MASK GW PORT', or tab-aligned columns for tables."""
+        if not tabs:
+            gw = ip_unparse(self.gw) if self.gw else "-"
+            return f"{self.unparse_addr()} {gw} {self.port if self.real() else -1}"
+        a = self.unparse_addr() + "\t"
+        if len(a) < 17:
+            a += "\t"
+        g = (ip_unparse(self.gw) if self.gw else "-") + "\t"
+        if len(g) < 9:
+            g += "\t"
+        return a + g + str(self.port if self.real() else -1)
+
+    def __str__(self):
+        return self.unparse()
+
+    def __repr__(self):
+        return f"IPRoute({self.unparse()!r})"
+
+
+cdef long _dotted_quad(str s):
+    """'A.B.C.D' in decimal (the common case) as an integer, or -1 for anything else."""
+    parts = s.split(".")
+    if len(parts) != 4:
+        return -1
+    cdef long v = 0
+    cdef long b
+    for part in parts:
+        if not part.isdigit() or len(part) > 3 or not part.isascii():
+            return -1
+        b = int(part)
+        if b > 255:
+            return -1
+        v = (v << 8) | b
+    return v
+
+
+def parse_route(str text, bint remove=False, element=None):
+    """Parse 'ADDR/MASK [GW] OUT' (Click's cp_ip_route); None if malformed.
+
+    For removals the output may be left out (the route's port is then -1).
+    """
+    # Fast path for the plain 'A.B.C.D/LEN [A.B.C.D|-] PORT' of big tables;
+    # anything else (names, short or dotted masks, quotes) takes the full parser.
+    cdef long addr, gw = 0, plen
+    words = text.split()
+    if 2 <= len(words) <= 3:
+        addr_text, slash, plen_text = words[0].partition("/")
+        port_text = words[len(words) - 1]
+        if (slash and plen_text.isdigit() and plen_text.isascii() and len(plen_text) <= 2
+                and port_text.isdigit() and port_text.isascii() and len(port_text) <= 9
+                and (len(port_text) == 1 or port_text[0] != "0")):
+            addr = _dotted_quad(addr_text)
+            plen = int(plen_text)
+            if len(words) == 3 and words[1] != "-":
+                gw = _dotted_quad(words[1])
+            if addr >= 0 and gw >= 0 and plen <= 32:
+                mask = prefix_mask(plen)
+                return IPRoute(addr & mask, mask, gw, int(port_text))
+    return _parse_route_slow(text, remove, element)
+
+
+def _parse_route_slow(str text, bint remove, element):
+    words = split_words(text)
+    if not words:
+        return None
+    pm = parse_ip_prefix(words[0], element)
+    if pm is None:
+        return None
+    route = IPRoute(pm[0] & pm[1], pm[1], 0, -1)
+    i = 1
+    word = words[i] if i < len(words) else ""
+    if word == "-":
+        i += 1
+    elif word:
+        gw = parse_ip_address(word, element)
+        if gw is not None:
+            route.gw = gw
+            i += 1
+    word = words[i] if i < len(words) else ""
+    if word:
+        try:
+            route.port = Int(word)
+        except ArgError:
+            return None
+    elif not remove:
+        return None
+    if i + 1 < len(words):
+        return None
+    return route
+
+
+# --- handler plumbing ----------------------------------------------------------------------
+
+class CollectErrors:
+    """An error handler for handler writes: collects messages."""
+
+    def __init__(self):
+        self.messages = []
+
+    def error(self, message):
+        self.messages.append(str(message))
+        return EINVAL
+
+    def warning(self, message):
+        return 0
+
+    def message(self, message):
+        return 0
+
+    @property
+    def nerrors(self):
+        return len(self.messages)
+
+
+def _run(fn):
+    def write(e, value):
+        errh = CollectErrors()
+        r = fn(e, value, errh)
+        if r < 0 or errh.nerrors:
+            raise HandlerError("\n".join(errh.messages) or "failed")
+    return write
+
+
+def _lookup_handler(e, param):
+    a = parse_ip_address((param or "").strip(), e)
+    if a is None:
+        raise HandlerError("expected IP address")
+    port, gw = e.lookup(a)
+    return f"{port} {ip_unparse(gw)}" if gw else str(port)
+
+
+_write_add = _run(lambda e, v, errh: e.run_command(CMD_ADD, v, None, errh))
+_write_set = _run(lambda e, v, errh: e.run_command(CMD_SET, v, None, errh))
+_write_remove = _run(lambda e, v, errh: e.run_command(CMD_REMOVE, v, None, errh))
+_write_ctrl = _run(lambda e, v, errh: e.ctrl(v, errh))
+
+# Handlers of a full routing table; subclasses pick from these.
+TABLE_HANDLER = Read("table", lambda e: e.dump_routes(), expensive=True)
+LOOKUP_HANDLER = Read("lookup", _lookup_handler, read_param=True)
+UPDATE_HANDLERS = (
+    Write("add", _write_add),
+    Write("set", _write_set),
+    Write("remove", _write_remove),
+    Write("ctrl", _write_ctrl),
+)
+
+# Click complains about the first few unroutable packets, per lookup routine.
+_complaints = {}
+
+
+cdef class IPRouteTable(Element):
+    """=c
+    IPRouteTable
+
+    =s iproute
+    IP routing table superclass
+
+    =d
+    Not an element: the interface of LinearIPLookup, StaticIPLookup,
+    RadixIPLookup and the other route lookup elements. Configuration is a
+    list of routes 'ADDR/MASK [GW] OUT'; a packet's destination IP annotation
+    is looked up by longest prefix, replaced by the route's gateway when it
+    has one, and the packet leaves on the route's output. Packets without a
+    route are dropped (the first five are reported).
+
+    =h table read-only: the routes, one a line
+    =h lookup read with parameter ADDR: 'OUT GW' or 'OUT' for that address, -1 if none
+    =h add write-only: 'ADDR/MASK [GW] OUT'; fails if the prefix has a route
+    =h set write-only: 'ADDR/MASK [GW] OUT', replacing any route for the prefix
+    =h remove write-only: 'ADDR/MASK [GW OUT]'
+    =h ctrl write-only: lines of 'add ...', 'set ...', 'remove ...', done all or nothing
+    """
+    abstract = True
+    port_count = "1/-"
+    processing = "h"
+    arguments = None
+    handlers = UPDATE_HANDLERS + (TABLE_HANDLER, LOOKUP_HANDLER)
+    # Which routine's name prefixes the 'no route' complaint (Click's).
+    no_route_label = "IPRouteTable"
+
+    # --- configuration ------------------------------------------------------------
+
+    def configure(self, conf, errh):
+        eexist = 0
+        ok = True
+        for i, text in enumerate(conf):
+            route = parse_route(text, False, self)
+            if route is None:
+                errh.error(f"argument {i + 1} should be 'ADDR/MASK [GATEWAY] OUTPUT'")
+                ok = False
+            elif route.port < 0 or route.port >= self.noutputs:
+                errh.error(f"argument {i + 1} bad OUTPUT")
+                ok = False
+            else:
+                r, _ = self.add_route(route, False, errh)
+                if r == EEXIST:
+                    eexist += 1
+                elif r < 0:
+                    ok = False
+        if eexist:
+            routes = "routes" if eexist > 1 else "route"
+            errh.warning(f"{eexist} {routes} replaced by later versions")
+        return ok
+
+    # --- the interface subclasses implement (slow path) ---------------------------
+
+    def add_route(self, route, bint set, errh):
+        """Add route; with set, replace a route for the same prefix.
+
+        Returns (status, old): status 0, EEXIST (old is the route in the
+        way), or another negative code after reporting to errh.
+        """
+        return errh.error("cannot add routes to this routing table"), None
+
+    def remove_route(self, route, errh):
+        """Remove the route matching route (see IPRoute.match); (status, removed)."""
+        return errh.error("cannot delete routes from this routing table"), None
+
+    def dump_routes(self):
+        return ""
+
+    def lookup(self, uint32_t addr):
+        """(port, gateway) for addr, as a packet would be routed; port -1 if none."""
+        cdef uint32_t gw = 0
+        cdef int port = self.lookup_route(addr, &gw)
+        if port < 0:
+            return -1, 0
+        return port, gw
+
+    # --- handler commands ----------------------------------------------------------
+
+    def run_command(self, int command, str text, old_routes, errh):
+        remove = command == CMD_REMOVE
+        route = parse_route(text, remove, self)
+        if route is None:
+            return errh.error("expected 'ADDR/MASK [GATEWAY%s'"
+                              % (" OUTPUT]" if remove else "] OUTPUT"))
+        if route.port < (-1 if remove else 0) or route.port >= self.noutputs:
+            return errh.error("bad OUTPUT")
+        before = errh.nerrors
+        if command == CMD_ADD:
+            r, old = self.add_route(route, False, errh)
+        elif command == CMD_SET:
+            r, old = self.add_route(route, True, errh)
+        else:
+            r, old = self.remove_route(route, errh)
+        if r >= 0 and old_routes is not None:
+            # Remember how to undo this command.
+            if old is None or old.port < 0:
+                undo = route.copy()
+                undo.extra = CMD_ADD
+            else:
+                undo = old.copy()
+                undo.extra = command
+            old_routes.append(undo)
+        if errh.nerrors == before:
+            if r == EEXIST:
+                errh.error(f"conflict with existing route '{old}'")
+            elif r == ENOENT:
+                errh.error(f"route '{route}' not found")
+            elif r == ENOMEM:
+                errh.error(f"no memory to store route '{route}'")
+        return r
+
+    def ctrl(self, str text, errh):
+        """Run 'add'/'set'/'remove' lines as one transaction: all or nothing."""
+        old_routes = []
+        r = 0
+        for line in uncomment(text).split("\n"):
+            word, rest = shift_word(line)
+            if not word:
+                continue
+            if word == "add":
+                command = CMD_ADD
+            elif word == "remove":
+                command = CMD_REMOVE
+            elif word == "set":
+                command = CMD_SET
+            else:
+                r = errh.error(f"bad command '{word}'")
+                break
+            r = self.run_command(command, rest, old_routes, errh)
+            if r < 0:
+                break
+        if r >= 0:
+            return 0
+        quiet = CollectErrors()
+        for undo in reversed(old_routes):
+            if undo.extra == CMD_REMOVE:
+                self.add_route(undo, False, quiet)
+            elif undo.extra == CMD_ADD:
+                self.remove_route(undo, quiet)
+            else:
+                self.add_route(undo, True, quiet)
+        return r
+
+    # --- the data path ---------------------------------------------------------------
+
+    cdef int lookup_route(self, uint32_t addr, uint32_t *gw) noexcept:
+        return NO_ROUTE_PORT
+
+    cdef void push(self, int port, Packet *p) noexcept:
+        self.forward(p)
+
+    cdef void push_batch(self, int port, Batch *b) noexcept:
+        # Packets leave in their order, consecutive ones for the same output
+        # as one batch: each output sees exactly what per-packet pushes give.
+        cdef Batch run
+        cdef int i, out, cur = -1
+        cdef int n = b.count
+        cdef uint32_t a, gw
+        cdef Packet *p
+        run.count = 0
+        b.count = 0
+        for i in range(n):
+            p = b.p[i]
+            a = anno_dst_ip(p)
+            gw = 0
+            out = self.lookup_route(a, &gw)
+            if out < 0:
+                self.drop_unrouted(p, a)
+                continue
+            if gw:
+                set_anno_dst_ip(p, gw)
+            if out != cur and run.count:
+                self.checked_output_push_batch(cur, &run)
+                run.count = 0
+            cur = out
+            run.p[run.count] = p
+            run.count += 1
+        if run.count:
+            self.checked_output_push_batch(cur, &run)
+
+    cdef void forward(self, Packet *p) noexcept:
+        cdef uint32_t gw = 0
+        cdef uint32_t a = anno_dst_ip(p)
+        cdef int out = self.lookup_route(a, &gw)
+        if out >= 0:
+            if gw:
+                set_anno_dst_ip(p, gw)
+            self.checked_output_push(out, p)
+        else:
+            self.drop_unrouted(p, a)
+
+    cdef void drop_unrouted(self, Packet *p, uint32_t addr) noexcept:
+        self.no_route += 1
+        self.drop(p)
+        try:
+            label = type(self).no_route_label
+            n = _complaints.get(label, 0) + 1
+            _complaints[label] = n
+            if n <= 5:
+                sys.stderr.write(f"{label}: no route for {ip_unparse(addr)}\n")
+        except BaseException:
+            pass

@@ -1,0 +1,73 @@
+# cython: language_level=3
+"""PaintSwitch: sends each packet out of the output its paint annotation names."""
+from clickpy.runtime.element cimport Element
+from clickpy.runtime.packet cimport PAINT_ANNO_OFFSET, Batch, Packet, packet_clone
+
+from clickpy.runtime.args import Arg
+
+from clickpy.elements.standard.paint import anno_arg
+
+
+cdef class PaintSwitch(Element):
+    """=c
+    PaintSwitch([ANNO])
+
+    =s paint
+    sends packet stream to output chosen per-packet
+
+    =d
+    Sends each packet out of the output numbered by its paint annotation (or
+    the one-byte annotation ANNO names). Packets whose value names no output
+    are dropped; value 255 sends the packet out of every output (clones to
+    all but the last).
+
+    Consecutive packets of a batch bound for the same output go on together
+    as one batch, so the order in which packets reach the outputs is exactly
+    the one-at-a-time order.
+
+    =e
+    ... -> ps :: PaintSwitch;
+    ps[0] -> ...;  ps[1] -> ...;
+    """
+    port_count = "1/-"
+    processing = "h"
+    arguments = (Arg("ANNO", anno_arg(1), PAINT_ANNO_OFFSET, positional=True),)
+
+    cdef public int anno
+
+    cdef void _everywhere(self, Packet *p) noexcept:
+        cdef int i
+        cdef int last = self.noutputs - 1
+        cdef Packet *q
+        for i in range(last):
+            q = packet_clone(p)
+            if q != NULL:
+                self.output_push(i, q)
+        self.checked_output_push(last, p)
+
+    cdef void push(self, int port, Packet *p) noexcept:
+        cdef int out = p.anno[self.anno]
+        if out != 0xFF:
+            self.checked_output_push(out, p)
+        else:
+            self._everywhere(p)
+
+    cdef void push_batch(self, int port, Batch *b) noexcept:
+        cdef Batch run
+        cdef int i, out, cur = -1
+        run.count = 0
+        for i in range(b.count):
+            out = b.p[i].anno[self.anno]
+            if out != cur and run.count:
+                self.checked_output_push_batch(cur, &run)
+                run.count = 0
+            if out == 0xFF:
+                self._everywhere(b.p[i])
+                cur = -1
+                continue
+            cur = out
+            run.p[run.count] = b.p[i]
+            run.count += 1
+        b.count = 0
+        if run.count:
+            self.checked_output_push_batch(cur, &run)

@@ -1,0 +1,212 @@
+"""PortInfo: names for TCP and UDP ports, and the port lookup elements use.
+
+Port arguments of other families (``clickpy.elements.ip.ip_args.IPPort``)
+ask ``Router.address_info(name, kind, element)`` with kinds ``"port/tcp"``,
+``"tcpport"``, ``"port/udp"``, ``"udpport"`` or ``"port"`` (either); every
+PortInfo answers those through ``address_for`` with the definitions the
+asking element can see, and the asker falls back on the defaults.
+
+An element that takes a port argument uses the argument type this module
+provides, which accepts a number or a name::
+
+    from clickpy.elements.standard.port_info import UDPPort
+    arguments = (Arg("SPORT", UDPPort, None, positional=True, mandatory=True), ...)
+
+(``TCPPort``, ``UDPPort``, or ``port_arg(protocol)`` for another IP protocol
+number). A name is looked up, as in Click, in the PortInfo elements that the
+element can see (a PortInfo inside a compound defines names only for that
+compound; an inner definition hides an outer one), then in Click's table of
+well-known ports, then in this host's services database (/etc/services).
+``lookup_port(name, protocol, element)`` is the lookup itself.
+"""
+from __future__ import annotations
+
+import socket
+
+from clickpy.lang.confstring import split_words, unquote
+from clickpy.runtime.args import ArgError, Int
+from clickpy.runtime.element import Element
+
+
+CONFIGURE_PHASE_FIRST = 0
+IP_PROTO_TCP = 6
+IP_PROTO_UDP = 17
+IP_PROTO_TCP_OR_UDP = 0x10001  # Click's pseudo-protocol: both TCP and UDP
+
+# Click's protocol names (for 'PORT/PROTOCOL').
+PROTOCOLS = {"dccp": 33, "gre": 47, "icmp": 1, "igmp": 2, "ipip": 4, "sctp": 132,
+             "tcp": IP_PROTO_TCP, "udp": IP_PROTO_UDP, "tcpudp": IP_PROTO_TCP_OR_UDP}
+
+# Click's built-in well-known ports (used before the services database).
+KNOWN_PORTS = {
+    "auth": 113, "bootpc": 68, "bootps": 67, "chargen": 19, "daytime": 13, "discard": 9,
+    "dns": 53, "domain": 53, "echo": 7, "finger": 79, "ftp": 21, "ftp-data": 20,
+    "https": 443, "imap3": 220, "imaps": 993, "irc": 194, "netbios-dgm": 138,
+    "netbios-ns": 137, "netbios-ssn": 139, "nntp": 119, "ntp": 123, "pop3": 110,
+    "pop3s": 995, "pptp": 1723, "rip": 520, "route": 520, "smtp": 25, "snmp": 161,
+    "snmp-trap": 162, "ssh": 22, "sunrpc": 111, "telnet": 23, "tftp": 69, "www": 80,
+}
+
+
+def _protocol_number(proto) -> int:
+    if isinstance(proto, int):
+        return proto
+    return PROTOCOLS[str(proto).lower()]
+
+
+def _compound_prefix(element) -> str:
+    name = getattr(element, "name", "") or ""
+    return name.rsplit("/", 1)[0] + "/" if "/" in name else ""
+
+
+def _defined(name: str, proto: int, element) -> int | None:
+    """name's PortInfo definition for proto, as element sees them (innermost compound first)."""
+    router = getattr(element, "router", None)
+    if router is None:
+        return None
+    cname = getattr(element, "name", "") or ""
+    infos = [e for e in router.elements
+             if isinstance(e, PortInfo) and cname.startswith(_compound_prefix(e))]
+    infos.sort(key=lambda e: (-len(_compound_prefix(e)), -e.eindex))
+    for e in infos:
+        v = e.ports.get(proto, {}).get(name)
+        if v is not None:
+            return v
+    return None
+
+
+def lookup_port(name: str, proto, element=None) -> int | None:
+    """The port number name stands for, for IP protocol proto (6, 17, 'tcp', 'udp'...).
+
+    element is the element asking (its compound decides which PortInfo
+    definitions it sees); None sees only the defaults.
+    """
+    name = name.strip()
+    proto = _protocol_number(proto)
+    try:
+        v = Int(name)
+        return v if 0 <= v <= 0xFFFF else None
+    except ArgError:
+        pass
+    v = _defined(name, proto, element)
+    if v is not None:
+        return v
+    if proto in (IP_PROTO_TCP, IP_PROTO_UDP):
+        v = KNOWN_PORTS.get(name)
+        if v is not None:
+            return v
+        try:
+            return socket.getservbyname(name, "tcp" if proto == IP_PROTO_TCP else "udp")
+        except (OSError, UnicodeError):
+            return None
+    return None
+
+
+def port_arg(proto):
+    """Argument type: a port number or name for IP protocol proto."""
+    def parse(text, element=None):
+        v = lookup_port(unquote(text.strip()), proto, element)
+        if v is None:
+            raise ArgError("expected port number")
+        return v
+
+    parse.__name__ = "port"
+    return parse
+
+
+TCPPort = port_arg(IP_PROTO_TCP)
+UDPPort = port_arg(IP_PROTO_UDP)
+
+
+class PortInfo(Element):
+    """=c
+    PortInfo(NAME PORT[/PROTOCOL], ...)
+
+    =s information
+    stores named TCP/UDP port information
+
+    =d
+    Gives names to TCP and UDP ports for the other elements' configurations.
+    Each argument is 'NAME PORT/PROTOCOL'; without /PROTOCOL (tcp, udp, or
+    another protocol name or number) the name is for both TCP and UDP. More
+    names may follow the port ('NAME PORT/PROTOCOL NAME...'), and '#' starts
+    a comment to the end of the argument, so lines of /etc/services can be
+    used as they are. An argument whose protocol is unknown is ignored.
+
+    Names defined inside a compound element are visible only inside it.
+    Names nobody defines fall back on Click's well-known ports and this
+    host's services database. PortInfo is configured before the elements
+    that use its names.
+
+    =e
+    PortInfo(ssh 22, http 80, dns 53/udp);
+    ... -> UDPIPEncap(1.0.0.1, dns, 1.0.0.2, dns) -> ...;
+    """
+    port_count = "0/0"
+    processing = "a"
+    configure_phase = CONFIGURE_PHASE_FIRST
+    arguments = None
+
+    def __init__(self, *args, **kwargs):
+        self.ports: dict[int, dict[str, int]] = {}
+
+    def address_for(self, name, kind, context=None):
+        """The router's name hook (see Router.address_info): port kinds only."""
+        if not isinstance(kind, str):
+            return None
+        k = kind.lower()
+        if k.startswith("port/"):
+            k = k[5:]
+        elif k.endswith("port") and k != "port":
+            k = k[:-4]
+        elif k == "port":
+            k = "tcpudp"
+        else:
+            return None
+        infos = [e for e in self.router.elements if isinstance(e, PortInfo)]
+        if infos and infos[0] is not self:
+            return None  # the first PortInfo answers for all of them
+        if context is None:
+            context = self  # names at this PortInfo's level
+        try:
+            proto = _protocol_number(k) if not k.isdigit() else int(k)
+        except KeyError:
+            return None
+        if proto == IP_PROTO_TCP_OR_UDP:
+            v = _defined(name.strip(), IP_PROTO_TCP, context)
+            return v if v is not None else _defined(name.strip(), IP_PROTO_UDP, context)
+        return _defined(name.strip(), proto, context)
+
+    def configure(self, conf, errh):
+        for arg in conf:
+            words = [unquote(w) for w in split_words(arg)]
+            if not words or words[0].startswith("#"):
+                continue
+            names = [words[0]]
+            port_text = words[1] if len(words) > 1 else ""
+            number, slash, proto_text = port_text.partition("/")
+            try:
+                port = Int(number) if number else None
+            except ArgError:
+                port = None
+            if port is None or not 0 <= port <= 0xFFFF:
+                errh.error("expected 'NAME PORT/PROTO'")
+                continue
+            proto = IP_PROTO_TCP_OR_UDP
+            if slash:
+                if not proto_text:
+                    continue  # no protocol named: ignored, as in Click
+                if proto_text.lower() in PROTOCOLS:
+                    proto = PROTOCOLS[proto_text.lower()]
+                else:
+                    try:
+                        proto = Int(proto_text)
+                    except ArgError:
+                        continue  # an unknown protocol: the argument is ignored, as in Click
+            for w in words[2:]:
+                if w.startswith("#"):
+                    break
+                names.append(w)
+            for name in names:
+                for p in (IP_PROTO_TCP, IP_PROTO_UDP) if proto == IP_PROTO_TCP_OR_UDP else (proto,):
+                    self.ports.setdefault(p, {})[name] = port

@@ -1,0 +1,183 @@
+"""Argument types and printers for rates, bandwidths and time intervals, as Click's.
+
+The queue and shaping elements read their arguments with Click's exact
+integer rules (a bandwidth is a whole number of bytes per second, a burst
+duration a whole number of milliseconds, a delay a number of nanoseconds)
+and print them back the way Click does, so handler output matches Click's.
+Parsing goes through exact fractions: no float rounding surprises.
+"""
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+from clickpy.runtime.args import ArgError
+
+UINT32_MAX = (1 << 32) - 1
+
+_NUMBER_RE = re.compile(r"([+-]?)(\d+\.?\d*|\.\d+)(?:[eE]([+-]?\d+))?")
+
+# unit -> factor (as a Fraction of the base unit)
+_BANDWIDTH_UNITS = {"baud": Fraction(1, 8), "bps": Fraction(1, 8), "b/s": Fraction(1, 8),
+                    "Bps": Fraction(1), "B/s": Fraction(1)}
+_BANDWIDTH_PREFIXES = {"k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9}
+_SECONDS_UNITS = {"s": Fraction(1), "sec": Fraction(1), "m": Fraction(60), "min": Fraction(60),
+                  "h": Fraction(3600), "hr": Fraction(3600), "d": Fraction(86400),
+                  "day": Fraction(86400)}
+_SECONDS_PREFIXES = {"m": Fraction(1, 10**3), "u": Fraction(1, 10**6), "n": Fraction(1, 10**9)}
+
+
+def _split_unit(text: str, units: dict, prefixes: dict) -> tuple[str, Fraction, bool]:
+    """(number text, unit factor, whether a unit was given); longest unit wins."""
+    for unit in sorted(units, key=len, reverse=True):
+        if text.endswith(unit):
+            head = text[: -len(unit)]
+            factor = units[unit]
+            if head and head[-1] in prefixes and (len(head) < 2 or not head[-2].isalpha()):
+                return head[:-1].rstrip(), factor * prefixes[head[-1]], True
+            return head.rstrip(), factor, True
+    return text, Fraction(1), False
+
+
+def _number(text: str) -> Fraction | None:
+    m = _NUMBER_RE.fullmatch(text)
+    if not m:
+        return None
+    v = Fraction(m.group(2))
+    if m.group(3):
+        v *= Fraction(10) ** int(m.group(3))
+    return -v if m.group(1) == "-" else v
+
+
+def _round_half_up(v: Fraction) -> int:
+    return int((v + Fraction(1, 2)) // 1)
+
+
+def BandwidthArg(text: str, element=None) -> int:
+    """A bandwidth such as '10Mbps', '1.5MBps', '384kb/s' or '1000' (bytes/s); whole bytes per second."""
+    t = text.strip()
+    num, factor, _ = _split_unit(t, _BANDWIDTH_UNITS, _BANDWIDTH_PREFIXES)
+    v = _number(num)
+    if v is None or v < 0:
+        raise ArgError("expected bandwidth")
+    r = _round_half_up(v * factor)
+    if r > UINT32_MAX:
+        raise ArgError("out of range")
+    return r
+
+
+def unparse_bandwidth(x: int) -> str:
+    """A bandwidth in bytes per second, printed as Click prints it ('16kbps', '8Mbps')."""
+    if x >= 0x20000000:
+        return _real10(x, 6) + "MBps"
+    if x >= 125000000:
+        return _real10(x * 8, 9) + "Gbps"
+    if x >= 125000:
+        return _real10(x * 8, 6) + "Mbps"
+    return _real10(x * 8, 3) + "kbps"
+
+
+def _real10(value: int, digits: int) -> str:
+    """value / 10**digits in decimal, without trailing zeros."""
+    whole, frac = divmod(value, 10**digits)
+    if not frac:
+        return str(whole)
+    return f"{whole}." + f"{frac:0{digits}d}".rstrip("0")
+
+
+def _seconds(text: str) -> Fraction:
+    t = text.strip()
+    num, factor, _ = _split_unit(t, _SECONDS_UNITS, _SECONDS_PREFIXES)
+    v = _number(num)
+    if v is None or v < 0:
+        raise ArgError("expected time in seconds")
+    return v * factor
+
+
+def MillisecondsArg(text: str, element=None) -> int:
+    """A time ('25', '20ms', '0.5s') as a whole number of milliseconds (Click's SecondsArg(3))."""
+    ms = _round_half_up(_seconds(text) * 1000)
+    if ms > UINT32_MAX:
+        raise ArgError("out of range")
+    return ms
+
+
+def TimeArg(text: str, element=None) -> int:
+    """A non-negative time interval ('0.005', '5ms', '1s') in nanoseconds (Click's cp_time)."""
+    return int(_seconds(text) * 10**9)
+
+
+def PositiveTimeArg(text: str, element=None) -> int:
+    """A time interval that must not be zero."""
+    v = TimeArg(text, element)
+    if v == 0:
+        raise ArgError("expected positive time")
+    return v
+
+
+def unparse_interval(ns: int) -> str:
+    """A time interval printed as Click's Timestamp::unparse_interval ('5ms', '20us', '1.500000s')."""
+    sec, sub = divmod(ns, 10**9)
+    if sec == 0:
+        if sub % 10**6 == 0:
+            return f"{sub // 10**6}ms"
+        if sub % 10**3 == 0:
+            return f"{sub // 10**3}us"
+        return f"{sub}ns"
+    return unparse_timestamp(ns) + "s"
+
+
+def unparse_timestamp(ns: int) -> str:
+    """A timestamp printed as Click prints one: 'SEC.USEC', or 'SEC.NSEC' when needed."""
+    sign = "-" if ns < 0 else ""
+    sec, sub = divmod(abs(ns), 10**9)
+    if sub % 1000 == 0:
+        return f"{sign}{sec}.{sub // 1000:06d}"
+    return f"{sign}{sec}.{sub:09d}"
+
+
+def unparse_real(x: float) -> str:
+    """A real number as Click's String(double) prints it (%.12g)."""
+    return f"{x:.12g}"
+
+
+# --- token bucket arguments (RatedUnqueue, RatedSplitter and their Bandwidth kin) ---
+
+# Bandwidth limiters let a packet through while the bucket holds this many
+# bytes, then charge its length: the bucket is this much larger than asked.
+BANDWIDTH_THRESHOLD = 131072
+
+
+def token_bucket_arguments(bandwidth: bool):
+    """Click's RATE, BURST_DURATION and BURST_SIZE (BURST_BYTES) arguments."""
+    from clickpy.runtime.args import Arg, Unsigned
+
+    return (
+        Arg("RATE", BandwidthArg if bandwidth else Unsigned, None, positional=True, mandatory=True),
+        Arg("BURST_DURATION", MillisecondsArg, None, attr="burst_duration"),
+        Arg("BURST_BYTES" if bandwidth else "BURST_SIZE", Unsigned, None, attr="burst_size"),
+    )
+
+
+def parse_token_bucket(element, conf, errh, bandwidth: bool, spec=None):
+    """(rate, capacity in tokens) for a token bucket configured Click's way, or None after errors.
+
+    spec is the element's declaration (token_bucket_arguments(bandwidth) by default).
+    """
+    from clickpy.runtime.args import parse_arguments
+
+    if spec is None:
+        spec = token_bucket_arguments(bandwidth)
+    values = parse_arguments(element, conf, spec, errh)
+    if values is None:
+        return None
+    rate = values["rate"]
+    duration, size = values["burst_duration"], values["burst_size"]
+    if duration is not None and size is not None:
+        errh.error(f"cannot specify both BURST_DURATION and {'BURST_BYTES' if bandwidth else 'BURST_SIZE'}")
+        return None
+    if size is None:
+        size = min(rate * (20 if duration is None else duration) // 1000, UINT32_MAX)
+    if bandwidth:
+        size = min(size + BANDWIDTH_THRESHOLD, UINT32_MAX)
+    return rate, size if size else 1
