@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from setuptools import find_packages, setup
+from setuptools.command.build_ext import build_ext
 
 HERE = Path(__file__).parent
 
@@ -52,6 +53,7 @@ def extensions():
     return cythonize(
         exts,
         language_level=3,
+        nthreads=os.cpu_count() or 1,
         include_path=[str(_pxd_tree())],
         # Bounds checks stay on by default, so Python-level code in a .pyx
         # (lists, negative indexes) is safe; hot loops work on C arrays.
@@ -85,7 +87,17 @@ def _pxd_tree():
     return root
 
 
+class ParallelBuildExt(build_ext):
+    """Compile extensions on every core: the library has about a hundred."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        if not self.parallel:
+            self.parallel = os.cpu_count() or 1
+
+
 setup(
+    cmdclass={"build_ext": ParallelBuildExt},
     packages=packages(),
     package_dir={
         "clickpy": "clickpy",

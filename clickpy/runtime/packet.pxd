@@ -94,6 +94,21 @@ cdef Packet *packet_put_slow(Packet *p, uint32_t n) noexcept nogil
 cdef bint packet_shared(Packet *p) noexcept nogil
 cdef void packet_copy_annotations(Packet *dst, Packet *src) noexcept nogil
 cdef uint64_t packets_in_use() noexcept nogil
+# Buffer-level access for rings (netmap_shim): buffers of the small pool by index.
+cdef Pool *small_pool_state() noexcept nogil
+cdef int64_t buffer_alloc() noexcept nogil                 # an unshared buffer index, or -1
+cdef void buffer_free(uint32_t buf) noexcept nogil         # give back a buffer you own
+cdef Packet *packet_adopt_buffer(uint32_t buf, uint32_t offset, uint32_t length) noexcept nogil
+cdef int64_t packet_release_buffer(Packet *p, uint32_t *offset, uint32_t *length) noexcept nogil
+# Sharing the small pool's buffers between processes (netmap_shim pipes).
+# A buffer this process does not hold (it sits in a shared ring slot or in
+# another process) is marked BUFFER_FOREIGN in this process's refcount table;
+# see netmap_shim/README.md, "Who owns a buffer".
+cdef enum:
+    BUFFER_FOREIGN = 0xF000
+cdef uint32_t small_pool_export(uint32_t *out, uint32_t n) noexcept nogil   # free buffers out, marked foreign
+cdef uint32_t small_pool_import(const uint32_t *bufs, uint32_t n) noexcept nogil  # foreign buffers in, as free
+cdef uint32_t small_pool_separate(const uint32_t *bufs, uint32_t n) noexcept nogil  # own exactly these (forked child)
 
 # --- Inline accessors (hot path) --------------------------------------------
 

@@ -298,6 +298,71 @@ cdef uint64_t packets_in_use() noexcept nogil:
     return _in_use
 
 
+# --- buffers by index (rings) ------------------------------------------------
+
+cdef Pool *small_pool_state() noexcept nogil:
+    return _pools[0]
+
+
+cdef int64_t buffer_alloc() noexcept nogil:
+    """Take a free buffer of the small pool for a ring slot; -1 if none is left."""
+    cdef Pool *pool = _pools[0]
+    if pool.nfree == 0:
+        pool.failures += 1
+        return -1
+    pool.nfree -= 1
+    cdef uint32_t buf = pool.free_stack[pool.nfree]
+    pool.refcount[buf] = 1
+    return buf
+
+
+cdef void buffer_free(uint32_t buf) noexcept nogil:
+    cdef Pool *pool = _pools[0]
+    pool.refcount[buf] -= 1
+    if pool.refcount[buf] == 0:
+        pool.free_stack[pool.nfree] = buf
+        pool.nfree += 1
+
+
+cdef Packet *packet_adopt_buffer(uint32_t buf, uint32_t offset, uint32_t length) noexcept nogil:
+    """A packet around a small-pool buffer the caller owns (a received ring slot):
+    no copy. On failure (no descriptor) the buffer is freed and NULL returned."""
+    cdef Packet *d = _new_descriptor()
+    cdef Pool *pool = _pools[0]
+    if d == NULL:
+        buffer_free(buf)
+        return NULL
+    d.buf = buf
+    d.buffer = pool.base + <size_t> buf * pool.buffer_size
+    d.buffer_length = pool.buffer_size
+    d.pool = 0
+    d.data = offset
+    d.length = length
+    d.mac = -1
+    d.network = -1
+    d.transport = -1
+    d.timestamp = 0
+    d.packet_type = PACKET_HOST
+    d.device = 0
+    d.next = NULL
+    memset(d.anno, 0, PACKET_ANNO_SIZE)
+    return d
+
+
+cdef int64_t packet_release_buffer(Packet *p, uint32_t *offset, uint32_t *length) noexcept nogil:
+    """Take p's buffer for a ring slot (zero-copy transmit) and free p's descriptor.
+
+    Only an unshared small-pool buffer can be taken; otherwise returns -1 and
+    leaves p alone (the caller copies instead)."""
+    if p.pool != 0 or _pools[0].refcount[p.buf] != 1:
+        return -1
+    offset[0] = p.data
+    length[0] = p.length
+    cdef uint32_t buf = p.buf
+    _free_descriptor(p)
+    return buf
+
+
 def live_packets():
     """Descriptors currently in use (tests use it to find leaks)."""
     return _in_use
@@ -519,3 +584,156 @@ cdef class PacketObject:
         if self.p == NULL:
             return "<Packet (released)>"
         return f"<Packet {self.p.length} bytes>"
+
+
+# --- sharing the small pool between processes (netmap_shim pipes) -------------
+#
+# Every process keeps its own free list and refcount table over the one
+# shared region. A buffer index is, at any moment, held by exactly one
+# process or sits in a slot of a shared ring; a process marks every buffer it
+# does not hold BUFFER_FOREIGN, so it can check a buffer handed to it and so
+# freeing a stale reference never puts a foreign buffer on its free list.
+
+from posix.mman cimport MAP_FIXED
+
+
+cdef uint32_t small_pool_export(uint32_t *out, uint32_t n) noexcept nogil:
+    """Take up to n free buffers out of this process (for a shared ring or
+    another process); they are marked foreign here. Returns how many."""
+    cdef Pool *pool = _pools[0]
+    cdef uint32_t k = 0
+    while k < n and pool.nfree > 0:
+        pool.nfree -= 1
+        out[k] = pool.free_stack[pool.nfree]
+        pool.refcount[out[k]] = BUFFER_FOREIGN
+        k += 1
+    return k
+
+
+cdef uint32_t small_pool_import(const uint32_t *bufs, uint32_t n) noexcept nogil:
+    """Accept buffers handed over by a shared ring or another process as free
+    buffers of this one. Only buffers marked foreign here are taken (anything
+    else is a duplicate or a corrupt index and is ignored). Returns how many."""
+    cdef Pool *pool = _pools[0]
+    cdef uint32_t i, b, k = 0
+    for i in range(n):
+        b = bufs[i]
+        if b < pool.nbuffers and pool.refcount[b] == BUFFER_FOREIGN and pool.nfree < pool.nbuffers:
+            pool.refcount[b] = 0
+            pool.free_stack[pool.nfree] = b
+            pool.nfree += 1
+            k += 1
+    return k
+
+
+cdef uint32_t small_pool_separate(const uint32_t *bufs, uint32_t n) noexcept nogil:
+    """In a child forked from the process that owns the pool: from now on this
+    process holds exactly the given buffers (all free), and nothing else.
+
+    Packets inherited from the parent keep working for reading; their buffers
+    count as foreign plus the inherited references, so they look shared
+    (writers copy first) and freeing them never frees a buffer here. Returns
+    how many buffers this process now owns."""
+    cdef Pool *pool = _pools[0]
+    cdef uint32_t i, c, k
+    cdef Packet *d
+    cdef unsigned char *live
+    for i in range(pool.nbuffers):
+        pool.refcount[i] = BUFFER_FOREIGN
+    # Inherited live descriptors: every descriptor of every chunk that is not
+    # on the free stack.
+    live = <unsigned char *> malloc(<size_t> _nchunks * DESCRIPTOR_CHUNK + 1)
+    if live != NULL:
+        memset(live, 1, <size_t> _nchunks * DESCRIPTOR_CHUNK)
+        for i in range(_nfree_desc):
+            d = _free_desc[i]
+            for c in range(_nchunks):
+                if d >= _chunks[c] and d < _chunks[c] + DESCRIPTOR_CHUNK:
+                    live[<size_t> c * DESCRIPTOR_CHUNK + <size_t> (d - _chunks[c])] = 0
+                    break
+        for c in range(_nchunks):
+            for k in range(DESCRIPTOR_CHUNK):
+                d = &_chunks[c][k]
+                if live[<size_t> c * DESCRIPTOR_CHUNK + k] and d.pool == 0 and d.buf < pool.nbuffers:
+                    pool.refcount[d.buf] += 1
+        free(live)
+    pool.nfree = 0
+    return small_pool_import(bufs, n)
+
+
+def share_small_pool(int fd):
+    """Map this process's small-buffer region onto another process's (fd: the
+    memfd of that process's small pool, received over a Unix socket).
+
+    Only a process that holds no small buffers yet may do this (its buffers
+    would change under it). Returns False when fd already is this process's
+    region (a forked child), True after remapping. The process owns no
+    buffer of the shared region afterwards: give it some with
+    ``small_pool_import`` (pipes do, from their grant)."""
+    cdef Pool *pool = _pools[0]
+    if pool.nfree != pool.nbuffers:
+        raise PoolError(f"cannot share another buffer region: {pool.nbuffers - pool.nfree} "
+                        "small buffers are in use in this process (share before making packets)")
+    st = os.fstat(fd)
+    if _small.fd >= 0:
+        mine = os.fstat(_small.fd)
+        if (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino):
+            return False
+    if <size_t> st.st_size < _small.region_size:
+        raise PoolError(f"buffer region of {st.st_size} bytes is smaller than this pool's {_small.region_size}")
+    cdef int newfd = os.dup(fd)
+    cdef void *region = mmap(pool.base, _small.region_size, PROT_READ | PROT_WRITE,
+                             MAP_SHARED | MAP_FIXED | MAP_NORESERVE, newfd, 0)
+    if region == MAP_FAILED:
+        close(newfd)
+        raise PoolError("cannot map the shared buffer region")
+    if _small.fd >= 0:
+        close(_small.fd)
+    _small.fd = newfd
+    cdef uint32_t i
+    for i in range(pool.nbuffers):
+        pool.refcount[i] = BUFFER_FOREIGN
+    pool.nfree = 0
+    return True
+
+
+def privatize_large_pool():
+    """In a forked child: move the large-buffer region to a private memfd
+    (copying the buffers in use), so the child's large packets no longer
+    alias the parent's. The small pool stays shared (see small_pool_separate)."""
+    cdef Pool *pool = _pools[1]
+    cdef size_t size = _large.region_size
+    cdef int fd = os.memfd_create("clickpy-buffers", 0)
+    if ftruncate(fd, size) != 0:
+        close(fd)
+        raise PoolError(f"cannot size a {size}-byte buffer region")
+    cdef unsigned char *tmp = <unsigned char *> mmap(NULL, size, PROT_READ | PROT_WRITE,
+                                                     MAP_SHARED | MAP_NORESERVE, fd, 0)
+    if <void *> tmp == MAP_FAILED:
+        close(fd)
+        raise PoolError("cannot map a private large-buffer region")
+    cdef uint32_t i
+    for i in range(pool.nbuffers):
+        if pool.refcount[i] != 0:
+            memcpy(tmp + <size_t> i * pool.buffer_size, pool.base + <size_t> i * pool.buffer_size,
+                   pool.buffer_size)
+    munmap(tmp, size)
+    if mmap(pool.base, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_NORESERVE,
+            fd, 0) == MAP_FAILED:
+        close(fd)
+        raise PoolError("cannot remap the large-buffer region")
+    if _large.fd >= 0:
+        close(_large.fd)
+    _large.fd = fd
+
+
+def small_pool_census():
+    """(free, held, foreign) buffer counts of the small pool in this process:
+    free on the free list, held in packets or private rings, foreign (in
+    shared rings or other processes). For tests that look for leaks."""
+    cdef Pool *pool = _pools[0]
+    cdef uint32_t i, foreign = 0
+    for i in range(pool.nbuffers):
+        if pool.refcount[i] == BUFFER_FOREIGN:
+            foreign += 1
+    return pool.nfree, pool.nbuffers - pool.nfree - foreign, foreign
