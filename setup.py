@@ -104,6 +104,6 @@ setup(
         "clickpy.elements": "elements",
         "clickpy.netmap_shim": "netmap_shim",
     },
-    package_data={"clickpy": ["graph/*.tsv"], "": ["*.pxd"]},
+    package_data={"clickpy": ["graph/*.tsv"], "": ["*.pxd", "*.pyx"]},  # .pyx: the registry indexes them
     ext_modules=extensions(),
 )

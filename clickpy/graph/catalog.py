@@ -75,7 +75,10 @@ def lookup(name: str) -> ClassSpec | None:
 
 
 def is_known(name: str) -> bool:
-    return lookup(name) is not None
+    """Is name a class (without loading it: elaboration only needs to know)."""
+    from clickpy.runtime import registry
+
+    return registry.is_defined(name) or name in _click_classes()
 
 
 def is_implemented(name: str) -> bool:

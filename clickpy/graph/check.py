@@ -71,6 +71,10 @@ def check(
             item.category = "class"
             d.items.append(item)
     specs = [s if s is not None and s.implemented else None for s in specs]
+    if seen:
+        # As in Click, a configuration naming classes that do not exist is
+        # wrong as written: its wiring is not judged until they do.
+        return [ElementPorts([], []) for _ in graph.elements]
     live = _check_port_ranges(graph, specs, d)
     return _check_processing(graph, specs, live, d)
 
@@ -87,10 +91,19 @@ def _check_packages(graph: FlatGraph, d: Diagnostics) -> None:
             d.error(lm, f"required package '{value}' could not be imported ({e})")
 
 
+_UNLOADABLE = object()
+
+
 def _class_spec(e: FlatElement, graph: FlatGraph, d: Diagnostics, lookup) -> catalog.ClassSpec | None:
     if e.failed:
         return None
-    spec = lookup(e.class_name)
+    try:
+        spec = lookup(e.class_name)
+    except ImportError as err:
+        d.error(e.landmark, f"element class '{e.class_name}' could not be loaded: {err}")
+        return _UNLOADABLE
+    if spec is _UNLOADABLE:
+        return None
     if spec is None:
         if e.bare:
             named = [x.name for x in graph.elements if "@" not in x.name and "/" not in x.name]

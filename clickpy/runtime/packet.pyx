@@ -595,6 +595,18 @@ cdef class PacketObject:
 # freeing a stale reference never puts a foreign buffer on its free list.
 
 from posix.mman cimport MAP_FIXED
+from posix.unistd cimport getpid
+
+# The process whose free lists these are: after fork() the child has a copy of
+# the parent's free lists over the same shared region and must not allocate
+# from it until it separates (small_pool_separate, share_small_pool).
+cdef int _owner_pid = getpid()
+
+
+def small_pool_is_own():
+    """False in a child forked from the process that owns this pool, until
+    the child takes its own buffers (a pipe's attach does)."""
+    return _owner_pid == getpid()
 
 
 cdef uint32_t small_pool_export(uint32_t *out, uint32_t n) noexcept nogil:
@@ -638,6 +650,8 @@ cdef uint32_t small_pool_separate(const uint32_t *bufs, uint32_t n) noexcept nog
     cdef uint32_t i, c, k
     cdef Packet *d
     cdef unsigned char *live
+    global _owner_pid
+    _owner_pid = getpid()
     for i in range(pool.nbuffers):
         pool.refcount[i] = BUFFER_FOREIGN
     # Inherited live descriptors: every descriptor of every chunk that is not
@@ -694,6 +708,8 @@ def share_small_pool(int fd):
     for i in range(pool.nbuffers):
         pool.refcount[i] = BUFFER_FOREIGN
     pool.nfree = 0
+    global _owner_pid
+    _owner_pid = getpid()
     return True
 
 

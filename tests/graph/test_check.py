@@ -125,8 +125,15 @@ def test_unknown_and_unimplemented_classes(text, message, monkeypatch):
 
 
 def test_all_errors_in_one_pass():
-    _, _, errs = run("Src -> Sink; x :: Nope; c :: Counter")
-    assert len(errs) == 4  # mismatch, unknown class, two unused ports
+    _, _, errs = run("Src -> Sink; c :: Counter; Queue -> Sink")
+    assert len(errs) == 4  # mismatch, two unused ports, unused Queue input
+
+
+def test_unknown_classes_stop_before_the_wiring_is_judged():
+    # As in Click: the wiring of a configuration with unknown classes is not checked.
+    _, _, errs = run("Src -> Sink; x :: Nope; y :: Nada")
+    assert [e.split(": ", 1)[1].split(";")[0] for e in errs] == [
+        "unknown element class 'Nope'", "unknown element class 'Nada'"]
 
 
 def test_missing_required_package():
