@@ -85,10 +85,73 @@ def _ports_text(e) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_config(e, value: str):
+def write_config(e, value: str):
+    """Write 'config': reconfigure e in place, or keep the old configuration."""
     from clickpy.runtime.router import reconfigure_element
 
-    reconfigure_element(e, value)
+    reconfigure_element(e, value.strip())
+
+
+# --- Click's keyword handlers (read_keyword_handler, reconfigure_keyword_handler) ---------
+#
+# A handler for one configuration argument works on the configuration text:
+# reading returns the argument as written, writing replaces it (or appends
+# ``KEYWORD value``) and reconfigures the element, so a later 'config' read
+# shows the change. A positional argument counts as the argument when no
+# keyword form of it is present.
+
+
+def config_argument(e, keyword: str, argno: int = -1) -> str:
+    """The text of argument KEYWORD (or positional argno) in e's configuration; '' if absent."""
+    from clickpy.lang.confstring import split_args, split_keyword
+
+    value, positional = None, []
+    for arg in split_args(e.config):
+        kw = split_keyword(arg)
+        if kw is not None and kw[0] == keyword:
+            value = kw[1]
+        else:
+            positional.append(arg)
+    if value is None and 0 <= argno < len(positional) and _is_positional(positional[argno]):
+        return positional[argno]
+    return value if value is not None else ""
+
+
+def config_with_argument(config: str, keyword: str, value: str, argno: int = -1) -> str:
+    """config with argument KEYWORD (positional argno if written so) set to value."""
+    from clickpy.lang.confstring import join_args, split_args, split_keyword
+
+    conf = split_args(config)
+    kept = [a for a in conf if (split_keyword(a) or ("",))[0] != keyword]
+    if len(kept) == len(conf) and 0 <= argno < len(kept) and _is_positional(kept[argno]):
+        kept[argno] = value
+    else:
+        kept.append(f"{keyword} {value}")
+    return join_args(kept)
+
+
+def _is_positional(arg: str) -> bool:
+    from clickpy.lang.confstring import split_keyword
+
+    kw = split_keyword(arg)
+    return kw is None or not kw[1]
+
+
+def read_keyword(keyword: str, argno: int = -1) -> Callable[[Any], str]:
+    return lambda e: config_argument(e, keyword, argno)
+
+
+def write_keyword(keyword: str, argno: int = -1) -> Callable[[Any, str], None]:
+    def write(e, value):
+        from clickpy.runtime.router import reconfigure_element
+
+        reconfigure_element(e, config_with_argument(e.config, keyword, value.strip(), argno))
+    return write
+
+
+def KeywordHandler(name: str, keyword: str, argno: int = -1, **flags) -> Handler:
+    """A read/write handler for one configuration argument."""
+    return Handler(name, read=read_keyword(keyword, argno), write=write_keyword(keyword, argno), **flags)
 
 
 def generic_handlers(element) -> list[Handler]:
@@ -97,7 +160,7 @@ def generic_handlers(element) -> list[Handler]:
         Handler("name", read=lambda e: e.name, calm=True),
         Handler("class", read=lambda e: type(e).__name__, calm=True),
         Handler("config", read=lambda e: e.config,
-                write=_write_config if getattr(type(element), "live_reconfigure", False) else None,
+                write=write_config if getattr(type(element), "live_reconfigure", False) else None,
                 calm=True),
         Handler("ports", read=_ports_text, calm=True),
         Handler("handlers", read=lambda e: "".join(

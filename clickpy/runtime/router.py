@@ -510,8 +510,8 @@ def reconfigure_element(e, config: str) -> None:
     """Write an element's 'config' handler: reconfigure it in place, or keep the old config."""
     errh = ElementErrors()
     old = e.config
-    e.configure(split_args(config), errh)
-    if errh.nerrors:
+    result = e.configure(split_args(config), errh)
+    if errh.nerrors or result is False:
         e.configure(split_args(old), ElementErrors())
-        raise HandlerError("\n".join(text for kind, text in errh.items if kind == "error"))
+        raise HandlerError("\n".join(text for kind, text in errh.items if kind == "error") or "bad configuration")
     e.config = config

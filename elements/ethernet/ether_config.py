@@ -3,18 +3,11 @@
 * Argument types in the ``(text, element) -> value`` form of
   ``clickpy.runtime.args``: bounded integers, Ethernet types, and the
   VLAN_TCI word (a number, or ``ANNO`` to take the TCI from the annotation).
-* Click's configuration-keyword handlers: ``read_keyword`` returns an
-  argument as written in the element's configuration (Click's
-  ``read_keyword_handler``); ``write_keyword`` replaces that argument (or
-  appends ``KEYWORD value``) and reconfigures the element, keeping the old
-  configuration if the new one is wrong (Click's
-  ``reconfigure_keyword_handler``).
 * Click's "data" handlers for a header field: an Ethernet address printed
   ``00-1B-21-44-04-F0`` and a 16-bit number.
 """
 from __future__ import annotations
 
-from clickpy.lang.confstring import join_args, split_args, split_keyword
 from clickpy.runtime.args import ArgError, EtherAddress, Int, String
 from clickpy.runtime.handlers import HandlerError
 
@@ -63,57 +56,6 @@ NATIVE_VLAN = bounded_int(-1, 0xFFF)
 def unparse_ether(b: bytes) -> str:
     """Click's EtherAddress::unparse: upper-case hex joined by dashes."""
     return "-".join(f"{x:02X}" for x in b)
-
-
-# --- configuration-keyword handlers --------------------------------------------------------
-
-
-def _positional(conf: list[str], argno: int) -> bool:
-    """conf[argno] holds a positional argument (not some KEYWORD value)."""
-    if not 0 <= argno < len(conf):
-        return False
-    kw = split_keyword(conf[argno])
-    return kw is None or not kw[1]
-
-
-def config_argument(e, keyword: str, argno: int = -1) -> str:
-    """The text of argument KEYWORD (or positional argno) in e's configuration; '' if absent."""
-    conf = split_args(e.config)
-    value = None
-    for arg in conf:
-        kw = split_keyword(arg)
-        if kw is not None and kw[0] == keyword:
-            value = kw[1]
-    if value is not None:
-        return value
-    return conf[argno] if _positional(conf, argno) else ""
-
-
-def read_keyword(keyword: str, argno: int = -1):
-    return lambda e: config_argument(e, keyword, argno)
-
-
-def write_keyword(keyword: str, argno: int = -1):
-    """A write function: set argument KEYWORD (positional argno if written so), reconfigure."""
-    def write(e, value):
-        from clickpy.runtime.router import reconfigure_element
-
-        conf = split_args(e.config)
-        kept = [a for a in conf if (split_keyword(a) or ("",))[0] != keyword]
-        value = value.strip()
-        if len(kept) == len(conf) and _positional(kept, argno):
-            kept[argno] = value
-        else:
-            kept.append(f"{keyword} {value}")
-        reconfigure_element(e, join_args(kept))
-    return write
-
-
-def write_config(e, value):
-    """The 'config' write handler of a live-reconfigurable element."""
-    from clickpy.runtime.router import reconfigure_element
-
-    reconfigure_element(e, value.strip())
 
 
 # --- header field ("data") handlers ----------------------------------------------------------

@@ -6,9 +6,9 @@ from clickpy.elements.ethernet.ether_header cimport ETHER_HEADER_LEN, rd16, set_
 from clickpy.runtime.element cimport SimpleElement
 from clickpy.runtime.packet cimport Packet, pkt_data, pkt_push
 
-from clickpy.elements.ethernet.ether_config import EtherType, unparse_ether, write_keyword
+from clickpy.elements.ethernet.ether_config import EtherType, unparse_ether
 from clickpy.runtime.args import REQUIRED, Arg, EtherAddress, parse_arguments
-from clickpy.runtime.handlers import ReadWrite
+from clickpy.runtime.handlers import ReadWrite, write_keyword
 
 
 cdef class EtherEncap(SimpleElement):

@@ -11,9 +11,9 @@ from clickpy.runtime.packet cimport Packet, pkt_data, pkt_push
 
 from clickpy.elements.ethernet.ether_config import (
     ANNO, NATIVE_VLAN, VLAN_ID, VLAN_PCP, EtherType, VLANTci, parse_ether_handler,
-    parse_u16_handler, read_keyword, unparse_ether, write_config, write_keyword)
+    parse_u16_handler, unparse_ether)
 from clickpy.runtime.args import REQUIRED, Arg, EtherAddress, String, parse_arguments
-from clickpy.runtime.handlers import ReadWrite
+from clickpy.runtime.handlers import ReadWrite, read_keyword, write_config, write_keyword
 
 
 def _set_src(e, value):

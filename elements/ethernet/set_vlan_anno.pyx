@@ -6,10 +6,9 @@ from clickpy.elements.ethernet.ether_header cimport set_vlan_tci_anno
 from clickpy.runtime.element cimport SimpleElement
 from clickpy.runtime.packet cimport Batch, Packet
 
-from clickpy.elements.ethernet.ether_config import (
-    VLAN_ID, VLAN_PCP, bounded_int, read_keyword, write_config, write_keyword)
+from clickpy.elements.ethernet.ether_config import VLAN_ID, VLAN_PCP, bounded_int
 from clickpy.runtime.args import Arg, parse_arguments
-from clickpy.runtime.handlers import ReadWrite
+from clickpy.runtime.handlers import ReadWrite, read_keyword, write_config, write_keyword
 
 
 cdef class SetVLANAnno(SimpleElement):

@@ -10,10 +10,9 @@ from clickpy.runtime.element cimport SimpleElement
 from clickpy.runtime.packet cimport Packet, pkt_data, pkt_push
 
 from clickpy.elements.ethernet.ether_config import (
-    ANNO, NATIVE_VLAN, VLAN_ID, VLAN_PCP, EtherType, VLANTci, read_keyword, write_config,
-    write_keyword)
+    ANNO, NATIVE_VLAN, VLAN_ID, VLAN_PCP, EtherType, VLANTci)
 from clickpy.runtime.args import Arg, parse_arguments
-from clickpy.runtime.handlers import ReadWrite
+from clickpy.runtime.handlers import ReadWrite, read_keyword, write_config, write_keyword
 
 
 cdef class VLANEncap(SimpleElement):

@@ -190,39 +190,3 @@ def BoolOrTwo(text: str, element=None) -> int:
 
 def ip_aton(addr: str) -> bytes:
     return socket.inet_aton(addr)
-
-
-# --- Click's read_keyword_handler / reconfigure_keyword_handler ---------------------------
-
-def read_keyword_argument(e, argno: int, keyword: str) -> str:
-    """The text of argument KEYWORD (or positional argno) in e's configuration."""
-    from clickpy.lang.confstring import split_args, split_keyword
-
-    conf = split_args(e.config)
-    value = None
-    rest = []
-    for arg in conf:
-        kw = split_keyword(arg)
-        if kw is not None and kw[0] == keyword:
-            value = kw[1]
-        else:
-            rest.append(arg)
-    if value is None and 0 <= argno < len(rest):
-        kw = split_keyword(rest[argno])
-        if kw is None or not kw[1]:
-            return rest[argno]
-    return value if value is not None else ""
-
-
-def keyword_handler(name: str, argno: int, keyword: str, **flags):
-    """A read/write handler for one configuration argument, as Click's
-    read_keyword_handler / reconfigure_keyword_handler pair: writing it
-    reconfigures the element with that argument changed."""
-    from clickpy.runtime.handlers import Handler
-
-    def write(e, value):
-        from clickpy.elements.standard.reconfigure_handler import reconfigure_argument
-
-        reconfigure_argument(e, argno, keyword, value)
-
-    return Handler(name, read=lambda e: read_keyword_argument(e, argno, keyword), write=write, **flags)

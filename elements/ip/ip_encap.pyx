@@ -12,8 +12,8 @@ from clickpy.elements.ip.ip_header cimport (IP_DF, IP_ECN_CE, IP_ECN_ECT1, IP_EC
 import socket
 
 from clickpy.runtime.args import Arg, AnyArg, ArgError, Bool, Int, IPAddress, parse_arguments
-from clickpy.runtime.handlers import Handler
-from clickpy.elements.ip.ip_args import Byte, IPProto, keyword_handler
+from clickpy.runtime.handlers import Handler, write_keyword
+from clickpy.elements.ip.ip_args import Byte, IPProto
 
 
 def _ect(text, element=None):
@@ -62,8 +62,8 @@ cdef class IPEncap(SimpleElement):
         Arg("DF", Bool, False),
     )
     handlers = (
-        Handler("src", read=lambda e: e.src, write=keyword_handler("src", 1, "SRC").write, calm=True),
-        Handler("dst", read=lambda e: e.dst, write=keyword_handler("dst", 2, "DST").write, calm=True),
+        Handler("src", read=lambda e: e.src, write=write_keyword("SRC", 1), calm=True),
+        Handler("dst", read=lambda e: e.dst, write=write_keyword("DST", 2), calm=True),
     )
     live_reconfigure = True
 

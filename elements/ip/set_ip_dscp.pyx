@@ -7,7 +7,7 @@ from clickpy.runtime.packet cimport Packet, packet_uniqueify
 from clickpy.elements.ip.ip_header cimport ip_header_ok, load_u16_raw, update_in_cksum
 
 from clickpy.runtime.args import Arg, Unsigned, parse_arguments
-from clickpy.elements.ip.ip_args import keyword_handler
+from clickpy.runtime.handlers import KeywordHandler
 
 
 cdef class SetIPDSCP(SimpleElement):
@@ -29,7 +29,7 @@ cdef class SetIPDSCP(SimpleElement):
     =a SetIPECN
     """
     arguments = (Arg("DSCP", Unsigned, None, positional=True, mandatory=True),)
-    handlers = (keyword_handler("dscp", 0, "DSCP", calm=True),)
+    handlers = (KeywordHandler("dscp", "DSCP", 0, calm=True),)
     live_reconfigure = True
 
     cdef public unsigned dscp

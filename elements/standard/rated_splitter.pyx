@@ -9,12 +9,11 @@ from clickpy.elements.standard.token_bucket cimport (
     tb_assign, tb_init, tb_jiffies, tb_rate, tb_refill, tb_remove_if,
 )
 
-from clickpy.runtime.handlers import ReadWrite
+from clickpy.runtime.handlers import ReadWrite, write_config, write_keyword
 
 from clickpy.elements.standard.rate_args import (
     parse_token_bucket, token_bucket_arguments, unparse_bandwidth,
 )
-from clickpy.elements.standard.reconfigure_handler import keyword_write_handler, write_config
 
 
 def _read_rate(e):
@@ -50,7 +49,7 @@ cdef class RatedSplitter(Element):
     arguments = token_bucket_arguments(bandwidth=False)
     bandwidth = False
     handlers = (
-        ReadWrite("rate", _read_rate, keyword_write_handler(0, "RATE")),
+        ReadWrite("rate", _read_rate, write_keyword("RATE", 0)),
         ReadWrite("config", _read_rate, write_config, calm=True),
     )
 

@@ -12,12 +12,11 @@ from clickpy.elements.standard.token_bucket cimport (
 )
 
 from clickpy.runtime.args import ArgError, Bool
-from clickpy.runtime.handlers import HandlerError, Read, ReadWrite
+from clickpy.runtime.handlers import HandlerError, Read, ReadWrite, write_config, write_keyword
 
 from clickpy.elements.standard.rate_args import (
     parse_token_bucket, token_bucket_arguments, unparse_bandwidth,
 )
-from clickpy.elements.standard.reconfigure_handler import keyword_write_handler, write_config
 
 
 def _read_rate(e):
@@ -64,7 +63,7 @@ cdef class RatedUnqueue(Element):
     arguments = token_bucket_arguments(bandwidth=False)
     bandwidth = False       # tokens are bytes (BandwidthRatedUnqueue)
     handlers = (
-        ReadWrite("rate", _read_rate, keyword_write_handler(0, "RATE")),
+        ReadWrite("rate", _read_rate, write_keyword("RATE", 0)),
         ReadWrite("active", lambda e: e.active, _write_active),
         Read("calls", lambda e: e.calls_text()),
         ReadWrite("config", _read_rate, write_config, calm=True),

@@ -8,10 +8,9 @@ from clickpy.elements.standard.gap_rate cimport (
 )
 
 from clickpy.runtime.args import Arg, Unsigned, parse_arguments
-from clickpy.runtime.handlers import ReadWrite, Write
+from clickpy.runtime.handlers import ReadWrite, Write, write_config, write_keyword
 
 from clickpy.elements.standard.rate_args import unparse_bandwidth
-from clickpy.elements.standard.reconfigure_handler import keyword_write_handler, write_config
 
 
 def _read_rate(e):
@@ -55,7 +54,7 @@ cdef class Shaper(Element):
     arguments = (Arg("RATE", Unsigned, None, positional=True, mandatory=True),)
     bandwidth = False
     handlers = (
-        ReadWrite("rate", _read_rate, keyword_write_handler(0, "RATE")),
+        ReadWrite("rate", _read_rate, write_keyword("RATE", 0)),
         ReadWrite("config", _read_rate, write_config, calm=True),
         Write("reset", lambda e, v: e.reset_rate(), button=True),
     )

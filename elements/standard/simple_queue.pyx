@@ -7,18 +7,15 @@ from clickpy.runtime.notifier cimport ActiveNotifier
 from clickpy.runtime.packet cimport Batch, Packet, packet_kill
 
 from clickpy.runtime.args import Arg, Unsigned
-from clickpy.runtime.handlers import HandlerError, Read, ReadWrite, Write
+from clickpy.runtime.handlers import HandlerError, Read, ReadWrite, Write, write_keyword
 
 # Pulls that find the queue empty before it tells pullers to sleep (Click's value).
 cdef int SLEEPINESS_TRIGGER = 9
 
 
-def _write_capacity(e, value):
-    # As Click's: rewrite CAPACITY in the configuration and reconfigure, so
-    # that 'config' shows the new capacity (Queue then reads 'CAPACITY 10').
-    from clickpy.elements.standard.reconfigure_handler import reconfigure_argument
-
-    reconfigure_argument(e, 0, "CAPACITY", value)
+# As Click's: rewrite CAPACITY in the configuration and reconfigure, so that
+# 'config' shows the new capacity (Queue then reads 'CAPACITY 10').
+_write_capacity = write_keyword("CAPACITY", 0)
 
 
 cdef class SimpleQueue(Element):

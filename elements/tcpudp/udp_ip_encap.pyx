@@ -11,12 +11,12 @@ from clickpy.elements.ip.ip_header cimport (IP_HEADER_LEN, IP_PROTO_UDP, UDP_HEA
 import socket
 
 from clickpy.runtime.args import Arg, AnyArg, ArgError, Bool, IPAddress, parse_arguments
-from clickpy.runtime.handlers import Handler
-from clickpy.elements.ip.ip_args import IPPort, keyword_handler
+from clickpy.runtime.handlers import Handler, write_keyword
+from clickpy.elements.ip.ip_args import IPPort
 
 
 def _handler(name, argno, keyword, read):
-    return Handler(name, read=read, write=keyword_handler(name, argno, keyword).write)
+    return Handler(name, read=read, write=write_keyword(keyword, argno))
 
 
 cdef class UDPIPEncap(SimpleElement):
