@@ -208,6 +208,51 @@ def _address_info(element, name: str, kind: str):
     return router.address_info(name, kind, element)
 
 
+# Click's annotation names: name -> (offset in the packet's annotation area, size).
+ANNOTATIONS = {
+    "AGGREGATE": (20, 4), "DST_IP": (0, 4), "DST_IP6": (0, 16), "EXTRA_LENGTH": (28, 4),
+    "EXTRA_PACKETS": (24, 4), "FIRST_TIMESTAMP": (32, 8), "FIX_IP_SRC": (19, 1),
+    "FWD_RATE": (20, 4), "GRID_ROUTE_CB": (27, 1), "ICMP_PARAMPROB": (17, 1),
+    "IPREASSEMBLER": (28, 4), "IPSEC_SPI": (32, 4), "MISC_IP": (20, 4), "PACKET_NUMBER": (32, 4),
+    "PAINT": (16, 1), "PERFCTR": (40, 8), "REV_RATE": (24, 4), "SEQUENCE_NUMBER": (36, 4),
+    "VLAN": (20, 2), "VLAN_TCI": (20, 2), "WIFI_EXTRA": (16, 24),
+}
+ANNOTATION_AREA = 48
+
+
+def Annotation(size: int):
+    """Argument type: an annotation of size bytes (0: any size), by name or byte offset.
+
+    A name is one of Click's, or one an AddressInfo declares as an
+    annotation. 2-, 4- and 8-byte annotations must be aligned, as Click
+    requires. The value is the offset.
+    """
+    def parse(text: str, element=None) -> int:
+        t = String(text, element)
+        info = ANNOTATIONS.get(t)
+        if info is None:
+            try:
+                found = _address_info(element, t, "annotation")
+            except Exception:  # a name database that cannot answer this kind
+                found = None
+            if found is not None:
+                info = (found, 0) if isinstance(found, int) else found
+        if info is None:
+            try:
+                info = (Int(t), 0)
+            except ArgError:
+                raise ArgError("expected annotation") from None
+        offset, asize = info
+        if size and asize and asize != size:
+            raise ArgError(f"expected {size}-byte annotation")
+        if offset < 0 or offset + max(size, 1) > ANNOTATION_AREA or (size in (2, 4, 8) and offset % size):
+            raise ArgError("expected annotation")
+        return offset
+
+    parse.__name__ = "Annotation"
+    return parse
+
+
 def IPAddress(text: str, element=None) -> str:
     t = unquote(text.strip())
     try:

@@ -6,8 +6,7 @@ from clickpy.runtime.element cimport SimpleElement
 from clickpy.runtime.packet cimport DST_IP_ANNO_OFFSET, Packet, pkt_data
 from clickpy.elements.ip.ip_header cimport ip_header_ok
 
-from clickpy.runtime.args import Arg, Int, Word
-from clickpy.elements.ip.ip_args import Anno
+from clickpy.runtime.args import Annotation, Arg, Int, Word
 
 
 cdef class GetIPAddress(SimpleElement):
@@ -28,7 +27,7 @@ cdef class GetIPAddress(SimpleElement):
     """
     arguments = (
         Arg("OFFSET", Int, -1, positional=True),
-        Arg("ANNO", Anno(4), DST_IP_ANNO_OFFSET, positional=True),
+        Arg("ANNO", Annotation(4), DST_IP_ANNO_OFFSET, positional=True),
         Arg("IP", Word, None),
     )
 

@@ -43,17 +43,6 @@ KNOWN_PORTS = {
     "sunrpc": 111, "telnet": 23, "tftp": 69, "www": 80,
 }
 
-# Click's annotation names: name -> (offset, size).
-ANNOTATIONS = {
-    "AGGREGATE": (20, 4), "DST_IP": (0, 4), "DST_IP6": (0, 16), "EXTRA_LENGTH": (28, 4),
-    "EXTRA_PACKETS": (24, 4), "FIRST_TIMESTAMP": (32, 8), "FIX_IP_SRC": (19, 1),
-    "FWD_RATE": (20, 4), "GRID_ROUTE_CB": (27, 1), "ICMP_PARAMPROB": (17, 1),
-    "IPREASSEMBLER": (28, 4), "IPSEC_SPI": (32, 4), "MISC_IP": (20, 4), "PACKET_NUMBER": (32, 4),
-    "PAINT": (16, 1), "PERFCTR": (40, 8), "REV_RATE": (24, 4), "SEQUENCE_NUMBER": (36, 4),
-    "VLAN": (20, 2), "VLAN_TCI": (20, 2), "WIFI_EXTRA": (16, 24),
-}
-ANNO_SIZE = 48
-
 _PROTO_NAMES = {v: k for k, v in IP_PROTOS.items() if v < 256}
 _ICMP_TYPE_NAMES = {v: k for k, v in ICMP_TYPES.items()}
 _ICMP_CODE_NAMES = {t: {v: k for k, v in codes.items()} for t, codes in ICMP_CODES.items()}
@@ -143,30 +132,6 @@ def IPPort(proto: int):
             raise ArgError("overflow, range 0-65535")
         return v
     parse.__name__ = "IPPort"
-    return parse
-
-
-def Anno(size: int):
-    """Argument type: an annotation name (PAINT, DST_IP, ...) or byte offset, size bytes long."""
-    def parse(text: str, element=None) -> int:
-        t = String(text, element)
-        info = ANNOTATIONS.get(t)
-        if info is None:
-            info = _router_lookup(element, t, ("annotation",))
-            if isinstance(info, int):
-                info = (info, 0)
-        if info is None:
-            try:
-                info = (Int(t), 0)
-            except ArgError:
-                raise ArgError("expected annotation") from None
-        offset, asize = info
-        if asize and asize != size:
-            raise ArgError("expected annotation")
-        if (size in (2, 4, 8) and offset % size) or offset < 0 or offset + size > ANNO_SIZE:
-            raise ArgError("expected annotation")
-        return offset
-    parse.__name__ = "Anno"
     return parse
 
 

@@ -35,9 +35,8 @@ from clickpy.elements.ip.ip_header cimport (IP_HEADER_LEN, IP_MF, IP_OFFMASK, IP
 
 import sys
 
-from clickpy.runtime.args import Arg, Unsigned
+from clickpy.runtime.args import Annotation, Arg, Unsigned
 from clickpy.runtime.handlers import Read
-from clickpy.elements.ip.ip_args import Anno
 
 cdef enum:
     NMAP = 256
@@ -117,7 +116,7 @@ cdef class IPReassembler(SimpleElement):
     processing = "a/ah"
     arguments = (
         Arg("HIMEM", Unsigned, 256 * 1024),
-        Arg("MAX_MTU_ANNO", Anno(2), -1),
+        Arg("MAX_MTU_ANNO", Annotation(2), -1),
     )
     handlers = (Read("dump", lambda e: e.dump()),)
 

@@ -7,9 +7,8 @@ from clickpy.runtime.packet cimport DST_IP_ANNO_OFFSET, Packet
 
 import socket
 
-from clickpy.runtime.args import Arg, ArgError, IPAddress
+from clickpy.runtime.args import Annotation, Arg, ArgError, IPAddress
 from clickpy.runtime.handlers import HandlerError, ReadWrite
-from clickpy.elements.ip.ip_args import Anno
 
 
 def _write_addr(e, value):
@@ -37,7 +36,7 @@ cdef class SetIPAddress(SimpleElement):
     """
     arguments = (
         Arg("IPADDR", IPAddress, None, positional=True, mandatory=True, attr="addr"),
-        Arg("ANNO", Anno(4), DST_IP_ANNO_OFFSET),
+        Arg("ANNO", Annotation(4), DST_IP_ANNO_OFFSET),
     )
     handlers = (ReadWrite("addr", lambda e: e.addr, _write_addr),)
     live_reconfigure = True

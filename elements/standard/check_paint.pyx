@@ -5,10 +5,10 @@ from libc.stdint cimport uint8_t
 from clickpy.runtime.element cimport Element
 from clickpy.runtime.packet cimport PAINT_ANNO_OFFSET, Batch, Packet
 
-from clickpy.runtime.args import Arg
+from clickpy.runtime.args import Annotation, Arg
 from clickpy.runtime.handlers import ReadWrite
 
-from clickpy.elements.standard.paint import Byte, anno_arg, write_color
+from clickpy.elements.standard.paint import Byte, write_color
 
 
 cdef class CheckPaint(Element):
@@ -37,7 +37,7 @@ cdef class CheckPaint(Element):
     processing = "a/ah"
     arguments = (
         Arg("COLOR", Byte, None, positional=True, mandatory=True),
-        Arg("ANNO", anno_arg(1), PAINT_ANNO_OFFSET, positional=True),
+        Arg("ANNO", Annotation(1), PAINT_ANNO_OFFSET, positional=True),
     )
     handlers = (ReadWrite("color", lambda e: e.color, write_color),)
 

@@ -3,9 +3,8 @@
 from clickpy.runtime.element cimport Element
 from clickpy.runtime.packet cimport PAINT_ANNO_OFFSET, Batch, Packet, packet_clone
 
-from clickpy.runtime.args import Arg
+from clickpy.runtime.args import Annotation, Arg
 
-from clickpy.elements.standard.paint import anno_arg
 
 
 cdef class PaintSwitch(Element):
@@ -31,7 +30,7 @@ cdef class PaintSwitch(Element):
     """
     port_count = "1/-"
     processing = "h"
-    arguments = (Arg("ANNO", anno_arg(1), PAINT_ANNO_OFFSET, positional=True),)
+    arguments = (Arg("ANNO", Annotation(1), PAINT_ANNO_OFFSET, positional=True),)
 
     cdef public int anno
 
