@@ -163,6 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
                    add_help=False)
     sub.add_parser("run", help="run a router (Click's driver flags: -e -f -h -x -q -o --simtime NAME=value)",
                    add_help=False)
+    sub.add_parser("deploy", help="run a config on this host's interfaces (set up, then restored on exit)",
+                   add_help=False)
+    sub.add_parser("lab", help="a client-middlebox-server lab in network namespaces: up, down, exec, status",
+                   add_help=False)
     return parser
 
 
@@ -184,6 +188,14 @@ def _main(argv: list[str] | None) -> int:
         from clickpy.cli.run import main as run_main
 
         return run_main(argv[1:])
+    if argv and argv[0] == "deploy":
+        from clickpy.cli.deploy import main as deploy_main
+
+        return deploy_main(argv[1:])
+    if argv and argv[0] == "lab":
+        from clickpy.cli.lab import main as lab_main
+
+        return lab_main(argv[1:])
     ns = parser.parse_args(argv)
     if not getattr(ns, "func", None):
         parser.print_help()

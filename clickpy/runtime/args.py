@@ -22,6 +22,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+from fractions import Fraction
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -115,44 +116,97 @@ def Double(text: str, element=None) -> float:
     return float(t)
 
 
-_TIME_UNITS = {"": 1.0, "s": 1.0, "sec": 1.0, "ms": 1e-3, "msec": 1e-3, "us": 1e-6, "usec": 1e-6,
-               "ns": 1e-9, "nsec": 1e-9, "m": 60.0, "min": 60.0, "h": 3600.0, "hr": 3600.0,
-               "d": 86400.0, "day": 86400.0}
+# --- Click's time text (cp_time) ------------------------------------------------------
+#
+# A real number of seconds, then optionally a unit (s, sec, m, min, h, hr, d,
+# day) which an SI prefix (m, u, n) may precede: '5ms', '1.5min', '2e-3'.
+# Parsed exactly and truncated to nanoseconds, as Click's fixed-point parse.
+
+_TIME_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "d": 86400, "day": 86400}
+_TIME_PREFIXES = {"m": Fraction(1, 10**3), "u": Fraction(1, 10**6), "n": Fraction(1, 10**9)}
+_TIME_NUMBER_RE = re.compile(r"([+-]?)(\d+\.?\d*|\.\d+)(?:[eE]([+-]?\d+))?\Z")
+NS_PER_SEC = 1_000_000_000
+_PLAIN_TIME_RE = re.compile(r"(\d+)(?:\.(\d*))?\Z")
+
+
+def parse_time(text: str, allow_negative: bool = False) -> int:
+    """Click's cp_time: the text as nanoseconds; ArgError when it does not parse."""
+    m = _PLAIN_TIME_RE.match(text)
+    if m:  # the common case in trace files, 'SEC[.FRACTION]', in integer arithmetic
+        frac = m.group(2)
+        return int(m.group(1)) * NS_PER_SEC + (int(frac[:9].ljust(9, "0")) if frac else 0)
+    t = text.strip()
+    factor = Fraction(1)
+    for unit in sorted(_TIME_UNITS, key=len, reverse=True):
+        if t.endswith(unit) and len(t) > len(unit):
+            t, factor = t[: -len(unit)], Fraction(_TIME_UNITS[unit])
+            if len(t) > 1 and t[-1] in _TIME_PREFIXES:
+                t, factor = t[:-1], factor * _TIME_PREFIXES[t[-1]]
+            t = t.rstrip()
+            break
+    m = _TIME_NUMBER_RE.match(t)
+    if not m or (m.group(1) == "-" and not allow_negative):
+        raise ArgError("expected time in seconds")
+    value = Fraction(m.group(2)) * factor
+    if m.group(3):
+        value *= Fraction(10) ** int(m.group(3))
+    ns = int(value * NS_PER_SEC)
+    return -ns if m.group(1) == "-" else ns
+
+
+def unparse_timestamp(ns: int) -> str:
+    """A time as Click's Timestamp prints it: 'SEC.USEC', or 'SEC.NSEC' when not microsecond-exact."""
+    sign = "-" if ns < 0 else ""
+    sec, sub = divmod(abs(ns), NS_PER_SEC)
+    if sub % 1000 == 0:
+        return f"{sign}{sec}.{sub // 1000:06d}"
+    return f"{sign}{sec}.{sub:09d}"
+
+
+def unparse_interval(ns: int) -> str:
+    """An interval as Click's Timestamp::unparse_interval prints it ('5ms', '20us', '1.500000s')."""
+    sec, sub = divmod(ns, NS_PER_SEC)
+    if sec == 0:
+        if sub % 10**6 == 0:
+            return f"{sub // 10**6}ms"
+        if sub % 10**3 == 0:
+            return f"{sub // 10**3}us"
+        return f"{sub}ns"
+    return unparse_timestamp(ns) + "s"
 
 
 def Seconds(text: str, element=None) -> float:
-    """A time interval with an optional unit (s, ms, us, ns, min, h); seconds."""
-    t = text.strip()
-    m = _REAL_RE.match(t)
-    if not m or t[m.end():].strip() not in _TIME_UNITS or t.startswith("-"):
-        raise ArgError("expected time in seconds")
-    return float(m.group()) * _TIME_UNITS[t[m.end():].strip()]
+    """A time interval in seconds, as a float (Click's SecondsArg for doubles)."""
+    return parse_time(text) / NS_PER_SEC
+
+
+def Interval(text: str, element=None) -> int:
+    """A non-negative time interval; nanoseconds."""
+    return parse_time(text)
+
+
+def PositiveInterval(text: str, element=None) -> int:
+    """A time interval that must not be zero; nanoseconds."""
+    v = parse_time(text)
+    if v == 0:
+        raise ArgError("expected positive time")
+    return v
 
 
 def Timestamp(text: str, element=None) -> int:
-    """An absolute time, 'SECONDS[.FRACTION]'; nanoseconds since the epoch."""
-    t = text.strip()
-    m = re.fullmatch(r"(-?\d+)(?:\.(\d{1,9})\d*)?", t)
-    if not m:
-        raise ArgError("expected timestamp")
-    frac = (m.group(2) or "").ljust(9, "0")
-    sec = int(m.group(1))
-    ns = int(frac)
-    return sec * 1_000_000_000 + (ns if sec >= 0 and not t.startswith("-") else -ns)
+    """A non-negative point in time (seconds since the epoch, units allowed); nanoseconds."""
+    try:
+        return parse_time(text)
+    except ArgError:
+        raise ArgError("expected timestamp") from None
 
 
-_BW_RE = re.compile(r"(\d+\.?\d*|\.\d+)\s*([kKMG]?)(bps|Bps|baud)?\Z")
-
-
-def Bandwidth(text: str, element=None) -> float:
-    """A rate in bytes per second: '10Mbps', '1.5MBps', '100000' (bytes/s)."""
-    m = _BW_RE.fullmatch(text.strip())
-    if not m:
-        raise ArgError("expected bandwidth")
-    v = float(m.group(1)) * {"": 1, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9}[m.group(2)]
-    if m.group(3) in ("bps", "baud"):
-        v /= 8
-    return v
+def SignedTimestamp(text: str, element=None) -> int:
+    """A time that may be negative (an offset); nanoseconds."""
+    try:
+        return parse_time(text, allow_negative=True)
+    except ArgError:
+        raise ArgError("expected timestamp") from None
 
 
 def String(text: str, element=None) -> str:

@@ -6,15 +6,14 @@ from libc.string cimport memcpy
 from clickpy.runtime.element cimport SimpleElement
 from clickpy.runtime.packet cimport FIRST_TIMESTAMP_ANNO_OFFSET, Packet
 
-from clickpy.runtime.args import Arg, ArgError, Bool
+from clickpy.runtime.args import Arg, ArgError, Bool, SignedTimestamp, unparse_timestamp
 from clickpy.runtime.handlers import HandlerError, ReadWrite
 
-from clickpy.elements.analysis.trace_file import SignedTimeArg, unparse_time
 
 
 def _write_time(e, value):
     try:
-        e.time = SignedTimeArg(value)
+        e.time = SignedTimestamp(value)
     except ArgError as err:
         raise HandlerError(f"time: {err}") from None
 
@@ -40,11 +39,11 @@ cdef class AdjustTimestamp(SimpleElement):
     port_count = "1/1"
     processing = "a"
     arguments = (
-        Arg("TIME", SignedTimeArg, 0, positional=True),
+        Arg("TIME", SignedTimestamp, 0, positional=True),
         Arg("FIRST", Bool, False),
         Arg("ALL", Bool, False),
     )
-    handlers = (ReadWrite("time", lambda e: unparse_time(e.time), _write_time),)
+    handlers = (ReadWrite("time", lambda e: unparse_timestamp(e.time), _write_time),)
 
     cdef public int64_t time
     cdef public bint first

@@ -10,10 +10,10 @@ from clickpy.runtime.element cimport Element
 from clickpy.runtime.packet cimport (AGGREGATE_ANNO_OFFSET, PAINT_ANNO_OFFSET, Packet, packet_kill,
                                      pkt_anno_u32, pkt_set_anno_u32)
 
-from clickpy.runtime.args import Arg, ArgError, Bool, ElementRef, Filename, Seconds
+from clickpy.runtime.args import Arg, ArgError, Bool, ElementRef, Filename, Seconds, unparse_timestamp
 from clickpy.runtime.handlers import HandlerError, Write
 
-from clickpy.elements.analysis.trace_file import report, unparse_time
+from clickpy.elements.analysis.trace_file import report
 
 cdef enum:
     IP_PROTO_ICMP = 1
@@ -286,8 +286,8 @@ cdef class AggregateIPFlows(Element):
         dport = (ports >> (16 if f.reverse else 0)) & 0xFFFF
         try:
             s = (f"<flow aggregate='{f.aggregate}' src='{_addr(src)}' sport='{sport}' dst='{_addr(dst)}' "
-                 f"dport='{dport}' begin='{unparse_time(f.first_ts)}' "
-                 f"duration='{unparse_time(f.last_ts - f.first_ts)}'")
+                 f"dport='{dport}' begin='{unparse_timestamp(f.first_ts)}' "
+                 f"duration='{unparse_timestamp(f.last_ts - f.first_ts)}'")
             if f.filepos:
                 s += f" filepos='{f.filepos}'"
             s += (f">\n  <stream dir='0' packets='{f.packets[0]}' /><stream dir='1' packets='{f.packets[1]}' />\n"

@@ -15,13 +15,13 @@ from clickpy.runtime.packet cimport (Batch, DEFAULT_HEADROOM, DST_IP_ANNO_OFFSET
                                      MAX_BATCH, Packet, packet_kill, packet_make, pkt_data, pkt_set_anno_u32)
 from clickpy.runtime.scheduler cimport Scheduler, Task, Timer
 
-from clickpy.runtime.args import Arg, ArgError, Bool, Filename, Unsigned
+from clickpy.runtime.args import Arg, ArgError, Bool, Filename, Timestamp, Unsigned, parse_time
 from clickpy.runtime.handlers import HandlerCall, HandlerCallArg, HandlerError, Read, ReadWrite, Write
 
 from clickpy.elements.analysis import pcap_format as pcap
-from clickpy.elements.analysis.trace_file import (SAMPLING_SHIFT, FileOffsetArg, SampleArg, TimeArg,
-                                                  TraceFileError, compression_of, open_decompressed,
-                                                  parse_time, print_filename, report, unparse_sample)
+from clickpy.elements.analysis.trace_file import (SAMPLING_SHIFT, FileOffsetArg, SampleArg, TraceFileError,
+                                                  compression_of, open_decompressed, print_filename, report,
+                                                  unparse_sample)
 
 cdef enum:
     # Link types FORCE_IP understands (values as in pcap files).
@@ -305,11 +305,11 @@ cdef class FromDump(Element):
         Arg("ACTIVE", Bool, True),
         Arg("SAMPLE", SampleArg, SAMPLE_ONE),
         Arg("FORCE_IP", Bool, False),
-        Arg("START", TimeArg, None),
-        Arg("START_AFTER", TimeArg, None),
-        Arg("END", TimeArg, None),
-        Arg("END_AFTER", TimeArg, None),
-        Arg("INTERVAL", TimeArg, None),
+        Arg("START", Timestamp, None),
+        Arg("START_AFTER", Timestamp, None),
+        Arg("END", Timestamp, None),
+        Arg("END_AFTER", Timestamp, None),
+        Arg("INTERVAL", Timestamp, None),
         Arg("END_CALL", HandlerCallArg, None),
         Arg("FILEPOS", FileOffsetArg, 0, attr="filepos_arg"),
         Arg("MMAP", Bool, True),

@@ -21,7 +21,7 @@ import hashlib
 import re
 import struct
 
-from clickpy.elements.analysis.trace_file import NS, parse_time, unparse_time
+from clickpy.runtime.args import NS_PER_SEC as NS, parse_time, unparse_timestamp
 from clickpy.lang.confstring import quote, unquote
 
 MAJOR_VERSION = 1
@@ -649,7 +649,7 @@ def _ntimestamp_inb(b, data, pos):
 
 
 def _time_format(d, v):
-    return unparse_time(v)
+    return unparse_timestamp(v)
 
 
 for _f in (

@@ -5,10 +5,9 @@ from libc.stdint cimport int64_t
 from clickpy.runtime.element cimport Element
 from clickpy.runtime.packet cimport Batch, Packet
 
-from clickpy.runtime.args import Arg, Bool
+from clickpy.runtime.args import Arg, Bool, Timestamp, parse_time, unparse_timestamp
 from clickpy.runtime.handlers import HandlerCall, HandlerCallArg, HandlerError, Read, ReadWrite, Write
 
-from clickpy.elements.analysis.trace_file import TimeArg, parse_time, unparse_time
 
 # Click's "no end": the largest time a 32-bit seconds count reaches.
 cdef int64_t NO_END = 0x7FFFFFFF * 1000000000
@@ -57,20 +56,20 @@ cdef class TimeFilter(Element):
     port_count = "1/1-2"
     processing = "a/ah"
     arguments = (
-        Arg("START", TimeArg, 0, positional=True),
-        Arg("END", TimeArg, 0, positional=True),
-        Arg("START_DELAY", TimeArg, 0),
-        Arg("END_DELAY", TimeArg, 0),
-        Arg("START_AFTER", TimeArg, 0),
-        Arg("END_AFTER", TimeArg, 0),
-        Arg("INTERVAL", TimeArg, 0),
+        Arg("START", Timestamp, 0, positional=True),
+        Arg("END", Timestamp, 0, positional=True),
+        Arg("START_DELAY", Timestamp, 0),
+        Arg("END_DELAY", Timestamp, 0),
+        Arg("START_AFTER", Timestamp, 0),
+        Arg("END_AFTER", Timestamp, 0),
+        Arg("INTERVAL", Timestamp, 0),
         Arg("STOP", Bool, False),
         Arg("END_CALL", HandlerCallArg, None),
     )
     handlers = (
-        ReadWrite("start", lambda e: unparse_time(e.first), _time_writer("start")),
-        ReadWrite("end", lambda e: unparse_time(e.last), _time_writer("end")),
-        ReadWrite("interval", lambda e: unparse_time(e.last - e.first), _time_writer("interval")),
+        ReadWrite("start", lambda e: unparse_timestamp(e.first), _time_writer("start")),
+        ReadWrite("end", lambda e: unparse_timestamp(e.last), _time_writer("end")),
+        ReadWrite("interval", lambda e: unparse_timestamp(e.last - e.first), _time_writer("interval")),
         Write("extend_interval", _time_writer("extend_interval")),
     )
 
@@ -161,7 +160,7 @@ cdef class TimeFilter(Element):
     cdef void _call_end(self, int64_t ts) noexcept:
         try:
             call = self.end_call
-            value = call.value.replace("${t}", unparse_time(ts)).replace("$t", unparse_time(ts))
+            value = call.value.replace("${t}", unparse_timestamp(ts)).replace("$t", unparse_timestamp(ts))
             call.call_write(value)
         except BaseException:
             pass

@@ -15,12 +15,12 @@ from clickpy.runtime.packet cimport (AGGREGATE_ANNO_OFFSET, Batch, EXTRA_LENGTH_
                                      Packet, pkt_anno_u32, pkt_set_anno_u32)
 from clickpy.runtime.scheduler cimport Task
 
-from clickpy.runtime.args import AnyArg, Arg, Bool, Filename, String
+from clickpy.runtime.args import AnyArg, Arg, Bool, Filename, String, unparse_timestamp
 from clickpy.runtime.handlers import Write
 from clickpy.lang.confstring import quote, split_words, unquote
 
 from clickpy.elements.analysis import ipsummary_format as fmt
-from clickpy.elements.analysis.trace_file import open_output, stdout_is, unparse_time
+from clickpy.elements.analysis.trace_file import open_output, stdout_is
 
 
 cdef inline int64_t _first_ts(Packet *p) noexcept:
@@ -151,7 +151,7 @@ cdef class ToIPSummaryDump(Element):
             if self.verbose:
                 lines.append(f"!host {socket.gethostname()}\n")
                 now = self.router.scheduler.now()
-                lines.append(f"!runtime {unparse_time(now)} ({time.ctime(now / 1e9)})\n")
+                lines.append(f"!runtime {unparse_timestamp(now)} ({time.ctime(now / 1e9)})\n")
             names = ["timestamp" if f.name == "ntimestamp" and not self.binary else f.name for f in self.fields]
             lines.append("!data " + " ".join(names) + "\n")
             if self.binary:

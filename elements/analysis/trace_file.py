@@ -1,9 +1,7 @@
-"""What the trace elements share: time values as Click writes them, and trace files.
+"""What the trace elements share: sampling probabilities and trace files.
 
-Times are integers of nanoseconds (the packet timestamp annotation's unit).
-``parse_time`` reads Click's timestamp syntax (``1.5``, ``250ms``, ``-1``);
-``unparse_time`` writes a timestamp as Click does (six fractional digits,
-nine when the value is not a whole number of microseconds).
+(Times are read and printed with ``clickpy.runtime.args.parse_time`` and
+``unparse_timestamp``, in nanoseconds.)
 
 ``TraceFile`` is the reading side of a trace (Click's FromFile): a file
 named on the configuration, standard input (``-``) or a string (DATA),
@@ -19,68 +17,6 @@ import sys
 from fractions import Fraction
 
 from clickpy.runtime.args import ArgError
-
-NS = 1_000_000_000
-
-_MILLI, _MICRO, _NANO = Fraction(1, 10**3), Fraction(1, 10**6), Fraction(1, 10**9)
-_UNITS = {"": 1, "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1,
-          "ms": _MILLI, "msec": _MILLI, "us": _MICRO, "usec": _MICRO, "ns": _NANO, "nsec": _NANO,
-          "m": 60, "min": 60, "mins": 60, "h": 3600, "hr": 3600, "hour": 3600, "d": 86400, "day": 86400}
-_SIMPLE_TIME_RE = re.compile(r"(\d+)(?:\.(\d*))?\Z")
-_TIME_RE = re.compile(r"([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?\s*([a-z]*)\Z")
-
-
-def parse_time(text: str, allow_negative: bool = False) -> int:
-    """Click's cp_time: a real number of seconds with an optional unit; nanoseconds.
-
-    Raises ValueError when the text does not parse.
-    """
-    m = _SIMPLE_TIME_RE.match(text)
-    if m:
-        # the common case, 'SEC[.FRACTION]', in integer arithmetic
-        frac = m.group(2) or ""
-        return int(m.group(1)) * NS + (int(frac[:9].ljust(9, "0")) if frac else 0)
-    m = _TIME_RE.match(text.strip())
-    if not m or not (m.group(2) or m.group(3)) or m.group(5) not in _UNITS:
-        raise ValueError(f"bad time {text!r}")
-    if m.group(1) == "-" and not allow_negative:
-        raise ValueError(f"negative time {text!r}")
-    value = Fraction(int(m.group(2) or "0"))
-    if m.group(3):
-        value += Fraction(int(m.group(3)), 10 ** len(m.group(3)))
-    if m.group(4):
-        value *= Fraction(10) ** int(m.group(4))
-    value *= _UNITS[m.group(5)]
-    ns = int(value * NS)  # truncates below a nanosecond, as Click's fixed-point parse does
-    return -ns if m.group(1) == "-" else ns
-
-
-def unparse_time(ns: int) -> str:
-    """A timestamp as Click prints it: 'SEC.USEC' (or 'SEC.NSEC' when not microsecond-exact)."""
-    sign = ""
-    if ns < 0:
-        sign = "-"
-        ns = -ns
-    sec, sub = divmod(ns, NS)
-    if sub % 1000 == 0:
-        return f"{sign}{sec}.{sub // 1000:06d}"
-    return f"{sign}{sec}.{sub:09d}"
-
-
-def TimeArg(text: str, element=None) -> int:
-    """Argument type: a non-negative time (absolute or interval); nanoseconds."""
-    try:
-        return parse_time(text)
-    except ValueError:
-        raise ArgError("expected timestamp") from None
-
-
-def SignedTimeArg(text: str, element=None) -> int:
-    """Argument type: a possibly negative time; nanoseconds."""
-    try:
-        return parse_time(text, allow_negative=True)
-    except ValueError:
-        raise ArgError("expected timestamp") from None
 
 
 SAMPLING_SHIFT = 28
@@ -360,6 +296,6 @@ def stdout_is(stream) -> bool:
     return stream is sys.stdout or stream is getattr(sys.stdout, "buffer", None)
 
 
-__all__ = ["NS", "parse_time", "unparse_time", "TimeArg", "SignedTimeArg", "SampleArg", "unparse_sample",
+__all__ = ["SampleArg", "unparse_sample",
            "FileOffsetArg", "TraceFile", "TraceFileError", "print_filename", "report", "open_output",
            "compression_of", "open_decompressed"]

@@ -13,7 +13,8 @@ from clickpy.elements.ip.ip_header cimport (IP_HEADER_LEN, IP_MF, IP_OFFMASK, IP
 
 import sys
 
-from clickpy.runtime.args import Arg, ArgError, Bool, Filename, Int, String, Word, parse_arguments
+from clickpy.runtime.args import (Arg, ArgError, Bool, Filename, Int, String, Word, parse_arguments,
+                                  unparse_timestamp)
 from clickpy.runtime.handlers import HandlerError, ReadWrite
 from clickpy.elements.ip.ip_args import icmp_code_name, icmp_type_name, ip_proto_name
 
@@ -24,13 +25,6 @@ cdef enum:
     ICMP_UNREACH_PROTOCOL = 2
     ICMP_UNREACH_PORT = 3
     ICMP_UNREACH_NEEDFRAG = 4
-
-
-def format_timestamp(long long ns):
-    """Click's timestamp text: seconds '.' microseconds."""
-    sign = "-" if ns < 0 else ""
-    ns = abs(ns)
-    return f"{sign}{ns // 1000000000}.{(ns % 1000000000) // 1000:06d}"
 
 
 def _unparse_proto(int p, bint prepend):
@@ -168,7 +162,7 @@ cdef class IPPrint(SimpleElement):
         if self.label:
             out.append(self.label + ": ")
         if self.print_timestamp:
-            out.append(format_timestamp(p.timestamp) + ": ")
+            out.append(unparse_timestamp(p.timestamp) + ": ")
         if self.print_aggregate:
             out.append(f"#{pkt_anno_u32(p, AGGREGATE_ANNO_OFFSET)}")
         if self.print_paint:

@@ -7,18 +7,17 @@ from clickpy.runtime.notifier cimport ActiveNotifier, NotifierSignal
 from clickpy.runtime.packet cimport Packet, packet_kill
 from clickpy.runtime.scheduler cimport Scheduler, Timer
 
-from clickpy.runtime.args import Arg, ArgError
+from clickpy.runtime.args import Arg, ArgError, Interval, unparse_interval
 from clickpy.runtime.handlers import HandlerError, ReadWrite
 from clickpy.runtime.notifier import SEARCH_STOP
 
-from clickpy.elements.standard.rate_args import TimeArg, unparse_interval
 
 cdef int64_t TIMER_ADJUSTMENT_NS = 500000
 
 
 def _write_delay(e, value):
     try:
-        e.delay = TimeArg(value)
+        e.delay = Interval(value)
     except ArgError as err:
         raise HandlerError("delay must be a timestamp") from None
 
@@ -59,7 +58,7 @@ cdef class DelayShaper(Element):
     """
     port_count = "1/1"
     processing = "l"
-    arguments = (Arg("DELAY", TimeArg, None, positional=True, mandatory=True),)
+    arguments = (Arg("DELAY", Interval, None, positional=True, mandatory=True),)
     handlers = (ReadWrite("delay", lambda e: unparse_interval(e.delay), _write_delay, calm=True),)
 
     cdef Packet *_p                 # the packet being delayed, or NULL

@@ -7,10 +7,9 @@ from clickpy.runtime.notifier cimport NotifierSignal
 from clickpy.runtime.packet cimport Packet, packet_kill
 from clickpy.runtime.scheduler cimport Scheduler, Task, Timer
 
-from clickpy.runtime.args import Arg, ArgError
+from clickpy.runtime.args import Arg, ArgError, Interval, unparse_interval
 from clickpy.runtime.handlers import HandlerError, ReadWrite
 
-from clickpy.elements.standard.rate_args import TimeArg, unparse_interval
 
 # How early a timer fires to let the task finish the wait (Click's Timer::adjustment()).
 cdef int64_t TIMER_ADJUSTMENT_NS = 500000
@@ -18,7 +17,7 @@ cdef int64_t TIMER_ADJUSTMENT_NS = 500000
 
 def _write_delay(e, value):
     try:
-        e.delay = TimeArg(value)
+        e.delay = Interval(value)
     except ArgError as err:
         raise HandlerError(f"delay: {err}") from None
 
@@ -51,7 +50,7 @@ cdef class DelayUnqueue(Element):
     """
     port_count = "1/1"
     processing = "l/h"
-    arguments = (Arg("DELAY", TimeArg, None, positional=True, mandatory=True),)
+    arguments = (Arg("DELAY", Interval, None, positional=True, mandatory=True),)
     handlers = (ReadWrite("delay", lambda e: unparse_interval(e.delay), _write_delay),)
 
     cdef Packet *_p                 # the packet being delayed, or NULL

@@ -7,10 +7,10 @@ from clickpy.runtime.notifier cimport NotifierSignal
 from clickpy.runtime.packet cimport EXTRA_LENGTH_ANNO_OFFSET, Packet, packet_kill, pkt_anno_u32
 from clickpy.runtime.scheduler cimport Scheduler, Task, Timer
 
-from clickpy.runtime.args import Arg, ArgError
+from clickpy.runtime.args import Arg, ArgError, Interval, unparse_interval
 from clickpy.runtime.handlers import HandlerError, Read, ReadWrite, Write
 
-from clickpy.elements.standard.rate_args import BandwidthArg, TimeArg, unparse_interval
+from clickpy.elements.standard.rate_args import BandwidthArg
 
 cdef int64_t TIMER_ADJUSTMENT_NS = 500000
 
@@ -31,7 +31,7 @@ def _write(which):
     def write(e, value):
         if which == "latency":
             try:
-                e.latency = TimeArg(value)
+                e.latency = Interval(value)
             except ArgError:
                 raise HandlerError("latency must be a timestamp") from None
         elif which == "bandwidth":
@@ -75,7 +75,7 @@ cdef class LinkUnqueue(Element):
     port_count = "1/1"
     processing = "l/h"
     arguments = (
-        Arg("LATENCY", TimeArg, None, positional=True, mandatory=True),
+        Arg("LATENCY", Interval, None, positional=True, mandatory=True),
         Arg("BANDWIDTH", _bandwidth_hundreds, None, positional=True, mandatory=True,
             attr="bandwidth_hundreds"),
     )

@@ -5,15 +5,8 @@ import sys
 from clickpy.runtime.element cimport SimpleElement
 from clickpy.runtime.packet cimport PACKET_ANNO_SIZE, Packet, pkt_data, pkt_headroom, pkt_tailroom
 
-from clickpy.runtime.args import Arg, ArgError, Bool, Int, String, Word
+from clickpy.runtime.args import Arg, ArgError, Bool, Int, String, Word, unparse_timestamp
 from clickpy.runtime.handlers import HandlerError, ReadWrite
-
-
-def format_timestamp(long long ns):
-    """Click's timestamp format: seconds '.' microseconds."""
-    sign = "-" if ns < 0 else ""
-    ns = abs(ns)
-    return f"{sign}{ns // 1000000000}.{(ns % 1000000000) // 1000:06d}"
 
 
 def _contents(text, element=None):
@@ -84,7 +77,7 @@ cdef class Print(SimpleElement):
             out.append(self.label)
             sep = ": "
         if self.timestamp:
-            out.append(sep + format_timestamp(p.timestamp))
+            out.append(sep + unparse_timestamp(p.timestamp))
             sep = ": "
         out.append(f"{sep}{p.length:4d}")
         if self.headroom:

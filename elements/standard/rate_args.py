@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-from clickpy.runtime.args import ArgError
+from clickpy.runtime.args import ArgError, parse_time
 
 UINT32_MAX = (1 << 32) - 1
 
@@ -21,10 +21,7 @@ _NUMBER_RE = re.compile(r"([+-]?)(\d+\.?\d*|\.\d+)(?:[eE]([+-]?\d+))?")
 _BANDWIDTH_UNITS = {"baud": Fraction(1, 8), "bps": Fraction(1, 8), "b/s": Fraction(1, 8),
                     "Bps": Fraction(1), "B/s": Fraction(1)}
 _BANDWIDTH_PREFIXES = {"k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9}
-_SECONDS_UNITS = {"s": Fraction(1), "sec": Fraction(1), "m": Fraction(60), "min": Fraction(60),
-                  "h": Fraction(3600), "hr": Fraction(3600), "d": Fraction(86400),
-                  "day": Fraction(86400)}
-_SECONDS_PREFIXES = {"m": Fraction(1, 10**3), "u": Fraction(1, 10**6), "n": Fraction(1, 10**9)}
+
 
 
 def _split_unit(text: str, units: dict, prefixes: dict) -> tuple[str, Fraction, bool]:
@@ -85,55 +82,12 @@ def _real10(value: int, digits: int) -> str:
     return f"{whole}." + f"{frac:0{digits}d}".rstrip("0")
 
 
-def _seconds(text: str) -> Fraction:
-    t = text.strip()
-    num, factor, _ = _split_unit(t, _SECONDS_UNITS, _SECONDS_PREFIXES)
-    v = _number(num)
-    if v is None or v < 0:
-        raise ArgError("expected time in seconds")
-    return v * factor
-
-
 def MillisecondsArg(text: str, element=None) -> int:
     """A time ('25', '20ms', '0.5s') as a whole number of milliseconds (Click's SecondsArg(3))."""
-    ms = _round_half_up(_seconds(text) * 1000)
+    ms = _round_half_up(Fraction(parse_time(text), 10**6))
     if ms > UINT32_MAX:
         raise ArgError("out of range")
     return ms
-
-
-def TimeArg(text: str, element=None) -> int:
-    """A non-negative time interval ('0.005', '5ms', '1s') in nanoseconds (Click's cp_time)."""
-    return int(_seconds(text) * 10**9)
-
-
-def PositiveTimeArg(text: str, element=None) -> int:
-    """A time interval that must not be zero."""
-    v = TimeArg(text, element)
-    if v == 0:
-        raise ArgError("expected positive time")
-    return v
-
-
-def unparse_interval(ns: int) -> str:
-    """A time interval printed as Click's Timestamp::unparse_interval ('5ms', '20us', '1.500000s')."""
-    sec, sub = divmod(ns, 10**9)
-    if sec == 0:
-        if sub % 10**6 == 0:
-            return f"{sub // 10**6}ms"
-        if sub % 10**3 == 0:
-            return f"{sub // 10**3}us"
-        return f"{sub}ns"
-    return unparse_timestamp(ns) + "s"
-
-
-def unparse_timestamp(ns: int) -> str:
-    """A timestamp printed as Click prints one: 'SEC.USEC', or 'SEC.NSEC' when needed."""
-    sign = "-" if ns < 0 else ""
-    sec, sub = divmod(abs(ns), 10**9)
-    if sub % 1000 == 0:
-        return f"{sign}{sec}.{sub // 1000:06d}"
-    return f"{sign}{sec}.{sub:09d}"
 
 
 def unparse_real(x: float) -> str:

@@ -26,7 +26,6 @@ Script and DriverManager share everything here:
 """
 from __future__ import annotations
 
-import decimal
 import math
 import os
 import random
@@ -35,6 +34,7 @@ import signal as _signal
 import sys
 
 from clickpy.lang.confstring import quote, shift_word, split_words, unquote
+from clickpy.runtime.args import ArgError, parse_time, unparse_timestamp
 from clickpy.runtime.handlers import HandlerError, format_value
 
 EINVAL = 22
@@ -143,49 +143,12 @@ def format_double(x: float) -> str:
     return "%.12g" % x
 
 
-def format_timestamp(ns: int) -> str:
-    """A time in nanoseconds as Click's Timestamp prints it.
-
-    Six fractional digits when the time is a whole number of microseconds,
-    nine otherwise (Click with nanosecond timestamps).
-    """
-    sign = ""
-    if ns < 0:
-        sign, ns = "-", -ns
-    sec, sub = divmod(ns, 1_000_000_000)
-    if sub % 1000 == 0:
-        return f"{sign}{sec}.{sub // 1000:06d}"
-    return f"{sign}{sec}.{sub:09d}"
-
-
-# Click's time units, matched at the end of the text; an SI prefix (m, u, n)
-# may precede any of them. Values are (factor in seconds).
-_TIME_UNITS = (("day", 86400), ("sec", 1), ("min", 60), ("hr", 3600), ("s", 1), ("m", 60),
-               ("h", 3600), ("d", 86400))
-_TIME_PREFIXES = {"m": -3, "u": -6, "n": -9}
-_TIME_NUMBER_RE = re.compile(r"\+?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
-
-
 def parse_time_ns(text: str) -> int | None:
-    """A time interval (Click's cp_time: number with optional unit) in nanoseconds, or None."""
-    body = text
-    factor, power = 1, 0
-    for unit, f in _TIME_UNITS:
-        if body.endswith(unit) and len(body) > len(unit):
-            body = body[: -len(unit)]
-            factor = f
-            if body and body[-1] in _TIME_PREFIXES and len(body) > 1:
-                power = _TIME_PREFIXES[body[-1]]
-                body = body[:-1]
-            body = body.rstrip()
-            break
-    if not _TIME_NUMBER_RE.match(body):
-        return None
+    """A time interval (Click's cp_time) in nanoseconds, or None."""
     try:
-        value = decimal.Decimal(body) * factor * (decimal.Decimal(10) ** (power + 9))
-    except decimal.InvalidOperation:
+        return parse_time(text)
+    except ArgError:
         return None
-    return int(value)
 
 
 def cp_string(word: str) -> str | None:
@@ -891,7 +854,7 @@ def _in(script, text, errh):
 
 
 def _now(script, text, errh):
-    return format_timestamp(script.router.scheduler.now())
+    return unparse_timestamp(script.router.scheduler.now())
 
 
 RAND_MAX = 2147483647
@@ -1213,6 +1176,6 @@ def parse_program(conf: list[str], errh, driver: bool) -> Program:
 __all__ = [
     "BUILTINS", "CollectErrors", "ContextErrors", "Errors", "HandlerRef", "INSTRUCTIONS", "OP_READ",
     "OP_WRITE", "Program", "ScriptError", "StderrErrors", "call_with_errh", "current_errh", "expand",
-    "format_double", "format_timestamp", "parse_bool", "parse_double", "parse_int", "parse_program",
+    "format_double", "parse_bool", "parse_double", "parse_int", "parse_program",
     "parse_signal", "parse_time_ns", "unparse_bool", "unparse_handler_name",
 ]

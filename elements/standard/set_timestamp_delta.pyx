@@ -7,7 +7,7 @@ from clickpy.runtime.element cimport SimpleElement
 from clickpy.runtime.packet cimport FIRST_TIMESTAMP_ANNO_OFFSET, Packet
 from clickpy.runtime.scheduler cimport Scheduler
 
-from clickpy.runtime.args import Arg, ArgError, Word
+from clickpy.runtime.args import Arg, ArgError, Word, unparse_timestamp
 from clickpy.runtime.handlers import Read, Write
 
 cdef enum:
@@ -21,13 +21,6 @@ def _type(text, element=None):
     if v not in ("RANGE", "NOW", "FIRST"):
         raise ArgError("bad TYPE")
     return v
-
-
-def format_timestamp(long long ns):
-    """Click's timestamp format: seconds '.' microseconds."""
-    sign = "-" if ns < 0 else ""
-    ns = abs(ns)
-    return f"{sign}{ns // 1000000000}.{(ns % 1000000000) // 1000:06d}"
 
 
 cdef class SetTimestampDelta(SimpleElement):
@@ -57,7 +50,7 @@ cdef class SetTimestampDelta(SimpleElement):
     processing = "a"
     arguments = (Arg("TYPE", _type, "RANGE"),)
     handlers = (
-        Read("first", lambda e: format_timestamp(e.first)),
+        Read("first", lambda e: unparse_timestamp(e.first)),
         Write("reset", lambda e, v: e.reset(), button=True),
     )
 

@@ -6,15 +6,14 @@ from clickpy.runtime.element cimport Element
 from clickpy.runtime.packet cimport Packet, packet_kill
 from clickpy.runtime.scheduler cimport Scheduler, Timer
 
-from clickpy.runtime.args import Arg, ArgError
+from clickpy.runtime.args import Arg, ArgError, PositiveInterval, unparse_interval
 from clickpy.runtime.handlers import HandlerError, ReadWrite
 
-from clickpy.elements.standard.rate_args import PositiveTimeArg, unparse_interval
 
 
 def _write_interval(e, value):
     try:
-        e.interval = PositiveTimeArg(value)
+        e.interval = PositiveInterval(value)
     except ArgError:
         raise HandlerError("bad interval") from None
 
@@ -38,7 +37,7 @@ cdef class TimedSink(Element):
     """
     port_count = "1/0"
     processing = "l"
-    arguments = (Arg("INTERVAL", PositiveTimeArg, 500000000, positional=True),)
+    arguments = (Arg("INTERVAL", PositiveInterval, 500000000, positional=True),)
     handlers = (
         ReadWrite("interval", lambda e: unparse_interval(e.interval), _write_interval, calm=True),
     )

@@ -6,10 +6,9 @@ from clickpy.runtime.element cimport Element
 from clickpy.runtime.packet cimport Packet, packet_clone, packet_kill, packet_make
 from clickpy.runtime.scheduler cimport Scheduler, Timer
 
-from clickpy.runtime.args import Arg, ArgError, Bool, Data, Int, Unsigned
+from clickpy.runtime.args import Arg, ArgError, Bool, Data, Int, PositiveInterval, Unsigned, unparse_interval
 from clickpy.runtime.handlers import HandlerError, Read, ReadWrite, Write
 
-from clickpy.elements.standard.rate_args import PositiveTimeArg, unparse_interval
 
 DEFAULT_DATA = b"Random bullshit in a packet, at least 64 bytes long. Well, now it is."
 # Click's Packet::default_headroom.
@@ -30,7 +29,7 @@ def _write_headroom(e, value):
 
 def _write_interval(e, value):
     try:
-        e.interval = PositiveTimeArg(value)
+        e.interval = PositiveInterval(value)
     except ArgError:
         raise HandlerError("bad interval") from None
 
@@ -80,7 +79,7 @@ cdef class TimedSource(Element):
     port_count = "0/1"
     processing = "h"
     arguments = (
-        Arg("INTERVAL", PositiveTimeArg, 500000000, positional=True),
+        Arg("INTERVAL", PositiveInterval, 500000000, positional=True),
         Arg("DATA", Data, DEFAULT_DATA, positional=True),
         Arg("LIMIT", Int, -1),
         Arg("ACTIVE", Bool, True),

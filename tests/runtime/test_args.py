@@ -1,8 +1,9 @@
 """Element arguments are parsed as Click's Args parses them."""
 import pytest
 
+from clickpy.elements.standard.rate_args import BandwidthArg
 from clickpy.runtime.args import (
-    Arg, ArgError, Bandwidth, Bool, Data, EtherAddress, Int, IPAddress, IPPrefix, Seconds, String,
+    Arg, ArgError, Bool, Data, EtherAddress, Int, IPAddress, IPPrefix, Seconds, String,
     Unsigned, parse_arguments,
 )
 
@@ -67,7 +68,7 @@ def test_type_errors_name_the_argument_and_all_are_reported():
     (Int, "0x10", 16), (Int, "010", 8), (Int, "-5", -5), (Unsigned, "42", 42),
     (Bool, "yes", True), (Bool, "0", False),
     (Seconds, "10ms", 0.01), (Seconds, "2", 2.0), (Seconds, "1.5min", 90.0),
-    (Bandwidth, "10Mbps", 1.25e6), (Bandwidth, "1kBps", 1000.0),
+    (BandwidthArg, "10Mbps", 1250000), (BandwidthArg, "1kBps", 1000), (BandwidthArg, "384kb/s", 48000),
     (String, '"a b"', "a b"),
     (IPAddress, "10.0.0.1", "10.0.0.1"),
     (IPPrefix, "18.26.4/24", ("18.26.4.0", "255.255.255.0")),
@@ -86,3 +87,33 @@ def test_value_types(parser, text, value):
 def test_bad_values(parser, text):
     with pytest.raises(ArgError):
         parser(text)
+
+
+@pytest.mark.parametrize("text, ns", [
+    ("1", 1_000_000_000), ("1.5", 1_500_000_000), (".5", 500_000_000), ("5ms", 5_000_000),
+    ("3usec", 3_000), ("7ns", 7), ("2e-3", 2_000_000), ("1m", 60_000_000_000),
+    ("1.5min", 90_000_000_000), ("2h", 7_200_000_000_000), ("1day", 86_400_000_000_000),
+    ("10 s", 10_000_000_000), ("1.0000000019", 1_000_000_001),   # truncated to the nanosecond
+])
+def test_click_time_text(text, ns):
+    from clickpy.runtime.args import parse_time
+
+    assert parse_time(text) == ns
+
+
+@pytest.mark.parametrize("text", ["", "s", "ms", "1x", "1.2.3", "-1", "1 2"])
+def test_bad_time_text(text):
+    from clickpy.runtime.args import parse_time
+
+    with pytest.raises(ArgError):
+        parse_time(text)
+
+
+def test_signed_times_and_printing():
+    from clickpy.runtime.args import SignedTimestamp, unparse_interval, unparse_timestamp
+
+    assert SignedTimestamp("-1.5") == -1_500_000_000
+    assert unparse_timestamp(1_500_000_000) == "1.500000"
+    assert unparse_timestamp(1_000_000_007) == "1.000000007"
+    assert unparse_timestamp(-1_500_000_000) == "-1.500000"
+    assert [unparse_interval(x) for x in (5_000_000, 20_000, 7, 1_500_000_000)] == ["5ms", "20us", "7ns", "1.500000s"]

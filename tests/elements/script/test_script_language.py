@@ -4,6 +4,7 @@ import math
 import pytest
 
 from clickpy.elements.standard import script_language as sl
+from clickpy.runtime.args import unparse_timestamp
 
 
 @pytest.mark.parametrize("text, value", [
@@ -56,9 +57,9 @@ def test_number_and_timestamp_formatting():
     assert sl.format_double(6.0) == "6"
     assert sl.format_double(1 / 3) == "0.333333333333"
     assert sl.format_double(1e20) == "1e+20"
-    assert sl.format_timestamp(1_000_000_000_500_000_000) == "1000000000.500000"
-    assert sl.format_timestamp(1_000_000_000_000_000_123) == "1000000000.000000123"
-    assert sl.format_timestamp(-1_500_000_000) == "-1.500000"
+    assert unparse_timestamp(1_000_000_000_500_000_000) == "1000000000.500000"
+    assert unparse_timestamp(1_000_000_000_000_000_123) == "1000000000.000000123"
+    assert unparse_timestamp(-1_500_000_000) == "-1.500000"
 
 
 @pytest.mark.parametrize("text, ns", [
