@@ -14,6 +14,7 @@ from clickpy.runtime.notifier cimport ActiveNotifier, NotifierSignal
 from clickpy.runtime.packet cimport (Batch, DEFAULT_HEADROOM, DST_IP_ANNO_OFFSET, EXTRA_LENGTH_ANNO_OFFSET,
                                      MAX_BATCH, Packet, packet_kill, packet_make, pkt_data, pkt_set_anno_u32)
 from clickpy.runtime.scheduler cimport Scheduler, Task, Timer
+from clickpy.elements.standard.random_seed cimport click_random
 
 from clickpy.runtime.args import Arg, ArgError, Bool, Filename, Timestamp, Unsigned, parse_time
 from clickpy.runtime.handlers import HandlerCall, HandlerCallArg, HandlerError, Read, ReadWrite, Write
@@ -196,25 +197,6 @@ cdef bint force_ip(Packet *p, int dlt) noexcept nogil:
 cdef enum:
     SAMPLE_ONE = 1 << 28           # probability 1 in Click's fixed point (SAMPLING_SHIFT bits)
     SAMPLE_MASK = (1 << 28) - 1
-
-
-cdef uint64_t _rng_state = 0x9E3779B97F4A7C15
-
-
-cdef inline uint32_t _random() noexcept nogil:
-    global _rng_state
-    _rng_state ^= _rng_state << 13
-    _rng_state ^= _rng_state >> 7
-    _rng_state ^= _rng_state << 17
-    return <uint32_t> (_rng_state >> 32)
-
-
-def _seed():
-    global _rng_state
-    _rng_state = int.from_bytes(os.urandom(8), "little") | 1
-
-
-_seed()
 
 
 def _write_active(e, value):
@@ -779,7 +761,7 @@ cdef class FromDump(Element):
                 self._skip_record(record_start, header_size, caplen + skiplen)
                 return READ_STOPPED
             # END_CALL may have moved END (extend_interval): check again
-        if self.sample < SAMPLE_ONE and (_random() & (SAMPLE_MASK)) >= self.sample:
+        if self.sample < SAMPLE_ONE and (click_random() & (SAMPLE_MASK)) >= self.sample:
             return self._skip_record(record_start, header_size, caplen + skiplen)
         if not self._ensure(header_size + caplen + skiplen):
             self._truncated(record_start, "packet data", caplen, self._len - self._pos - header_size)

@@ -14,6 +14,7 @@ from clickpy.runtime.packet cimport (DEFAULT_HEADROOM, DST_IP_ANNO_OFFSET, EXTRA
                                      packet_kill, packet_make, packet_uniqueify, pkt_anno_u32, pkt_data,
                                      pkt_set_anno_u32)
 from clickpy.runtime.scheduler cimport Scheduler, Task, Timer
+from clickpy.elements.standard.random_seed cimport click_random
 
 from clickpy.runtime.args import AnyArg, Arg, ArgError, Bool, Filename, String, Unsigned
 from clickpy.runtime.handlers import HandlerError, Read, ReadWrite, Write
@@ -27,25 +28,6 @@ from clickpy.elements.analysis.trace_file import (SAMPLING_SHIFT, SampleArg, Tra
 cdef enum:
     SAMPLE_ONE = 1 << 28           # probability 1 in Click's fixed point (SAMPLING_SHIFT bits)
     SAMPLE_MASK = (1 << 28) - 1
-
-
-cdef uint64_t _rng = 0x2545F4914F6CDD1D
-
-
-cdef inline uint32_t _random() noexcept nogil:
-    global _rng
-    _rng ^= _rng << 13
-    _rng ^= _rng >> 7
-    _rng ^= _rng << 17
-    return <uint32_t> (_rng >> 32)
-
-
-def _seed():
-    global _rng
-    _rng = int.from_bytes(os.urandom(8), "little") | 1
-
-
-_seed()
 
 
 cdef inline int64_t _first_ts(Packet *p) noexcept nogil:
@@ -609,7 +591,7 @@ cdef class FromIPSummaryDump(Element):
                 p = self._multipacket(p)
             elif p != NULL and p == self._work:
                 self._work = NULL
-            if self.sample >= SAMPLE_ONE or (_random() & (SAMPLE_MASK)) < self.sample:
+            if self.sample >= SAMPLE_ONE or (click_random() & (SAMPLE_MASK)) < self.sample:
                 return p
             if p != NULL:
                 packet_kill(p)

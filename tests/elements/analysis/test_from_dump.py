@@ -9,7 +9,7 @@ from scapy.all import ICMP, IP, TCP, UDP, Ether, Raw, wrpcap
 from scapy.layers.l2 import CookedLinux, Dot1Q
 
 from clickpy.elements.analysis import pcap_format as pcap
-from support import build_router, run_config
+from support import REPO, build_router, run_config
 
 NS = 1_000_000_000
 
@@ -339,3 +339,13 @@ def test_short_frames_with_force_ip_do_not_crash(tmp_path):
                    "-h", "a.count", "-h", "b.count")
     assert r.returncode == 0, r.stderr
     assert "a.count:\n0\n" in r.stdout and "b.count:\n6\n" in r.stdout
+
+
+def test_sampling_follows_random_seed():
+    # SAMPLE draws from the generator RandomSeed seeds, so a seeded run repeats exactly
+    trace = REPO / "configs" / "traces" / "mixed.pcap"
+    config = f"RandomSeed(7); FromDump({trace}, SAMPLE 0.5, STOP true) -> c :: Counter -> Discard"
+    counts = {run_config(config, "-h", "c.count").stdout for _ in range(2)}
+    assert len(counts) == 1
+    n = int(counts.pop())
+    assert 0.4 * 964 < n < 0.6 * 964
