@@ -99,14 +99,31 @@ def _print_handler(router, e, hname: str, print_name: bool) -> None:
     out.flush()
 
 
-class _Driver:
-    """Builds routers for one 'clickpy run' and swaps them on 'hotconfig' writes."""
+# The options Driver reads besides the command line's, with their defaults (for
+# callers such as 'clickpy deploy' that run routers with a parser of their own).
+DRIVER_DEFAULTS = dict(simtime=None, allow_reconfigure=False, output=None, quit=False, time=False,
+                       exit_handler=None, handler=[], port=[], unix_socket=[], per_packet=False,
+                       no_warnings=False)
+
+
+class Driver:
+    """Runs one configuration as 'clickpy run' does: builds the router, runs it,
+    swaps in a new one on 'hotconfig' writes, prints handlers at the end.
+
+    ``phase`` is "idle", "building", "running" or "done"; ``request_stop``
+    stops a running router, or one still being built as soon as it starts.
+    """
 
     def __init__(self, ns, definitions):
+        for name, value in DRIVER_DEFAULTS.items():
+            if not hasattr(ns, name):
+                setattr(ns, name, value)
         self.ns = ns
         self.definitions = definitions
         self.router = None
         self.pending = None
+        self.phase = "idle"
+        self.stop_requested = False
         self.extra = [(_control_socket_name(i), "ControlSocket", spec) for i, spec in enumerate(
             [f"TCP, {p}" for p in ns.port] + [f"UNIX, {u}" for u in ns.unix_socket])]
 
@@ -147,6 +164,22 @@ class _Driver:
         self.pending = new
         self.router.stop()
 
+    def request_stop(self) -> str:
+        """Stop the router (now if running, at its start if being built); the phase it was in."""
+        if self.phase == "running":
+            self.router.stop()
+        elif self.phase == "building":
+            self.stop_requested = True
+        return self.phase
+
+    def run(self, source) -> int:
+        """Build, run and clean up the router; the exit status."""
+        self.phase = "building"
+        try:
+            return _run(self, source, self.ns)
+        finally:
+            self.phase = "done"
+
 
 def _control_socket_name(i: int) -> str:
     return "click_driver@@ControlSocket" + (f"@{i}" if i else "")
@@ -168,7 +201,7 @@ def main(argv: list[str]) -> int:
                 return 1
             a = "--simtime"
         rest_argv.append(a)
-    ns = parser.parse_args(rest_argv)
+    ns = parser.parse_intermixed_args(rest_argv)
     ns.simtime = (simtime_start or 0.0) if ns.simtime else None
     rest, defs = pipeline.split_definitions(ns.args)
     if ns.clickpath:
@@ -184,29 +217,28 @@ def main(argv: list[str]) -> int:
     except OSError as e:
         print(f"clickpy: {e.filename}: {e.strerror}", file=sys.stderr)
         return 1
-    driver = _Driver(ns, defs)
-    running = [False]
+    driver = Driver(ns, defs)
 
     def stop(signum, frame):
         # As in Click: before the driver runs, a signal ends the process;
         # afterwards it stops the router, which still prints its handlers.
-        if not running[0] or driver.router is None:
+        if driver.phase != "running":
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
         else:
-            driver.router.stop()
+            driver.request_stop()
 
     # Installed before the router is built, so that elements that catch
     # signals themselves (Script TYPE SIGNAL) replace these while initializing.
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return _run(driver, source, ns, running)
+        return driver.run(source)
     finally:
         for sig, h in previous.items():
             signal.signal(sig, h)
 
 
-def _run(driver: "_Driver", source, ns, running) -> int:
+def _run(driver: Driver, source, ns) -> int:
     router = driver.build(source)
     if router is None:
         return 1
@@ -229,7 +261,9 @@ def _run(driver: "_Driver", source, ns, running) -> int:
     start = time.monotonic()
     if not ns.quit and router.elements:
         old_wakeup = signal.set_wakeup_fd(router.scheduler.wakeup_fd, warn_on_full_buffer=False)
-        running[0] = True
+        driver.phase = "running"
+        if driver.stop_requested:
+            router.stop()
         try:
             router.run()
             # A 'hotconfig' write stopped the old router; run its successor.
@@ -243,7 +277,7 @@ def _run(driver: "_Driver", source, ns, running) -> int:
                 signal.set_wakeup_fd(router.scheduler.wakeup_fd, warn_on_full_buffer=False)
                 router.run()
         finally:
-            running[0] = False
+            driver.phase = "done"
             signal.set_wakeup_fd(old_wakeup)
     elif not ns.quit and not ns.no_warnings:
         print(f"{source.filename}: warning: configuration has no elements, exiting", file=sys.stderr)
