@@ -71,6 +71,7 @@ class Router:
         self._inputs: dict[tuple[int, int], list[tuple[int, int]]] = {}
         self._outputs: dict[tuple[int, int], list[tuple[int, int]]] = {}
         self.initialized = False
+        self._has_run = False
         self.stop_hooks = []  # callables(router) -> bool; True keeps the driver running
         self.hotswap_from = None  # the router this one replaces, while it is set up
         self.per_packet = False  # sources send bursts one packet at a time (exact Click order)
@@ -220,6 +221,11 @@ class Router:
     # --- running -------------------------------------------------------------
 
     def run(self) -> None:
+        """Run until stopped. A router that ran and stopped runs again when asked
+        (a stop requested before its first run still holds)."""
+        if self._has_run and self.scheduler.runcount <= 0:
+            self.scheduler.set_runcount(1)
+        self._has_run = True
         self.scheduler.run()
 
     def please_stop_driver(self) -> None:

@@ -128,3 +128,23 @@ def test_file_descriptor_readiness_wakes_the_loop():
     os.close(r)
     os.close(w)
     assert got == [b"ping"]
+
+
+def test_a_stopped_router_runs_again_when_asked():
+    from support import build_router
+
+    router = build_router("s :: InfiniteSource(LIMIT 5, STOP true) -> c :: Counter -> Discard")
+    router.run()
+    assert router.read("c.count").strip() == "5"
+    router.write("s.reset", "")
+    router.run()                       # returns after the source's second stop, not at once
+    assert router.read("c.count").strip() == "10"
+
+
+def test_a_stop_before_the_first_run_holds():
+    from support import build_router
+
+    router = build_router("s :: InfiniteSource(LIMIT 5, STOP true) -> c :: Counter -> Discard")
+    router.stop()
+    router.run()
+    assert router.read("c.count").strip() == "0"

@@ -1,0 +1,110 @@
+# cython: language_level=3
+"""RoundRobinIPMapper: hands new flows to a list of patterns in turn."""
+from libc.stdlib cimport calloc, free
+from libc.string cimport memset
+
+from clickpy.elements.rewriter.flow_table cimport (RW_DROP, SPEC_PATTERN, FlowKey, FlowMap, InputSpec, Pattern,
+                                                   pattern_rewrite)
+from clickpy.elements.rewriter.rewriter_base cimport IPMapper
+
+from clickpy.lang.confstring import split_words
+
+from clickpy.elements.rewriter import flow_table
+from clickpy.elements.rewriter.rewriter_pattern import PatternError, PatternSpec, parse_pattern_with_ports
+
+
+cdef class RoundRobinIPMapper(IPMapper):
+    """=c
+    RoundRobinIPMapper(PATTERN1, ..., PATTERNn)
+
+    =s nat
+    round-robin mapper for IPRewriter(n)
+
+    =d
+    An IPMapper: a rewriter input whose spec names this element asks it how
+    to map each new flow. Each PATTERN is 'SADDR SPORT DADDR DPORT FOUTPUT
+    ROUTPUT' (or a named pattern with its outputs), as in IPRewriter. New
+    flows go to the patterns in turn; when a pattern has no free port or
+    address left, the next one is tried, and the flow is dropped if none
+    can map it.
+
+    =e
+    mapper :: RoundRobinIPMapper(1.0.0.1 - - - 0 1, 1.0.0.2 - - - 0 1);
+    rw :: IPRewriter(mapper, drop);
+
+    =a IPRewriter, TCPRewriter, IPRewriterPatterns
+    """
+    port_count = "0/0"
+    processing = "a"
+    arguments = None
+    configure_phase = 99        # Click's CONFIGURE_PHASE_MAPPER: just before the rewriters
+
+    cdef InputSpec *_is
+    cdef int _n
+    cdef int _last
+    cdef list _patterns
+
+    def __cinit__(self, *args, **kwargs):
+        self._is = NULL
+        self._n = 0
+        self._last = 0
+        self._patterns = []
+
+    def __dealloc__(self):
+        free(self._is)
+
+    def configure(self, conf, errh):
+        cdef Pattern pat
+        if not conf:
+            errh.error("no patterns given")
+            return False
+        if len(conf) == 1:
+            errh.warning("only one pattern given")
+        parsed = []
+        for arg in conf:
+            try:
+                pattern, f, r = parse_pattern_with_ports(split_words(arg), self)
+            except PatternError as err:
+                errh.error(str(err))
+                continue
+            if isinstance(pattern, PatternSpec):
+                pattern = flow_table.Pattern(pattern)
+            parsed.append((pattern, f, r))
+        if len(parsed) != len(conf):
+            return False
+        free(self._is)
+        self._is = <InputSpec *> calloc(len(parsed), sizeof(InputSpec))
+        if self._is == NULL:
+            raise MemoryError()
+        self._n = len(parsed)
+        self._patterns = [p for p, _, _ in parsed]
+        for i, (p, f, r) in enumerate(parsed):
+            pat = <Pattern> p
+            self._is[i].kind = SPEC_PATTERN
+            self._is[i].pattern = pat.c
+            self._is[i].foutput = f
+            self._is[i].routput = r
+        self._last = 0
+        return True
+
+    def notify_rewriter(self, rewriter, int input, errh):
+        for i in range(self._n):
+            if not (0 <= self._is[i].foutput < rewriter.noutputs and 0 <= self._is[i].routput < rewriter.noutputs):
+                errh.error(f"output port out of range in {self.declaration()} pattern {i}")
+
+    cdef int map_flow(self, InputSpec *input, const FlowKey *flowid, FlowKey *out, FlowMap *reply_map) noexcept:
+        cdef int i, r
+        cdef InputSpec *s
+        for i in range(self._n):
+            s = &self._is[self._last]
+            self._last += 1
+            if self._last == self._n:
+                self._last = 0
+            r = pattern_rewrite(s.pattern, flowid, out, reply_map)
+            if r == RW_DROP:
+                s.failures += 1
+                continue
+            input.foutput = s.foutput
+            input.routput = s.routput
+            return r
+        return RW_DROP
