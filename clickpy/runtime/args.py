@@ -353,6 +353,8 @@ def ip_prefix(text: str, element=None, allow_bare: bool = True) -> tuple[str, st
             if mask is not None and mask & defined == mask:
                 return (str(ipaddress.IPv4Address(addr)),
                         str(ipaddress.IPv4Address(mask)))
+    # As Click's IPPrefixArg: with bare addresses allowed, a name that is an
+    # address means that host; otherwise it means the name's prefix.
     if allow_bare:
         try:
             return IPAddress(t, element), "255.255.255.255"

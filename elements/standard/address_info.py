@@ -253,9 +253,9 @@ def lookup_address(router, name: str, kind: str, context=None):
             ip = _query_ip(router, addr, context)
             mask = _mask_of(bits)
             return (ip, mask) if ip is not None and mask is not None else None
-        ip = _query_ip(router, name, context)
-        if ip is not None:
-            return ip, "255.255.255.255"
+        # As Click's AddressInfo::query_ip_prefix: only a name given a prefix
+        # is one (IPPrefix arguments that allow bare addresses try the
+        # address first themselves).
         return _query_ip_prefix(router, name, context)
     if kind == "ether":
         return _query_ether(router, name, context)

@@ -17,7 +17,8 @@ def test_address_info_names_and_suffixes():
                      " six fe80::1/64, both 1.1.1.1 2.2.2.2); Idle -> Discard")
     cases = {
         ("foo", "ip"): "1.2.3.4",
-        ("foo", "ipprefix"): ("1.2.3.4", "255.255.255.255"),     # the address is preferred
+        ("foo", "ipprefix"): ("1.2.3.4", "255.255.240.0"),       # the name's prefix (an IPPrefix argument
+                                                                 # allowing bare addresses takes the address)
         ("foo:ipnet", "ipprefix"): ("1.2.3.4", "255.255.240.0"),
         ("foo:net", "ipprefix"): ("1.2.3.4", "255.255.240.0"),
         ("foo:ip", "ip"): "1.2.3.4",
