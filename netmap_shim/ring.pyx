@@ -5,7 +5,7 @@ from libc.stdlib cimport calloc, free
 from libc.string cimport memcpy
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
-from clickpy.runtime.packet cimport (DEFAULT_HEADROOM, Packet, Pool, buffer_alloc, buffer_free,
+from clickpy.runtime.packet cimport (DEFAULT_HEADROOM, Packet, PacketObject, Pool, buffer_alloc, buffer_free,
                                      packet_kill, packet_make, pkt_data, small_pool_state)
 
 
@@ -28,6 +28,16 @@ DEVICE_PREFERENCE = ["afxdp", "afpacket"]
 
 class PortError(OSError):
     """A port cannot be opened or used; the message says why, for the user."""
+
+
+def _sync_failed(port, str what):
+    """The PortError for a failed rxsync/txsync: the port's own reason if it has one."""
+    reason = None
+    try:
+        reason = port.error_state()
+    except Exception:
+        pass
+    return PortError(f"{port.name}: {what} failed" + (f": {reason}" if reason else ""))
 
 
 def register_backend(kind: str, opener) -> None:
@@ -159,6 +169,12 @@ cdef void ring_free(RingHeader *r, bint free_buffers) noexcept:
     free(r)
 
 
+def _detach_rings(Port port):
+    """Make a closing port's Ring objects unusable (they raise, never touch freed memory)."""
+    for ring in port.rx_rings + port.tx_rings:
+        (<Ring> ring).hdr = NULL
+
+
 cdef Ring make_ring(RingHeader *hdr, object port, bint is_tx, int index):
     cdef Ring ring = Ring.__new__(Ring)
     ring.hdr = hdr
@@ -177,78 +193,123 @@ cdef Slot *_slot_checked(RingHeader *r, uint32_t i) except NULL:
     return s
 
 
+cdef RingHeader *_hdr(Ring ring) except NULL:
+    if ring.hdr == NULL:
+        raise ValueError("the ring's port is closed")
+    return ring.hdr
+
+
 cdef class Ring:
+    """A ring seen from Python (tests and tools): its indices, its slots."""
+
     def __cinit__(self):
         self.hdr = NULL
 
     @property
     def num_slots(self):
-        return self.hdr.num_slots
+        return _hdr(self).num_slots
 
     @property
     def head(self):
-        return self.hdr.head
+        return _hdr(self).head
 
     @head.setter
     def head(self, uint32_t v):
-        self.hdr.head = v % self.hdr.num_slots
+        cdef RingHeader *r = _hdr(self)
+        r.head = v % r.num_slots
 
     @property
     def cur(self):
-        return self.hdr.cur
+        return _hdr(self).cur
 
     @cur.setter
     def cur(self, uint32_t v):
-        self.hdr.cur = v % self.hdr.num_slots
+        cdef RingHeader *r = _hdr(self)
+        r.cur = v % r.num_slots
 
     @property
     def tail(self):
-        return self.hdr.tail
+        return _hdr(self).tail
 
     @property
     def space(self):
-        return ring_space(self.hdr)
+        return ring_space(_hdr(self))
 
     @property
     def drops(self):
-        return self.hdr.drops
+        return _hdr(self).drops
 
     @property
     def flags(self):
         """NR_* flags: 0x2 per-slot timestamps, 0x1000 buffers shared between processes."""
-        return self.hdr.flags
+        return _hdr(self).flags
 
     @property
     def buf_size(self):
-        return self.hdr.buf_size
+        return _hdr(self).buf_size
 
     @property
     def has_timestamps(self):
-        return bool(self.hdr.flags & NR_TIMESTAMPS)
+        return bool(_hdr(self).flags & NR_TIMESTAMPS)
 
     def slot(self, uint32_t i):
         """(buf_idx, len, offset, flags) of slot i."""
-        cdef Slot *s = ring_slot(self.hdr, i % self.hdr.num_slots)
+        cdef RingHeader *r = _hdr(self)
+        cdef Slot *s = ring_slot(r, i % r.num_slots)
         return s.buf_idx, s.len, s.offset, s.flags
+
+    def set_slot(self, uint32_t i, buf_idx=None, length=None, offset=None, flags=None):
+        """Change slot i's fields (tools and tests; no checks: the data path checks)."""
+        cdef RingHeader *r = _hdr(self)
+        cdef Slot *s = ring_slot(r, i % r.num_slots)
+        if buf_idx is not None:
+            s.buf_idx = buf_idx
+        if length is not None:
+            s.len = length
+        if offset is not None:
+            s.offset = offset
+        if flags is not None:
+            s.flags = flags
 
     def slot_ptr(self, uint32_t i):
         """The backend-private word of slot i (pcap receive: the frame's length on the wire)."""
-        return ring_slot(self.hdr, i % self.hdr.num_slots).ptr
+        cdef RingHeader *r = _hdr(self)
+        return ring_slot(r, i % r.num_slots).ptr
 
     def timestamp(self, uint32_t i):
         """Slot i's timestamp in ns since the epoch (0 = none), or None without timestamps."""
-        cdef int64_t *ts = ring_timestamps(self.hdr)
-        return None if ts == NULL else ts[i % self.hdr.num_slots]
+        cdef RingHeader *r = _hdr(self)
+        cdef int64_t *ts = ring_timestamps(r)
+        return None if ts == NULL else ts[i % r.num_slots]
 
     def set_timestamp(self, uint32_t i, int64_t ns):
-        cdef int64_t *ts = ring_timestamps(self.hdr)
+        cdef RingHeader *r = _hdr(self)
+        cdef int64_t *ts = ring_timestamps(r)
         if ts == NULL:
             raise ValueError("this ring has no timestamps")
-        ts[i % self.hdr.num_slots] = ns
+        ts[i % r.num_slots] = ns
+
+    def take_packet(self, uint32_t i, bint zero_copy=True):
+        """ring_take_packet from Python: slot i's frame as a PacketObject, or
+        None (no memory, or a bad slot). head does not move."""
+        cdef RingHeader *r = _hdr(self)
+        cdef Packet *p = ring_take_packet(r, i % r.num_slots, zero_copy)
+        return None if p == NULL else PacketObject.wrap(p)
+
+    def put_packet(self, uint32_t i, PacketObject packet, bint zero_copy=True):
+        """ring_put_packet from Python: packet into slot i. True: the packet
+        was consumed (the object is spent); False: it was not (too long, or
+        a bad slot). head does not move."""
+        cdef RingHeader *r = _hdr(self)
+        cdef Packet *p = packet._live()
+        if ring_put_packet(r, i % r.num_slots, p, zero_copy) != 0:
+            return False
+        packet.release()
+        return True
 
     def read(self, uint32_t i):
         """The bytes held by slot i (a copy; for tests and tools)."""
-        cdef Slot *s = _slot_checked(self.hdr, i)
+        cdef Slot *s = _slot_checked(_hdr(self), i)
         if <uint64_t> s.offset + s.len > self.hdr.buf_size:
             raise ValueError(f"slot {i} holds {s.len} bytes at offset {s.offset}, past its buffer")
         cdef unsigned char *base = small_pool_state().base
@@ -258,11 +319,12 @@ cdef class Ring:
     def write(self, uint32_t i, data, uint32_t offset=0):
         """Put bytes into slot i's buffer (tests and tools)."""
         cdef bytes b = bytes(data)
-        cdef Slot *s = _slot_checked(self.hdr, i)
+        cdef Slot *s = _slot_checked(_hdr(self), i)
         if offset + len(b) > self.hdr.buf_size:
             raise ValueError(f"{len(b)} bytes do not fit a {self.hdr.buf_size}-byte buffer")
         cdef unsigned char *dst = small_pool_state().base + <size_t> s.buf_idx * self.hdr.buf_size + offset
-        dst[:len(b)] = b
+        cdef const unsigned char *src = b
+        memcpy(dst, src, len(b))
         s.len = len(b)
         s.offset = offset
 
@@ -282,11 +344,19 @@ cdef class Port:
         return 0
 
     def rx_sync(self, int ring=0):
-        """Python entry to rxsync (tools and tests)."""
+        """Python entry to rxsync (tools and tests): what rxsync returns,
+        -1 on error (error_state() says why)."""
         return self.rxsync(ring)
 
     def tx_sync(self, int ring=0):
+        """Python entry to txsync: what txsync returns, -1 on error."""
         return self.txsync(ring)
+
+    def error_state(self):
+        """None while the port works; otherwise why it does not (why the
+        last sync failed), in words, without the port's name. Backends
+        say more than this default."""
+        return "port closed" if self.closed else None
 
     # --- conveniences for tests and tools (copying; not the data path) ------
 
@@ -306,11 +376,13 @@ cdef class Port:
             data = bytes(f)
             n = len(data)
             if n > r.buf_size:
+                r.cur = r.head
                 self.txsync(ring)
                 raise ValueError(f"a {n}-byte frame does not fit a {r.buf_size}-byte buffer")
             if r.head == r.tail:
+                r.cur = r.head
                 if self.txsync(ring) < 0:
-                    raise PortError(f"{self.name}: txsync failed")
+                    raise _sync_failed(self, "txsync")
                 if r.head == r.tail:
                     break
             s = ring_slot(r, r.head)
@@ -327,7 +399,7 @@ cdef class Port:
             sent += 1
         r.cur = r.head
         if self.txsync(ring) < 0:
-            raise PortError(f"{self.name}: txsync failed")
+            raise _sync_failed(self, "txsync")
         return sent
 
     def recv(self, max=None, int ring=0, bint timestamps=False):
@@ -344,7 +416,7 @@ cdef class Port:
         cdef long limit = -1 if max is None else max
         out = []
         if self.rxsync(ring) < 0:
-            raise PortError(f"{self.name}: rxsync failed")
+            raise _sync_failed(self, "rxsync")
         ts = ring_timestamps(r)
         while r.head != r.tail and (limit < 0 or len(out) < limit):
             s = ring_slot(r, r.head)
@@ -408,6 +480,7 @@ cdef inline void _stamp(unsigned char *data, uint64_t seq) noexcept nogil:
 
 
 cdef bint _wait_fd(int fd, short events, int timeout_ms):
+    """Sleep until fd is ready or timeout_ms passed; False on timeout."""
     cdef pollfd p
     if fd < 0:
         return True
@@ -429,7 +502,9 @@ def pump_tx(Port port, uint64_t count, uint32_t length=60, str mode="zerocopy", 
     k (8 bytes, little endian) at offset 14, after an Ethernet header, so
     pump_rx(verify=True) can check order. batch: slots filled per txsync.
     spin: syncs tried before sleeping in poll. Stops when no slot frees up
-    for timeout seconds. Returns {"sent", "ns"}.
+    for timeout seconds, or when txsync fails. Returns {"sent", "ns",
+    "sleeps", "timeouts", "error" (None, or why txsync failed: the peer is
+    gone, ...)}.
     """
     if mode not in _PUMP_MODES:
         raise ValueError(f"mode must be one of {', '.join(_PUMP_MODES)}")
@@ -440,22 +515,26 @@ def pump_tx(Port port, uint64_t count, uint32_t length=60, str mode="zerocopy", 
         raise ValueError(f"length must be {STAMP_OFFSET + 8 if stamp else 0}..{r.buf_size - DEFAULT_HEADROOM}")
     if batch < 1:
         raise ValueError("batch must be at least 1")
-    cdef uint64_t sent = 0
+    cdef uint64_t sent = 0, sleeps = 0, timeouts = 0
     cdef uint32_t n, k, space
     cdef long idle = 0
     cdef Slot *s
     cdef Packet *p
     cdef int64_t start = _now_ns(), last = start
     cdef int64_t limit = <int64_t> (timeout * 1e9)
+    error = None
     while sent < count:
         space = ring_space(r)
         if space == 0:
             if port.txsync(ring) < 0:
-                raise PortError(f"{port.name}: txsync failed")
+                error = str(_sync_failed(port, "txsync"))
+                break
             if ring_space(r) == 0:
                 idle += 1
                 if idle > spin:
-                    _wait_fd(port.fd, POLLOUT, 50)
+                    sleeps += 1
+                    if not _wait_fd(port.fd, POLLOUT, 50):
+                        timeouts += 1
                     if _now_ns() - last > limit:
                         break
                 continue
@@ -490,8 +569,9 @@ def pump_tx(Port port, uint64_t count, uint32_t length=60, str mode="zerocopy", 
             sent += 1
         r.cur = r.head
         if port.txsync(ring) < 0:
-            raise PortError(f"{port.name}: txsync failed")
-    return {"sent": sent, "ns": _now_ns() - start}
+            error = str(_sync_failed(port, "txsync"))
+            break
+    return {"sent": sent, "ns": _now_ns() - start, "sleeps": sleeps, "timeouts": timeouts, "error": error}
 
 
 def pump_rx(Port port, uint64_t count, str mode="zerocopy", int ring=0, int batch=32,
@@ -501,9 +581,11 @@ def pump_rx(Port port, uint64_t count, str mode="zerocopy", int ring=0, int batc
     mode as for pump_tx ("slots": slots are only released; "zerocopy" and
     "copy": a packet is made of each frame, then freed). verify: check the
     sequence numbers pump_tx stamps, starting at first. Stops when nothing
-    arrives for timeout seconds. Returns {"received", "ns" (first frame to
-    last), "bytes", "drops" (frames no packet could be made of), "errors"
-    (sequence numbers out of order), "last" (the last sequence number seen)}.
+    arrives for timeout seconds, or when rxsync fails with nothing left to
+    read (a pipe whose peer is gone). Returns {"received", "ns" (first frame
+    to last), "bytes", "drops" (frames no packet could be made of), "errors"
+    (sequence numbers out of order), "last" (the last sequence number seen),
+    "sleeps", "timeouts", "error" (None, or why rxsync failed)}.
     """
     if mode not in _PUMP_MODES:
         raise ValueError(f"mode must be one of {', '.join(_PUMP_MODES)}")
@@ -513,6 +595,7 @@ def pump_rx(Port port, uint64_t count, str mode="zerocopy", int ring=0, int batc
     if batch < 1:
         raise ValueError("batch must be at least 1")
     cdef uint64_t received = 0, nbytes = 0, drops = 0, errors = 0, expect = first, seq = 0
+    cdef uint64_t sleeps = 0, timeouts = 0
     cdef uint32_t k, n
     cdef long idle = 0
     cdef Slot *s
@@ -521,14 +604,18 @@ def pump_rx(Port port, uint64_t count, str mode="zerocopy", int ring=0, int batc
     cdef bint have_data
     cdef int64_t start = 0, end = 0, last = _now_ns()
     cdef int64_t limit = <int64_t> (timeout * 1e9)
+    error = None
     while received < count:
         if r.head == r.tail:
             if port.rxsync(ring) < 0:
-                raise PortError(f"{port.name}: rxsync failed")
+                error = str(_sync_failed(port, "rxsync"))
+                break
             if r.head == r.tail:
                 idle += 1
                 if idle > spin:
-                    _wait_fd(port.fd, POLLIN, 50)
+                    sleeps += 1
+                    if not _wait_fd(port.fd, POLLIN, 50):
+                        timeouts += 1
                     if _now_ns() - last > limit:
                         break
                 continue
@@ -576,8 +663,10 @@ def pump_rx(Port port, uint64_t count, str mode="zerocopy", int ring=0, int batc
             received += 1
         r.cur = r.head
         end = _now_ns()
-        if port.rxsync(ring) < 0:   # hand the slots back to the sender, see what came
-            raise PortError(f"{port.name}: rxsync failed")
+        if port.rxsync(ring) < 0 and r.head == r.tail:   # hand the slots back, see what came
+            error = str(_sync_failed(port, "rxsync"))
+            break
     port.rxsync(ring)
     return {"received": received, "ns": end - start, "bytes": nbytes, "drops": drops,
-            "errors": errors, "last": expect - 1 if expect > first else None}
+            "errors": errors, "last": expect - 1 if expect > first else None,
+            "sleeps": sleeps, "timeouts": timeouts, "error": error}
