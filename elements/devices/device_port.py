@@ -1,0 +1,229 @@
+"""Opening devices for the device elements, and sharing them within a router.
+
+FromDevice and ToDevice for one device share one port (one AF_XDP or
+packet socket), as Click's ToDevice reuses its FromDevice's descriptor;
+FromHost and ToHost share their tap. The scheduler calls one callback per
+file descriptor, so a ``SharedPort`` registers the port's descriptor once
+and tells each element what it waits for (readable, writable). A timer
+watches the interface: an element learns when its device goes down, comes
+back, or disappears (then it stops; the rest of the router runs on).
+"""
+from __future__ import annotations
+
+import fcntl
+import selectors
+import socket
+import struct
+import sys
+
+from clickpy.netmap_shim.ring import DEVICE_PREFERENCE, PortError, open_port
+
+# METHOD keyword values (Click's LINUX means a packet socket).
+METHODS = {"AFXDP": "afxdp", "XDP": "afxdp", "AFPACKET": "afpacket", "LINUX": "afpacket",
+           "PACKET": "afpacket"}
+# Click methods that clickpy does not have, with what to use instead.
+UNSUPPORTED = {"PCAP": "libpcap capture is not built in; use AFPACKET (the same kernel path)",
+               "NETMAP": "the netmap kernel module is not used; AFXDP gives the same rings",
+               "DEVBPF": "BSD's /dev/bpf does not exist on Linux; use AFPACKET",
+               "PCAPFD": "use AFPACKET"}
+
+WATCH_INTERVAL = 0.5        # seconds between checks of the device's state
+_SIOCGIFFLAGS = 0x8913
+_IFF_UP = 0x1
+
+
+def parse_method(text: str, errh) -> str | None:
+    """The backend a METHOD value names ('' = choose), or None after an error."""
+    word = text.upper()
+    if word in ("", "AUTO", "DEFAULT"):
+        return ""
+    if word in METHODS:
+        return METHODS[word]
+    if word in UNSUPPORTED:
+        errh.error(f"METHOD {text} is not available: {UNSUPPORTED[word]}")
+        return None
+    errh.error(f"bad METHOD '{text}' (choose AFXDP or AFPACKET)")
+    return None
+
+
+def link_state(ifname: str) -> str:
+    """'up', 'down' (administratively: ip link set down) or 'gone'.
+
+    A device that is up without a carrier (a veth whose peer is down)
+    counts as up: the kernel drops what is sent and says so (AF_XDP), and
+    IFF_RUNNING lags behind the carrier by up to a second after a device
+    comes up, which would drop the first packets of a fresh device."""
+    try:
+        socket.if_nametoindex(ifname)
+    except OSError:
+        return "gone"
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        flags = struct.unpack_from("16sH", fcntl.ioctl(s, _SIOCGIFFLAGS,
+                                                       struct.pack("16sH", ifname.encode()[:15], 0)))[1]
+    except OSError:
+        return "gone"
+    finally:
+        s.close()
+    return "up" if flags & _IFF_UP else "down"
+
+
+class SharedPort:
+    """One open port, the elements using it, and its descriptor's registration."""
+
+    def __init__(self, router, devname: str, port, method: str):
+        self.router = router
+        self.devname = devname
+        self.port = port
+        self.method = method
+        self.users: list = []
+        self._readers: dict = {}       # element -> callback() when readable
+        self._writers: dict = {}       # element -> callback() once when writable
+        self._events = 0
+        self._state = link_state(devname)
+        self._timer = None
+
+    # --- the descriptor ----------------------------------------------------
+
+    def want_read(self, element, callback) -> None:
+        self._readers[element] = callback
+        self._update()
+
+    def want_write(self, element, callback) -> None:
+        """Call callback once, the next time the port is writable."""
+        self._writers[element] = callback
+        self._update()
+
+    def _update(self) -> None:
+        fd = self.port.fd
+        if fd < 0:
+            return
+        events = (selectors.EVENT_READ if self._readers else 0) | (selectors.EVENT_WRITE if self._writers else 0)
+        if events == self._events:
+            return
+        sched = self.router.scheduler
+        if events:
+            sched.add_fd(fd, events, self._ready)
+        else:
+            sched.remove_fd(fd)
+        self._events = events
+
+    def _ready(self, fd, events) -> None:
+        if events & selectors.EVENT_WRITE and self._writers:
+            writers, self._writers = self._writers, {}
+            self._update()
+            for cb in writers.values():
+                cb()
+        if events & selectors.EVENT_READ:
+            for cb in list(self._readers.values()):
+                cb()
+
+    # --- the device's state ------------------------------------------------------
+
+    def start_watch(self) -> None:
+        if self._timer is not None:
+            return
+        from clickpy.runtime.scheduler import Timer
+
+        self._timer = Timer(callback=self._watch)
+        self._timer.initialize(self.router.scheduler)
+        self._timer.schedule_after(WATCH_INTERVAL)
+
+    def _watch(self, timer) -> None:
+        self.check_now()
+        if self._state != "gone" and self.users:
+            timer.schedule_after(WATCH_INTERVAL)
+
+    def check_now(self) -> str:
+        """Look at the device now (the timer does it every WATCH_INTERVAL;
+        an element whose sync failed asks at once) and tell every user of a
+        change. Returns the state."""
+        state = link_state(self.devname)
+        if state == "up":
+            err = self.port.error_state() if hasattr(self.port, "error_state") else None
+            if err and "disappeared" in err:
+                state = "gone"
+        if state != self._state:
+            self._state = state
+            for e in list(self.users):
+                e.device_state_changed(state)
+        return state
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    # --- lifetime ----------------------------------------------------------------------
+
+    def release(self, element) -> None:
+        self._readers.pop(element, None)
+        self._writers.pop(element, None)
+        if element in self.users:
+            self.users.remove(element)
+        if self.users:
+            self._update()
+            return
+        if self._events and self.port.fd >= 0:
+            try:
+                self.router.scheduler.remove_fd(self.port.fd)
+            except (KeyError, ValueError, OSError):
+                pass
+        self._events = 0
+        if self._timer is not None:
+            self._timer.unschedule()
+            self._timer = None
+        devices = self.router.attachments.get("devices", {})
+        if devices.get(self.devname) is self:
+            del devices[self.devname]
+        self.port.close()
+
+
+def find_shared(router, devname: str) -> SharedPort | None:
+    return router.attachments.get("devices", {}).get(devname)
+
+
+def open_shared(element, devname: str, method: str, options: dict, errh, *, receive: bool,
+                sniffer: bool = False) -> SharedPort | None:
+    """The router's port for devname, opened if need be.
+
+    method '' chooses: the backends of DEVICE_PREFERENCE in order, leaving
+    out AF_XDP for a sniffer (it would take the frames from the host). When a
+    backend fails and the user did not pin one, the next is tried and a
+    warning says why; if none works, one error names every attempt.
+    """
+    router = element.router
+    devices = router.attachments.setdefault("devices", {})
+    shared = devices.get(devname)
+    if shared is not None and (not method or shared.method == method):
+        shared.users.append(element)
+        return shared
+    if method:
+        kinds = [method]
+    else:
+        kinds = [k for k in DEVICE_PREFERENCE if not (k == "afxdp" and receive and sniffer)]
+    failures = []
+    for kind in kinds:
+        try:
+            port = open_port(f"{kind}:{devname}", **options)
+        except PortError as e:
+            failures.append(str(e))
+            continue
+        if failures:
+            errh.warning(f"{devname}: using {kind.upper()}; tried first: {'; '.join(failures)}")
+        shared = SharedPort(router, devname, port, kind)
+        shared.users.append(element)
+        if devname not in devices:
+            devices[devname] = shared
+        return shared
+    if not failures:
+        errh.error(f"{devname}: no device backend available")
+    elif len(failures) == 1:
+        errh.error(failures[0])
+    else:
+        errh.error(f"{devname}: cannot open the device with any method:\n  " + "\n  ".join(failures))
+    return None
+
+
+def report(element, message: str) -> None:
+    """A run-time message from a device element, Click's chatter style."""
+    print(f"{element.declaration()}: {message}", file=sys.stderr, flush=True)
