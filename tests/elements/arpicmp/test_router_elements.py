@@ -1,0 +1,329 @@
+"""FixIPSrc, DropBroadcasts, IPGWOptions, StripIPHeader, UnstripIPHeader, HostEtherFilter,
+EtherRewrite, MarkMACHeader and RandomSample."""
+import re
+import struct
+
+import pytest
+from scapy.all import IP, UDP, Ether, IPOption, IPOption_RR, IPOption_Timestamp, checksum
+from support import build_router, run_config
+
+from clickpy.runtime.packet import PacketObject
+
+FIX_IP_SRC_ANNO_OFFSET = 19
+ICMP_PARAMPROB_ANNO_OFFSET = 17
+HOST, BROADCAST, MULTICAST, OTHERHOST = 0, 1, 2, 3
+
+
+def ippkt(data, *, network=0, hlen=None, fix=False, ptype=None):
+    p = PacketObject.make(bytes(data), headroom=64)
+    if hlen is None:
+        hlen = ((data[network] & 15) * 4) if len(data) > network else 0
+    p.set_network_header(network, hlen)
+    if fix:
+        p.set_anno(FIX_IP_SRC_ANNO_OFFSET, b"\x01")
+    if ptype is not None:
+        p.packet_type = ptype
+    return p
+
+
+def udp(src="1.0.0.1", dst="2.0.0.2", payload=b"data", **kw):
+    return bytes(IP(src=src, dst=dst, **kw) / UDP(sport=5, dport=6) / payload)
+
+
+def ip_ok(raw, off=0):
+    ihl = (raw[off] & 15) * 4
+    return checksum(raw[off:off + ihl]) == 0
+
+
+# --- FixIPSrc --------------------------------------------------------------------------
+
+
+def test_fixipsrc_rewrites_only_annotated(through):
+    r, log = through("FixIPSrc(9.8.7.6)", [ippkt(udp(), fix=True), ippkt(udp())])
+    first, second = (IP(x["data"]) for x in log)
+    assert first.src == "9.8.7.6" and ip_ok(log[0]["data"])
+    assert log[0]["anno"][FIX_IP_SRC_ANNO_OFFSET] == 0          # annotation cleared
+    assert second.src == "1.0.0.1" and log[1]["data"] == udp()
+
+
+@pytest.mark.parametrize("n", range(0, 24))
+def test_fixipsrc_truncated(through, n):
+    data = udp()[:n]
+    r, log = through("FixIPSrc(9.8.7.6)", [ippkt(data, hlen=min(n, 20), fix=True),
+                                          PacketObject.make(data)])
+    assert len(log) == (2 if n >= 20 else 1)
+
+
+def test_fixipsrc_bad_config():
+    assert run_config("Idle -> FixIPSrc(bogus) -> Discard", "-q").returncode != 0
+    assert run_config("Idle -> FixIPSrc -> Discard", "-q").returncode != 0
+
+
+# --- DropBroadcasts ------------------------------------------------------------------------
+
+
+def test_dropbroadcasts(through, capfd):
+    def pk():
+        return [ippkt(udp(), ptype=t) for t in (HOST, BROADCAST, MULTICAST, OTHERHOST, BROADCAST)]
+    r, log = through("DropBroadcasts", pk(), noutputs=2)
+    assert [x["port"] for x in log] == [0, 1, 1, 0, 1]
+    assert r.read("e.drops") == "3"
+    assert capfd.readouterr().err.count("DropBroadcasts: dropped a packet") == 1
+    r, log = through("DropBroadcasts", pk())
+    assert len(log) == 2
+
+
+# --- IPGWOptions ---------------------------------------------------------------------------
+
+
+def opts(*options, payload=b"pay"):
+    """An IP/UDP packet whose header carries options (scapy options, or raw bytes)."""
+    if options and isinstance(options[0], bytes):
+        raw_opts = b"".join(options)
+        raw_opts += b"\x00" * (-len(raw_opts) % 4)
+        body = bytes(UDP(sport=1, dport=2, len=8 + len(payload))) + payload
+        hlen = 20 + len(raw_opts)
+        hdr = bytearray(struct.pack(">BBHHHBBH4s4s", 0x40 | hlen // 4, 0, hlen + len(body), 1, 0, 64, 17, 0,
+                                    bytes([1, 0, 0, 1]), bytes([2, 0, 0, 2])) + raw_opts)
+        hdr[10:12] = struct.pack(">H", checksum(bytes(hdr)))
+        return bytes(hdr) + body
+    return bytes(IP(src="1.0.0.1", dst="2.0.0.2", options=list(options)) / UDP() / payload)
+
+
+def test_ipgwoptions_no_options_untouched(through):
+    r, log = through("IPGWOptions(5.5.5.5)", [ippkt(udp())])
+    assert log[0]["data"] == udp()
+
+
+def test_ipgwoptions_record_route(through):
+    raw = opts(IPOption_RR(routers=["0.0.0.0", "0.0.0.0", "0.0.0.0"], pointer=4))
+    r, log = through("IPGWOptions(5.5.5.5)", [ippkt(raw)])
+    out = log[0]["data"]
+    rr = IP(out).options[0]
+    assert rr.pointer == 8 and rr.routers[0] == "5.5.5.5" and ip_ok(out)
+    # twice more fills it; then a full option passes untouched
+    r.element("e").push_packet(0, ippkt(out))
+    r.element("e").push_packet(0, ippkt(log[1]["data"]))
+    full = log[2]["data"]
+    assert IP(full).options[0].pointer == 16
+    assert IP(full).options[0].routers == ["5.5.5.5"] * 3
+    r.element("e").push_packet(0, ippkt(full))
+    assert log[3]["data"] == full
+
+
+def test_ipgwoptions_timestamp_flags(through):
+    # flag 0: timestamps only; flag 1: address and timestamp; flag 3: prespecified
+    raw0 = opts(b"\x44\x0c\x05\x00" + b"\x00" * 8)
+    raw1 = opts(b"\x44\x0c\x05\x01" + b"\x00" * 8)
+    raw3 = opts(b"\x44\x14\x05\x03" + bytes([6, 6, 6, 6]) + b"\x00" * 4
+                + bytes([5, 5, 5, 5]) + b"\x00" * 4)
+    out = run_config(
+        f"InfiniteSource(DATA \\<{raw0.hex()}>, LIMIT 1, STOP true) -> CheckIPHeader"
+        f" -> IPGWOptions(5.5.5.5) -> Print(a, 64) -> Discard;"
+        f"InfiniteSource(DATA \\<{raw1.hex()}>, LIMIT 1) -> CheckIPHeader"
+        f" -> IPGWOptions(5.5.5.5) -> Print(b, 64) -> Discard;"
+        f"InfiniteSource(DATA \\<{raw3.hex()}>, LIMIT 1) -> CheckIPHeader"
+        f" -> IPGWOptions(5.5.5.5, 6.6.6.6 7.7.7.7) -> Print(c, 64) -> Discard;",
+        "--simtime")
+    assert out.returncode == 0, out.stderr
+    lines = {l.split(":")[0]: bytes.fromhex("".join(l.split("|")[1].split()))
+             for l in out.stderr.splitlines() if "|" in l}
+    a, b, c = lines["a"], lines["b"], lines["c"]
+    assert a[22] == 9 and ip_ok(a)                         # pointer advanced by one stamp
+    assert b[22] == 13 and b[24:28] == bytes([5, 5, 5, 5]) and ip_ok(b)
+    assert c[22] == 13 and c[24:28] == bytes([6, 6, 6, 6]) and ip_ok(c)   # 6.6.6.6 is one of ours
+    # Click's simulated time starts at 1e9 s: 1e9 mod 86400 = 6400 s -> 6,400,000 ms (+ a little)
+    stamp = struct.unpack(">I", a[24:28])[0]
+    assert 6_400_000 <= stamp < 6_500_000
+    assert struct.unpack(">I", c[28:32])[0] == stamp
+
+
+def test_ipgwoptions_timestamp_overflow_counter(through):
+    raw = opts(b"\x44\x08\x09\x00" + b"\x00" * 4)       # full: overflow 0 -> 1
+    r, log = through("IPGWOptions(5.5.5.5)", [ippkt(raw)])
+    assert log[0]["data"][23] == 0x10 and ip_ok(log[0]["data"])
+    raw = opts(b"\x44\x08\x09\xf0" + b"\x00" * 4)       # overflow counter full: error
+    r, log = through("IPGWOptions(5.5.5.5)", [ippkt(raw)], noutputs=2)
+    assert log[0]["port"] == 1 and log[0]["anno"][ICMP_PARAMPROB_ANNO_OFFSET] == 23
+
+
+@pytest.mark.parametrize("option, pointer", [
+    (b"\x07\x01\x00\x00", 21),                   # length 1
+    (b"\x07\x30\x04\x00", 21),                   # longer than the header
+    (b"\x07\x07\x02" + b"\x00" * 5, 22),         # RR pointer too small
+    (b"\x44\x08\x03\x00" + b"\x00" * 4, 22),     # TS pointer < 5
+    (b"\x44\x0c\x05\x02" + b"\x00" * 8, 23),     # TS flag 2
+])
+def test_ipgwoptions_bad_options_to_port_1(through, option, pointer):
+    raw = opts(option)
+    r, log = through("IPGWOptions(5.5.5.5)", [ippkt(raw)], noutputs=2)
+    assert log[0]["port"] == 1
+    assert log[0]["anno"][ICMP_PARAMPROB_ANNO_OFFSET] == pointer
+    assert r.read("e.drops") == "1"
+    r, log = through("IPGWOptions(5.5.5.5)", [ippkt(raw)], noutputs=1)
+    assert log == []
+
+
+def test_ipgwoptions_other_options_skipped(through):
+    raw = opts(b"\x01\x01\x94\x04\x00\x00\x00\x00")   # NOP NOP router-alert EOL
+    r, log = through("IPGWOptions(5.5.5.5)", [ippkt(raw)], noutputs=2)
+    assert log[0]["port"] == 0 and log[0]["data"] == raw
+
+
+@pytest.mark.parametrize("n", range(0, 44, 2))
+def test_ipgwoptions_truncated(through, n):
+    raw = opts(IPOption_RR(routers=["0.0.0.0"] * 4, pointer=4))[:n]
+    r, log = through("IPGWOptions(5.5.5.5)", [ippkt(raw, hlen=min(n, 20)), PacketObject.make(raw)],
+                     noutputs=2)
+    assert len(log) <= 2
+
+
+# --- StripIPHeader / UnstripIPHeader -----------------------------------------------------------
+
+
+def test_strip_and_unstrip_ip_header(through):
+    raw = opts(IPOption_RR(routers=["0.0.0.0"], pointer=4), payload=b"P")
+    r, log = through("StripIPHeader", [ippkt(raw)])
+    assert log[0]["data"] == raw[28:]
+    r, log = through("StripIPHeader -> UnstripIPHeader", [ippkt(raw)])
+    assert log[0]["data"] == raw
+    eth = bytes(Ether()) + raw
+    r, log = through("UnstripIPHeader", [ippkt(eth, network=14)])   # already before: unchanged
+    assert log[0]["data"] == eth
+
+
+def test_strip_unstrip_without_headers_dropped(through):
+    r, log = through("StripIPHeader", [PacketObject.make(b"abc"), PacketObject.make(b"")])
+    assert log == []
+    r, log = through("UnstripIPHeader", [PacketObject.make(b"abc")])
+    assert log == []
+
+
+# --- HostEtherFilter ------------------------------------------------------------------------
+
+ME = "00:01:02:03:04:05"
+
+
+def frame(dst, src="00:aa:bb:cc:dd:ee"):
+    return bytes(Ether(dst=dst, src=src) / b"payload")
+
+
+def test_hostetherfilter_types_and_outputs(through):
+    pk = [frame(ME), frame("ff:ff:ff:ff:ff:ff"), frame("01:00:5e:00:00:01"), frame("00:09:09:09:09:09"),
+          frame(ME, src=ME)]
+    r, log = through(f"HostEtherFilter({ME})", [PacketObject.make(x) for x in pk], noutputs=2)
+    assert [x["port"] for x in log] == [0, 0, 0, 1, 0]
+    r, log = through(f"HostEtherFilter({ME}, true, false)", [PacketObject.make(x) for x in pk], noutputs=2)
+    assert [x["port"] for x in log] == [0, 0, 0, 0, 1]
+
+
+def test_hostetherfilter_packet_type_annotation():
+    out = run_config(
+        f"InfiniteSource(DATA \\<{frame(ME).hex()}>, LIMIT 1, STOP true) -> h :: HostEtherFilter({ME}, OFFSET 0)"
+        " -> CheckPaint(0) -> c :: Counter -> Discard", "-h", "c.count")
+    assert out.returncode == 0, out.stderr
+
+
+def test_hostetherfilter_offset_and_short(through):
+    pk = [b"\x00\x00" + frame(ME), b"\x00\x00" + frame(ME)[:13], b"", b"\x00" * 16]
+    r, log = through(f"HostEtherFilter({ME}, OFFSET 2)", [PacketObject.make(x) for x in pk], noutputs=2)
+    assert [x["port"] for x in log] == [0, 1]
+    r.write("e.ether", "00:09:09:09:09:09")
+    assert r.read("e.ether").lower().replace("-", ":") == "00:09:09:09:09:09"
+
+
+@pytest.mark.parametrize("n", range(0, 16))
+def test_hostetherfilter_truncated(through, n):
+    r, log = through(f"HostEtherFilter({ME})", [PacketObject.make(frame(ME)[:n])])
+    assert len(log) == (1 if n >= 14 else 0)
+
+
+# --- EtherRewrite and MarkMACHeader -------------------------------------------------------------
+
+
+def test_etherrewrite_after_markmacheader(through):
+    f = frame(ME) + b"rest"
+    r, log = through("MarkMACHeader -> EtherRewrite(00:0a:0a:0a:0a:0a, 00:0b:0b:0b:0b:0b)",
+                     [PacketObject.make(f)])
+    out = Ether(log[0]["data"])
+    assert out.src == "00:0a:0a:0a:0a:0a" and out.dst == "00:0b:0b:0b:0b:0b"
+    assert log[0]["data"][12:] == f[12:]
+    assert r.read("e.src").lower().replace("-", ":") == "00:0a:0a:0a:0a:0a"
+
+
+def test_etherrewrite_handlers_and_no_mac_header(through):
+    r, log = through("EtherRewrite(00:0a:0a:0a:0a:0a, 00:0b:0b:0b:0b:0b)", [PacketObject.make(frame(ME))])
+    assert log == []                            # no MAC header: dropped, not a crash
+    out = run_config(
+        f"InfiniteSource(DATA \\<{frame(ME).hex()}>, LIMIT 1, STOP true) -> MarkMACHeader"
+        " -> e :: EtherRewrite(00:0a:0a:0a:0a:0a, 00:0b:0b:0b:0b:0b) -> Print(x) -> Discard;"
+        " Script(write e.dst 00:0c:0c:0c:0c:0c)", "-h", "e.dst")
+    assert out.returncode == 0, out.stderr
+    assert "00-0C-0C-0C-0C-0C" in out.stdout.upper().replace(":", "-")
+
+
+def test_markmacheader_offset_length(through):
+    f = b"\x00" * 4 + frame(ME)
+    r, log = through("MarkMACHeader(4, 14)", [PacketObject.make(f), PacketObject.make(b"\x00")])
+    assert log[0]["mac"] == 4 and log[0]["network"] == 18
+    assert len(log) == 1                        # offset beyond the data: dropped
+
+
+@pytest.mark.parametrize("n", range(0, 14))
+def test_etherrewrite_truncated(through, n):
+    r, log = through("MarkMACHeader -> EtherRewrite(00:0a:0a:0a:0a:0a, 00:0b:0b:0b:0b:0b)",
+                     [PacketObject.make(frame(ME)[:n])])
+    assert len(log) == (1 if n >= 12 else 0)
+
+
+# --- RandomSample ----------------------------------------------------------------------------
+
+
+def sample_run(conf, seed=17, n=2000):
+    return run_config(
+        f"RandomSeed({seed}); InfiniteSource(LIMIT {n}, STOP true) -> r :: RandomSample({conf});"
+        " r[0] -> a :: Counter -> Discard; r[1] -> b :: Counter -> Discard;",
+        "-h", "a.count", "-h", "b.count", "-h", "r.drops", "-h", "r.sampling_prob", "-h", "r.drop_prob",
+        "-h", "r.config")
+
+
+def counts(out):
+    return [l for l in out.stdout.splitlines() if l and not l.endswith(":")]
+
+
+def test_randomsample_deterministic_with_seed():
+    one, two = sample_run("0.25"), sample_run("0.25")
+    assert one.returncode == 0, one.stderr
+    assert counts(one) == counts(two)
+    a, b, drops, sp, dp, cfg = counts(one)
+    assert int(a) + int(b) == 2000 and int(b) == int(drops)
+    assert 400 < int(a) < 600
+    assert sp == "0.25" and dp == "0.75" and cfg == "SAMPLE 0.25, ACTIVE true"
+    other = sample_run("0.25", seed=18)
+    assert counts(other) != counts(one)
+
+
+def test_randomsample_extremes_and_keywords():
+    assert counts(sample_run("1"))[:2] == ["2000", "0"]
+    assert counts(sample_run("0"))[:2] == ["0", "2000"]
+    assert counts(sample_run("DROP 1"))[:2] == ["0", "2000"]
+    assert counts(sample_run("0, ACTIVE false"))[:2] == ["2000", "0"]
+    assert counts(sample_run("SAMPLE 0.5"))[3] == "0.5"
+
+
+def test_randomsample_bad_configs():
+    for conf in ("", "1.5", "SAMPLE 0.5, DROP 0.5", "bogus", "DROP 2"):
+        out = run_config(f"Idle -> RandomSample({conf}) -> Discard", "-q")
+        assert out.returncode != 0, conf
+
+
+def test_randomsample_handlers(through):
+    r, log = through("RandomSample(0.5)", [])
+    r.write("e.drop_prob", "0.125")
+    assert r.read("e.sampling_prob") == "0.875"
+    with pytest.raises(Exception):
+        r.write("e.sampling_prob", "2")
+    r.write("e.active", "false")
+    for _ in range(50):
+        r.element("e").push_packet(0, PacketObject.make(b"x"))
+    assert len(log) == 50
