@@ -254,6 +254,7 @@ cdef class Element:
 
     def output_push_packet(self, int port, PacketObject packet):
         """Push packet out of output port; it is no longer yours afterwards."""
+        packet._live()                      # raises if it was already handed on
         self.checked_output_push(port, packet.release())
 
     def input_pull_packet(self, int port):
@@ -265,6 +266,9 @@ cdef class Element:
 
     def push_packet(self, int port, PacketObject packet):
         """Hand packet to this element's input port, as an upstream element would."""
+        if port < 0 or port >= self.ninputs:
+            raise ValueError(f"{self.name} has no input {port}")
+        packet._live()                      # raises if it was already handed on
         self.push(port, packet.release())
 
     def pull_packet(self, int port):
