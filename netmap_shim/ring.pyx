@@ -440,7 +440,12 @@ cdef class Port:
         p.register(self.fd, select.POLLOUT if write else select.POLLIN)
         return bool(p.poll(None if timeout is None else int(timeout * 1000)))
 
+    def _close(self):
+        """Release what the port holds: backends override this (close() and
+        their __dealloc__ call it; it must be safe to call twice)."""
+
     def close(self):
+        self._close()
         self.closed = True
 
     def __enter__(self):

@@ -40,10 +40,11 @@ from libc.string cimport memcpy, memset
 from posix.mman cimport MAP_FAILED, MAP_LOCKED, MAP_SHARED, PROT_READ, PROT_WRITE, mmap, munmap
 from posix.unistd cimport close
 
-from clickpy.netmap_shim.ring cimport (Port, Ring, RingHeader, Slot, ring_alloc, ring_free, ring_next,
-                                       ring_slot, ring_space)
+from clickpy.netmap_shim.backends.common cimport add_rings
+from clickpy.netmap_shim.ring cimport Port, RingHeader, Slot, ring_free, ring_next, ring_slot, ring_space
 from clickpy.runtime.packet cimport Pool, small_pool_state
 
+from clickpy.netmap_shim.backends.common import check_device_options, device_error, interface_index
 from clickpy.netmap_shim.ring import PortError, register_backend
 
 cdef extern from "<sys/socket.h>" nogil:
@@ -371,10 +372,6 @@ cdef class PacketPort(Port):
             self.txr = NULL
         self.fd = -1
 
-    def close(self):
-        self._close()
-        self.closed = True
-
     def error_state(self):
         """None while the port works; else why not (device gone, down, ...)."""
         if self._sock is None:
@@ -382,11 +379,7 @@ cdef class PacketPort(Port):
         err = self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if not err:
             err, self.last_errno = self.last_errno, 0
-        try:
-            socket.if_nametoindex(self.ifname)
-        except OSError:
-            return f"device {self.ifname} disappeared"
-        return os.strerror(err) if err else None
+        return device_error(self.ifname, err)
 
     def stats(self):
         cdef tpacket_stats_v3 st
@@ -443,18 +436,11 @@ _OPTIONS = {"promisc", "sniffer", "outbound", "qdisc_bypass", "protocol", "block
 def open_afpacket(rest, **options):
     """Open ``afpacket:IFNAME`` (see the module documentation for options)."""
     ifname = rest
-    unknown = set(options) - _OPTIONS
-    if unknown:
-        raise PortError(f"afpacket:{ifname}: unknown option(s) {', '.join(sorted(unknown))}")
-    if not ifname:
-        raise PortError("afpacket: no interface name given")
+    check_device_options("afpacket", ifname, options, _OPTIONS)
     if options.get("queue"):
         raise PortError(f"afpacket:{ifname}: AF_PACKET cannot select a receive queue "
                         f"(QUEUE {options['queue']}); use METHOD AFXDP")
-    try:
-        ifindex = socket.if_nametoindex(ifname)
-    except OSError:
-        raise PortError(f"afpacket:{ifname}: no such network interface") from None
+    ifindex = interface_index(f"afpacket:{ifname}", ifname)
     try:
         sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
     except PermissionError:
@@ -485,7 +471,6 @@ cdef int _setup(PacketPort port, sock, dict options) except -1:
     cdef bint want_tx = bool(options.get("tx", True))
     cdef size_t rx_size = 0, tx_size = 0
     cdef void *m
-    cdef Ring ring
     protocol = int(options.get("protocol", 0)) or ETH_P_ALL
     sock.setsockopt(SOL_PACKET, PACKET_VERSION, TPACKET_V3)
     if want_rx:
@@ -535,27 +520,7 @@ cdef int _setup(PacketPort port, sock, dict options) except -1:
                             f"(SNIFFER false needs tcx, Linux 6.6+): {e.strerror}") from None
     # Bound last: frames arrive only once the rings are ready.
     sock.bind((port.ifname, protocol if want_rx else 0))
-    if want_rx:
-        port.rxr = ring_alloc(slots, True)
-        if port.rxr == NULL:
-            raise PortError(f"afpacket:{port.ifname}: no buffers left for a {slots}-slot ring")
-        ring = Ring.__new__(Ring)
-        ring.hdr = port.rxr
-        ring.port = port
-        ring.is_tx = False
-        ring.index = 0
-        port.rx_rings.append(ring)
-    if want_tx:
-        port.txr = ring_alloc(slots, True)
-        if port.txr == NULL:
-            raise PortError(f"afpacket:{port.ifname}: no buffers left for a {slots}-slot ring")
-        port.txr.tail = slots - 1
-        ring = Ring.__new__(Ring)
-        ring.hdr = port.txr
-        ring.port = port
-        ring.is_tx = True
-        ring.index = 0
-        port.tx_rings.append(ring)
+    add_rings(port, &port.rxr, &port.txr, slots, want_rx, want_tx)
     sock.setblocking(False)
     return 0
 

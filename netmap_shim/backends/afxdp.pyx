@@ -43,10 +43,11 @@ from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy, strerror
 from posix.mman cimport MAP_ANONYMOUS, MAP_FAILED, MAP_POPULATE, MAP_PRIVATE, PROT_READ, PROT_WRITE, mmap, munmap
 
-from clickpy.netmap_shim.ring cimport (NS_BUF_CHANGED, Port, Ring, RingHeader, Slot, ring_alloc,
-                                       ring_free, ring_next, ring_slot, ring_space)
+from clickpy.netmap_shim.backends.common cimport add_rings
+from clickpy.netmap_shim.ring cimport NS_BUF_CHANGED, Port, RingHeader, Slot, ring_free, ring_next, ring_slot, ring_space
 from clickpy.runtime.packet cimport Pool, buffer_alloc, buffer_free, small_pool_state
 
+from clickpy.netmap_shim.backends.common import check_device_options, device_error, interface_index
 from clickpy.netmap_shim.ring import PortError, register_backend
 
 cdef extern from "<sys/socket.h>" nogil:
@@ -509,10 +510,6 @@ cdef class XdpPort(Port):
         if names and all(n == XSK_PROGRAM for n in names):
             _detach_all(self.ifindex)
 
-    def close(self):
-        self._close()
-        self.closed = True
-
     def error_state(self):
         """None while the port works; else why it does not (device gone or down)."""
         cdef int err = 0
@@ -523,13 +520,7 @@ cdef class XdpPort(Port):
         if err == 0:
             err = self.last_errno
             self.last_errno = 0
-        try:
-            socket.if_nametoindex(self.ifname)
-        except OSError:
-            return f"device {self.ifname} disappeared"
-        if err:
-            return f"{os.strerror(err)}"
-        return None
+        return device_error(self.ifname, err)
 
     def stats(self):
         cdef xdp_statistics st
@@ -618,11 +609,7 @@ _OPTIONS = {"queue", "mode", "umem", "ring_size", "slots", "rx", "tx", "zerocopy
 def open_afxdp(rest, **options):
     """Open ``afxdp:IFNAME`` (see the module documentation for options)."""
     ifname = rest
-    unknown = set(options) - _OPTIONS
-    if unknown:
-        raise PortError(f"afxdp:{ifname}: unknown option(s) {', '.join(sorted(unknown))}")
-    if not ifname:
-        raise PortError("afxdp: no interface name given")
+    check_device_options("afxdp", ifname, options, _OPTIONS)
     if options.get("sniffer"):
         raise PortError(f"afxdp:{ifname}: AF_XDP takes frames away from the host stack, so it "
                         f"cannot run as a sniffer (use SNIFFER false, or METHOD AFPACKET)")
@@ -642,10 +629,7 @@ def open_afxdp(rest, **options):
     queue = int(options.get("queue", 0))
     want_rx = bool(options.get("rx", True))
     want_tx = bool(options.get("tx", True))
-    try:
-        ifindex = socket.if_nametoindex(ifname)
-    except OSError:
-        raise PortError(f"afxdp:{ifname}: no such network interface") from None
+    ifindex = interface_index(f"afxdp:{ifname}", ifname)
     if not os.path.exists("/proc/sys/net") or os.geteuid() != 0 and not _has_net_raw():
         raise PortError(f"afxdp:{ifname}: permission denied (AF_XDP needs CAP_NET_RAW and CAP_BPF)")
 
@@ -662,7 +646,7 @@ def open_afxdp(rest, **options):
         if want_rx:
             _remove_stale_program(ifname, ifindex)
         _open_socket(port, modes, ring_size, want_rx, want_tx, bool(options.get("zerocopy", False)))
-        _make_rings(port, slots, want_rx, want_tx)
+        add_rings(port, &port.rxr, &port.txr, slots, want_rx, want_tx)
         if options.get("promisc"):
             port._promisc = _promisc_holder(ifindex)
     except BaseException:
@@ -779,33 +763,6 @@ def _explain(err, XdpPort port, mode):
     else:
         text = os.strerror(err)
     return f"{text} ({detail})" if detail and detail not in text else text
-
-
-cdef int _make_rings(XdpPort port, uint32_t slots, bint want_rx, bint want_tx) except -1:
-    cdef Ring ring
-    if want_rx:
-        port.rxr = ring_alloc(slots, True)
-        if port.rxr == NULL:
-            raise PortError(f"afxdp:{port.ifname}: no buffers left for a {slots}-slot ring")
-        ring = Ring.__new__(Ring)
-        ring.hdr = port.rxr
-        ring.port = port
-        ring.is_tx = False
-        ring.index = 0
-        port.rx_rings.append(ring)
-    if want_tx:
-        port.txr = ring_alloc(slots, True)
-        if port.txr == NULL:
-            raise PortError(f"afxdp:{port.ifname}: no buffers left for a {slots}-slot ring")
-        port.txr.tail = slots - 1
-        port.tx_hwcur = 0
-        ring = Ring.__new__(Ring)
-        ring.hdr = port.txr
-        ring.port = port
-        ring.is_tx = True
-        ring.index = 0
-        port.tx_rings.append(ring)
-    return 0
 
 
 register_backend("afxdp", open_afxdp)

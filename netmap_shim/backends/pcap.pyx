@@ -610,11 +610,22 @@ cdef PcapPort _open_read(str name, str path, dict opts):
     if port.fd < 0:
         raise PortError(f"{name}: cannot make its wake-up descriptor")
     port._set_timer(0)
+    _add_ring(port, opts, False)
+    return port
+
+
+cdef int _add_ring(PcapPort port, dict opts, bint is_tx) except -1:
+    """The port's one ring (with timestamps), receive or transmit; a transmit
+    ring starts with every slot the user's."""
     port.ring = ring_alloc_flags(opts.get("slots", DEFAULT_SLOTS), True, NR_TIMESTAMPS)
     if port.ring == NULL:
-        raise PortError(f"{name}: no buffers left for its ring")
-    port.rx_rings = [make_ring(port.ring, port, False, 0)]
-    return port
+        raise PortError(f"{port.name}: no buffers left for its ring")
+    if is_tx:
+        port.ring.tail = port.ring.num_slots - 1
+        port.tx_rings = [make_ring(port.ring, port, True, 0)]
+    else:
+        port.rx_rings = [make_ring(port.ring, port, False, 0)]
+    return 0
 
 
 cdef PcapPort _open_write(str name, str path, dict opts):
@@ -644,11 +655,7 @@ cdef PcapPort _open_write(str name, str path, dict opts):
     if fwrite(hdr, 24, 1, port.out) != 1:
         raise PortError(f"{name}: {strerror(errno).decode()}")
     port.fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)   # always writable
-    port.ring = ring_alloc_flags(opts.get("slots", DEFAULT_SLOTS), True, NR_TIMESTAMPS)
-    if port.ring == NULL:
-        raise PortError(f"{name}: no buffers left for its ring")
-    port.ring.tail = port.ring.num_slots - 1
-    port.tx_rings = [make_ring(port.ring, port, True, 0)]
+    _add_ring(port, opts, True)
     return port
 
 

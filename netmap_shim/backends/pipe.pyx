@@ -562,6 +562,29 @@ cdef void _unmap_ring(RingHeader *r, size_t maplen) noexcept:
         munmap(<char *> r + sizeof(RingHeader) - _page(), maplen)
 
 
+cdef inline int _user_state(RingHeader *r, int ring, uint32_t done) noexcept nogil:
+    """SYNC_CLOSED for no ring (or not ring 0); SYNC_BAD_INDEX if the user
+    moved head or cur off the slots it owns: out of range, head outside
+    [done, tail] (done: the backend's own position, head at the last sync)
+    or cur outside [head, tail]; else SYNC_OK."""
+    cdef uint32_t h
+    if r == NULL or ring != 0:
+        return SYNC_CLOSED
+    h = r.head
+    if h >= r.num_slots or r.cur >= r.num_slots \
+            or ring_dist(r, done, h) > ring_dist(r, done, r.tail) or ring_dist(r, h, r.cur) > ring_dist(r, h, r.tail):
+        return SYNC_BAD_INDEX
+    return SYNC_OK
+
+
+cdef inline bint _publish(uint32_t *index, uint32_t value, uint32_t *other_wait) noexcept nogil:
+    """Publish this end's index (release), then whether the other end asked
+    to be woken (its wait flag was set; it is cleared here, once)."""
+    nm_store_release(index, value)
+    nm_fence()
+    return nm_load_acquire(other_wait) != 0 and nm_xchg_u32(other_wait, 0) != 0
+
+
 cdef class PipePort(Port):
     """One end of a pipe: one receive ring and one transmit ring."""
 
@@ -587,21 +610,15 @@ cdef class PipePort(Port):
         cdef PipeDir *d = self.txd
         cdef uint32_t h, c, old_tail, n
         cdef int done
-        if r == NULL or ring != 0:
-            self.sync_error = SYNC_CLOSED
+        self.sync_error = _user_state(r, ring, self.tx_prod)
+        if self.sync_error != SYNC_OK:
             return -1
         n = r.num_slots
         h = r.head
-        if h >= n or r.cur >= n or ring_dist(r, self.tx_prod, h) > ring_dist(r, self.tx_prod, r.tail) \
-                or ring_dist(r, h, r.cur) > ring_dist(r, h, r.tail):
-            self.sync_error = SYNC_BAD_INDEX
-            return -1
         if h != self.tx_prod:
             self.tx_packets += ring_dist(r, self.tx_prod, h)
-            nm_store_release(&d.prod, h)
             self.tx_prod = h
-            nm_fence()
-            if nm_load_acquire(&d.c_wait) and nm_xchg_u32(&d.c_wait, 0):
+            if _publish(&d.prod, h, &d.c_wait):
                 _ring(self.sock)
                 self.wakeups += 1
         c = nm_load_acquire(&d.cons)
@@ -641,21 +658,15 @@ cdef class PipePort(Port):
         cdef RingHeader *r = self.rxr
         cdef PipeDir *d = self.rxd
         cdef uint32_t h, p, n
-        if r == NULL or ring != 0:
-            self.sync_error = SYNC_CLOSED
+        self.sync_error = _user_state(r, ring, self.rx_cons)
+        if self.sync_error != SYNC_OK:
             return -1
         n = r.num_slots
         h = r.head
-        if h >= n or r.cur >= n or ring_dist(r, self.rx_cons, h) > ring_dist(r, self.rx_cons, r.tail) \
-                or ring_dist(r, h, r.cur) > ring_dist(r, h, r.tail):
-            self.sync_error = SYNC_BAD_INDEX
-            return -1
         if h != self.rx_cons:
             self.rx_packets += ring_dist(r, self.rx_cons, h)
-            nm_store_release(&d.cons, h)
             self.rx_cons = h
-            nm_fence()
-            if nm_load_acquire(&d.p_wait) and nm_xchg_u32(&d.p_wait, 0):
+            if _publish(&d.cons, h, &d.p_wait):
                 _drain(self.sock)     # the sender becomes writable
         p = nm_load_acquire(&d.prod)
         if p >= n:

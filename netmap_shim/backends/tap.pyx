@@ -25,10 +25,11 @@ from libc.errno cimport EAGAIN, EINTR, errno
 from libc.stdint cimport uint16_t, uint32_t, uint64_t
 from posix.unistd cimport read, write
 
-from clickpy.netmap_shim.ring cimport (Port, Ring, RingHeader, Slot, ring_alloc, ring_free, ring_next,
-                                       ring_slot, ring_space)
+from clickpy.netmap_shim.backends.common cimport add_rings
+from clickpy.netmap_shim.ring cimport Port, RingHeader, Slot, ring_free, ring_next, ring_slot, ring_space
 from clickpy.runtime.packet cimport Pool, small_pool_state
 
+from clickpy.netmap_shim.backends.common import check_options, device_gone
 from clickpy.netmap_shim.ring import PortError, register_backend
 
 _TUNSETIFF = 0x400454CA
@@ -126,19 +127,12 @@ cdef class TapPort(Port):
             ring_free(self.txr, True)
             self.txr = NULL
 
-    def close(self):
-        self._close()
-        self.closed = True
-
     def error_state(self):
-        import socket
-
         if self._file is None:
             return "port closed"
-        try:
-            socket.if_nametoindex(self.ifname)
-        except OSError:
-            return f"device {self.ifname} disappeared"
+        gone = device_gone(self.ifname)
+        if gone:
+            return gone
         err, self.last_errno = self.last_errno, 0
         return os.strerror(err) if err else None
 
@@ -152,9 +146,7 @@ _OPTIONS = {"addr", "gateway", "ether", "mtu", "up", "headroom", "slots", "rx", 
 
 def open_tap(rest, **options):
     """Open ``tap:NAME`` (see the module documentation for options)."""
-    unknown = set(options) - _OPTIONS
-    if unknown:
-        raise PortError(f"tap:{rest}: unknown option(s) {', '.join(sorted(unknown))}")
+    check_options(f"tap:{rest}", options, _OPTIONS)
     if not rest or len(rest.encode()) > 15:
         raise PortError(f"tap:{rest}: a tap device needs a name of 1 to 15 characters")
     try:
@@ -179,8 +171,8 @@ def open_tap(rest, **options):
     port.headroom = int(options.get("headroom", 0)) or 48
     try:
         _configure(port, options)
-        _make_rings(port, int(options.get("slots", 256)), bool(options.get("rx", True)),
-                    bool(options.get("tx", True)))
+        add_rings(port, &port.rxr, &port.txr, int(options.get("slots", 256)), bool(options.get("rx", True)),
+                  bool(options.get("tx", True)))
     except BaseException:
         port.close()
         raise
@@ -209,32 +201,6 @@ def _configure(TapPort port, options):
                 ipr.route("replace", dst="0.0.0.0/0", gateway=options["gateway"])
         except Exception as e:
             raise PortError(f"tap:{port.ifname}: cannot configure the interface: {e}") from None
-
-
-cdef int _make_rings(TapPort port, uint32_t slots, bint want_rx, bint want_tx) except -1:
-    cdef Ring ring
-    if want_rx:
-        port.rxr = ring_alloc(slots, True)
-        if port.rxr == NULL:
-            raise PortError(f"tap:{port.ifname}: no buffers left for a {slots}-slot ring")
-        ring = Ring.__new__(Ring)
-        ring.hdr = port.rxr
-        ring.port = port
-        ring.is_tx = False
-        ring.index = 0
-        port.rx_rings.append(ring)
-    if want_tx:
-        port.txr = ring_alloc(slots, True)
-        if port.txr == NULL:
-            raise PortError(f"tap:{port.ifname}: no buffers left for a {slots}-slot ring")
-        port.txr.tail = slots - 1
-        ring = Ring.__new__(Ring)
-        ring.hdr = port.txr
-        ring.port = port
-        ring.is_tx = True
-        ring.index = 0
-        port.tx_rings.append(ring)
-    return 0
 
 
 register_backend("tap", open_tap)
