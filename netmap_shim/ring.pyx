@@ -358,6 +358,11 @@ cdef class Port:
         say more than this default."""
         return "port closed" if self.closed else None
 
+    def stats(self):
+        """The backend's counters by name (rx_drops, tx_errors, ...); those a
+        backend does not keep are absent."""
+        return {}
+
     # --- conveniences for tests and tools (copying; not the data path) ------
 
     def send(self, frames, int ring=0):

@@ -16,7 +16,7 @@ import socket
 import struct
 import sys
 
-from clickpy.netmap_shim.ring import DEVICE_PREFERENCE, PortError, open_port
+from clickpy.netmap_shim.ring import DEVICE_PREFERENCE, PortError, backends, open_port
 
 # METHOD keyword values (Click's LINUX means a packet socket).
 METHODS = {"AFXDP": "afxdp", "XDP": "afxdp", "AFPACKET": "afpacket", "LINUX": "afpacket",
@@ -29,6 +29,7 @@ UNSUPPORTED = {"PCAP": "libpcap capture is not built in; use AFPACKET (the same 
 
 WATCH_INTERVAL = 0.5        # seconds between checks of the device's state
 _SIOCGIFFLAGS = 0x8913
+_SIOCGIFHWADDR = 0x8927
 _IFF_UP = 0x1
 
 
@@ -44,6 +45,47 @@ def parse_method(text: str, errh) -> str | None:
         return None
     errh.error(f"bad METHOD '{text}' (choose AFXDP or AFPACKET)")
     return None
+
+
+def interface_mac(ifname: str) -> bytes | None:
+    """ifname's hardware address (6 bytes), or None (no such device, not Ethernet-like)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        data = fcntl.ioctl(s, _SIOCGIFHWADDR, struct.pack("16s16x", ifname.encode()[:15]))
+    except OSError:
+        return None
+    finally:
+        s.close()
+    return data[18:24]
+
+
+def resolve_device(element, devname: str, errh) -> str | None:
+    """The interface devname means, as Click's device elements find it.
+
+    A port name with its backend (pipe:x{0) or an existing interface is
+    itself. Otherwise an Ethernet address, or an AddressInfo name with an
+    Ethernet address, names the interface of this network namespace that
+    has that address. None after an error."""
+    if direct_kind(devname) is not None:
+        return devname
+    try:
+        socket.if_nametoindex(devname)
+        return devname
+    except OSError:
+        pass
+    from clickpy.runtime.args import ArgError, EtherAddress
+
+    try:
+        mac = EtherAddress(devname, element)
+    except (ArgError, ValueError):
+        return devname      # not an address: opening it says what is wrong
+    matches = [name for _, name in socket.if_nameindex() if interface_mac(name) == mac]
+    text = ":".join(f"{b:02x}" for b in mac)
+    if not matches:
+        shown = devname if devname.lower() == text else f"{devname} ({text})"
+        errh.error(f"no network interface has Ethernet address {shown}")
+        return None
+    return matches[0]
 
 
 def link_state(ifname: str) -> str:
@@ -71,16 +113,20 @@ def link_state(ifname: str) -> str:
 class SharedPort:
     """One open port, the elements using it, and its descriptor's registration."""
 
-    def __init__(self, router, devname: str, port, method: str):
+    def __init__(self, router, devname: str, port, method: str, direct: bool = False):
         self.router = router
         self.devname = devname
         self.port = port
         self.method = method
+        # direct: devname is a port name with its backend (pipe:x{0, pcap:f);
+        # there is no network interface to watch, the port's error_state()
+        # tells of a dead peer or a damaged file.
+        self.direct = direct
         self.users: list = []
         self._readers: dict = {}       # element -> callback() when readable
         self._writers: dict = {}       # element -> callback() once when writable
         self._events = 0
-        self._state = link_state(devname)
+        self._state = "up" if direct else link_state(devname)
         self._timer = None
 
     # --- the descriptor ----------------------------------------------------
@@ -121,7 +167,7 @@ class SharedPort:
     # --- the device's state ------------------------------------------------------
 
     def start_watch(self) -> None:
-        if self._timer is not None:
+        if self._timer is not None or self.direct:
             return
         from clickpy.runtime.scheduler import Timer
 
@@ -138,6 +184,8 @@ class SharedPort:
         """Look at the device now (the timer does it every WATCH_INTERVAL;
         an element whose sync failed asks at once) and tell every user of a
         change. Returns the state."""
+        if self.direct:
+            return self._state
         state = link_state(self.devname)
         if state == "up":
             err = self.port.error_state() if hasattr(self.port, "error_state") else None
@@ -193,6 +241,9 @@ def open_shared(element, devname: str, method: str, options: dict, errh, *, rece
     """
     router = element.router
     devices = router.attachments.setdefault("devices", {})
+    kind = direct_kind(devname)
+    if kind is not None:
+        return _open_direct(element, devices, devname, kind, method, errh, receive)
     shared = devices.get(devname)
     if shared is not None and (not method or shared.method == method):
         shared.users.append(element)
@@ -222,6 +273,44 @@ def open_shared(element, devname: str, method: str, options: dict, errh, *, rece
     else:
         errh.error(f"{devname}: cannot open the device with any method:\n  " + "\n  ".join(failures))
     return None
+
+
+def direct_kind(devname: str) -> str | None:
+    """The backend devname names itself (pipe:x{0 -> 'pipe'), or None."""
+    kind, sep, _ = devname.partition(":")
+    if not sep:
+        return None
+    import importlib
+
+    importlib.import_module("clickpy.netmap_shim.backends")
+    return kind if kind in backends() else None
+
+
+def _open_direct(element, devices, devname, kind, method, errh, receive):
+    """Open a port named with its backend as is (FromDevice(pipe:x{0))."""
+    if method and method != kind:
+        errh.error(f"{devname}: METHOD {method.upper()} disagrees with the port's kind '{kind}'")
+        return None
+    shared = devices.get(devname)
+    if shared is not None:
+        if kind == "pcap" and not receive:
+            # A capture file is read or written, not both.
+            errh.error(f"{devname}: a pcap port is read by FromDevice or written by ToDevice, not both")
+            return None
+        shared.users.append(element)
+        return shared
+    # The device elements' options (promisc, queue...) mean nothing to these
+    # backends; a pcap port opened for sending is a file written.
+    options = {"w": True} if kind == "pcap" and not receive else {}
+    try:
+        port = open_port(devname, **options)
+    except PortError as e:
+        errh.error(str(e))
+        return None
+    shared = SharedPort(element.router, devname, port, kind, direct=True)
+    shared.users.append(element)
+    devices[devname] = shared
+    return shared
 
 
 def report(element, message: str) -> None:

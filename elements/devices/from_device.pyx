@@ -29,6 +29,12 @@ cdef class FromDevice(Element):
     BURST. The element sleeps until the device's descriptor is readable and
     then reads as long as frames keep coming.
 
+    DEVNAME may also be an Ethernet address, or an AddressInfo name with one
+    (extern:eth): the interface with that address in the router's network
+    namespace. A netmap-style port name that names its backend is opened as
+    is: pipe:NAME{N or pipe:NAME}N (a pipe end), pcap:FILE (a capture file,
+    read; the element stops at its end, state eof).
+
     METHOD chooses how: AFXDP (an AF_XDP socket; an XDP program hands the
     frames over, native on drivers that have XDP, such as veth, else in skb
     mode; the frames land in clickpy's own buffers without a copy) or
@@ -103,7 +109,8 @@ cdef class FromDevice(Element):
     =h encap read-only
     ETHER.
     =h state read-only
-    up, down or gone.
+    up, down or gone; for a port named with its backend, failed (a pipe's
+    other end gone, a damaged capture file) or eof (a pcap port read to its end).
 
     =e
       FromDevice(eth0, SNIFFER false) -> Queue -> ToDevice(eth1);
@@ -155,6 +162,7 @@ cdef class FromDevice(Element):
     cdef uint16_t _ifindex
     cdef uint16_t _protocol_be
     cdef bint _per_packet
+    cdef bint _file
     cdef int64_t _empty_runs
 
     def __cinit__(self):
@@ -195,6 +203,10 @@ cdef class FromDevice(Element):
         return ok
 
     def initialize(self, errh):
+        name = device_port.resolve_device(self, self.devname, errh)
+        if name is None:
+            return False
+        self.devname = name
         options = {"promisc": self.promisc, "sniffer": self.sniffer, "outbound": self.outbound,
                    "queue": self.queue, "headroom": self.headroom}
         shared = device_port.open_shared(self, self.devname, self.method, options, errh,
@@ -213,6 +225,7 @@ cdef class FromDevice(Element):
         self._rxr = (<Ring> port.rx_rings[0]).hdr
         self._ifindex = <uint16_t> (getattr(port, "ifindex", 0) & 0xFFFF)
         self._per_packet = bool(getattr(self.router, "per_packet", False))
+        self._file = shared.direct and shared.method == "pcap"
         self.state = shared.state
         self.task = Task(self)
         self.task.initialize(self.router.scheduler, True)
@@ -262,10 +275,26 @@ cdef class FromDevice(Element):
             device_port.report(self, f"device {self.devname} is up again")
             self.task.reschedule()
 
+    def _at_end(self):
+        """A pcap port has no more frames: the element is done; it stops
+        waiting for the descriptor and its state reads 'eof'."""
+        if self.shared is None or not getattr(self.shared.port, "eof", False):
+            return
+        self.state = "eof"
+        self.shared._readers.pop(self, None)
+        self.shared._update()
+
     def _port_failed(self):
         if self.shared is None:
             return
         err = self.shared.port.error_state()
+        if self.shared.direct:
+            # A pipe whose other end is gone, a damaged capture file: the
+            # frames before it were delivered; the element stops.
+            device_port.report(self, f"{err or self.devname + ': port failed'}; this element stops")
+            self.cleanup("failed")
+            self.state = "failed"
+            return
         # Look at the device now rather than at the next timer tick.
         if self.shared.check_now() == "up" and err:
             device_port.report(self, f"{self.devname}: {err}")
@@ -291,6 +320,11 @@ cdef class FromDevice(Element):
                     pass
                 return False
             if avail == 0:
+                if self._file:
+                    try:
+                        self._at_end()
+                    except BaseException:
+                        pass
                 return False  # the descriptor wakes us
         if self.timestamp:
             now = (<Scheduler> self.router.scheduler).now()

@@ -128,6 +128,10 @@ cdef class ToDevice(Element):
         return True
 
     def initialize(self, errh):
+        name = device_port.resolve_device(self, self.devname, errh)
+        if name is None:
+            return False
+        self.devname = name
         writers = self.router.attachments.setdefault("device_writers", {})
         if writers.get(self.devname) not in (None, self):
             errh.error(f"duplicate writer for device '{self.devname}'")
@@ -228,6 +232,13 @@ cdef class ToDevice(Element):
         if self.shared is None:
             return
         err = self.shared.port.error_state()
+        if self.shared.direct:
+            # A pipe whose other end is gone, a capture file that cannot be
+            # written: the element stops (the router keeps running).
+            device_port.report(self, f"{err or self.devname + ': port failed'}; this element stops")
+            self.cleanup("failed")
+            self.state = "failed"
+            return
         # Look at the device now rather than at the next timer tick.
         if self.shared.check_now() == "up" and err and self.debug:
             device_port.report(self, f"{self.devname}: {err}")
