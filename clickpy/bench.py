@@ -56,7 +56,6 @@ def run_once(source: pipeline.Source, definitions: dict[str, str], counter: str)
     elapsed = time.perf_counter() - start
     count = int(router.read(f"{counter}.count"))
     router.cleanup()
-    router.scheduler.close()
     return count, elapsed
 
 

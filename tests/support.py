@@ -37,4 +37,18 @@ def build_router(config: str, definitions=None, simulated: bool = False):
     from clickpy import pipeline
     from clickpy.runtime.router import Router
 
-    return Router.build(pipeline.Source(config, "test.click"), definitions, simulated=simulated)
+    router = Router.build(pipeline.Source(config, "test.click"), definitions, simulated=simulated)
+    BUILT_ROUTERS.append(router)     # cleaned up after the test (tests/conftest.py)
+    return router
+
+
+# Routers build_router made during the current test. A router's scheduled
+# tasks keep it alive (the C task heap holds them), so without an explicit
+# cleanup each one would keep its descriptors open for the whole session.
+BUILT_ROUTERS: list = []
+
+
+def clean_up_routers() -> None:
+    """Clean up the routers build_router made (tests/conftest.py does after each test)."""
+    while BUILT_ROUTERS:
+        BUILT_ROUTERS.pop().cleanup()

@@ -272,7 +272,6 @@ def _run(driver: Driver, source, ns) -> int:
                 new.take_state_from(router)
                 _print_diagnostics(new.diagnostics, ns.no_warnings)
                 router.cleanup()
-                router.scheduler.close()
                 router = driver.router = new
                 signal.set_wakeup_fd(router.scheduler.wakeup_fd, warn_on_full_buffer=False)
                 router.run()

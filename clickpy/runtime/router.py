@@ -72,6 +72,7 @@ class Router:
         self._outputs: dict[tuple[int, int], list[tuple[int, int]]] = {}
         self.initialized = False
         self._has_run = False
+        self._cleaned = False
         self.stop_hooks = []  # callables(router) -> bool; True keeps the driver running
         self.hotswap_from = None  # the router this one replaces, while it is set up
         self.per_packet = False  # sources send bursts one packet at a time (exact Click order)
@@ -211,12 +212,18 @@ class Router:
         return True
 
     def cleanup(self) -> None:
+        """Clean up every element, then release the driver's tasks and
+        descriptors (once; later calls do nothing)."""
+        if self._cleaned:
+            return
+        self._cleaned = True
         for e in reversed(self.elements):
             try:
                 e.cleanup("initialized" if self.initialized else "configured")
             except Exception:
                 traceback.print_exc()
         self.scheduler.clear_tasks()
+        self.scheduler.close()
 
     # --- running -------------------------------------------------------------
 

@@ -163,9 +163,13 @@ cdef class Scheduler:
             self._remove_task(t)
 
     def close(self):
+        """Release the descriptors (once; later calls do nothing)."""
+        if self._wakeup_read < 0:
+            return
         self._selector.close()
         os.close(self._wakeup_read)
         os.close(self._wakeup_write)
+        self._wakeup_read = self._wakeup_write = -1
 
     @property
     def wakeup_fd(self):

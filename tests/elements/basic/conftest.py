@@ -14,6 +14,7 @@ Put a ``Queue -> Unqueue(BURST k)`` after the source to hand the packets on
 in batches of k: BURST 1 gives the per-packet path, BURST 32 the batch path.
 """
 import pytest
+import support
 from support import build_router
 
 from clickpy.runtime.args import Arg, Int
@@ -96,6 +97,7 @@ def no_leaks():
 
     before = live_packets()
     yield
+    support.clean_up_routers()
     gc.collect()
     assert live_packets() <= before, "a test leaked packet descriptors"
 

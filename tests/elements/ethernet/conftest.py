@@ -6,6 +6,7 @@ the VLAN TCI annotation (host order; Click keeps it in network order at
 offset 20) and the MAC and network header offsets from the data start.
 """
 import pytest
+import support
 from support import build_router
 
 from clickpy.runtime.element import Element
@@ -70,5 +71,6 @@ def no_leaks():
 
     before = live_packets()
     yield
+    support.clean_up_routers()
     gc.collect()
     assert live_packets() <= before, "a test leaked packet descriptors"

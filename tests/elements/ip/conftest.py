@@ -14,6 +14,7 @@ batches of k: BURST 1 is the per-packet path, BURST 32 the batch path.
 import itertools
 
 import pytest
+import support
 from support import build_router
 
 from clickpy.runtime.args import Arg, Int, String
@@ -125,5 +126,6 @@ def no_leaks():
 
     before = live_packets()
     yield
+    support.clean_up_routers()
     gc.collect()
     assert live_packets() <= before, "a test leaked packet descriptors"

@@ -15,6 +15,7 @@ import random
 import struct
 
 import pytest
+import support
 from support import build_router
 
 from clickpy.runtime.args import Arg, String
@@ -202,5 +203,6 @@ def no_leaks():
 
     before = live_packets()
     yield
+    support.clean_up_routers()
     gc.collect()
     assert live_packets() <= before, "a test leaked packet descriptors"

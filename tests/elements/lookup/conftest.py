@@ -11,6 +11,8 @@ The two Python elements are registered under names no library element uses:
 """
 import pytest
 
+import support
+
 from clickpy.runtime.element import Element
 from clickpy.runtime.packet import PacketObject, live_packets
 from clickpy.runtime.scheduler import Task, Timer
@@ -66,5 +68,6 @@ def no_leaks():
 
     before = live_packets()
     yield
+    support.clean_up_routers()
     gc.collect()
     assert live_packets() <= before, "a test leaked packet descriptors"

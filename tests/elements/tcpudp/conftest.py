@@ -9,6 +9,7 @@ the router and, per output, the list of packet bytes that left there.
 import itertools
 
 import pytest
+import support
 from support import build_router
 
 from clickpy.runtime.args import Arg, String
@@ -73,5 +74,6 @@ def no_leaks():
 
     before = live_packets()
     yield
+    support.clean_up_routers()
     gc.collect()
     assert live_packets() <= before, "a test leaked packet descriptors"
