@@ -10,9 +10,9 @@ from clickpy.elements.ethernet.arp_table cimport (
     ARP_PACKET_LEN, ARP_SHA, ARP_SPA, ARP_THA, ARP_TPA, ARPHRD_ETHER, ARPOP_REPLY, ARPOP_REQUEST,
     ETHERTYPE_ARP, ETHERTYPE_IP)
 from clickpy.elements.ethernet.ether_header cimport ETHER_HEADER_LEN, rd16, set_mac_header, wr16
-from clickpy.runtime.element cimport Element
+from clickpy.runtime.branch cimport BranchElement
 from clickpy.runtime.packet cimport (
-    DEFAULT_HEADROOM, VLAN_TCI_ANNO_OFFSET, Batch, Packet, packet_kill, packet_make, pkt_data)
+    DEFAULT_HEADROOM, VLAN_TCI_ANNO_OFFSET, Packet, packet_kill, packet_make, pkt_data)
 
 from clickpy.elements.ethernet.arp_table import ip_text, ip_value
 from clickpy.elements.ethernet.ether_config import unparse_ether
@@ -126,7 +126,7 @@ def _remove_handler(e, value):
     raise HandlerError(f"{unparse_with_mask(a, m)} not found")
 
 
-cdef class ARPResponder(Element):
+cdef class ARPResponder(BranchElement):
     """=c
     ARPResponder(IP/MASK [IP/MASK...] ETH, IP2/MASK2 ETH2, ...)
 
@@ -266,44 +266,3 @@ cdef class ARPResponder(Element):
         packet_kill(p)
         out[0] = 0
         return q
-
-    cdef void push(self, int port, Packet *p) noexcept:
-        cdef int out
-        p = self.classify(p, &out)
-        if out == 0:
-            self.output_push(0, p)
-        else:
-            self.checked_output_push(1, p)
-
-    cdef void push_batch(self, int port, Batch *b) noexcept:
-        # Replies go out in runs; a run is sent before any packet leaves on
-        # output 1, so every output sees what per-packet pushes would give.
-        cdef Batch run
-        cdef int i, out
-        cdef int n = b.count
-        cdef Packet *p
-        run.count = 0
-        b.count = 0
-        for i in range(n):
-            p = self.classify(b.p[i], &out)
-            if out == 0:
-                run.p[run.count] = p
-                run.count += 1
-            else:
-                if run.count:
-                    self.output_push_batch(0, &run)
-                    run.count = 0
-                self.checked_output_push(1, p)
-        if run.count:
-            self.output_push_batch(0, &run)
-
-    cdef Packet *pull(self, int port) noexcept:
-        cdef int out
-        cdef Packet *p = self.input_pull(0)
-        if p == NULL:
-            return NULL
-        p = self.classify(p, &out)
-        if out == 0:
-            return p
-        self.checked_output_push(1, p)
-        return NULL

@@ -3,9 +3,9 @@
 from libc.string cimport memcmp, memcpy
 
 from clickpy.elements.ethernet.ether_header cimport ETHER_HEADER_LEN
-from clickpy.runtime.element cimport Element
+from clickpy.runtime.branch cimport BranchElement
 from clickpy.runtime.packet cimport (
-    PACKET_BROADCAST, PACKET_HOST, PACKET_MULTICAST, PACKET_OTHERHOST, Batch, Packet, pkt_data)
+    PACKET_BROADCAST, PACKET_HOST, PACKET_MULTICAST, PACKET_OTHERHOST, Packet, pkt_data)
 
 from clickpy.elements.ethernet.ether_config import parse_ether_handler, unparse_ether
 from clickpy.runtime.args import Arg, Bool, EtherAddress, Unsigned, parse_arguments
@@ -16,7 +16,7 @@ def _write_ether(e, value):
     e.set_ether(parse_ether_handler(e, value))
 
 
-cdef class HostEtherFilter(Element):
+cdef class HostEtherFilter(BranchElement):
     """=c
     HostEtherFilter(ETHER [, DROP_OWN, DROP_OTHER, keywords OFFSET])
 
@@ -89,48 +89,3 @@ cdef class HostEtherFilter(Element):
             if self.drop_other:
                 out[0] = 1
         return p
-
-    cdef void push(self, int port, Packet *p) noexcept:
-        cdef int out
-        p = self.classify(p, &out)
-        if p == NULL:
-            return
-        if out == 0:
-            self.output_push(0, p)
-        else:
-            self.checked_output_push(1, p)
-
-    cdef void push_batch(self, int port, Batch *b) noexcept:
-        # Runs for output 0 leave before any packet for output 1: each output
-        # sees exactly what per-packet pushes would give, in the same order.
-        cdef Batch run
-        cdef int i, out
-        cdef int n = b.count
-        cdef Packet *p
-        run.count = 0
-        b.count = 0
-        for i in range(n):
-            p = self.classify(b.p[i], &out)
-            if p == NULL:
-                continue
-            if out == 0:
-                run.p[run.count] = p
-                run.count += 1
-            else:
-                if run.count:
-                    self.output_push_batch(0, &run)
-                    run.count = 0
-                self.checked_output_push(1, p)
-        if run.count:
-            self.output_push_batch(0, &run)
-
-    cdef Packet *pull(self, int port) noexcept:
-        cdef int out
-        cdef Packet *p = self.input_pull(0)
-        if p == NULL:
-            return NULL
-        p = self.classify(p, &out)
-        if p == NULL or out == 0:
-            return p
-        self.checked_output_push(1, p)
-        return NULL

@@ -5,9 +5,9 @@ from libc.string cimport memcpy
 
 from clickpy.elements.ip.ip_header cimport (
     IP_HEADER_LEN, IP_PROTO_ICMP, ip_p, load_u16_raw, pkt_transport_length, update_in_cksum)
-from clickpy.runtime.element cimport Element
+from clickpy.runtime.branch cimport BranchElement
 from clickpy.runtime.packet cimport (
-    DST_IP_ANNO_OFFSET, PAINT_ANNO_OFFSET, Batch, Packet, packet_uniqueify)
+    DST_IP_ANNO_OFFSET, PAINT_ANNO_OFFSET, Packet, packet_uniqueify)
 from clickpy.runtime.scheduler cimport Scheduler
 
 cdef enum:
@@ -16,7 +16,7 @@ cdef enum:
     ICMP_SEQUENCED_LEN = 8      # sizeof(click_icmp_sequenced)
 
 
-cdef class ICMPPingResponder(Element):
+cdef class ICMPPingResponder(BranchElement):
     """=c
     ICMPPingResponder()
 
@@ -90,51 +90,6 @@ cdef class ICMPPingResponder(Element):
                 icmph[2] = 0xFF
                 icmph[3] = 0xFF
         return p
-
-    cdef void push(self, int port, Packet *p) noexcept:
-        cdef int out
-        p = self.classify(p, &out)
-        if p == NULL:
-            return
-        if out == 0:
-            self.output_push(0, p)
-        else:
-            self.checked_output_push(1, p)
-
-    cdef void push_batch(self, int port, Batch *b) noexcept:
-        # Replies leave in runs, flushed before any packet for output 1, so
-        # each output sees exactly the per-packet order.
-        cdef Batch run
-        cdef int i, out
-        cdef int n = b.count
-        cdef Packet *p
-        run.count = 0
-        b.count = 0
-        for i in range(n):
-            p = self.classify(b.p[i], &out)
-            if p == NULL:
-                continue
-            if out == 0:
-                run.p[run.count] = p
-                run.count += 1
-            else:
-                if run.count:
-                    self.output_push_batch(0, &run)
-                    run.count = 0
-                self.checked_output_push(1, p)
-        if run.count:
-            self.output_push_batch(0, &run)
-
-    cdef Packet *pull(self, int port) noexcept:
-        cdef int out
-        cdef Packet *p = self.input_pull(0)
-        if p == NULL:
-            return NULL
-        p = self.classify(p, &out)
-        if p == NULL or out == 0:
-            return p
-        self.checked_output_push(1, p)
-        return NULL
 
 
 cdef bint all_zero(const unsigned char *x, int n) noexcept:

@@ -6,8 +6,8 @@ from libc.string cimport memcpy
 from clickpy.elements.ip.ip_header cimport (
     IP_HEADER_LEN, IPOPT_EOL, IPOPT_NOP, IPOPT_RR, IPOPT_TS, ip_hl, ip_set_checksum,
     pkt_network_length, wr32)
-from clickpy.runtime.element cimport Element
-from clickpy.runtime.packet cimport ICMP_PARAMPROB_ANNO_OFFSET, Batch, Packet, packet_uniqueify
+from clickpy.runtime.branch cimport BranchElement
+from clickpy.runtime.packet cimport ICMP_PARAMPROB_ANNO_OFFSET, Packet, packet_uniqueify
 from clickpy.runtime.scheduler cimport Scheduler
 
 from clickpy.elements.icmp.icmp_error import addr_list
@@ -18,7 +18,7 @@ cdef enum:
     MAX_ADDRS = 64
 
 
-cdef class IPGWOptions(Element):
+cdef class IPGWOptions(BranchElement):
     """=c
     IPGWOptions(MYADDR [, OTHERADDRS])
 
@@ -182,48 +182,3 @@ cdef class IPGWOptions(Element):
         p.anno[ICMP_PARAMPROB_ANNO_OFFSET] = <uint8_t> oi
         out[0] = 1
         return p
-
-    cdef void push(self, int port, Packet *p) noexcept:
-        cdef int out
-        p = self.classify(p, &out)
-        if p == NULL:
-            return
-        if out == 0:
-            self.output_push(0, p)
-        else:
-            self.checked_output_push(1, p)
-
-    cdef void push_batch(self, int port, Batch *b) noexcept:
-        # Output 0 gets runs, each sent before the next output-1 packet, so
-        # both outputs see the per-packet order.
-        cdef Batch run
-        cdef int i, out
-        cdef int n = b.count
-        cdef Packet *p
-        run.count = 0
-        b.count = 0
-        for i in range(n):
-            p = self.classify(b.p[i], &out)
-            if p == NULL:
-                continue
-            if out == 0:
-                run.p[run.count] = p
-                run.count += 1
-            else:
-                if run.count:
-                    self.output_push_batch(0, &run)
-                    run.count = 0
-                self.checked_output_push(1, p)
-        if run.count:
-            self.output_push_batch(0, &run)
-
-    cdef Packet *pull(self, int port) noexcept:
-        cdef int out
-        cdef Packet *p = self.input_pull(0)
-        if p == NULL:
-            return NULL
-        p = self.classify(p, &out)
-        if p == NULL or out == 0:
-            return p
-        self.checked_output_push(1, p)
-        return NULL
