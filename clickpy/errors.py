@@ -38,6 +38,27 @@ class Landmark:
 
 NOWHERE = Landmark("<unknown>")
 
+# Up to this many ports with one problem get a line each, as Click prints
+# them; more are named in one line as ranges, so that a port number in the
+# tens of thousands cannot make tens of thousands of lines.
+FEW_PORTS = 4
+
+
+def port_list_text(ports: list[int]) -> str:
+    """Sorted port numbers as ranges: [0, 1, 2, 5, 7, 8] -> '0-2, 5, 7-8'."""
+    parts = []
+    start = prev = None
+    for p in ports:
+        if prev is not None and p == prev + 1:
+            prev = p
+            continue
+        if start is not None:
+            parts.append(str(start) if start == prev else f"{start}-{prev}")
+        start = prev = p
+    if start is not None:
+        parts.append(str(start) if start == prev else f"{start}-{prev}")
+    return ", ".join(parts)
+
 
 @dataclass(slots=True)
 class Diagnostic:

@@ -121,48 +121,68 @@ class Driver:
         self.ns = ns
         self.definitions = definitions
         self.router = None
-        self.pending = None
+        self.pending = None       # a new router to swap in when the running one stops
+        self.building = None      # a BackgroundBuild for a 'hotconfig' write
         self.phase = "idle"
         self.stop_requested = False
         self.extra = [(_control_socket_name(i), "ControlSocket", spec) for i, spec in enumerate(
             [f"TCP, {p}" for p in ns.port] + [f"UNIX, {u}" for u in ns.unix_socket])]
 
-    def build(self, source, hotswap=False):
-        """A new router, or None after printing why it could not be made."""
+    def build(self, source):
+        """The router to run, or None after printing why it could not be made."""
         from clickpy.runtime.router import Router
 
         try:
             router = Router.build(source, self.definitions, simulated=self.ns.simtime is not None,
                                   simtime_start=self.ns.simtime or 0.0, extra_elements=self.extra,
-                                  hotswap_from=self.router if hotswap else None,
                                   per_packet=self.ns.per_packet)
         except ConfigError as e:
-            if hotswap:
-                raise
             _print_diagnostics(e.diagnostics, self.ns.no_warnings)
             if e.stage == "initialize":
                 print("Router could not be initialized!", file=sys.stderr)
             return None
-        if not hotswap:
-            _print_diagnostics(router.diagnostics, self.ns.no_warnings)
-            self.router = router
+        _print_diagnostics(router.diagnostics, self.ns.no_warnings)
+        self.router = router
+        self._add_driver_handlers(router)
+        return router
+
+    def _add_driver_handlers(self, router) -> None:
         if self.ns.allow_reconfigure:
             from clickpy.runtime.handlers import Handler
 
             router.add_root_handler(Handler("hotconfig", write=self._hotconfig, raw=True))
-        return router
 
     def _hotconfig(self, _element, text: str):
-        """Write handler: replace the running router with text's, or keep it on error."""
-        try:
-            new = self.build(pipeline.Source(text, "config"), hotswap=True)
-        except ConfigError as e:
-            lines = [line for d in e.diagnostics.items for line in d.lines()]
-            if e.stage == "initialize":
-                lines.append("Router could not be initialized!")
-            raise HandlerError("\n".join(lines)) from None
-        self.pending = new
-        self.router.stop()
+        """Write handler: replace the running router with text's, or keep it on error.
+
+        The new router is checked in a child process and built in slices
+        (``clickpy.control.background_build``), so the running router goes
+        on forwarding; the write's answer comes when the new router is ready.
+        """
+        from clickpy.control.background_build import BackgroundBuild
+        from clickpy.runtime.router import Router
+
+        if self.building is not None:
+            raise HandlerError("a new configuration is already being built")
+        old = self.router
+
+        def make_router(graph, ports, diagnostics):
+            r = Router(graph, ports, simulated=self.ns.simtime is not None,
+                       simtime_start=self.ns.simtime or 0.0, diagnostics=diagnostics)
+            r.hotswap_from = old
+            r.per_packet = self.ns.per_packet
+            return r
+
+        def done(new, error):
+            self.building = None
+            if new is not None and old is self.router:
+                self._add_driver_handlers(new)
+                self.pending = new
+                old.stop()
+
+        self.building = BackgroundBuild(old.scheduler, pipeline.Source(text, "config"), self.definitions,
+                                        self.extra, make_router, done)
+        return self.building.pending
 
     def request_stop(self) -> str:
         """Stop the router (now if running, at its start if being built); the phase it was in."""
@@ -277,6 +297,8 @@ def _run(driver: Driver, source, ns) -> int:
                 router.run()
         finally:
             driver.phase = "done"
+            if driver.building is not None:
+                driver.building.cancel()
             signal.set_wakeup_fd(old_wakeup)
     elif not ns.quit and not ns.no_warnings:
         print(f"{source.filename}: warning: configuration has no elements, exiting", file=sys.stderr)

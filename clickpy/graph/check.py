@@ -19,7 +19,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from clickpy.errors import Diagnostics
+from clickpy import limits
+from clickpy.errors import FEW_PORTS, Diagnostics, port_list_text
 from clickpy.graph import catalog
 from clickpy.graph.flatgraph import FlatElement, FlatGraph
 from clickpy.runtime import registry
@@ -137,6 +138,14 @@ def _check_port_ranges(graph: FlatGraph, specs, d: Diagnostics) -> tuple[list[tu
             except PortSpecError:
                 ports = None
         counts.append(ports.resolve(used_in[i], used_out[i]) if ports else (used_in[i], used_out[i]))
+    total = 0
+    for i, (nin, nout) in enumerate(counts):
+        total += nin + nout
+        if total > limits.MAX_PORTS:
+            # Port plans are lists per port: refuse before making them.
+            d.error(graph.elements[i].landmark,
+                    f"configuration too large: more than {limits.MAX_PORTS} ports in all")
+            return [(0, 0)] * n, []
     live = []
     for c in graph.connections:
         f, fp, t, tp = c
@@ -244,9 +253,10 @@ def _check_completeness(graph: FlatGraph, plans: list[ElementPorts], live, d: Di
     for i, e in enumerate(elements):
         if e.failed:
             continue
-        for p in range(plans[i].ninputs):
-            if (i, p) not in to_count:
-                d.error(e.landmark, f"'{e.declaration()}' input {p} unused")
-        for p in range(plans[i].noutputs):
-            if (i, p) not in from_count:
-                d.error(e.landmark, f"'{e.declaration()}' output {p} unused")
+        for side, nports, used in (("input", plans[i].ninputs, to_count), ("output", plans[i].noutputs, from_count)):
+            unused = [p for p in range(nports) if (i, p) not in used]
+            if len(unused) > FEW_PORTS:
+                d.error(e.landmark, f"'{e.declaration()}' {side}s {port_list_text(unused)} unused")
+            else:
+                for p in unused:
+                    d.error(e.landmark, f"'{e.declaration()}' {side} {p} unused")

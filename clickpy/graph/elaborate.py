@@ -15,16 +15,21 @@ Elaboration runs in two passes, the same two Click's lexer runs:
    prefix ``name/``, and repeat until only primitive elements remain. Compound
    elements and groups leave "tunnels" behind: their connections are joined
    through them at the end.
+
+Neither pass recurses on what the configuration nests or expands, and the
+totals are bounded (``clickpy.limits``): a hostile configuration gets a
+located error, never a ``RecursionError`` or an exponential expansion.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from clickpy.errors import Diagnostics, Landmark
+from clickpy import limits
+from clickpy.errors import FEW_PORTS, Diagnostics, Landmark, port_list_text
 from clickpy.graph import catalog
 from clickpy.graph.flatgraph import FlatElement, FlatGraph
 from clickpy.lang import ast
-from clickpy.lang.confstring import VariableScope, assign_arguments, expand, split_args
+from clickpy.lang.confstring import ExpansionTooLarge, VariableScope, assign_arguments, expand, split_args
 
 PORT_NAMES = ("input", "output")
 
@@ -96,6 +101,9 @@ class _Table:
     index: dict[str, int] = field(default_factory=dict)
     connections: list[tuple[int, int, int, int]] = field(default_factory=list)
     define_landmarks: dict[str, Landmark] = field(default_factory=dict)
+    # Anonymous names found taken: 'Class@N' -> a number up to which every
+    # 'Class@M' (N <= M) is taken, so renaming never rescans a run of names.
+    taken_through: dict[str, int] = field(default_factory=dict)
 
     def add(self, name: str, etype: ElementType | None, config: str, landmark: Landmark, bare: bool = False) -> int:
         i = self.index.get(name)
@@ -129,14 +137,20 @@ class _Table:
     def deanonymize(self, i: int) -> str:
         name = self.names[i][1:]
         if name in self.index:
+            # Click takes the next free number after the intended one.
             at = name.rfind("@")
             prefix, digits = name[: at + 1], name[at + 1 :]
-            number = int(digits) if digits.isdigit() else 0
+            first = number = int(digits) if digits.isdigit() else 0
+            visited = []
             while True:
-                number += 1
+                visited.append(number)
+                number = max(number, self.taken_through.get(prefix + str(number), number)) + 1
                 name = prefix + str(number)
                 if name not in self.index:
                     break
+            for n in visited:
+                self.taken_through[prefix + str(n)] = number
+            self.taken_through[prefix + str(first)] = number
         self.index[name] = i
         self.names[i] = name
         return name
@@ -157,8 +171,11 @@ class _Table:
                 landmark,
                 f"'{owner}' pseudoelement '{PORT_NAMES[isoutput]}' may only be used as {PORT_NAMES[1 - isoutput]}",
             )
-        for i, u in enumerate(used):
-            if not u:
+        missing = [i for i, u in enumerate(used) if not u]
+        if len(missing) > FEW_PORTS:
+            d.error(landmark, f"'{owner}' {PORT_NAMES[isoutput]}s {port_list_text(missing)} missing")
+        else:
+            for i in missing:
                 d.error(landmark, f"'{owner}' {PORT_NAMES[isoutput]} {i} missing")
         return len(used)
 
@@ -198,6 +215,8 @@ class Elaborator:
         self.defining: list[str] = []  # names of compound classes being elaborated
         self.pairs_forward: dict[int, int] = {}  # tunnel used as target -> entry whose outputs continue it
         self.pairs_backward: dict[int, int] = {}  # tunnel used as source -> entry whose inputs feed it
+        self.too_large = False  # a limit was passed: expansion stopped, the graph is incomplete
+        self.config_chars = 0  # characters of expanded configuration strings so far
 
     # --- classes -------------------------------------------------------------
 
@@ -512,16 +531,42 @@ class Elaborator:
 
     # --- pass 2: expand ----------------------------------------------------
 
-    def expand_element(self, i: int, scope: VariableScope) -> None:
+    def expand_all(self, scope: VariableScope) -> None:
+        """Expand every element of the file's table, depth first, without recursion.
+
+        Children are expanded right after their compound, in order, as Click
+        does (anonymous names are numbered in that order).
+        """
+        stack = [(i, scope) for i in reversed(range(len(self.top.names)))]
+        while stack and not self.too_large:
+            i, s = stack.pop()
+            children = self.expand_element(i, s)
+            stack.extend(reversed(children))
+
+    def limit_passed(self, landmark: Landmark, what: str) -> None:
+        self.d.error(landmark, f"configuration too large: {what}")
+        self.too_large = True
+
+    def expand_element(self, i: int, scope: VariableScope) -> list[tuple[int, VariableScope]]:
+        """Expand one element; the new elements a compound left to expand next."""
         table = self.table
         if table.names[i].startswith(";"):
             table.deanonymize(i)
         etype = table.types[i]
         if etype is TUNNEL or etype is None:
-            return
-        table.configs[i] = expand(table.configs[i], scope)
+            return []
+        try:
+            table.configs[i] = expand(table.configs[i], scope)
+        except ExpansionTooLarge as e:
+            self.limit_passed(table.landmarks[i], str(e))
+            return []
+        self.config_chars += len(table.configs[i])
+        if self.config_chars > limits.MAX_CONFIG_CHARS:
+            self.limit_passed(table.landmarks[i], f"configuration strings total more than "
+                              f"{limits.MAX_CONFIG_CHARS} characters")
+            return []
         if not isinstance(etype, CompoundType):
-            return
+            return []
         args = split_args(table.configs[i])
         found = self.resolve_overload(etype, table.nports[0][i], table.nports[1][i], args, table.landmarks[i])
         if found is None:
@@ -533,9 +578,15 @@ class Elaborator:
             body_scope = VariableScope(scope.parent_of(ct.depth))
             for k in range(len(ct.formal_types)):
                 body_scope.define(ct.table.scope.names[k], values[k], override=True)
-            for k in range(len(ct.formal_types), len(ct.table.scope.names)):
-                body_scope.define(ct.table.scope.names[k], expand(ct.table.scope.values[k], body_scope), override=True)
-            self.expand_into(ct, i, body_scope)
+            try:
+                for k in range(len(ct.formal_types), len(ct.table.scope.names)):
+                    value = expand(ct.table.scope.values[k], body_scope)
+                    body_scope.define(ct.table.scope.names[k], value, override=True)
+            except ExpansionTooLarge as e:
+                self.limit_passed(table.landmarks[i], str(e))
+                return []
+            return self.expand_into(ct, i, body_scope)
+        return []
 
     def resolve_overload(self, ct: CompoundType, nin: int, nout: int, args: list[str], lm: Landmark):
         """The first overload fitting the arguments and ports used, as (class, values)."""
@@ -566,13 +617,19 @@ class Elaborator:
                 c = c.overload
         return closest
 
-    def expand_into(self, ct: CompoundType, which: int, scope: VariableScope) -> None:
+    def expand_into(self, ct: CompoundType, which: int, scope: VariableScope) -> list[tuple[int, VariableScope]]:
         table = self.table
         ename = table.names[which]
         lm = table.landmarks[which]
+        body = ct.table
+        if len(table.names) + len(body.names) > limits.MAX_ELEMENTS * 2:
+            self.limit_passed(lm, f"compound elements expand to more than {limits.MAX_ELEMENTS} elements")
+            return []
+        if len(table.connections) + len(body.connections) > limits.MAX_CONNECTIONS:
+            self.limit_passed(lm, f"compound elements expand to more than {limits.MAX_CONNECTIONS} connections")
+            return []
         table.types[which] = TUNNEL
         _, xin, xout = self.add_tunnels(ename, lm)
-        body = ct.table
         mapping: list[int | None] = [xin, xout]
         k = 2
         while k < len(body.names):
@@ -589,15 +646,17 @@ class Elaborator:
                 mapping.extend(self.add_tunnels(cname, body.landmarks[k]))
                 k += 3
                 continue
-            config = expand(body.configs[k], scope)
+            try:
+                config = expand(body.configs[k], scope)
+            except ExpansionTooLarge as e:
+                self.limit_passed(body.landmarks[k], str(e))
+                return []
             mapping.append(table.add(cname, body.types[k], config, body.landmarks[k], body.bare[k]))
             k += 1
         for f, fp, t, tp in body.connections:
             if mapping[f] is not None and mapping[t] is not None:
                 table.connect(mapping[f], fp, mapping[t], tp)
-        for idx in mapping[2:]:
-            if idx is not None:
-                self.expand_element(idx, scope)
+        return [(idx, scope) for idx in mapping[2:] if idx is not None]
 
     # --- joining connections through tunnels --------------------------------
 
@@ -610,30 +669,50 @@ class Elaborator:
             out_from.setdefault((f, fp), []).append((t, tp))
             in_to.setdefault((t, tp), []).append((f, fp))
         memo: dict[tuple[int, int, bool], list[tuple[int, int]]] = {}
+        reported: set[tuple] = set()  # tunnel errors already given
 
         def ends(idx: int, port: int, forward: bool) -> list[tuple[int, int]]:
-            """Real ports reached from a connection end, following tunnels."""
+            """Real ports reached from a connection end, following tunnels.
+
+            A walk with its own stack (tunnels can chain as deep as compounds
+            nest), remembering each answer; a cycle of tunnels reaches nothing.
+            """
             if real[idx]:
                 return [(idx, port)]
-            key = (idx, port, forward)
-            if key in memo:
-                return memo[key]
-            memo[key] = []  # breaks cycles of tunnels
+            start = (idx, port, forward)
+            if start in memo:
+                return memo[start]
             pairs = self.pairs_forward if forward else self.pairs_backward
-            partner = pairs.get(idx)
-            if partner is None:
-                self.d.error(
-                    table.landmarks[idx],
-                    f"'{table.names[idx]}' used as {'input' if forward else 'output'}",
-                )
-                return []
-            links = (out_from if forward else in_to).get((partner, port), [])
-            if not links:
-                self.tunnel_error(idx, partner, port, forward)
-            result: list[tuple[int, int]] = []
-            for nidx, nport in links:
-                result.extend(ends(nidx, nport, forward))
-            memo[key] = result
+            links_of = out_from if forward else in_to
+            found: dict[tuple[int, int], None] = {}
+            seen = {start}
+            stack = [start]
+            while stack:
+                key = stack.pop()
+                if key in memo and key != start:
+                    found.update(dict.fromkeys(memo[key]))
+                    continue
+                tidx, tport, _ = key
+                partner = pairs.get(tidx)
+                if partner is None:
+                    if key not in reported:
+                        reported.add(key)
+                        self.d.error(
+                            table.landmarks[tidx],
+                            f"'{table.names[tidx]}' used as {'input' if forward else 'output'}",
+                        )
+                    continue
+                links = links_of.get((partner, tport), [])
+                if not links and (partner, tport, forward, "no link") not in reported:
+                    reported.add((partner, tport, forward, "no link"))
+                    self.tunnel_error(tidx, partner, tport, forward)
+                for nidx, nport in reversed(links):
+                    if real[nidx]:
+                        found[(nidx, nport)] = None
+                    elif (nidx, nport, forward) not in seen:
+                        seen.add((nidx, nport, forward))
+                        stack.append((nidx, nport, forward))
+            memo[start] = result = list(found)
             return result
 
         edges = set()
@@ -644,6 +723,10 @@ class Elaborator:
             for sf, sfp in ends(f, fp, False):
                 for st, stp in ends(t, tp, True):
                     edges.add((sf, sfp, st, stp))
+            if len(edges) > limits.MAX_CONNECTIONS:
+                self.limit_passed(table.landmarks[f], f"compound elements join into more than "
+                                  f"{limits.MAX_CONNECTIONS} connections")
+                return FlatGraph()
 
         graph = FlatGraph(requirements=list(self.requirements), requirement_landmarks=dict(self.requirement_landmarks))
         new_index = {}
@@ -701,6 +784,12 @@ def elaborate(
     scope = el.top.scope
     for name, value in (definitions or {}).items():
         scope.define(name, value, override=True)
-    for i in range(len(el.top.names)):
-        el.expand_element(i, scope)
+    el.expand_all(scope)
+    if not el.too_large:
+        real = [i for i, t in enumerate(el.top.types) if t is not TUNNEL]
+        if len(real) > limits.MAX_ELEMENTS:
+            el.limit_passed(el.top.landmarks[real[limits.MAX_ELEMENTS]],
+                            f"more than {limits.MAX_ELEMENTS} elements")
+    if el.too_large:
+        return FlatGraph()
     return el.flatten()

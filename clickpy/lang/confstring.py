@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from clickpy.limits import MAX_EXPANDED_STRING
+
 _SPACE = " \t\n\r\f\v"
 _WORD_CHARS = re.compile(r"[A-Za-z0-9_]")
 
@@ -397,6 +399,10 @@ class VariableScope:
         return None
 
 
+class ExpansionTooLarge(ValueError):
+    """Parameter expansion would make a string longer than the limit."""
+
+
 def expand(config: str, scope: VariableScope | None, level: int = 0) -> str:
     """Substitute parameter references in a configuration string (Click's cp_expand).
 
@@ -404,10 +410,15 @@ def expand(config: str, scope: VariableScope | None, level: int = 0) -> str:
     not expanded; values substituted inside double quotes are escaped so the
     string still unquotes to the value. ``$(...)`` is left alone unless its
     inner text names a variable (Script expressions are evaluated at run time).
+
+    Values that name other values can multiply a short text exponentially:
+    a result longer than ``limits.MAX_EXPANDED_STRING`` raises
+    ExpansionTooLarge as soon as it is passed.
     """
     if scope is None or "$" not in config:
         return config
     out: list[str] = []
+    size = 0
     s = config
     n = len(s)
     uninterpolated = 0
@@ -456,6 +467,7 @@ def expand(config: str, scope: VariableScope | None, level: int = 0) -> str:
                 i += 1
                 continue
             out.append(s[uninterpolated:before])
+            size += before - uninterpolated
             if inner_has_dollar:
                 ref = expand(ref, scope, level + 1)
             value = scope._expand_reference(ref, kind, level) if kind != "(" else None
@@ -469,6 +481,10 @@ def expand(config: str, scope: VariableScope | None, level: int = 0) -> str:
                 out.append(quote(value)[1:-1])
             else:
                 out.append(value)
+            if value is not None:
+                size += len(out[-1])
+            if size > MAX_EXPANDED_STRING:
+                raise ExpansionTooLarge(f"parameters expand to more than {MAX_EXPANDED_STRING} characters")
             i = end
             continue
         i += 1

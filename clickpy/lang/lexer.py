@@ -98,6 +98,7 @@ class _Scanner:
         """Consume a '#' directive at self.pos (which starts a physical line)."""
         m = _DIRECTIVE_RE.match(self.text, self.pos)
         number, name = m.group(1), m.group(2)
+        where = self.landmark(m.start(1)) if number is not None else None
         if number is None:
             self.diagnostics.error(self.landmark(), "unknown preprocessor directive")
         end = m.end()
@@ -108,11 +109,18 @@ class _Scanner:
         if number is None:
             self.line += 1
             return
+        if len(number) > 9:
+            self.diagnostics.error(where, "line number too large in line directive")
+            self.line += 1
+            return
         self.line = int(number)
         if name is not None:
             from clickpy.lang.confstring import unquote
 
-            self.file = unquote('"' + name + '"') or self.original_file
+            # The name ends up in every message about the lines below it:
+            # control characters in it are shown escaped, never printed raw.
+            name = unquote('"' + name + '"')
+            self.file = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in name) or self.original_file
 
     def skip_block_comment(self, start: int) -> int:
         """Return the position after the '*/' closing the comment at start, or EOF."""

@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from clickpy.errors import Diagnostics, Landmark
+from clickpy.limits import MAX_CONNECTIONS, MAX_NESTING, MAX_PORT
 from clickpy.lang import ast
 from clickpy.lang.confstring import shift_word, split_args, split_words, unquote
 from clickpy.lang.lexer import (
@@ -36,7 +37,6 @@ from clickpy.lang.lexer import (
 )
 
 FILE, COMPOUND, GROUP = "file", "compound", "group"
-MAX_DEPTH = 50  # compound and group nesting, as in Click
 
 _STATEMENT_END = frozenset(
     {IDENT, "{", "}", "[", ")", DBAR, ELEMENTCLASS, REQUIRE, PROVIDE, DEFINE}
@@ -92,6 +92,8 @@ class Parser:
         self.libraries = libraries or _LibraryState()
         self.depth = 0
         self.context = FILE
+        # Port ranges ('[0-999]') expand to lists: their total is bounded.
+        self.ports_listed = 0
 
     # --- token helpers -----------------------------------------------------
 
@@ -137,10 +139,17 @@ class Parser:
             while True:
                 t = self.peek()
                 k = t.kind
+                start = self.i
                 if k in (IDENT, "[", "{", "(", ARROW, DARROW):
                     conn = self.connection(ends_output)
                     if conn is not None:
                         out.append(conn)
+                    elif self.i == start:
+                        # Nothing here starts a connection (a stranded port
+                        # before a configuration string, say): every error
+                        # path must consume input, or the parse never ends.
+                        self.syntax_error(t)
+                        self.next()
                 elif k == ELEMENTCLASS:
                     self.next()
                     stmt = self.elementclass(t)
@@ -244,8 +253,14 @@ class Parser:
                 if port is None:
                     self.d.error(t.landmark, "syntax error: port number should be integer")
                     port = 0
-                if dash:
+                elif port > MAX_PORT:
+                    self.d.error(t.landmark, f"port number {t.text} too large (the largest is {MAX_PORT})")
+                    port = 0
+                if dash and port - last > MAX_CONNECTIONS - self.ports_listed:
+                    self.d.error(t.landmark, f"port ranges list more than {MAX_CONNECTIONS} ports in all")
+                elif dash:
                     numbers.extend(range(last + 1, port + 1))
+                    self.ports_listed += max(0, port - last)
                 else:
                     numbers.append(port)
                 last = port
@@ -353,12 +368,34 @@ class Parser:
         outputs = self.ports()
         return ast.ElementRef(inputs, target, outputs, name_tok.landmark)
 
+    def skip_nested(self, open_tok: Token, closer: str) -> Token:
+        """Skip to the token closing open_tok, without recursing; return it.
+
+        Used past the nesting limit, so that no input, however deep, can
+        exhaust the parser's stack.
+        """
+        opener = open_tok.kind
+        level = 1
+        while True:
+            t = self.next()
+            if t.kind == EOF:
+                return t
+            if t.kind == opener:
+                level += 1
+            elif t.kind == closer:
+                level -= 1
+                if level == 0:
+                    return t
+
     def group(self, open_tok: Token, inputs: ast.Ports | None) -> ast.ElementRef:
-        if self.depth >= MAX_DEPTH:
-            self.d.error(open_tok.landmark, "maximum element group nesting depth exceeded")
-        self.depth += 1
-        statements, close = self.statements(GROUP, open_tok)
-        self.depth -= 1
+        if self.depth >= MAX_NESTING:
+            self.d.error(open_tok.landmark,
+                         f"element groups and compound elements nested too deeply (more than {MAX_NESTING})")
+            statements, close = [], self.skip_nested(open_tok, ")")
+        else:
+            self.depth += 1
+            statements, close = self.statements(GROUP, open_tok)
+            self.depth -= 1
         group = ast.Group(statements, open_tok.landmark, close.landmark)
         if self.peek().kind == DCOLON:
             self.d.error(self.peek().landmark, "an element group cannot be given a class")
@@ -391,8 +428,11 @@ class Parser:
                 else:
                     continue
                 break
-            if self.depth >= MAX_DEPTH:
-                self.d.error(t.landmark, "maximum compound element nesting depth exceeded")
+            if self.depth >= MAX_NESTING:
+                self.d.error(open_tok.landmark,
+                             f"element groups and compound elements nested too deeply (more than {MAX_NESTING})")
+                end = self.skip_nested(open_tok, "}")
+                break
             self.depth += 1
             formals = self.formals()
             statements, end = self.statements(COMPOUND, open_tok)

@@ -19,6 +19,7 @@ from clickpy.lang.confstring import split_args
 from clickpy.runtime import registry
 from clickpy.runtime.handlers import Handler, HandlerError, format_value, generic_handlers
 from clickpy.runtime.notifier import SEARCH_CONTINUE_WAKE, SEARCH_STOP, NotifierSignal
+from clickpy.runtime.pending import Pending
 from clickpy.runtime.scheduler import Scheduler
 
 VERSION = "2.1 (clickpy 0.1.0)"
@@ -91,6 +92,17 @@ class Router:
         ``hotswap_from`` is the running router this one will replace: its
         elements can hand state over (see ``take_state_from``).
         """
+        graph, ports, diagnostics = cls.check_source(source, definitions, extra_elements)
+        router = cls(graph, ports, simulated=simulated, simtime_start=simtime_start, diagnostics=diagnostics)
+        router.hotswap_from = hotswap_from
+        router.per_packet = per_packet
+        for _ in router.build_steps():
+            pass
+        return router
+
+    @staticmethod
+    def check_source(source: pipeline.Source, definitions=None, extra_elements=()):
+        """The front end: the checked graph, its port plans and its diagnostics; ConfigError on any error."""
         from clickpy.graph.check import check
         from clickpy.graph.flatgraph import FlatElement
 
@@ -103,14 +115,35 @@ class Router:
         if not result.ok:
             read_error = any(x.category == "class" for x in result.diagnostics.errors)
             raise ConfigError(result.diagnostics, stage="read" if read_error else "initialize")
-        router = cls(result.graph, result.ports, simulated=simulated, simtime_start=simtime_start,
-                     diagnostics=result.diagnostics)
-        router.hotswap_from = hotswap_from
-        router.per_packet = per_packet
-        router.instantiate()
-        if not router.configure_and_initialize():
-            raise ConfigError(router.diagnostics, stage="initialize")
-        return router
+        return result.graph, result.ports, result.diagnostics
+
+    def build_steps(self, initialize: bool = True):
+        """Instantiate, configure and (unless told not to) initialize, one
+        element per step; raises ConfigError at the end if anything failed.
+
+        A caller that must keep a running router moving (a hot swap) runs the
+        steps a few at a time between its batches.
+        """
+        yield from self._instantiate_steps()
+        order = sorted(self.elements, key=lambda e: (getattr(type(e), "configure_phase", 100), e.eindex))
+        ok = True
+        for e in order:
+            ok = self._configure_one(e) and ok
+            yield
+        if not ok:
+            raise ConfigError(self.diagnostics, stage="initialize")
+        if not initialize:
+            return
+        # Handlers exist before initialization: elements resolve each other's
+        # handlers (END_CALL, Script) while initializing.
+        yield from self._setup_handlers_steps()
+        for e in order:
+            if not self._initialize_one(e):
+                self.cleanup()
+                raise ConfigError(self.diagnostics, stage="initialize")
+            yield
+        self._setup_generic_task_handlers()
+        self.initialized = True
 
     def take_state_from(self, old: "Router") -> None:
         """Hand state over from the router this one replaces, element by element.
@@ -129,8 +162,15 @@ class Router:
                 self._report(e, f"While taking state for '{e.declaration()}':", errh)
 
     def instantiate(self) -> None:
+        for _ in self._instantiate_steps():
+            pass
+
+    def _instantiate_steps(self):
+        classes = {}
         for i, fe in enumerate(self.graph.elements):
-            cls = registry.lookup(fe.class_name)
+            cls = classes.get(fe.class_name)
+            if cls is None:
+                cls = classes[fe.class_name] = registry.lookup(fe.class_name)
             e = cls()
             e.name = fe.name
             e.router = self
@@ -139,6 +179,8 @@ class Router:
             e.config = fe.config
             self.elements.append(e)
             self._by_name[fe.name] = e
+            if i % 256 == 255:
+                yield
         for f, fp, t, tp in self.graph.connections:
             self._outputs.setdefault((f, fp), []).append((t, tp))
             self._inputs.setdefault((t, tp), []).append((f, fp))
@@ -169,47 +211,33 @@ class Router:
                     in_port.append(0)
                 in_pull.append(pull)
             e.connect_ports(out_el, out_port, in_el, in_port, in_pull, out_push)
+            if i % 256 == 255:
+                yield
 
     def _report(self, e, context: str, errh: ElementErrors) -> None:
         if errh.items:
             severity = "error" if errh.nerrors else "note"
             self.diagnostics.items.append(_context_diagnostic(e.landmark, context, errh.items, severity))
 
-    def configure_and_initialize(self) -> bool:
-        order = sorted(range(len(self.elements)),
-                       key=lambda i: (getattr(type(self.elements[i]), "configure_phase", 100), i))
-        ok = True
-        for i in order:
-            e = self.elements[i]
-            errh = ElementErrors()
-            try:
-                e.configure(split_args(e.config), errh)
-            except Exception as exc:  # a bug in an element must not hide other errors
-                errh.error(f"internal error: {exc!r}\n{traceback.format_exc(limit=4)}")
-            self._report(e, f"While configuring '{e.declaration()}':", errh)
-            ok = ok and not errh.nerrors
-        if not ok:
-            return False
-        # Handlers exist before initialization: elements resolve each other's
-        # handlers (END_CALL, Script) while initializing.
-        self._setup_handlers()
-        for i in order:
-            e = self.elements[i]
-            errh = ElementErrors()
-            try:
-                e.initialize(errh)
-            except Exception as exc:
-                errh.error(f"internal error: {exc!r}\n{traceback.format_exc(limit=4)}")
-            self._report(e, f"While initializing '{e.declaration()}':", errh)
-            if errh.nerrors:
-                ok = False
-                break
-        if not ok:
-            self.cleanup()
-            return False
-        self._setup_generic_task_handlers()
-        self.initialized = True
-        return True
+    def _configure_one(self, e) -> bool:
+        errh = ElementErrors()
+        try:
+            e.configure(split_args(e.config), errh)
+        except MemoryError:
+            errh.error("not enough memory for this configuration")
+        except Exception as exc:  # a bug in an element must not hide other errors
+            errh.error(f"internal error: {exc!r}\n{traceback.format_exc(limit=4)}")
+        self._report(e, f"While configuring '{e.declaration()}':", errh)
+        return not errh.nerrors
+
+    def _initialize_one(self, e) -> bool:
+        errh = ElementErrors()
+        try:
+            e.initialize(errh)
+        except Exception as exc:
+            errh.error(f"internal error: {exc!r}\n{traceback.format_exc(limit=4)}")
+        self._report(e, f"While initializing '{e.declaration()}':", errh)
+        return not errh.nerrors
 
     def cleanup(self) -> None:
         """Clean up every element, then release the driver's tasks and
@@ -379,7 +407,13 @@ class Router:
                     self._handlers[e.eindex].setdefault(h.name, h)
 
     def _setup_handlers(self) -> None:
+        for _ in self._setup_handlers_steps():
+            pass
+
+    def _setup_handlers_steps(self):
         for e in self.elements:
+            if e.eindex % 256 == 255:
+                yield
             hs = {}
             for h in generic_handlers(e):
                 hs[h.name] = h
@@ -458,15 +492,23 @@ class Router:
             raise HandlerError(f"'{full}' is a read handler")
         self.call_write(e, h, value)
 
-    def call_write(self, e, h: Handler, value: str) -> None:
+    def call_write(self, e, h: Handler, value: str, *, allow_pending: bool = False):
+        """Call a write handler. A handler whose work ends later returns a
+        Pending: handed back when allow_pending, else finished here."""
         try:
             r = h.write(e, value)
         except HandlerError:
             raise
         except Exception as exc:
             raise HandlerError(f"write handler '{h.name}' failed: {exc}") from None
+        if isinstance(r, Pending):
+            if allow_pending:
+                return r
+            r.wait()
+            r = r.error
         if isinstance(r, str) and r:
             raise HandlerError(r)
+        return None
 
     def expand_handler_pattern(self, pattern: str):
         """Elements matching an '-h' element part: a name, a glob, or a class name.
@@ -504,8 +546,8 @@ def _timewarp_factor(value: str) -> float:
         factor = Double(value)
     except ArgError:
         raise HandlerError("expected double") from None
-    if factor <= 0:
-        raise HandlerError("timefactor must be > 0")
+    if not 0 < factor <= 1e9:
+        raise HandlerError("timefactor must be > 0 and at most 1e9")
     return factor
 
 

@@ -20,12 +20,23 @@ SIMTIME_START_NS = 1_000_000_000 * 1_000_000_000
 cdef uint64_t STRIDE1 = 1 << 16
 cdef int TASK_BATCH = 64          # task runs between timer and signal checks
 cdef int POLL_EVERY = 64          # busy rounds between non-blocking fd polls
+# Whatever an element asks for, the driver sleeps at most this long at once
+# (it wakes, finds the timer not due, and sleeps again), and a timer is set
+# at most this far ahead: time arithmetic never overflows.
+cdef double MAX_SLEEP_S = 3600.0
+cdef double MAX_DELAY_S = 1e9     # about 31 years
+cdef double MAX_WARP = 1e9
 
 
 cdef inline int64_t _wall_ns() noexcept:
     cdef timespec ts
     clock_gettime(CLOCK_REALTIME, &ts)
     return <int64_t> ts.tv_sec * 1000000000 + ts.tv_nsec
+
+
+cdef inline double _sleep_seconds(int64_t ns, double warp) noexcept:
+    cdef double s = ns / 1e9 / warp
+    return s if s < MAX_SLEEP_S else MAX_SLEEP_S
 
 
 cdef class Task:
@@ -115,6 +126,11 @@ cdef class Timer:
         self.scheduler._push_timer(self)
 
     cpdef void schedule_after(self, double seconds):
+        # NaN and infinities fail both tests and end up at a bound.
+        if not (seconds >= 0):
+            seconds = 0 if seconds < 0 else MAX_DELAY_S
+        elif seconds > MAX_DELAY_S:
+            seconds = MAX_DELAY_S
         self.schedule_at(self.scheduler.now() + <int64_t> (seconds * 1e9))
 
     def schedule_now(self):
@@ -191,14 +207,19 @@ cdef class Scheduler:
 
     @warp.setter
     def warp(self, double factor):
-        if factor <= 0:
-            raise ValueError("timefactor must be > 0")
+        if not (0 < factor <= MAX_WARP):
+            raise ValueError(f"timefactor must be > 0 and at most {MAX_WARP:g}")
         self._warp_now0 = self.now()
         self._warp_wall0 = _wall_ns()
         self._warp = factor
 
     def now_seconds(self):
         return self.now() / 1e9
+
+    @property
+    def scheduled_tasks(self):
+        """How many tasks are waiting to run (control work yields to them)."""
+        return self._nheap
 
     # --- task heap (by pass), a C array of counted references ------------
 
@@ -445,6 +466,6 @@ cdef class Scheduler:
                     continue
                 now = self.now()
                 if expiry > now:
-                    self._poll((expiry - now) / 1e9 / self._warp)
+                    self._poll(_sleep_seconds(expiry - now, self._warp))
             else:
                 self._poll(None)

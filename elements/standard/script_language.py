@@ -36,6 +36,7 @@ import sys
 from clickpy.lang.confstring import quote, shift_word, split_words, unquote
 from clickpy.runtime.args import ArgError, parse_time, unparse_timestamp
 from clickpy.runtime.handlers import HandlerError, format_value
+from clickpy.runtime.pending import Pending
 
 EINVAL = 22
 
@@ -391,6 +392,9 @@ class HandlerRef:
             return errh.error(f"{self.unparse()}: {exc!r}")
         finally:
             _errh_stack.pop()
+        if isinstance(r, Pending):  # a write that finishes later: a script waits for it
+            r.wait()
+            r = r.error
         if isinstance(r, bool) or r is None:
             return 0
         if isinstance(r, int):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import selectors
 import socket
+import time
 
 from clickpy.runtime.element import Element
 from clickpy.runtime.handlers import HandlerError, Read
@@ -25,17 +26,51 @@ LLRPC_IN = 0x80000000
 LLRPC_OUT = 0x40000000
 
 
+class _Disconnect(Exception):
+    """A client passed a bound: it is told why, and its connection is closed."""
+
+
 def _llrpc_size(command: int) -> int:
     return (command >> 16) & 0x1FFF
+
+
+# Bounds that keep one client from stopping the router or the other clients
+# (as nginx and HAProxy bound every buffer): a command line, the data of one
+# command, input read ahead, replies waiting for a client that does not read,
+# and the number of connections. A client passing a bound is told why and
+# disconnected.
+MAX_LINE = 64 * 1024
+MAX_DATA = 32 * 1024 * 1024
+READ_AHEAD = 256 * 1024          # stop reading a client with this much unprocessed input...
+REPLY_BACKLOG = 256 * 1024       # ...or this many bytes of replies it has not read yet
+MAX_REPLY_BACKLOG = 64 * 1024 * 1024
+MAX_CONNECTIONS = 64
+PARTIAL_COMMAND_TIMEOUT = 30.0   # seconds a half-sent command may wait for the rest
+LINGER = 2.0                     # seconds a refused client has to read why before the close
+# While the router has packets to move, commands get at most this share of
+# its time; an idle router runs them at once.
+CONTROL_SHARE = 0.05
+SLICE = 0.002                    # seconds of commands per turn
 
 
 class _Connection:
     def __init__(self, sock: socket.socket):
         self.sock = sock
-        self.inbuf = b""
+        self.fd = sock.fileno()
+        self.inbuf = bytearray()
+        self.pos = 0                 # inbuf[:pos] is processed
+        self.scanned = 0             # no newline in inbuf[pos:pos + scanned]
+        self.need = 0                # bytes of command data still awaited (0: none)
         self.out = bytearray()
         self.in_closed = False
         self.out_closed = False
+        self.waiting = None          # a Pending write whose reply comes later
+        self.partial_since = None    # when an incomplete command started to wait
+        self.stalled = False         # the input holds only part of a command
+        self.refused = False         # told why it is disconnected; its input is dropped
+        self.peer_closed = False
+        self.linger_until = None     # when a refused connection is closed at the latest
+        self.events = 0              # what the scheduler watches for
 
     def message(self, code: int, text: str, continuation: bool = False) -> None:
         printable = text.encode("latin-1", "replace")
@@ -47,6 +82,31 @@ class _Connection:
             self.message(code, headline + ":" if details else headline, bool(details))
         for i, line in enumerate(details):
             self.message(code, line, i < len(details) - 1)
+
+    def unread(self) -> bytes:
+        return bytes(self.inbuf[self.pos:])
+
+    def consume(self, n: int) -> None:
+        self.pos += n
+        self.scanned = 0
+        if self.pos >= len(self.inbuf):
+            self.inbuf.clear()
+            self.pos = 0
+        elif self.pos > 65536 and self.pos * 2 > len(self.inbuf):
+            del self.inbuf[:self.pos]   # compact now and then, not per command
+            self.pos = 0
+
+    def find_line(self) -> int:
+        """The offset of the next newline after pos, or -1; each byte is scanned once."""
+        start = self.pos + self.scanned
+        nl = self.inbuf.find(b"\n", start)
+        self.scanned = (len(self.inbuf) if nl < 0 else nl) - self.pos
+        return nl
+
+    def can_run(self) -> bool:
+        """Has a command to run, and room to answer it."""
+        return (self.waiting is None and not self.out_closed and len(self.out) < REPLY_BACKLOG
+                and not self.stalled and (len(self.inbuf) > self.pos or self.in_closed))
 
 
 class ControlSocket(Element):
@@ -64,6 +124,13 @@ class ControlSocket(Element):
     free port from that number up. READONLY refuses writes; LOCALHOST listens
     on 127.0.0.1 only. The router swapped in by a 'hotconfig' write keeps the
     socket and its connections.
+
+    Clients cannot stop the router or each other: replies wait in a buffer
+    for clients that read slowly, commands run in turns that take a small
+    share of the router's time while it is moving packets, and a client that
+    sends a line over 64 KiB, data over 32 MiB, leaves 64 MiB of replies
+    unread or half a command for 30 seconds is disconnected (at most 64
+    clients at once).
 
     =h port read-only: the TCP port listened on
     =h filename read-only: the Unix socket's file name
@@ -114,10 +181,7 @@ class ControlSocket(Element):
         ))
 
     def initialize(self, errh):
-        from clickpy.runtime.scheduler import Task
-
-        self._more = Task(callback=self._run_pending)
-        self._more.initialize(self.router.scheduler, False)
+        self._make_tasks()
         previous = getattr(self.router, "hotswap_from", None)
         if previous is not None:
             old = previous.element(self.name)
@@ -129,6 +193,17 @@ class ControlSocket(Element):
             where = self.filename if self.kind == "UNIX" else f"port {self.port}"
             return errh.error(f"{where}: {e.strerror}")
         self.router.scheduler.add_fd(self.listener.fileno(), selectors.EVENT_READ, self._accept)
+
+    def _make_tasks(self):
+        from clickpy.runtime.scheduler import Task, Timer
+
+        sched = self.router.scheduler
+        self._turn = Task(callback=self._run_turn)
+        self._turn.initialize(sched, False)
+        self._resume = Timer(callback=lambda timer: self._turn.reschedule())
+        self._resume.initialize(sched)
+        self._reaper = Timer(callback=self._reap)
+        self._reaper.initialize(sched)
 
     def _listen(self) -> socket.socket:
         if self.kind == "UNIX":
@@ -161,16 +236,16 @@ class ControlSocket(Element):
             self.listener, old.listener = old.listener, None
             self.port, self.filename = old.port, old.filename
             sched.add_fd(self.listener.fileno(), selectors.EVENT_READ, self._accept)
-            for fd, conn in old.connections.items():
-                sched.add_fd(fd, selectors.EVENT_READ, self._readable)
             self.connections, old.connections = old.connections, {}
-            if any(c.inbuf for c in self.connections.values()):
-                self._more.reschedule()
+            for conn in self.connections.values():
+                conn.events = 0
+                self._watch(conn)
+            self._turn.reschedule()
 
     def cleanup(self, stage):
         sched = self.router.scheduler if self.router is not None else None
-        for fd, conn in list(self.connections.items()):
-            self._close(conn, sched)
+        for conn in list(self.connections.values()):
+            self._close(conn)
         if self.listener is not None:
             if sched is not None:
                 sched.remove_fd(self.listener.fileno())
@@ -186,155 +261,278 @@ class ControlSocket(Element):
             sock, _ = self.listener.accept()
         except OSError:
             return
+        if len(self.connections) >= MAX_CONNECTIONS:
+            sock.close()  # refused: one more would pass the bound
+            return
         sock.setblocking(False)
         conn = _Connection(sock)
-        self.connections[sock.fileno()] = conn
+        self.connections[conn.fd] = conn
         conn.out += f"Click::ControlSocket/{PROTOCOL_VERSION}\r\n".encode()
         self._flush(conn)
-        self.router.scheduler.add_fd(sock.fileno(), selectors.EVENT_READ, self._readable)
+        self._watch(conn)
 
-    def _readable(self, fd, events):
+    def _watch(self, conn: _Connection) -> None:
+        """Tell the scheduler what conn waits for: input while there is room
+        for it, the socket's room while replies are waiting."""
+        if conn.sock.fileno() < 0:
+            return
+        events = 0
+        room = READ_AHEAD if not conn.need else conn.need + MAX_LINE
+        if conn.refused:
+            if not conn.peer_closed:
+                events |= selectors.EVENT_READ
+        elif not conn.in_closed and len(conn.inbuf) - conn.pos < room and len(conn.out) < REPLY_BACKLOG:
+            events |= selectors.EVENT_READ
+        if conn.out and not conn.out_closed:
+            events |= selectors.EVENT_WRITE
+        if events == conn.events:
+            return
+        sched = self.router.scheduler
+        if events:
+            sched.add_fd(conn.fd, events, self._ready)
+        else:
+            sched.remove_fd(conn.fd)
+        conn.events = events
+
+    def _ready(self, fd, events):
         conn = self.connections.get(fd)
         if conn is None:
             return
-        try:
-            data = conn.sock.recv(65536)
-        except BlockingIOError:
-            return
-        except OSError:
-            data = b""
-        if data:
-            conn.inbuf += data
+        if events & selectors.EVENT_WRITE:
+            self._flush(conn)
+        if events & selectors.EVENT_READ:
+            try:
+                data = conn.sock.recv(65536)
+            except (BlockingIOError, InterruptedError):
+                data = None
+            except OSError:
+                data = b""
+            if conn.refused:
+                conn.peer_closed = conn.peer_closed or data == b""
+            elif data:
+                conn.inbuf += data
+                conn.stalled = False
+            elif data is not None:
+                conn.in_closed = True
+                conn.stalled = False
+            if conn.can_run():
+                self._turn.reschedule()
+        self._settle(conn)
+
+    def _settle(self, conn: _Connection) -> None:
+        """Close conn if it is finished or broken; else update what it waits for."""
+        if conn.out_closed or len(conn.out) > MAX_REPLY_BACKLOG:
+            self._close(conn)
+        elif conn.refused and not conn.out:
+            # Closing with unread input would reset the connection and lose
+            # the reason: say no more, drop what arrives, close at its EOF.
+            if conn.linger_until is None:
+                conn.linger_until = time.monotonic() + LINGER
+                try:
+                    conn.sock.shutdown(socket.SHUT_WR)
+                except OSError:
+                    conn.peer_closed = True
+                self._reaper.schedule_after(LINGER)
+            if conn.peer_closed or time.monotonic() >= conn.linger_until:
+                self._close(conn)
+            else:
+                self._watch(conn)
+        elif conn.in_closed and conn.pos >= len(conn.inbuf) and conn.waiting is None and not conn.out:
+            self._close(conn)
         else:
-            conn.in_closed = True
-        self._step(conn)
+            self._watch(conn)
 
-    def _step(self, conn: _Connection) -> None:
-        """Run one command, as Click does: the driver runs (and can swap in a new
-        router after 'hotconfig') between two commands of one connection."""
-        waiting = self._process_one(conn)
-        self._flush(conn)
-        if conn.out_closed or (conn.in_closed and not conn.inbuf):
-            self._close(conn, self.router.scheduler)
-        elif conn.inbuf and not waiting:
-            self._more.reschedule()
+    def _refuse(self, conn: _Connection, why: str) -> None:
+        conn.message(SYNTAX, why)
+        conn.refused = conn.in_closed = True
+        conn.inbuf.clear()
+        conn.pos = conn.scanned = conn.need = 0
+        conn.partial_since = None
 
-    def _run_pending(self, task):
-        for conn in list(self.connections.values()):
-            if conn.inbuf or conn.in_closed:
-                self._step(conn)
+    def _run_turn(self, task):
+        """Run commands for a while, a connection at a time; then yield.
+
+        While other tasks are waiting to move packets, the next turn comes
+        only after enough time that commands keep to CONTROL_SHARE.
+        """
+        sched = self.router.scheduler
+        start = time.perf_counter()
+        more = True
+        while more and time.perf_counter() - start < SLICE:
+            more = False
+            for conn in list(self.connections.values()):
+                if sched.runcount <= 0:
+                    return True  # the router is stopping or being replaced: its successor answers
+                if conn.can_run():
+                    self._step(conn)
+                    more = more or conn.can_run()
+        if not more:
+            return True
+        if sched.scheduled_tasks > 0:
+            spent = time.perf_counter() - start
+            self._resume.schedule_after(spent * (1 / CONTROL_SHARE - 1))
+        else:
+            self._turn.reschedule()
         return True
 
+    def _step(self, conn: _Connection) -> None:
+        """Run conn's next command, or learn that it is incomplete."""
+        try:
+            progressed = self._process_one(conn)
+        except _Disconnect as why:
+            self._refuse(conn, str(why))
+            progressed = True
+        conn.stalled = not progressed
+        if progressed:
+            conn.partial_since = None
+        elif conn.partial_since is None and len(conn.inbuf) > conn.pos:
+            conn.partial_since = time.monotonic()
+            if not self._reaper.scheduled:
+                self._reaper.schedule_after(PARTIAL_COMMAND_TIMEOUT)
+        self._flush(conn)
+        self._settle(conn)
+
+    def _reap(self, timer):
+        """Refuse clients whose half-sent command waited too long; close refused
+        clients whose time to read why has passed."""
+        now = time.monotonic()
+        waiting = False
+        for conn in list(self.connections.values()):
+            if conn.linger_until is not None:
+                if now >= conn.linger_until:
+                    self._close(conn)
+                else:
+                    waiting = True
+            elif conn.partial_since is not None:
+                if now - conn.partial_since >= PARTIAL_COMMAND_TIMEOUT:
+                    self._refuse(conn, "Timed out waiting for the rest of the command")
+                    self._flush(conn)
+                    self._settle(conn)
+                waiting = True
+        if waiting:
+            timer.schedule_after(min(LINGER, PARTIAL_COMMAND_TIMEOUT) / 2)
+
     def _flush(self, conn: _Connection) -> None:
+        """Send what the socket takes now; the rest waits for EVENT_WRITE."""
         while conn.out and not conn.out_closed:
             try:
                 n = conn.sock.send(conn.out)
-            except BlockingIOError:
-                # A slow reader: wait until it drains (this is the control path).
-                selectors.DefaultSelector().select(0.05)
-                continue
+            except (BlockingIOError, InterruptedError):
+                break
             except OSError:
                 conn.out_closed = True
                 break
             del conn.out[:n]
 
-    def _close(self, conn: _Connection, sched) -> None:
-        fd = conn.sock.fileno()
-        if sched is not None and fd >= 0:
-            sched.remove_fd(fd)
-        self.connections.pop(fd, None)
+    def _close(self, conn: _Connection) -> None:
+        if conn.events and self.router is not None:
+            self.router.scheduler.remove_fd(conn.fd)
+        conn.events = 0
+        self.connections.pop(conn.fd, None)
         conn.sock.close()
 
     def _process_one(self, conn: _Connection) -> bool:
-        """Run the next complete command; True if it waits for more input."""
-        if not conn.inbuf:
-            return True
-        nl = conn.inbuf.find(b"\n")
+        """Run the next complete command; False if it is not all here yet."""
+        nl = conn.find_line()
         if nl < 0:
+            if len(conn.inbuf) - conn.pos > MAX_LINE:
+                raise _Disconnect(f"Line too long (the limit is {MAX_LINE} bytes)")
             if not conn.in_closed:
-                return True  # wait for the rest of the line
-            line, rest = conn.inbuf, b""
-        else:
-            line, rest = conn.inbuf[:nl], conn.inbuf[nl + 1:]
-        remaining = self._command(conn, line.rstrip(b"\r").decode("latin-1"), rest)
-        if remaining is None:  # the command's data has not all arrived
+                return False  # wait for the rest of the line
+            nl = len(conn.inbuf)
+        elif nl - conn.pos > MAX_LINE:
+            raise _Disconnect(f"Line too long (the limit is {MAX_LINE} bytes)")
+        line = bytes(conn.inbuf[conn.pos:nl])
+        body = nl + 1
+        used = self._command(conn, line.rstrip(b"\r").decode("latin-1"), conn.inbuf, body)
+        if used is None:  # the command's data has not all arrived
             if conn.in_closed:
                 conn.message(SYNTAX, "Not enough data")
-                conn.inbuf = b""
-            return True
-        conn.inbuf = remaining
-        return False
+                conn.consume(len(conn.inbuf) - conn.pos)
+                return True
+            return False
+        conn.need = 0
+        conn.consume(min(used, len(conn.inbuf)) - conn.pos)
+        return True
 
-    def _command(self, conn: _Connection, line: str, rest: bytes):
-        """Run one command; returns the unread input, or None if more is needed."""
+    def _command(self, conn: _Connection, line: str, buf: bytearray, body: int):
+        """Run one command whose line ends where its data (if any) starts, at
+        buf[body]; returns where the next command starts, or None while the
+        command's data has not all arrived."""
         words = line.split()
         if not words:
-            return rest
+            return body
         command = words[0].upper()
         if command in ("READ", "GET", "WRITE", "SET"):
             if len(words) < 2:
                 conn.message(SYNTAX, "Wrong number of arguments")
-                return rest
+                return body
             data = line.split(None, 2)[2] if len(words) > 2 else ""
             if command[0] in "RG":
                 self._read(conn, words[1], data)
             else:
                 self._write(conn, words[1], data)
-            return rest
-        if command in ("READDATA", "WRITEDATA", "SETDATA"):
-            if len(words) != 3:
-                conn.message(SYNTAX, "Wrong number of arguments")
-                return rest
-            if not words[2].isdigit():
-                conn.message(SYNTAX, f"Syntax error in '{command}'")
-                return rest
-            n = int(words[2])
-            if len(rest) < n:
-                return None
-            data, rest = rest[:n].decode("latin-1"), rest[n:]
-            if command[0] == "R":
-                self._read(conn, words[1], data)
+            return body
+        if command in ("READDATA", "WRITEDATA", "SETDATA", "LLRPC"):
+            if command == "LLRPC":
+                if len(words) not in (2, 3) or (len(words) == 3 and not words[2].isdigit()):
+                    conn.message(SYNTAX, "Wrong number of arguments" if len(words) not in (2, 3)
+                                 else "Syntax error in 'llrpc'")
+                    return body
+                n = int(words[2]) if len(words) == 3 else 0
             else:
-                self._write(conn, words[1], data)
-            return rest
+                if len(words) != 3:
+                    conn.message(SYNTAX, "Wrong number of arguments")
+                    return body
+                if not words[2].isdigit():
+                    conn.message(SYNTAX, f"Syntax error in '{command}'")
+                    return body
+                n = int(words[2])
+            if n > MAX_DATA:
+                raise _Disconnect(f"Data too long (the limit is {MAX_DATA} bytes)")
+            if len(buf) - body < n:
+                conn.need = n
+                return None
+            data = bytes(buf[body:body + n])
+            if command == "LLRPC":
+                self._llrpc(conn, words[1], data)
+            elif command[0] == "R":
+                self._read(conn, words[1], data.decode("latin-1"))
+            else:
+                self._write(conn, words[1], data.decode("latin-1"))
+            return body + n
         if command in ("READUNTIL", "WRITEUNTIL"):
             if len(words) < 2:
                 conn.message(SYNTAX, "Wrong number of arguments")
-                return rest
+                return body
             terminator = line.split(None, 2)[2].strip() if len(words) > 2 else ""
-            lines = rest.split(b"\n")
-            for i in range(len(lines) - 1):
-                if lines[i].rstrip(b"\r").strip().decode("latin-1") == terminator:
-                    data = b"\n".join(lines[:i]) + (b"\n" if i else b"")
-                    rest = b"\n".join(lines[i + 1:])
+            start = body
+            while True:
+                nl = buf.find(b"\n", start)
+                if nl < 0:
+                    if len(buf) - body > MAX_DATA:
+                        raise _Disconnect(f"Data too long (the limit is {MAX_DATA} bytes)")
+                    return None
+                if bytes(buf[start:nl]).rstrip(b"\r").strip().decode("latin-1") == terminator:
+                    data = bytes(buf[body:start]).decode("latin-1")
                     if command[0] == "R":
-                        self._read(conn, words[1], data.decode("latin-1"))
+                        self._read(conn, words[1], data)
                     else:
-                        self._write(conn, words[1], data.decode("latin-1"))
-                    return rest
-            return None
+                        self._write(conn, words[1], data)
+                    return nl + 1
+                start = nl + 1
         if command in ("CHECKREAD", "CHECKWRITE"):
             if len(words) != 2:
                 conn.message(SYNTAX, "Wrong number of arguments")
             else:
                 self._check(conn, words[1], command == "CHECKWRITE")
-            return rest
-        if command == "LLRPC":
-            if len(words) not in (2, 3) or (len(words) == 3 and not words[2].isdigit()):
-                conn.message(SYNTAX, "Wrong number of arguments" if len(words) not in (2, 3)
-                             else "Syntax error in 'llrpc'")
-                return rest
-            n = int(words[2]) if len(words) == 3 else 0
-            if len(rest) < n:
-                return None
-            self._llrpc(conn, words[1], rest[:n])
-            return rest[n:]
+            return body
         if command in ("CLOSE", "QUIT"):
             if len(words) != 1:
                 conn.message(SYNTAX, "Bad command syntax")
             conn.message(OK, "Goodbye!")
             conn.in_closed = True
-            return b""
+            return len(buf)
         if command == "HELP":
             for text in ("Commands supported:",
                          "READ handler [arg...]   call read handler, return DATA",
@@ -348,9 +546,9 @@ class ControlSocket(Element):
                          "LLRPC elt#number [len]  call LLRPC, pass len data bytes, return DATA"):
                 conn.message(OK, text, True)
             conn.message(OK, "QUIT                    close connection")
-            return rest
-        conn.message(UNIMPLEMENTED, f"Command '{command}' unimplemented")
-        return rest
+            return body
+        conn.message(UNIMPLEMENTED, f"Command '{command[:64]}' unimplemented")
+        return body
 
     def _find(self, conn: _Connection, full: str):
         if "." in full:
@@ -396,11 +594,27 @@ class ControlSocket(Element):
             conn.message(PERMISSION, f"Permission denied for '{full}'")
             return
         try:
-            self.router.call_write(e, h, data)
+            pending = self.router.call_write(e, h, data, allow_pending=True)
         except HandlerError as err:
             conn.messages(HANDLER_ERROR, f"Write handler '{full}' error", str(err).split("\n"))
             return
-        conn.message(OK, f"Write handler '{full}' OK")
+        if pending is None:
+            conn.message(OK, f"Write handler '{full}' OK")
+            return
+        # The answer comes when the work ends; this client's later commands wait for it.
+        conn.waiting = pending
+        pending.add_done_callback(lambda p: self._answer_later(conn, full, p))
+
+    def _answer_later(self, conn: _Connection, full: str, pending) -> None:
+        conn.waiting = None
+        if pending.error:
+            conn.messages(HANDLER_ERROR, f"Write handler '{full}' error", pending.error.split("\n"))
+        else:
+            conn.message(OK, f"Write handler '{full}' OK")
+        if conn.fd in self.connections:
+            self._flush(conn)
+            self._settle(conn)
+            self._turn.reschedule()
 
     def _check(self, conn: _Connection, full: str, write: bool) -> None:
         found = self._find(conn, full)

@@ -1,0 +1,1 @@
+"""Control of running routers: building replacements, and (to come) RPC."""

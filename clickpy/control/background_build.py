@@ -1,0 +1,305 @@
+"""Build a new router beside a running one, without stopping it.
+
+A ``hotconfig`` write hands the running router a configuration that may be
+hostile: a port number in the millions, compounds that multiply, a queue of
+a billion packets. Building it must neither freeze forwarding nor exhaust
+the process, so it runs in two bounded stages:
+
+1. *Check*, in a forked child: the front end and a configure-only dry run
+   (Click's ``click -q``), under a memory limit, a CPU limit and a deadline.
+   The child shares nothing the router needs; the router's driver goes on
+   forwarding on its own core while the child works, and a child that runs
+   out of memory or time is an error, not a crash.
+2. *Build*, in the router's process: instantiate, configure and initialize
+   the checked graph one element at a time, as a task of the running router
+   that takes at most BUILD_SHARE of its time while it has packets to move.
+
+When both succeed, ``done`` receives the new router (the caller swaps it in
+between two batches); otherwise the old router never noticed, and the error
+names file:line:col as ``clickpy check`` would.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import resource
+import selectors
+import signal
+import time
+
+from clickpy.errors import ConfigError, Diagnostics
+from clickpy.runtime.pending import Pending
+
+MEMORY_LIMIT = 1 << 30      # bytes the child may add to what it inherited
+CPU_LIMIT = 30              # seconds of CPU for the child
+DEADLINE = 60.0             # seconds of wall time for the child
+BUILD_SHARE = 0.25          # of the router's time, while it has packets to move
+SLICE = 0.002               # seconds of building per turn
+
+
+class BackgroundBuild:
+    """One configuration on its way to becoming a router.
+
+    ``make_router(graph, ports, diagnostics)`` makes the (uninstantiated)
+    Router; ``done(router or None, error text)`` is called once at the end.
+    ``pending`` settles at the same moment, for the ControlSocket client.
+    """
+
+    def __init__(self, scheduler, source, definitions, extra_elements, make_router, done):
+        self.scheduler = scheduler
+        self.make_router = make_router
+        self.done = done
+        self.pending = Pending(finish_now=self.finish_now)
+        self.router = None
+        self.steps = None
+        self._turn = self._resume = None
+        self.pid = None
+        self._data = bytearray()
+        self._fd = -1
+        self._timed_out = False
+        self._started = time.monotonic()
+        self._start_child(source, definitions, extra_elements)
+
+    # --- stage 1: the child ------------------------------------------------------
+
+    def _start_child(self, source, definitions, extra_elements) -> None:
+        read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
+        try:
+            pid = os.fork()
+        except OSError as e:
+            os.close(read_fd)
+            os.close(write_fd)
+            self._end(None, f"cannot check the configuration: fork failed ({e.strerror})")
+            return
+        if pid == 0:  # the child: never returns
+            os.close(read_fd)
+            _check_in_child(write_fd, source, definitions, extra_elements)
+        os.close(write_fd)
+        os.set_blocking(read_fd, False)
+        self.pid, self._fd = pid, read_fd
+        from clickpy.runtime.scheduler import Timer
+
+        self._deadline = Timer(callback=self._too_slow)
+        self._deadline.initialize(self.scheduler)
+        self._deadline.schedule_after(DEADLINE)
+        self.scheduler.add_fd(read_fd, selectors.EVENT_READ, self._readable)
+
+    def _too_slow(self, timer) -> None:
+        if self.pid is not None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self._timed_out = True
+
+    def _readable(self, fd, events) -> None:
+        while True:
+            try:
+                chunk = os.read(fd, 1 << 20)
+            except BlockingIOError:
+                return
+            if not chunk:
+                self._child_ended()
+                return
+            self._data += chunk
+
+    def _child_ended(self) -> None:
+        self.scheduler.remove_fd(self._fd)
+        os.close(self._fd)
+        self._fd = -1
+        self._deadline.unschedule()
+        _, status = os.waitpid(self.pid, 0)
+        self.pid = None
+        data, self._data = bytes(self._data), bytearray()
+        checked, error = _child_result(data, status, self._timed_out)
+        if error is not None:
+            self._end(None, error)
+        else:
+            self._start_building(*checked)
+
+    # --- stage 2: building in slices ---------------------------------------------------
+
+    def _start_building(self, graph, ports, diagnostics) -> None:
+        from clickpy.runtime.scheduler import Task, Timer
+
+        self.router = self.make_router(graph, ports, diagnostics)
+        self.steps = self.router.build_steps()
+        self._turn = Task(callback=self._build_turn)
+        self._turn.initialize(self.scheduler, True)
+        self._resume = Timer(callback=lambda timer: self._turn.reschedule())
+        self._resume.initialize(self.scheduler)
+
+    def _build_turn(self, task) -> bool:
+        start = time.perf_counter()
+        while time.perf_counter() - start < SLICE:
+            if self._step():
+                return True
+        if self.scheduler.scheduled_tasks > 0:
+            spent = time.perf_counter() - start
+            self._resume.schedule_after(spent * (1 / BUILD_SHARE - 1))
+        else:
+            task.reschedule()
+        return True
+
+    def _step(self) -> bool:
+        """One step of building; True when the build has ended."""
+        try:
+            next(self.steps)
+            return False
+        except StopIteration:
+            self._end(self.router, None)
+        except ConfigError as e:
+            self._end(None, _error_text(e))
+        except Exception as e:  # a bug in an element must not take the old router down
+            self._end(None, f"internal error while building: {e!r}")
+        return True
+
+    # --- the end -------------------------------------------------------------------------
+
+    def _end(self, router, error) -> None:
+        if self.pending.done:
+            return
+        if router is None and self.router is not None:
+            self.router.cleanup()
+        self.steps = None
+        if self._turn is not None:
+            self._turn.unschedule()
+            self._resume.unschedule()
+        self.pending.settle(error)
+        self.done(router, error)
+
+    def cancel(self) -> None:
+        """Give up (the running router is stopping): end the child, drop the half-built router."""
+        if self.pid is not None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+            self.pid = None
+        if self._fd >= 0:
+            self.scheduler.remove_fd(self._fd)
+            os.close(self._fd)
+            self._fd = -1
+        self._end(None, "the router stopped before the new configuration was ready")
+
+    def finish_now(self) -> None:
+        """Block until the build ends (for callers outside the driver loop)."""
+        while self._fd >= 0:
+            if time.monotonic() - self._started > DEADLINE:
+                self._too_slow(None)
+            _wait_readable(self._fd)
+            self._readable(self._fd, selectors.EVENT_READ)
+        while self.steps is not None and not self._step():
+            pass
+
+
+def check_bounded(source, definitions=None, extra_elements=()):
+    """Check a configuration and dry-run its configure in a bounded child, blocking.
+
+    Returns ((graph, ports, diagnostics), None) or (None, error text): what a
+    'hotconfig' write would learn before building anything.
+    """
+    read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_fd)
+        _check_in_child(write_fd, source, definitions, extra_elements)
+    os.close(write_fd)
+    chunks, timed_out = [], False
+    started = time.monotonic()
+    while True:
+        if time.monotonic() - started > DEADLINE and not timed_out:
+            os.kill(pid, signal.SIGKILL)
+            timed_out = True
+        _wait_readable(read_fd)
+        try:
+            chunk = os.read(read_fd, 1 << 20)
+        except BlockingIOError:
+            continue
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(read_fd)
+    _, status = os.waitpid(pid, 0)
+    return _child_result(b"".join(chunks), status, timed_out)
+
+
+def _child_result(data: bytes, status: int, timed_out: bool):
+    if timed_out:
+        return None, f"configuration not checked within {DEADLINE:g} seconds"
+    try:
+        kind, *payload = pickle.loads(data)
+    except Exception:
+        return None, _death_message(status)
+    if kind == "error":
+        diagnostics, stage = payload
+        return None, _error_text(ConfigError(diagnostics, stage=stage))
+    return tuple(payload), None
+
+
+def _wait_readable(fd: int) -> None:
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_READ)
+        sel.select(1.0)
+
+
+def _error_text(e: ConfigError) -> str:
+    lines = [line for d in e.diagnostics.items for line in d.lines()]
+    if e.stage == "initialize":
+        lines.append("Router could not be initialized!")
+    return "\n".join(lines)
+
+
+def _death_message(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        if sig == signal.SIGXCPU:
+            return f"configuration not checked within {CPU_LIMIT} seconds of CPU"
+        if sig == signal.SIGKILL:
+            return f"configuration needs more than {MEMORY_LIMIT >> 20} MiB to check"
+        return f"checking the configuration failed ({signal.Signals(sig).name})"
+    return f"checking the configuration failed (exit status {os.WEXITSTATUS(status)})"
+
+
+def _check_in_child(write_fd: int, source, definitions, extra_elements) -> None:
+    """The child's whole life: check, dry-run configure, report, exit."""
+    status = 0
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.set_wakeup_fd(-1)
+        _limit_resources()
+        from clickpy.runtime.router import Router
+
+        try:
+            graph, ports, diagnostics = Router.check_source(source, definitions, extra_elements)
+            dry = Router(graph, ports, diagnostics=Diagnostics())
+            try:
+                for _ in dry.build_steps(initialize=False):
+                    pass
+            finally:
+                dry.cleanup()
+            result = ("ok", graph, ports, diagnostics)
+        except ConfigError as e:
+            result = ("error", e.diagnostics, e.stage)
+        except (MemoryError, RecursionError) as e:
+            d = Diagnostics()
+            what = "memory" if isinstance(e, MemoryError) else "stack"
+            d.error(None, f"configuration needs more {what} than a reload may use")
+            result = ("error", d, "read")
+        data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(write_fd, view):]
+    except BaseException:
+        status = 1
+    finally:
+        os._exit(status)
+
+
+def _limit_resources() -> None:
+    with open("/proc/self/statm") as f:
+        vm = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    resource.setrlimit(resource.RLIMIT_AS, (vm + MEMORY_LIMIT, vm + MEMORY_LIMIT))
+    resource.setrlimit(resource.RLIMIT_CPU, (CPU_LIMIT, CPU_LIMIT + 5))

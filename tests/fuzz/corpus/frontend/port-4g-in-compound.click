@@ -1,0 +1,1 @@
+x :: { input -> [4294967296] output }; Idle -> x -> Discard

@@ -1,0 +1,1 @@
+x :: { input -> [99999999999999999999] output }; Idle -> x -> Discard

@@ -1,0 +1,1 @@
+t :: Tee; Idle -> t; t[10000000] -> Discard;
