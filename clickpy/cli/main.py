@@ -120,6 +120,46 @@ def cmd_bench(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _client(target: str):
+    from clickpy.control.client import ControlClient
+
+    try:
+        return ControlClient(target)
+    except OSError as e:
+        raise _Fail(f"{target}: {e.strerror or e}") from None
+
+
+def _control_call(target: str, call):
+    from clickpy.control.client import ControlError
+
+    with _client(target) as c:
+        try:
+            return call(c)
+        except ControlError as e:
+            raise _Fail("\n".join(e.lines)) from None
+        except (OSError, ConnectionError) as e:
+            raise _Fail(f"{target}: {e}") from None
+
+
+def cmd_read(ns: argparse.Namespace) -> int:
+    value = _control_call(ns.target, lambda c: c.read(ns.handler, " ".join(ns.param)))
+    sys.stdout.write(value if not value or value.endswith("\n") else value + "\n")
+    return 0
+
+
+def cmd_write(ns: argparse.Namespace) -> int:
+    for line in _control_call(ns.target, lambda c: c.write(ns.handler, " ".join(ns.value))):
+        if "OK" not in line:
+            print(line, file=sys.stderr)  # warnings the write produced
+    return 0
+
+
+def cmd_handlers(ns: argparse.Namespace) -> int:
+    for name, flags in _control_call(ns.target, lambda c: c.handlers(ns.element or "")):
+        print(f"{name}\t{flags}")
+    return 0
+
+
 def cmd_clicktest(ns: argparse.Namespace, extra: list[str]) -> int:
     from clickpy.clicktest.cli import main as clicktest_main
 
@@ -158,6 +198,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=int, default=3, help="runs; the median is reported (default 3)")
     p.add_argument("--counter", default="c", help="the Counter whose count is the packet total (default c)")
     p.set_defaults(func=cmd_bench)
+
+    target_help = "a running router's ControlSocket: a TCP port (-p), HOST:PORT, or a Unix socket path (-u)"
+    p = sub.add_parser("read", help="print a read handler of a running router (ELEMENT.HANDLER or HANDLER)")
+    p.add_argument("target", metavar="TARGET", help=target_help)
+    p.add_argument("handler", metavar="ELEMENT.HANDLER")
+    p.add_argument("param", nargs="*", help="parameters, for handlers that take them")
+    p.set_defaults(func=cmd_read)
+
+    p = sub.add_parser("write", help="write a handler of a running router")
+    p.add_argument("target", metavar="TARGET", help=target_help)
+    p.add_argument("handler", metavar="ELEMENT.HANDLER")
+    p.add_argument("value", nargs="*", help="the value (words are joined by spaces)")
+    p.set_defaults(func=cmd_write)
+
+    p = sub.add_parser("handlers", help="list the handlers of a running router or one of its elements")
+    p.add_argument("target", metavar="TARGET", help=target_help)
+    p.add_argument("element", nargs="?", help="an element's name (default: the router's own handlers)")
+    p.set_defaults(func=cmd_handlers)
 
     sub.add_parser("clicktest", help="run Click .clicktest files with clickpy standing in for click",
                    add_help=False)
