@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 
+import clickpy
 from clickpy import pipeline
 
 
@@ -171,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="clickpy",
         description="Click-language middleboxes on a fast Python/Cython data path.",
     )
+    parser.add_argument("--version", action="version", version=f"clickpy {clickpy.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("check", help="check a configuration; print every error as file:line:col")
@@ -225,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
                    add_help=False)
     sub.add_parser("lab", help="a client-middlebox-server lab in network namespaces: up, down, exec, status",
                    add_help=False)
+    sub.add_parser("doc", help="an element class's documentation (ports, arguments, handlers); all classes by family",
+                   add_help=False)
     return parser
 
 
@@ -254,6 +258,10 @@ def _main(argv: list[str] | None) -> int:
         from clickpy.cli.lab import main as lab_main
 
         return lab_main(argv[1:])
+    if argv and argv[0] == "doc":
+        from clickpy.cli.doc import main as doc_main
+
+        return doc_main(argv[1:])
     ns = parser.parse_args(argv)
     if not getattr(ns, "func", None):
         parser.print_help()

@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-p", "--port", action="append", default=[], help="ControlSocket on a TCP port")
     p.add_argument("-u", "--unix-socket", action="append", default=[], help="ControlSocket on a Unix socket")
     p.add_argument("-R", "--allow-reconfigure", action="store_true", help="provide a writable 'hotconfig' handler")
-    p.add_argument("-j", "--threads", type=int, default=1)
+    p.add_argument("-j", "--threads", type=int, default=1, help="driver threads (only 1 for now)")
     p.add_argument("--per-packet", action="store_true",
                    help="move packets one at a time (exact Click ordering for batching sources)")
     p.add_argument("--help", action="help")
@@ -222,6 +222,10 @@ def main(argv: list[str]) -> int:
             a = "--simtime"
         rest_argv.append(a)
     ns = parser.parse_intermixed_args(rest_argv)
+    if ns.threads != 1:
+        print(f"clickpy run: -j {ns.threads}: a router runs on one driver thread; more are not supported yet",
+              file=sys.stderr)
+        return 1
     ns.simtime = (simtime_start or 0.0) if ns.simtime else None
     rest, defs = pipeline.split_definitions(ns.args)
     if ns.clickpath:

@@ -1,0 +1,61 @@
+"""'clickpy doc': an element's manual from its declaration; every class by family."""
+import subprocess
+import sys
+
+from clickpy.cli.doc import describe, listing, sections
+from clickpy.runtime import registry
+
+
+def clickpy(*args):
+    return subprocess.run([sys.executable, "-m", "clickpy", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_sections_of_a_docstring():
+    doc = sections("""=c
+    Foo(X)
+
+    =s things
+    does things
+
+    =d
+    Long text
+      indented.
+
+    =h count read-only
+    """)
+    assert doc == {"c": "Foo(X)", "s": "things\ndoes things", "d": "Long text\n  indented.",
+                   "h": "count read-only"}
+
+
+def test_an_element_page_shows_its_declaration():
+    text = describe("Counter")
+    assert text.startswith("Counter — measures packet count and rate\n")
+    assert "  Counter([keywords COUNT_CALL, BYTE_COUNT_CALL])" in text
+    assert "ports:       1/1" in text and "processing:  a (inputs agnostic; outputs agnostic)" in text
+    assert "  COUNT_CALL         keyword" in text
+    assert "  reset_counts       w" in text and "  count              r" in text
+
+
+def test_every_class_has_a_summary_and_is_listed():
+    text = listing()
+    classes = {n for n, c in registry.element_classes().items() if not c.__module__.startswith("clickpy.runtime.")}
+    listed = {line.split()[0] for line in text.splitlines() if line.startswith("  ")}
+    assert listed == classes
+    missing = [line.split()[0] for line in text.splitlines() if line.startswith("  ") and len(line.split()) == 1]
+    assert missing == []
+
+
+def test_the_command():
+    r = clickpy("doc", "Queue")
+    assert r.returncode == 0 and r.stdout.startswith("Queue — ")
+    r = clickpy("doc", "Countr")
+    assert r.returncode == 1 and r.stderr.startswith("clickpy doc: no element class 'Countr'; did you mean 'Counter'")
+    r = clickpy("doc", "IPsecESPEncap")
+    assert r.returncode == 1 and "does not implement yet" in r.stderr
+
+
+def test_version_and_threads():
+    r = clickpy("--version")
+    assert r.stdout == "clickpy 0.1.0\n"
+    r = clickpy("run", "-j", "2", "-e", "Idle")
+    assert r.returncode == 1 and "-j 2: a router runs on one driver thread" in r.stderr
