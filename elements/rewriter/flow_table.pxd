@@ -27,10 +27,16 @@ later than ``expiry``). Moving an expiry earlier, or between the two heaps,
 updates the heap at once. So the earliest-expiring flow is always found
 exactly, and established flows cost no heap work per packet.
 
+A table in which a pattern picks values from a range also has a
+``GroupIndex`` per varying field (ports for NAPT, addresses for address
+ranges), so that finding a free value, or knowing there is none, takes
+bounded work however much of the range is used (flow_table.pyx, "group
+indexes").
+
 Addresses and ports are stored as they lie in packet memory (network
 order), as Click's IPFlowID holds them.
 """
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 
 from libc.string cimport memcpy
 
@@ -76,6 +82,11 @@ cdef enum:
     ANNO_DST = 1
     ANNO_REPLY = 2
 
+    # Group indexes (see GroupIndex): which field of an entry key a pattern varies
+    INDEX_PORT = 0              # the destination port (NAPT: the reply's port)
+    INDEX_ADDR = 1              # the destination address (address ranges)
+    GROUP_SMALL = 32            # a group gaining an entry while its bucket counts this many gets a ValueSet
+
 
 cdef struct FlowKey:
     uint32_t saddr              # field order as Click's IPFlowID: the
@@ -94,11 +105,12 @@ cdef struct DeltaTransition:
 
 
 cdef struct RWFlow:
+    # 72 bytes (3 of them padding): the slab is most of a big table's memory.
     FlowKey key[2]              # entry keys: [0] as arrived, [1] the replies'
-    int32_t output[2]           # output port per direction
+    int16_t output[2]           # output port per direction (-1: none; flow_store refuses it)
+    uint32_t place              # index in its heap; next free flow while free
     int64_t expiry              # ns, router time
     int64_t heap_key            # the expiry its heap is ordered by (<= expiry)
-    uint32_t place              # index in its heap; next free flow while free
     uint16_t ip_csum_delta      # checksum change from key[0] to rewritten
     uint16_t udp_csum_delta     # the same with the ports
     uint16_t owner              # index in the store's owner table
@@ -156,11 +168,46 @@ cdef struct FlowStore:
     uint64_t destroyed          # flows freed so far: a batch's earlier lookups are stale when it moves
 
 
+cdef struct ValueSet:
+    # The values one group of a FlowMap uses, as a hierarchical bitmap (a
+    # GroupIndex's tracker). Level 0 node n holds values n*64 .. n*64+63, a bit
+    # per value in use; a level l > 0 node n has a bit per level l-1 node
+    # n*64 + i that is full. Nodes live in a small hash table; an absent node
+    # is all zero, so a set costs memory in proportion to its values (a port
+    # set with many values keeps them in plain arrays instead, 8 KB), and
+    # "the first value >= v not in the set" takes one walk up and down.
+    FlowKey group               # the group: entry keys with the varying field 0
+    uint32_t hash               # its hash (flow_table.pyx: _group_hash)
+    uint32_t known              # values in the set (entries of the group)
+    uint32_t unknown            # at most this many entries of the group are not in the set
+                                # (0: the set has them all, and answers alone)
+    uint64_t *nodes             # pairs (node id + 1, bits); a zero id is an empty slot
+    uint32_t nmask
+    uint32_t ncount
+    uint64_t *dense             # a large port set: its nodes as plain arrays (nodes is then NULL)
+    uint8_t levels              # as its GroupIndex's
+
+
+cdef struct GroupIndex:
+    # Which values of one field the entries of a FlowMap use, per group (see
+    # flow_table.pyx, "group indexes"): a ValueSet for each group that may be
+    # large, and for each bucket of groups a count of its entries in no set.
+    uint8_t *counts             # per bucket of groups (255 sticks until a recount)
+    uint32_t cmask
+    ValueSet **sets             # open addressing by ValueSet.hash (mixed); NULL is empty
+    uint32_t smask
+    uint32_t nsets
+    uint8_t kind                # INDEX_PORT or INDEX_ADDR
+    uint8_t levels              # bitmap levels: 3 cover 16-bit ports, 6 32-bit addresses
+    uint8_t degraded            # memory ran out once: a set's unknown may be too low
+
+
 cdef struct FlowMap:
     uint64_t *slots             # (hash << 32) | (ref + 1); 0 is empty
     uint32_t mask
     uint32_t count
     FlowStore *store
+    GroupIndex *index[2]        # by INDEX_*: made when a pattern first varies that field
 
 
 cdef struct RWOwner:

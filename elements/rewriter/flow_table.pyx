@@ -2,7 +2,7 @@
 """The rewriters' mapping store (see flow_table.pxd for the data structures)."""
 import os
 
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memcpy, memset
 
@@ -15,6 +15,12 @@ from clickpy.elements.ip.ip_header cimport (IP_OFFMASK, TH_FIN, TH_RST, TH_SYN, 
 
 cdef enum:
     MAP_MIN_SLOTS = 16
+    SET_MIN_SLOTS = 16          # a ValueSet's first node table
+    DENSE_SLOTS = 512           # a port set grows no table past this (8 KB): it turns dense
+    DENSE_WORDS = 1041          # a dense port set: 1024 + 16 + 1 nodes, level after level
+    COUNT_STICKY = 0xFF         # a bucket counter this high stays until the next recount
+    BUCKET_LOAD_MAX = 8         # entries per bucket of groups before they are counted again
+    RECOUNT_AHEAD = 16          # recounting prefetches the flow this many slots ahead
     TCPOPT_EOL = 0
     TCPOPT_NOP = 1
     TCPOPT_SACK = 5
@@ -239,6 +245,11 @@ cdef inline void _update_delta(uint16_t *delta, const uint16_t *old_hw, const ui
         delta[0] = cksum_update(delta[0], old_hw[i], new_hw[i])
 
 
+cdef inline int16_t _output16(int port) noexcept nogil:
+    # RWFlow keeps outputs in 16 bits; one that does not fit is no output
+    return <int16_t> port if -1 <= port <= 0x7FFF else -1
+
+
 cdef uint32_t flow_new(FlowStore *s, RWOwner *o, int input, const FlowKey *flowid,
                        const FlowKey *rewritten, uint8_t ip_p, int64_t now) noexcept nogil:
     """A new flow of owner o made by its input spec input (Click's flow constructor).
@@ -257,8 +268,8 @@ cdef uint32_t flow_new(FlowStore *s, RWOwner *o, int input, const FlowKey *flowi
     memset(f, 0, sizeof(RWFlow))
     f.key[0] = flowid[0]
     key_reverse(&f.key[1], rewritten)
-    f.output[0] = o.specs[input].foutput
-    f.output[1] = o.specs[input].routput
+    f.output[0] = _output16(o.specs[input].foutput)
+    f.output[1] = _output16(o.specs[input].routput)
     memcpy(sw, flowid, 12)
     memcpy(dw, rewritten, 12)
     _update_delta(&delta, sw, dw, 4)
@@ -389,6 +400,7 @@ cdef void store_shrink(FlowStore *s, bint clear_all, int64_t now) noexcept nogil
             if o.map.slots != NULL:
                 memset(o.map.slots, 0, (<size_t> o.map.mask + 1) * sizeof(uint64_t))
             o.map.count = 0
+            _index_clear(&o.map)
             if o.specs != NULL:
                 for k in range(<uint32_t> o.nspecs):
                     o.specs[k].count = 0
@@ -419,10 +431,16 @@ cdef int map_init(FlowMap *m, FlowStore *s) noexcept nogil:
     m.mask = MAP_MIN_SLOTS - 1 if m.slots != NULL else 0
     m.count = 0
     m.store = s
+    m.index[0] = NULL
+    m.index[1] = NULL
     return 0 if m.slots != NULL else -1
 
 
 cdef void map_free(FlowMap *m) noexcept nogil:
+    cdef int kind
+    for kind in range(2):
+        _index_free(m.index[kind])
+        m.index[kind] = NULL
     free(m.slots)
     m.slots = NULL
     m.mask = 0
@@ -457,8 +475,12 @@ cdef uint32_t map_set(FlowMap *m, uint32_t ref) noexcept nogil:
     cdef uint32_t h = key_hash(k)
     cdef uint32_t i, old
     cdef uint64_t s
+    cdef int kind
+    cdef uint32_t gh[2]
     if m.slots == NULL:
         return MAP_FULL
+    if m.index[0] != NULL or m.index[1] != NULL:
+        _index_prefetch(m, k, gh)
     i = h & m.mask
     while True:
         s = m.slots[i]
@@ -470,6 +492,11 @@ cdef uint32_t map_set(FlowMap *m, uint32_t ref) noexcept nogil:
                 m.slots[i] = (<uint64_t> h << 32) | (ref + 1)
                 return old
         i = (i + 1) & m.mask
+    for kind in range(2):
+        # more buckets of groups once they hold BUCKET_LOAD_MAX entries on average
+        # (kept as they are if there is no memory)
+        if m.index[kind] != NULL and m.count >= (<uint64_t> m.index[kind].cmask + 1) * BUCKET_LOAD_MAX:
+            _index_recount(m, m.index[kind])
     if (m.count + 1) * 2 > m.mask + 1 and _map_grow(m):
         i = h & m.mask
         while m.slots[i]:
@@ -478,6 +505,8 @@ cdef uint32_t map_set(FlowMap *m, uint32_t ref) noexcept nogil:
         return MAP_FULL
     m.slots[i] = (<uint64_t> h << 32) | (ref + 1)
     m.count += 1
+    if m.index[0] != NULL or m.index[1] != NULL:
+        _index_add(m, k, gh)
     return NOREF
 
 
@@ -487,8 +516,11 @@ cdef void map_erase_ref(FlowMap *m, uint32_t ref) noexcept nogil:
     cdef uint32_t h = key_hash(k)
     cdef uint32_t i, j, home, other
     cdef uint64_t s
+    cdef uint32_t gh[2]
     if m.slots == NULL:
         return
+    if m.index[0] != NULL or m.index[1] != NULL:
+        _index_prefetch(m, k, gh)
     i = h & m.mask
     while True:
         s = m.slots[i]
@@ -516,20 +548,703 @@ cdef void map_erase_ref(FlowMap *m, uint32_t ref) noexcept nogil:
         i = j
     m.slots[i] = 0
     m.count -= 1
+    if m.index[0] != NULL or m.index[1] != NULL:
+        _index_remove(m, k, gh)
+
+
+# --- group indexes ------------------------------------------------------------------------
+#
+# A pattern with a range gives a new flow a value no entry of the owner's
+# table uses: the key (D, DP, S, v) must be absent, v being the reply's
+# destination port (NAPT) or address (address ranges). Click tries values
+# one by one from a start (the packet's own port, the next in sequence, or
+# a random one): once a range is nearly used up toward one destination each
+# new flow costs thousands of lookups, and once it is used up, all of them
+# (64,512 for 1024-65535) before the flow is dropped.
+#
+# Keys that differ only in that field form a *group*. What bounds the work
+# must cost next to nothing for the usual table, where almost every group
+# has one entry: a count per group would cost as much memory as the flows'
+# own hash slots, a list of each group's entries more. So a group index (one
+# per table and varying field, made when a pattern first varies that field
+# in that table) keeps
+#
+# * a ValueSet for each group that gained an entry while its bucket (below)
+#   counted GROUP_SMALL entries or more: the values the group uses, kept up
+#   to date from then on. It goes when the group is down to GROUP_SMALL / 2.
+# * a byte per *bucket* of groups (groups hash to buckets with a key drawn
+#   at start-up), counting the bucket's entries that are in no set: one
+#   increment per insertion, one decrement per removal. When buckets hold
+#   BUCKET_LOAD_MAX entries on average they are made anew, one per 2
+#   entries, and counted from the flow slab (in order: fast), which also
+#   tells each set what it misses: 0.25-2 bytes per flow. (255 sticks until
+#   then.)
+#
+# A group without a set has at most GROUP_SMALL entries (its bucket counts
+# them all, and its last one came while the bucket counted fewer), so
+# Click's search from the start finds a free value within GROUP_SMALL + 1
+# lookups. A group with a set yields "the first value >= v not in use" in
+# at most 2 * levels node lookups, so a used-up range is known at once. The
+# entries a set misses (its group's before it was made: at most
+# GROUP_SMALL) are met at most once: while it misses some, each value it
+# offers is looked up in the table, and one in use joins it; once it misses
+# none (a recount completes every set), it answers alone. Every new flow
+# thus costs at most about 2 * GROUP_SMALL lookups, free values or not; the
+# value chosen is the one Click's search chooses, random draws included;
+# and a flow is dropped only when every value of the range is in use,
+# whoever made the entries (keep specs, fixed patterns, other inputs of the
+# table): Click's semantics, unchanged. If memory runs out, a set goes and
+# its group is searched as Click does; the answer stays right, only the
+# bound is lost. The price: the counters, a set per large group (a port set
+# is at most 8 KB, plain bitmaps once it has many values; an address set
+# about 32 bytes per 64 values in use, more if they are scattered), and a
+# look at them on each insertion and removal in a table with an index.
+
+# For tests (allocation_stats): the work pattern_rewrite does, and the sets made and dropped.
+cdef uint64_t _probes = 0       # values looked at: table lookups and set searches
+cdef uint64_t _set_answers = 0  # values a complete set found free without a table lookup
+cdef uint64_t _sets_made = 0
+cdef uint64_t _sets_dropped = 0
+
+
+cdef extern from *:
+    """
+    #define clickpy_ctz64(x) ((unsigned) __builtin_ctzll(x))
+    #define clickpy_ft_prefetch(p) __builtin_prefetch((const void *) (p))
+    """
+    unsigned ctz64 "clickpy_ctz64"(uint64_t x) noexcept nogil      # x != 0
+    void prefetch "clickpy_ft_prefetch"(const void *p) noexcept nogil
+
+
+# Groups hash with a key drawn when the module loads: one cannot pick flows
+# whose groups share a bucket (which would give small groups sets) without it.
+cdef uint64_t _group_key[3]
+
+
+cdef inline uint32_t _group_hash(const FlowKey *g) noexcept nogil:
+    cdef uint64_t a = (<uint64_t> g.saddr << 32) | g.daddr
+    cdef uint64_t b = (<uint64_t> g.sport << 16) | g.dport
+    cdef uint64_t h = a * _group_key[0] + b * _group_key[1] + _group_key[2]
+    h ^= h >> 31
+    h *= 0x94D049BB133111EBULL
+    h ^= h >> 29
+    return <uint32_t> (h >> 32)
+
+
+def _draw_group_key():
+    cdef int i
+    words = os.urandom(24)
+    for i in range(3):
+        _group_key[i] = int.from_bytes(words[8 * i:8 * i + 8], "little") | (1 if i < 2 else 0)
+
+
+_draw_group_key()
+
+
+cdef inline uint32_t _group_of(int kind, const FlowKey *k, FlowKey *g) noexcept nogil:
+    """k's group in an index of kind (k with the varying field 0), and the value k uses."""
+    g[0] = k[0]
+    if kind == INDEX_PORT:
+        g.dport = 0
+        return ntohs(k.dport)
+    g.daddr = 0
+    return ntohl(k.daddr)
+
+
+# ValueSet nodes: level l node n is stored under id ((l << 32) | n) + 1.
+
+cdef inline uint32_t _node_home(uint64_t id, uint32_t mask) noexcept nogil:
+    return <uint32_t> ((id * 0x9E3779B97F4A7C15ULL) >> 40) & mask
+
+
+cdef inline uint64_t *_dense_node(ValueSet *s, int level, uint64_t n) noexcept nogil:
+    # a dense set holds levels 0, 1 and 2 (1024, 16 and 1 nodes) one after another;
+    # nodes past them (values past 65535) are empty
+    if level == 0:
+        return &s.dense[n] if n < 1024 else NULL
+    if level == 1:
+        return &s.dense[1024 + n] if n < 16 else NULL
+    return &s.dense[1040] if n == 0 else NULL
+
+
+cdef uint64_t _node_get(ValueSet *s, int level, uint64_t n) noexcept nogil:
+    cdef uint64_t id = ((<uint64_t> level << 32) | n) + 1
+    cdef uint32_t i
+    cdef uint64_t *d
+    if s.dense != NULL:
+        d = _dense_node(s, level, n)
+        return d[0] if d != NULL else 0
+    i = _node_home(id, s.nmask)
+    while True:
+        if s.nodes[2 * i] == id:
+            return s.nodes[2 * i + 1]
+        if s.nodes[2 * i] == 0:
+            return 0
+        i = (i + 1) & s.nmask
+
+
+cdef bint _nodes_grow(ValueSet *s) noexcept nogil:
+    cdef uint32_t ncap = (s.nmask + 1) * 2
+    cdef uint64_t *nodes
+    cdef uint32_t i, j, nmask = ncap - 1
+    if s.nmask >= 0x3FFFFFFF:
+        return False
+    nodes = <uint64_t *> calloc(<size_t> ncap * 2, sizeof(uint64_t))
+    if nodes == NULL:
+        return False
+    for i in range(s.nmask + 1):
+        if s.nodes[2 * i]:
+            j = _node_home(s.nodes[2 * i], nmask)
+            while nodes[2 * j]:
+                j = (j + 1) & nmask
+            nodes[2 * j] = s.nodes[2 * i]
+            nodes[2 * j + 1] = s.nodes[2 * i + 1]
+    free(s.nodes)
+    s.nodes = nodes
+    s.nmask = nmask
+    return True
+
+
+cdef bint _nodes_densify(ValueSet *s) noexcept nogil:
+    """Turn a port set's node table into the dense form (no larger by then)."""
+    cdef uint64_t *dense = <uint64_t *> calloc(DENSE_WORDS, sizeof(uint64_t))
+    cdef uint64_t *d
+    cdef uint32_t i
+    if dense == NULL:
+        return False
+    s.dense = dense
+    for i in range(s.nmask + 1):
+        if s.nodes[2 * i]:
+            d = _dense_node(s, <int> ((s.nodes[2 * i] - 1) >> 32), <uint32_t> (s.nodes[2 * i] - 1))
+            if d != NULL:
+                d[0] = s.nodes[2 * i + 1]
+    free(s.nodes)
+    s.nodes = NULL
+    s.nmask = 0
+    s.ncount = 0
+    return True
+
+
+cdef bint _node_put(ValueSet *s, int level, uint64_t n, uint64_t bits) noexcept nogil:
+    """Set node (level, n) to bits (0 removes it); False if out of memory.
+    Changing a node that exists never needs memory."""
+    cdef uint64_t id = ((<uint64_t> level << 32) | n) + 1
+    cdef uint32_t i, j, home
+    cdef uint64_t *d
+    if s.dense != NULL:
+        d = _dense_node(s, level, n)
+        if d == NULL:
+            return bits == 0
+        d[0] = bits
+        return True
+    i = _node_home(id, s.nmask)
+    while s.nodes[2 * i] != 0 and s.nodes[2 * i] != id:
+        i = (i + 1) & s.nmask
+    if s.nodes[2 * i] == id:
+        if bits:
+            s.nodes[2 * i + 1] = bits
+            return True
+        # backward-shift deletion, as map_erase_ref
+        j = i
+        while True:
+            j = (j + 1) & s.nmask
+            if s.nodes[2 * j] == 0:
+                break
+            home = _node_home(s.nodes[2 * j], s.nmask)
+            if (i <= j and i < home <= j) or (i > j and (home > i or home <= j)):
+                continue
+            s.nodes[2 * i] = s.nodes[2 * j]
+            s.nodes[2 * i + 1] = s.nodes[2 * j + 1]
+            i = j
+        s.nodes[2 * i] = 0
+        s.nodes[2 * i + 1] = 0
+        s.ncount -= 1
+        return True
+    if not bits:
+        return True
+    if (s.ncount + 1) * 2 > s.nmask + 1:
+        if s.levels == 3 and s.nmask + 1 >= DENSE_SLOTS:
+            # a port set this large is smaller, and faster, as plain bitmaps
+            return _nodes_densify(s) and _node_put(s, level, n, bits)
+        if not _nodes_grow(s):
+            return False
+        i = _node_home(id, s.nmask)
+        while s.nodes[2 * i]:
+            i = (i + 1) & s.nmask
+    s.nodes[2 * i] = id
+    s.nodes[2 * i + 1] = bits
+    s.ncount += 1
+    return True
+
+
+cdef inline bint _set_has(ValueSet *s, uint32_t v) noexcept nogil:
+    return (_node_get(s, 0, v >> 6) >> (v & 63)) & 1
+
+
+cdef int _set_add(ValueSet *s, int levels, uint32_t v) noexcept nogil:
+    """Put v in s: 1 if it was not there, 0 if it was, -1 if out of memory (s is then unusable)."""
+    cdef uint64_t n = v >> 6, b, nb
+    cdef unsigned bit = v & 63
+    cdef int level = 0
+    b = _node_get(s, 0, n)
+    if (b >> bit) & 1:
+        return 0
+    while True:
+        nb = b | (<uint64_t> 1 << bit)
+        if not _node_put(s, level, n, nb):
+            return -1
+        if nb != ~(<uint64_t> 0) or level == levels - 1:
+            return 1
+        # the node is full: so is its bit one level up
+        bit = n & 63
+        n >>= 6
+        level += 1
+        b = _node_get(s, level, n)
+
+
+cdef bint _set_discard(ValueSet *s, int levels, uint32_t v) noexcept nogil:
+    """Take v out of s; False if it was not there."""
+    cdef uint64_t n = v >> 6, b
+    cdef unsigned bit = v & 63
+    cdef int level = 0
+    b = _node_get(s, 0, n)
+    if not (b >> bit) & 1:
+        return False
+    while True:
+        _node_put(s, level, n, b & ~(<uint64_t> 1 << bit))
+        if b != ~(<uint64_t> 0) or level == levels - 1:
+            return True
+        # the node was full: its bit one level up goes too
+        bit = n & 63
+        n >>= 6
+        level += 1
+        b = _node_get(s, level, n)
+
+
+cdef int64_t _set_next_free(ValueSet *s, int levels, uint32_t lo, uint32_t hi) noexcept nogil:
+    """The smallest value in lo..hi that is not in s, or -1."""
+    cdef uint64_t n = lo >> 6, child, free_bits
+    cdef uint64_t w
+    cdef unsigned pos
+    cdef int level, m
+    if lo > hi:
+        return -1
+    free_bits = ~_node_get(s, 0, n) & (~(<uint64_t> 0) << (lo & 63))
+    if free_bits:
+        w = (n << 6) | ctz64(free_bits)
+        return <int64_t> w if w <= hi else -1
+    # up: the first node after n, one level at a time, that is not full
+    for level in range(1, levels):
+        pos = n & 63
+        n >>= 6
+        free_bits = 0
+        if pos != 63:
+            free_bits = ~_node_get(s, level, n) & (~(<uint64_t> 0) << (pos + 1))
+        if free_bits:
+            # down: the first value not in use below that node
+            child = (n << 6) | ctz64(free_bits)
+            for m in range(level - 1, 0, -1):
+                free_bits = ~_node_get(s, m, child)
+                if not free_bits:
+                    return -1           # (cannot happen: child is not full)
+                child = (child << 6) | ctz64(free_bits)
+            free_bits = ~_node_get(s, 0, child)
+            if not free_bits:
+                return -1
+            w = (child << 6) | ctz64(free_bits)
+            return <int64_t> w if w <= hi else -1
+        if ((n + 1) << (6 * (level + 1))) > hi:
+            return -1                   # the next node starts past hi
+    return -1
+
+
+cdef inline uint32_t _set_home(uint32_t h, uint32_t mask) noexcept nogil:
+    # The sets of one bucket share their hashes' low bits: the table of sets
+    # is indexed by all of them, mixed.
+    return <uint32_t> ((<uint64_t> h * 0x9E3779B97F4A7C15ULL) >> 40) & mask
+
+
+cdef inline ValueSet *_set_find(GroupIndex *x, const FlowKey *g, uint32_t h) noexcept nogil:
+    cdef uint32_t i
+    cdef ValueSet *s
+    if x.nsets == 0:
+        return NULL
+    i = _set_home(h, x.smask)
+    while True:
+        s = x.sets[i]
+        if s == NULL:
+            return NULL
+        if s.hash == h and key_eq(&s.group, g):
+            return s
+        i = (i + 1) & x.smask
+
+
+cdef bint _sets_grow(GroupIndex *x) noexcept nogil:
+    cdef uint32_t ncap = (x.smask + 1) * 2 if x.sets != NULL else 8
+    cdef ValueSet **sets = <ValueSet **> calloc(ncap, sizeof(ValueSet *))
+    cdef uint32_t i, j
+    if sets == NULL:
+        return False
+    if x.sets != NULL:
+        for i in range(x.smask + 1):
+            if x.sets[i] != NULL:
+                j = _set_home(x.sets[i].hash, ncap - 1)
+                while sets[j] != NULL:
+                    j = (j + 1) & (ncap - 1)
+                sets[j] = x.sets[i]
+        free(x.sets)
+    x.sets = sets
+    x.smask = ncap - 1
+    return True
+
+
+cdef ValueSet *_set_new(GroupIndex *x, const FlowKey *g, uint32_t h) noexcept nogil:
+    """An empty set for group g (h = _group_hash(g)) in x, or NULL if out of memory."""
+    global _sets_made
+    cdef ValueSet *s
+    cdef uint32_t i
+    cdef uint8_t degraded = x.degraded
+    x.degraded = 1                  # (until the set is made)
+    if (x.sets == NULL or (x.nsets + 1) * 2 > x.smask + 1) and not _sets_grow(x):
+        return NULL
+    s = <ValueSet *> calloc(1, sizeof(ValueSet))
+    if s == NULL:
+        return NULL
+    s.nodes = <uint64_t *> calloc(SET_MIN_SLOTS * 2, sizeof(uint64_t))
+    if s.nodes == NULL:
+        free(s)
+        return NULL
+    x.degraded = degraded
+    s.nmask = SET_MIN_SLOTS - 1
+    s.levels = x.levels
+    s.group = g[0]
+    s.hash = h
+    i = _set_home(h, x.smask)
+    while x.sets[i] != NULL:
+        i = (i + 1) & x.smask
+    x.sets[i] = s
+    x.nsets += 1
+    _sets_made += 1
+    return s
+
+
+cdef inline void _bucket_add(GroupIndex *x, uint32_t h, uint32_t n) noexcept nogil:
+    cdef uint8_t *c = &x.counts[h & x.cmask]
+    if c[0] != COUNT_STICKY:
+        c[0] = <uint8_t> (c[0] + n if c[0] + n < COUNT_STICKY else COUNT_STICKY)
+
+
+cdef inline void _bucket_sub(GroupIndex *x, uint32_t h) noexcept nogil:
+    cdef uint8_t *c = &x.counts[h & x.cmask]
+    if c[0] != COUNT_STICKY and c[0]:
+        c[0] -= 1
+
+
+cdef void _set_drop(GroupIndex *x, ValueSet *s) noexcept nogil:
+    """Take s out of x and free it; its values are entries its bucket counts again."""
+    global _sets_dropped
+    cdef uint32_t i = _set_home(s.hash, x.smask), j, home
+    _bucket_add(x, s.hash, s.known)
+    while x.sets[i] != s:
+        i = (i + 1) & x.smask
+    j = i
+    while True:
+        j = (j + 1) & x.smask
+        if x.sets[j] == NULL:
+            break
+        home = _set_home(x.sets[j].hash, x.smask)
+        if (i <= j and i < home <= j) or (i > j and (home > i or home <= j)):
+            continue
+        x.sets[i] = x.sets[j]
+        i = j
+    x.sets[i] = NULL
+    x.nsets -= 1
+    free(s.nodes)
+    free(s.dense)
+    free(s)
+    _sets_dropped += 1
+
+
+cdef void _index_drop_sets(GroupIndex *x) noexcept nogil:
+    """Free every set of x (its counters are reset or recounted by the caller)."""
+    global _sets_dropped
+    cdef uint32_t i
+    if x.sets == NULL:
+        return
+    for i in range(x.smask + 1):
+        if x.sets[i] != NULL:
+            free(x.sets[i].nodes)
+            free(x.sets[i].dense)
+            free(x.sets[i])
+            x.sets[i] = NULL
+    _sets_dropped += x.nsets
+    x.nsets = 0
+
+
+cdef void _index_free(GroupIndex *x) noexcept nogil:
+    if x == NULL:
+        return
+    _index_drop_sets(x)
+    free(x.sets)
+    free(x.counts)
+    free(x)
+
+
+cdef void _index_clear(FlowMap *m) noexcept nogil:
+    """The table was emptied at once: so are its indexes."""
+    cdef int kind
+    cdef GroupIndex *x
+    for kind in range(2):
+        x = m.index[kind]
+        if x != NULL:
+            memset(x.counts, 0, (<size_t> x.cmask + 1) * sizeof(uint8_t))
+            _index_drop_sets(x)
+            x.degraded = 0          # (nothing left that a set could miss)
+
+
+cdef void _count_entry(GroupIndex *x, const FlowKey *k) noexcept nogil:
+    """Recounting: entry key k is in the table. Its group's set, if any, learns
+    it; otherwise its bucket counts it."""
+    cdef FlowKey g
+    cdef uint32_t v = _group_of(x.kind, k, &g), h = _group_hash(&g)
+    cdef ValueSet *s = _set_find(x, &g, h)
+    cdef int r
+    if s != NULL:
+        r = _set_add(s, x.levels, v)
+        if r >= 0:
+            s.known += r
+            return
+        _set_drop(x, s)             # (out of memory)
+        x.degraded = 1
+    _bucket_add(x, h, 1)
+
+
+cdef bint _index_recount(FlowMap *m, GroupIndex *x) noexcept nogil:
+    """Give x a bucket of groups per 2 entries of the table (at least 16) and count
+    the entries anew. Sets learn the entries they missed; those of groups that
+    are small go."""
+    cdef uint32_t nb = 16, i, ref, ahead
+    cdef int owner = -1, d
+    cdef uint8_t *counts
+    cdef FlowStore *st = m.store
+    cdef RWFlow *f
+    cdef ValueSet *s
+    while nb < m.count // 2 and nb < 0x40000000:
+        nb *= 2
+    counts = <uint8_t *> calloc(nb, sizeof(uint8_t))
+    if counts == NULL:
+        return False
+    free(x.counts)
+    x.counts = counts
+    x.cmask = nb - 1
+    if x.sets != NULL:
+        for i in range(x.smask + 1):
+            if x.sets[i] != NULL:
+                x.sets[i].unknown = 0
+    if m.count:
+        for i in range(st.nowners):
+            if st.owners[i] != NULL and &store_owner(st, i).map == m:
+                owner = i
+    if m.count and owner >= 0:
+        # The table's entries are the two of every stored flow of its owner
+        # (one if their keys are equal), and the slab reads in order, fast.
+        # A flow being stored (in no heap yet) has those that are there.
+        for i in range(st.ncarved):
+            f = flow_at(st, i)
+            if not f.live or f.owner != owner:
+                continue
+            for d in range(2):
+                if f.place != NOREF:
+                    if d == 0 and key_eq(&f.key[0], &f.key[1]):
+                        continue
+                elif map_find(m, &f.key[d]) != i * 2 + d:
+                    continue
+                _count_entry(x, &f.key[d])
+    elif m.count:
+        # The slots in order, the flows they name at random: each flow is
+        # prefetched RECOUNT_AHEAD slots early so the misses overlap.
+        for i in range(m.mask + 1):
+            ahead = (i + RECOUNT_AHEAD) & m.mask
+            if m.slots[ahead]:
+                prefetch(flow_at(st, (<uint32_t> m.slots[ahead] - 1) >> 1))
+            if m.slots[i]:
+                ref = <uint32_t> m.slots[i] - 1
+                _count_entry(x, &flow_at(st, ref >> 1).key[ref & 1])
+    # sets of groups that became small go (their values are counted again)
+    i = 0
+    while x.sets != NULL and i <= x.smask:
+        s = x.sets[i]
+        if s != NULL and s.known <= GROUP_SMALL // 2:
+            _set_drop(x, s)         # (the slot gets another set, or stays empty)
+        else:
+            i += 1
+    return True
+
+
+cdef GroupIndex *_index_make(FlowMap *m, int kind) noexcept nogil:
+    """Make m's index of kind (counting the entries it has), or NULL if out of memory."""
+    cdef GroupIndex *x = <GroupIndex *> calloc(1, sizeof(GroupIndex))
+    cdef uint32_t i, ref, v, h
+    cdef FlowKey g
+    cdef ValueSet *s
+    cdef int r
+    if x == NULL:
+        return NULL
+    x.kind = kind
+    x.levels = 3 if kind == INDEX_PORT else 6
+    if not _index_recount(m, x):
+        free(x)
+        return NULL
+    # Groups in buckets past GROUP_SMALL get sets, complete: each entry put
+    # in one leaves its bucket's count. (A group first met once its bucket
+    # is that small again has no more entries than the bucket counts.)
+    if m.count:
+        for i in range(m.mask + 1):
+            if not m.slots[i]:
+                continue
+            ref = <uint32_t> m.slots[i] - 1
+            v = _group_of(kind, &flow_at(m.store, ref >> 1).key[ref & 1], &g)
+            h = _group_hash(&g)
+            s = _set_find(x, &g, h)
+            if s == NULL:
+                if x.counts[h & x.cmask] <= GROUP_SMALL:
+                    continue
+                s = _set_new(x, &g, h)
+            r = _set_add(s, x.levels, v) if s != NULL else -1
+            if r < 0:
+                _index_free(x)
+                return NULL
+            s.known += r
+            _bucket_sub(x, h)
+    m.index[kind] = x
+    return x
+
+
+cdef void _index_prefetch(FlowMap *m, const FlowKey *k, uint32_t *gh) noexcept nogil:
+    """Hash k's groups into gh (by kind) and start loading their counters (they
+    miss the cache in a big table), so the miss overlaps the table's own."""
+    cdef int kind
+    cdef FlowKey g
+    for kind in range(2):
+        if m.index[kind] != NULL:
+            _group_of(kind, k, &g)
+            gh[kind] = _group_hash(&g)
+            prefetch(&m.index[kind].counts[gh[kind] & m.index[kind].cmask])
+
+
+cdef void _index_add(FlowMap *m, const FlowKey *k, const uint32_t *gh) noexcept nogil:
+    """Entry key k was added to m (gh: its groups' hashes, from _index_prefetch)."""
+    cdef int kind, r
+    cdef GroupIndex *x
+    cdef FlowKey g
+    cdef uint32_t v, h
+    cdef ValueSet *s
+    for kind in range(2):
+        x = m.index[kind]
+        if x == NULL:
+            continue
+        v = _group_of(kind, k, &g)
+        h = gh[kind]
+        s = _set_find(x, &g, h)
+        if s == NULL:
+            if x.counts[h & x.cmask] < GROUP_SMALL:
+                _bucket_add(x, h, 1)
+                continue
+            # The bucket is past GROUP_SMALL: the group gets a set now. Its
+            # other entries (at most GROUP_SMALL: it had no set, so its last
+            # one came while the bucket was that small) are not in it yet.
+            s = _set_new(x, &g, h)
+            if s == NULL:
+                _bucket_add(x, h, 1)
+                continue
+            s.unknown = GROUP_SMALL
+        r = _set_add(s, x.levels, v)
+        if r > 0:
+            s.known += 1
+        elif r < 0:
+            _set_drop(x, s)
+            x.degraded = 1
+            _bucket_add(x, h, 1)
+
+
+cdef void _index_remove(FlowMap *m, const FlowKey *k, const uint32_t *gh) noexcept nogil:
+    """Entry key k was taken out of m (gh: its groups' hashes, from _index_prefetch)."""
+    cdef int kind
+    cdef GroupIndex *x
+    cdef FlowKey g
+    cdef uint32_t v, h
+    cdef ValueSet *s
+    for kind in range(2):
+        x = m.index[kind]
+        if x == NULL:
+            continue
+        v = _group_of(kind, k, &g)
+        h = gh[kind]
+        s = _set_find(x, &g, h)
+        if s != NULL and _set_discard(s, x.levels, v):
+            s.known -= 1
+        else:
+            _bucket_sub(x, h)
+            if s != NULL and s.unknown:
+                s.unknown -= 1
+        if s != NULL and s.known + s.unknown <= GROUP_SMALL // 2:
+            _set_drop(x, s)             # the group is small again
 
 
 # --- patterns ------------------------------------------------------------------------
+
+cdef inline bint _value_free(FlowMap *m, GroupIndex *x, ValueSet **sp, FlowKey *lookup, int kind,
+                             uint32_t v) noexcept nogil:
+    """True if no entry of m has key lookup with its varying field set to v
+    (which lookup keeps). Teaches the group's set, if any, what it missed."""
+    global _probes, _set_answers
+    cdef ValueSet *s = sp[0]
+    cdef int r
+    _probes += 1
+    if s != NULL and _set_has(s, v):
+        return False
+    if kind == INDEX_PORT:
+        lookup.dport = htons(<uint16_t> v)
+    else:
+        lookup.daddr = htonl(v)
+    if s != NULL and s.unknown == 0 and not x.degraded:
+        _set_answers += 1
+        return True                 # the set has every entry of the group
+    if map_find(m, lookup) == NOREF:
+        return True
+    if s != NULL:
+        # an entry the group had before its set was made: the set has it now,
+        # so its bucket no longer counts it
+        r = _set_add(s, x.levels, v)
+        if r < 0:
+            _set_drop(x, s)
+            x.degraded = 1
+            sp[0] = NULL
+        elif r:
+            s.known += 1
+            if s.unknown:
+                s.unknown -= 1
+            _bucket_sub(x, s.hash)
+    return False
+
 
 cdef int pattern_rewrite(PatternC *pat, const FlowKey *flowid, FlowKey *out, FlowMap *reply_map) noexcept nogil:
     """Rewrite flowid by pat into out (Click's IPRewriterPattern::rewrite_flowid).
 
     With a range, the value chosen is one no entry of reply_map uses yet;
-    RW_DROP if there is none.
+    RW_DROP if there is none. The search is Click's (the first free value
+    from the start, cyclically), with the work bounded by reply_map's group
+    index (see "group indexes" above).
     """
-    cdef FlowKey lookup
+    global _probes
+    cdef FlowKey lookup, group
     cdef uint32_t base, val = 0, top = pat.variation_top
     cdef uint64_t count
+    cdef int64_t w
     cdef bint found = False
+    cdef int kind
+    cdef GroupIndex *x
+    cdef ValueSet *s = NULL
     out[0] = flowid[0]
     if pat.saddr:
         out.saddr = pat.saddr
@@ -542,24 +1257,42 @@ cdef int pattern_rewrite(PatternC *pat, const FlowKey *flowid, FlowKey *out, Flo
     if not top:
         return RW_ADDMAP
     key_reverse(&lookup, out)
+    kind = INDEX_PORT if pat.is_napt else INDEX_ADDR
     base = ntohs(pat.sport) if pat.is_napt else ntohl(pat.saddr)
+    x = reply_map.index[kind]
+    if x == NULL:
+        x = _index_make(reply_map, kind)    # (NULL if out of memory: Click's search, unbounded)
+    # (a port range past 65535, which only an address range given with ports
+    # '-' makes, is searched as Click searches it: ports wrap)
+    if x != NULL and x.nsets and (kind == INDEX_ADDR or base + top <= 0xFFFF):
+        _group_of(kind, &lookup, &group)
+        s = _set_find(x, &group, _group_hash(&group))
     if pat.same_first:
         val = <uint32_t> ntohs(flowid.sport) - base
         if val <= top:
-            lookup.dport = flowid.sport
-            found = map_find(reply_map, &lookup) == NOREF
+            found = _value_free(reply_map, x, &s, &lookup, kind, base + val)
     if not found:
         if pat.sequential:
             val = 0 if pat.next_variation > top else pat.next_variation
         else:
             val = click_random_range(0, top)
+        # A large group: its set offers the first value from val that may be
+        # free, wrapping around; each one offered is checked in the table.
+        while s != NULL:
+            _probes += 1
+            w = _set_next_free(s, x.levels, base + val, base + top)
+            if w < 0 and val:
+                w = _set_next_free(s, x.levels, base, base + val - 1)
+            if w < 0:
+                return RW_DROP          # every value of the range is in use
+            if _value_free(reply_map, x, &s, &lookup, kind, <uint32_t> w):
+                val = <uint32_t> w - base
+                found = True
+                break
+        # A small group (at most GROUP_SMALL entries): Click's search.
         count = 0
-        while count <= top:
-            if pat.is_napt:
-                lookup.dport = htons(<uint16_t> (base + val))
-            else:
-                lookup.daddr = htonl(base + val)
-            if map_find(reply_map, &lookup) == NOREF:
+        while not found and count <= top:
+            if _value_free(reply_map, x, &s, &lookup, kind, base + val):
                 found = True
                 break
             val = 0 if val == top else val + 1
@@ -572,6 +1305,14 @@ cdef int pattern_rewrite(PatternC *pat, const FlowKey *flowid, FlowKey *out, Flo
         out.saddr = lookup.daddr
     pat.next_variation = val + 1
     return RW_ADDMAP
+
+
+def allocation_stats():
+    """Counts since the module loaded, for tests: 'probes', the values pattern_rewrite
+    looked at (table lookups and set searches); 'set_answers', the free values a
+    complete set found alone; 'sets_made' and 'sets_dropped', the group indexes' sets."""
+    return {"probes": _probes, "set_answers": _set_answers, "sets_made": _sets_made,
+            "sets_dropped": _sets_dropped}
 
 
 cdef class Pattern:

@@ -175,10 +175,10 @@ def rewrite(element_decl, ninputs, noutputs, packets, seconds=10.0, extra=""):
     return r, r.find("rec").log
 
 
-def write_flows_pcap(path, nflows, passes=1, first_src=0x0A000000, first_dst=0xC6120000):
+def write_flows_pcap(path, nflows, passes=1, first_src=0x0A000000, first_dst=0xC6120000, dst_step=1):
     """A pcap (Ethernet, 64-byte frames) of nflows distinct UDP flows, each one
-    packet per pass: flow i is (first_src + i, 2000 + i % 50000) -> (first_dst + i, 53).
-    Built with numpy so a million flows take a moment."""
+    packet per pass: flow i is (first_src + i, 2000 + i % 50000) -> (first_dst + i * dst_step, 53)
+    (dst_step 0: all to one destination). Built with numpy so a million flows take a moment."""
     import numpy as np
 
     rec = np.zeros((nflows, 16 + 64), dtype=np.uint8)
@@ -200,7 +200,7 @@ def write_flows_pcap(path, nflows, passes=1, first_src=0x0A000000, first_dst=0xC
     rec[:, eth + 12] = 0x08
     ipo = eth + 14
     src = np.uint64(first_src) + i
-    dst = np.uint64(first_dst) + i
+    dst = np.uint64(first_dst) + i * np.uint64(dst_step)
     rec[:, ipo] = 0x45
     rec[:, ipo + 3] = 50                    # total length 50
     rec[:, ipo + 8] = 64                    # ttl
