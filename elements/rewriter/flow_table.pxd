@@ -208,6 +208,8 @@ cdef struct FlowMap:
     uint32_t count
     FlowStore *store
     GroupIndex *index[2]        # by INDEX_*: made when a pattern first varies that field
+    uint64_t hash_key[3]        # drawn for each table: flow IDs picked to collide in one
+                                # table's probe sequence do not collide in another's
 
 
 cdef struct RWOwner:
@@ -290,17 +292,20 @@ cdef inline void key_reverse(FlowKey *out, const FlowKey *k) noexcept nogil:
     out.dport = p
 
 
-cdef inline uint32_t key_hash(const FlowKey *k) noexcept nogil:
+cdef inline uint32_t key_hash(const FlowMap *m, const FlowKey *k) noexcept nogil:
+    """Flow ID k's hash in table m, keyed by m's secret: whoever sends packets
+    picks their flow IDs, and must not be able to pick them to collide."""
     cdef uint64_t a = (<uint64_t> k.saddr << 32) | k.daddr
     cdef uint64_t b = (<uint64_t> k.sport << 16) | k.dport
-    cdef uint64_t h = (a ^ (b * 0x9E3779B97F4A7C15ULL)) * 0xBF58476D1CE4E5B9ULL
+    cdef uint64_t h = a * m.hash_key[0] + b * m.hash_key[1] + m.hash_key[2]
     h ^= h >> 31
     h *= 0x94D049BB133111EBULL
+    h ^= h >> 29
     return <uint32_t> (h >> 32)
 
 
 cdef inline uint32_t map_find_h(FlowMap *m, const FlowKey *k, uint32_t h) noexcept nogil:
-    """The ref whose key is k (h = key_hash(k)), or NOREF."""
+    """The ref whose key is k (h = key_hash(m, k)), or NOREF."""
     cdef uint32_t i = h & m.mask
     cdef uint64_t s
     cdef uint32_t ref
@@ -316,7 +321,7 @@ cdef inline uint32_t map_find_h(FlowMap *m, const FlowKey *k, uint32_t h) noexce
 
 
 cdef inline uint32_t map_find(FlowMap *m, const FlowKey *k) noexcept nogil:
-    return map_find_h(m, k, key_hash(k))
+    return map_find_h(m, k, key_hash(m, k))
 
 
 cdef inline void entry_rewritten(FlowStore *s, uint32_t ref, FlowKey *out) noexcept nogil:

@@ -433,6 +433,7 @@ cdef int map_init(FlowMap *m, FlowStore *s) noexcept nogil:
     m.store = s
     m.index[0] = NULL
     m.index[1] = NULL
+    _draw_table_key(m.hash_key)
     return 0 if m.slots != NULL else -1
 
 
@@ -472,7 +473,7 @@ cdef bint _map_grow(FlowMap *m) noexcept nogil:
 cdef uint32_t map_set(FlowMap *m, uint32_t ref) noexcept nogil:
     """Make the key of entry ref map to ref; the ref it replaced, NOREF, or MAP_FULL."""
     cdef const FlowKey *k = &flow_at(m.store, ref >> 1).key[ref & 1]
-    cdef uint32_t h = key_hash(k)
+    cdef uint32_t h = key_hash(m, k)
     cdef uint32_t i, old
     cdef uint64_t s
     cdef int kind
@@ -513,7 +514,7 @@ cdef uint32_t map_set(FlowMap *m, uint32_t ref) noexcept nogil:
 cdef void map_erase_ref(FlowMap *m, uint32_t ref) noexcept nogil:
     """Remove entry ref's key if it maps to ref (and leave it alone otherwise)."""
     cdef const FlowKey *k = &flow_at(m.store, ref >> 1).key[ref & 1]
-    cdef uint32_t h = key_hash(k)
+    cdef uint32_t h = key_hash(m, k)
     cdef uint32_t i, j, home, other
     cdef uint64_t s
     cdef uint32_t gh[2]
@@ -639,6 +640,23 @@ def _draw_group_key():
 
 
 _draw_group_key()
+
+
+# Each table's hash key: a splitmix64 sequence from a random start, so
+# tables never share a key and drawing one costs no system call.
+cdef uint64_t _table_key_state = int.from_bytes(os.urandom(8), "little")
+
+
+cdef void _draw_table_key(uint64_t *key) noexcept nogil:
+    global _table_key_state
+    cdef uint64_t z
+    cdef int i
+    for i in range(3):
+        _table_key_state += 0x9E3779B97F4A7C15ULL
+        z = _table_key_state
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL
+        key[i] = (z ^ (z >> 31)) | (1 if i < 2 else 0)
 
 
 cdef inline uint32_t _group_of(int kind, const FlowKey *k, FlowKey *g) noexcept nogil:
@@ -1313,6 +1331,19 @@ def allocation_stats():
     complete set found alone; 'sets_made' and 'sets_dropped', the group indexes' sets."""
     return {"probes": _probes, "set_answers": _set_answers, "sets_made": _sets_made,
             "sets_dropped": _sets_dropped}
+
+
+def bucket_in_new_table(keys, int nbits=16):
+    """For tests: the bucket (hash's low nbits) each (saddr, sport, daddr, dport)
+    falls in, in a table made now with its own key."""
+    cdef FlowMap m
+    cdef FlowKey k
+    _draw_table_key(m.hash_key)
+    out = []
+    for saddr, sport, daddr, dport in keys:
+        k.saddr, k.sport, k.daddr, k.dport = saddr, sport, daddr, dport
+        out.append(key_hash(&m, &k) & ((1 << nbits) - 1))
+    return out
 
 
 cdef class Pattern:

@@ -791,7 +791,7 @@ cdef void prefetch_port_flows(FlowStore *s, Batch *b, FlowMap *tcp_map, FlowMap 
         key.daddr = load_u32_raw(iph + 16)
         key.sport = load_u16_raw(th)
         key.dport = load_u16_raw(th + 2)
-        slot[i] = &m.slots[key_hash(&key) & m.mask]
+        slot[i] = &m.slots[key_hash(m, &key) & m.mask]
         prefetch(slot[i])
     for i in range(n):
         if slot[i] != NULL:

@@ -340,3 +340,17 @@ def test_exhausted_address_range_costs_a_few_probes_per_flow(tmp_path):
     assert r.read("rw.nmappings") == "65534"
     assert r.read("rw.mapping_failures") == str(n - 65534)
     assert probes <= 4 * n, probes
+
+
+def test_each_table_hashes_flow_ids_with_its_own_key():
+    """Flow IDs chosen to share a bucket in one table are spread in the next:
+    whoever picks flow IDs cannot precompute a collision chain."""
+    from clickpy.elements.rewriter.flow_table import bucket_in_new_table
+
+    keys = [(0x0A000001, port, 0x01020304, 53) for port in range(1024, 1024 + 8192)]
+    first = bucket_in_new_table(keys, nbits=8)
+    target = max(set(first), key=first.count)
+    colliding = [k for k, b in zip(keys, first) if b == target]
+    assert len(colliding) >= 32  # one bucket of 256 holds these in the first table...
+    spread = bucket_in_new_table(colliding, nbits=8)
+    assert max(spread.count(b) for b in spread) <= 8  # ...and no bucket of a new one
