@@ -1,5 +1,6 @@
 # cython: language_level=3
 """AggregateIPFlows: numbers TCP and UDP flows in the aggregate annotation."""
+import os
 import sys
 
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
@@ -60,9 +61,22 @@ cdef inline int64_t _sec(int64_t ns) noexcept nogil:
     return s
 
 
+# Host pairs come from packets, which anyone may send: the table hashes them
+# with a key drawn when the module loads, so pairs cannot be picked to
+# collide (with a fixed hash, addresses differing only in their high bits
+# would all probe one run of slots).
+cdef uint64_t _key[3]
+_words = os.urandom(24)
+for _i in range(3):
+    _key[_i] = int.from_bytes(_words[8 * _i:8 * _i + 8], "little") | (1 if _i < 2 else 0)
+
+
 cdef inline uint32_t _hash(uint32_t a, uint32_t b) noexcept nogil:
-    cdef uint32_t h = (a << 12) + b + ((a >> 20) & 0x1F)
-    return h * 2654435761u
+    cdef uint64_t h = a * _key[0] + b * _key[1] + _key[2]
+    h ^= h >> 31
+    h *= 0x94D049BB133111EBULL
+    h ^= h >> 29
+    return <uint32_t> (h >> 32)
 
 
 cdef HostPairInfo *_map_get(HostMap *m, uint32_t a, uint32_t b) noexcept nogil:
