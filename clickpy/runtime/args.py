@@ -113,7 +113,10 @@ def Double(text: str, element=None) -> float:
     t = text.strip()
     if not _REAL_RE.fullmatch(t):
         raise ArgError("expected real number")
-    return float(t)
+    v = float(t)
+    if math.isinf(v):  # '1e999': out of range, as for Click's DoubleArg
+        raise ArgError("real number out of range")
+    return v
 
 
 # --- Click's time text (cp_time) ------------------------------------------------------
@@ -127,10 +130,22 @@ _TIME_PREFIXES = {"m": Fraction(1, 10**3), "u": Fraction(1, 10**6), "n": Fractio
 _TIME_NUMBER_RE = re.compile(r"([+-]?)(\d+\.?\d*|\.\d+)(?:[eE]([+-]?\d+))?\Z")
 NS_PER_SEC = 1_000_000_000
 _PLAIN_TIME_RE = re.compile(r"(\d+)(?:\.(\d*))?\Z")
+# Times are 64-bit nanoseconds in elements (packet timestamps, timer
+# expiries). A time parses only when it is under 2^62 ns (about 146 years)
+# either way, so that adding it to the current time cannot overflow.
+MAX_TIME_NS = (1 << 62) - 1
+_MAX_EXPONENT = 1000    # '1e999999999' is an error, not a billion-digit number
 
 
 def parse_time(text: str, allow_negative: bool = False) -> int:
-    """Click's cp_time: the text as nanoseconds; ArgError when it does not parse."""
+    """Click's cp_time: the text as nanoseconds; ArgError if it is no time or out of range."""
+    ns = _parse_time(text, allow_negative)
+    if not -MAX_TIME_NS <= ns <= MAX_TIME_NS:
+        raise ArgError("time out of range")
+    return ns
+
+
+def _parse_time(text: str, allow_negative: bool) -> int:
     m = _PLAIN_TIME_RE.match(text)
     if m:  # the common case in trace files, 'SEC[.FRACTION]', in integer arithmetic
         frac = m.group(2)
@@ -149,6 +164,8 @@ def parse_time(text: str, allow_negative: bool = False) -> int:
         raise ArgError("expected time in seconds")
     value = Fraction(m.group(2)) * factor
     if m.group(3):
+        if abs(int(m.group(3))) > _MAX_EXPONENT:
+            raise ArgError("time out of range")
         value *= Fraction(10) ** int(m.group(3))
     ns = int(value * NS_PER_SEC)
     return -ns if m.group(1) == "-" else ns
@@ -250,7 +267,7 @@ def Keyword(text: str, element=None) -> str:
 
 def Filename(text: str, element=None) -> str:
     v = String(text, element)
-    if not v:
+    if not v or "\0" in v:  # no file has a NUL in its name
         raise ArgError("expected filename")
     return v
 

@@ -176,12 +176,15 @@ def generic_handlers(element) -> list[Handler]:
 
 
 def _write_tickets(e, value: str):
-    from clickpy.runtime.args import ArgError, Unsigned
+    # As Click's: any integer, pinned to 1..MAX_TICKETS.
+    from clickpy.runtime.args import ArgError, _parse_int
+    from clickpy.runtime.scheduler import MAX_TICKETS
 
     try:
-        e.task.tickets = Unsigned(value)
+        n = _parse_int(value)
     except ArgError as err:
         raise HandlerError(f"tickets: {err}") from None
+    e.task.tickets = min(max(n, 1), MAX_TICKETS)
 
 
 class HandlerCall:

@@ -162,8 +162,10 @@ cdef inline void _free_descriptor(Packet *p) noexcept nogil:
     _in_use -= 1
 
 
-cdef inline bint _take_buffer(uint32_t size, Packet *d) noexcept nogil:
-    """Give d a fresh, unshared buffer of at least size bytes."""
+cdef inline bint _take_buffer(uint64_t size, Packet *d) noexcept nogil:
+    """Give d a fresh, unshared buffer of at least size bytes. Sizes are summed
+    in 64 bits by every caller, so a huge headroom or length cannot wrap
+    around to a small buffer."""
     global _failures
     cdef uint8_t which = 0 if size <= _pools[0].buffer_size else 1
     cdef Pool *pool = _pools[which]
@@ -192,7 +194,7 @@ cdef Packet *packet_make(uint32_t headroom, const unsigned char *data, uint32_t 
     cdef Packet *d = _new_descriptor()
     if d == NULL:
         return NULL
-    if not _take_buffer(headroom + length + tailroom, d):
+    if not _take_buffer(<uint64_t> headroom + length + tailroom, d):
         _free_descriptor(d)
         return NULL
     d.data = headroom
@@ -234,7 +236,7 @@ cdef void packet_kill(Packet *p) noexcept nogil:
 cdef Packet *_move_to_new_buffer(Packet *p, uint32_t headroom, uint32_t tailroom) noexcept nogil:
     """Copy p's data into a fresh buffer with the given room; p keeps its descriptor."""
     cdef Packet old = p[0]
-    if not _take_buffer(headroom + old.length + tailroom, p):
+    if not _take_buffer(<uint64_t> headroom + old.length + tailroom, p):
         p[0] = old
         packet_kill(p)
         return NULL
@@ -268,6 +270,9 @@ cdef Packet *packet_uniqueify(Packet *p) noexcept nogil:
 
 cdef Packet *packet_push_slow(Packet *p, uint32_t n) noexcept nogil:
     cdef uint32_t headroom = p.data
+    if n > 0xFFFF0000U:  # no buffer is that large: fail as _take_buffer would
+        packet_kill(p)
+        return NULL
     if headroom < n:
         headroom = n + DEFAULT_HEADROOM
     p = _move_to_new_buffer(p, headroom, pkt_tailroom(p))

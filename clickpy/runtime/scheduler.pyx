@@ -26,6 +26,9 @@ cdef int POLL_EVERY = 64          # busy rounds between non-blocking fd polls
 cdef double MAX_SLEEP_S = 3600.0
 cdef double MAX_DELAY_S = 1e9     # about 31 years
 cdef double MAX_WARP = 1e9
+# Router time never passes 2^62 ns (year 2116): times parsed from text are
+# below that too (clickpy.runtime.args.MAX_TIME_NS), so now + delay fits in 64 bits.
+cdef int64_t MAX_TIME_NS = (<int64_t> 1) << 62
 
 
 cdef inline int64_t _wall_ns() noexcept:
@@ -120,6 +123,8 @@ cdef class Timer:
     cpdef void schedule_at(self, int64_t when_ns):
         if self.scheduler is None:
             raise RuntimeError("timer scheduled before it was initialized")
+        if when_ns > MAX_TIME_NS:  # so that now plus any parsed time stays in range
+            when_ns = MAX_TIME_NS
         if self._heap_index >= 0:
             self.scheduler._remove_timer(self)
         self.expiry = when_ns

@@ -4,7 +4,7 @@ import os
 import stat as _stat
 import sys
 
-from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdint cimport INT64_MAX, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memmove
 from posix.mman cimport MADV_SEQUENTIAL, MADV_WILLNEED, MAP_FAILED, MAP_SHARED, PROT_READ, madvise, mmap, munmap
@@ -939,8 +939,9 @@ cdef class FromDump(Element):
     def reset_counts(self):
         self.count = 0
 
-    def extend_interval(self, int64_t delta):
-        self._last_time += delta
+    def extend_interval(self, delta):
+        # Saturating: extended again and again, the end stays the largest time.
+        self._last_time = min(self._last_time + delta, INT64_MAX)
         if self.end_call is not None:
             self._have_last = True
             self.set_active(True)

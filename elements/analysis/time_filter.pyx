@@ -1,6 +1,6 @@
 # cython: language_level=3
 """TimeFilter: passes packets whose timestamps lie in a time range."""
-from libc.stdint cimport int64_t
+from libc.stdint cimport INT64_MAX, int64_t
 
 from clickpy.runtime.element cimport Element
 from clickpy.runtime.packet cimport Batch, Packet
@@ -206,7 +206,7 @@ cdef class TimeFilter(Element):
         self.checked_output_push(1, p)
         return NULL
 
-    def set_time(self, which, int64_t t):
+    def set_time(self, which, t):
         if which == "start":
             if not self._ready:
                 self._first_packet(t)
@@ -216,8 +216,9 @@ cdef class TimeFilter(Element):
             self._last_relative = self._last_init_relative = self._last_interval = False
             self._call_ready = True
         elif which == "interval":
-            self.last = self.first + t
+            self.last = min(self.first + t, INT64_MAX)
             self._call_ready = True
         else:
-            self.last += t
+            # Saturating: extended again and again, the end stays the largest time.
+            self.last = min(self.last + t, INT64_MAX)
             self._call_ready = True

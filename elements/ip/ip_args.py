@@ -83,7 +83,7 @@ def IPProto(text: str, element=None) -> int:
     if v is None:
         try:
             v = socket.getprotobyname(t)
-        except OSError:
+        except (OSError, UnicodeError, ValueError):  # ValueError: a NUL in the name
             v = None
     if v is None:
         try:
@@ -111,7 +111,7 @@ def lookup_port(name: str, proto: int, element=None) -> int | None:
     if word:
         try:
             return socket.getservbyname(name, word)
-        except OSError:
+        except (OSError, UnicodeError, ValueError):  # ValueError: a NUL in the name
             pass
     return None
 

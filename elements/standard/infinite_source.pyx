@@ -7,20 +7,35 @@ from clickpy.runtime.notifier cimport ActiveNotifier, NotifierSignal
 from clickpy.runtime.packet cimport Batch, MAX_BATCH, Packet, packet_clone, packet_kill, packet_make
 from clickpy.runtime.scheduler cimport Scheduler, Task
 
-from clickpy.runtime.args import Arg, Bool, Data, Int
+from clickpy.runtime.args import Arg, ArgError, Bool, Data, Int
 from clickpy.runtime.handlers import HandlerCallArg, HandlerError, Read, ReadWrite, Write
+from clickpy.runtime.packet import LARGE_BUFFER_SIZE
 
 DEFAULT_DATA = b"Random bullshit in a packet, at least 64 bytes long. Well, now it is."
+cdef unsigned HEADROOM = 48
+MAX_LENGTH = LARGE_BUFFER_SIZE - HEADROOM     # the largest packet a buffer holds
+
+
+def _burst(text, element=None):
+    v = Int(text, element)
+    if v < 1:
+        raise ArgError("burst size must be >= 1")
+    return v
 
 
 def _set(attr, parse):
     def write(e, value):
-        from clickpy.runtime.args import ArgError
         try:
-            setattr(e, attr, parse(value, e))
+            v = parse(value, e)
         except ArgError as err:
             raise HandlerError(f"{attr}: {err}") from None
-        e.setup_packet()
+        old = getattr(e, attr)
+        setattr(e, attr, v)
+        try:
+            e.setup_packet()
+        except ValueError as err:
+            setattr(e, attr, old)
+            raise HandlerError(f"{attr}: {err}") from None
         e.wake()
     return write
 
@@ -53,7 +68,7 @@ cdef class InfiniteSource(Element):
     arguments = (
         Arg("DATA", Data, DEFAULT_DATA, positional=True),
         Arg("LIMIT", Int, -1, positional=True),
-        Arg("BURST", Int, 1, positional=True),
+        Arg("BURST", _burst, 1, positional=True),
         Arg("ACTIVE", Bool, True, positional=True),
         Arg("TIMESTAMP", Bool, True),
         Arg("LENGTH", Int, -1),
@@ -67,7 +82,7 @@ cdef class InfiniteSource(Element):
         ReadWrite("data", lambda e: e.data, _set("data", Data)),
         ReadWrite("length", lambda e: e.length, _set("length", Int)),
         ReadWrite("limit", lambda e: e.limit, _set("limit", Int)),
-        ReadWrite("burst", lambda e: e.burst, _set("burst", Int)),
+        ReadWrite("burst", lambda e: e.burst, _set("burst", _burst)),
         ReadWrite("active", lambda e: e.active, _set("active", Bool)),
     )
 
@@ -102,25 +117,34 @@ cdef class InfiniteSource(Element):
             return
         if self.length < 0 and self.datasize >= 0:
             self.length = self.datasize
-        if self.burst < 1:
-            return errh.error("burst size must be >= 1")
         if self.stop and self.end_call is not None:
             return errh.error("END_CALL and STOP are mutually exclusive")
         if self.stop:
             from clickpy.runtime.handlers import HandlerCall
             self.end_call = HandlerCall("stop")
-        self.setup_packet()
+        try:
+            self.setup_packet()
+        except ValueError as err:
+            return errh.error(str(err))
 
     def setup_packet(self):
+        """Make the packet to send from DATA and LENGTH; ValueError (and the old
+        packet kept) if it cannot be made."""
+        cdef Packet *p
         data = self.data
         if self.length >= 0:
+            if self.length > MAX_LENGTH:
+                raise ValueError(f"LENGTH {self.length}: over the largest packet ({MAX_LENGTH})")
             data = (data * (self.length // max(len(data), 1) + 1))[: self.length] if data else bytes(self.length)
+        if len(data) > MAX_LENGTH:
+            raise ValueError(f"DATA of {len(data)} bytes: over the largest packet ({MAX_LENGTH})")
+        cdef const unsigned char[:] view = data
+        p = packet_make(HEADROOM, &view[0] if len(data) else NULL, len(data), 0)
+        if p == NULL:
+            raise ValueError("no packet buffers left")
         if self._packet != NULL:
             packet_kill(self._packet)
-        cdef const unsigned char[:] view = data
-        self._packet = packet_make(48, &view[0] if len(data) else NULL, len(data), 0)
-        if self._packet == NULL:
-            raise MemoryError("no packet buffers left")
+        self._packet = p
 
     def initialize(self, errh):
         self._sched = self.router.scheduler

@@ -97,7 +97,7 @@ def lookup_port(name: str, proto, element=None) -> int | None:
             return v
         try:
             return socket.getservbyname(name, "tcp" if proto == IP_PROTO_TCP else "udp")
-        except (OSError, UnicodeError):
+        except (OSError, UnicodeError, ValueError):  # ValueError: a NUL in the name
             return None
     return None
 

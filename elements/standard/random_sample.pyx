@@ -25,6 +25,8 @@ def fixed_point(text, element=None):
     m = _REAL.match(text.strip())
     if not m or not (m.group(1) or m.group(2)):
         raise ArgError("expected real number")
+    if m.group(3) and abs(int(m.group(3))) > 1000:  # '1e999999999': not a billion-digit number
+        raise ArgError("out of range")
     v = Fraction(text.strip().lstrip("+"))
     r = int(v * SAMPLING_ONE + Fraction(1, 2))
     if r > 0xFFFFFFFF:

@@ -42,6 +42,8 @@ def _number(text: str) -> Fraction | None:
         return None
     v = Fraction(m.group(2))
     if m.group(3):
+        if abs(int(m.group(3))) > 1000:  # '1e999999999' is an error, not a billion-digit number
+            raise ArgError("out of range")
         v *= Fraction(10) ** int(m.group(3))
     return -v if m.group(1) == "-" else v
 

@@ -13,6 +13,7 @@ from clickpy.elements.standard.token_bucket cimport (
 
 from clickpy.runtime.args import Arg, ArgError, Bool, Data, Int, Unsigned
 from clickpy.runtime.handlers import HandlerError, Read, ReadWrite, Write
+from clickpy.runtime.packet import LARGE_BUFFER_SIZE
 
 from clickpy.elements.standard.rate_args import BandwidthArg
 
@@ -20,6 +21,7 @@ DEFAULT_DATA = b"Random bullshit in a packet, at least 64 bytes long. Well, now 
 # Click leaves room for an Ethernet, IP and UDP header in front (and click-align knows it).
 cdef uint32_t HEADROOM = 16 + 20 + 24
 cdef uint32_t NO_LIMIT = 0xFFFFFFFF
+MAX_LENGTH = LARGE_BUFFER_SIZE - HEADROOM     # the largest packet a buffer holds
 
 
 def _parse(parse, value, e=None):
@@ -29,9 +31,15 @@ def _parse(parse, value, e=None):
         raise HandlerError("syntax error") from None
 
 
+def _set_packet(e, data, length):
+    try:
+        e.set_packet(data, length)
+    except ValueError as err:
+        raise HandlerError(str(err)) from None
+
+
 def _write_data(e, value):
-    e.data = value.encode("latin-1", "replace")
-    e.setup_packet()
+    _set_packet(e, value.encode("latin-1", "replace"), e.length)
 
 
 def _write_rate(e, value):
@@ -47,8 +55,7 @@ def _write_active(e, value):
 
 
 def _write_length(e, value):
-    e.length = _parse(Int, value)
-    e.setup_packet()
+    _set_packet(e, e.data, _parse(Int, value))
 
 
 cdef class RatedSource(Element):
@@ -60,11 +67,11 @@ cdef class RatedSource(Element):
 
     =d
     Makes copies of a packet holding DATA at RATE packets per second (default
-    10), LIMIT packets in all (default -1: forever), while ACTIVE (default
-    true). LENGTH pads (repeating DATA) or cuts the packet to that many bytes.
-    BANDWIDTH (a bandwidth) sets RATE from the packet length instead. With
-    STOP true the driver stops once LIMIT packets are out. Each packet is
-    timestamped when it is made.
+    10; 0 sends nothing), LIMIT packets in all (default -1: forever), while
+    ACTIVE (default true). LENGTH pads (repeating DATA) or cuts the packet to
+    that many bytes. BANDWIDTH (a bandwidth) sets RATE from the packet length
+    instead. With STOP true the driver stops once LIMIT packets are out. Each
+    packet is timestamped when it is made.
 
     The rate is Click's token bucket (see RatedUnqueue), with a burst of 2
     packets below 200 per second and RATE/100 above; in push context one
@@ -144,12 +151,9 @@ cdef class RatedSource(Element):
         burst = 2 if rate < 200 else rate // 100
         if bandwidth > 0 and burst < 2 * length:
             burst = 2 * length
-        old_data, old_length = self.data, self.length
-        self.data, self.length = data, length
         try:
-            self.setup_packet()
-        except (MemoryError, ValueError) as err:
-            self.data, self.length = old_data, old_length
+            self.set_packet(data, length)
+        except ValueError as err:
             return errh.error(str(err))
         tb_assign(&self._tb, rate, burst)
         self.datasize = length
@@ -160,24 +164,29 @@ cdef class RatedSource(Element):
         self.bandwidth = bandwidth
         return True
 
-    def setup_packet(self):
+    def set_packet(self, bytes data, int length):
+        """Send DATA cut or padded to length (-1: as it is) from now on;
+        ValueError, and nothing changed, if no such packet can be made."""
         cdef const unsigned char[:] view
         cdef Packet *p
-        data = self.data
-        if self.length >= 0:
-            if len(data) >= self.length:
-                data = data[: self.length]
+        packet = data
+        if length > MAX_LENGTH or (length < 0 and len(data) > MAX_LENGTH):
+            raise ValueError(f"packet longer than the largest packet ({MAX_LENGTH} bytes)")
+        if length >= 0:
+            if len(data) >= length:
+                packet = data[:length]
             elif data:
-                data = (data * (self.length // len(data) + 1))[: self.length]
+                packet = (data * (length // len(data) + 1))[:length]
             else:
-                data = bytes(self.length)
-        view = data
-        p = packet_make(HEADROOM, &view[0] if len(data) else NULL, len(data), 0)
+                packet = bytes(length)
+        view = packet
+        p = packet_make(HEADROOM, &view[0] if len(packet) else NULL, len(packet), 0)
         if p == NULL:
-            raise MemoryError(f"cannot make a packet of {len(data)} bytes")
+            raise ValueError(f"cannot make a packet of {len(packet)} bytes")
         if self._packet != NULL:
             packet_kill(self._packet)
         self._packet = p
+        self.data, self.length = data, length
 
     def initialize(self, errh):
         self._sched = self.router.scheduler
@@ -185,15 +194,26 @@ cdef class RatedSource(Element):
         if self.output_is_push(0):
             self.task = Task(self)
             self.task.initialize(self._sched, True)
-        tb_set(&self._tb, 1)
+        self._prime()
         self._timer = Timer(self)
         self._timer.initialize(self._sched)
 
     def rate(self):
         return tb_rate(&self._tb)
 
+    cdef void _prime(self) noexcept:
+        # The first packet goes at once, unless the rate is 0: then none does.
+        tb_set(&self._tb, 1 if self._tb.tokens_per_tick else 0)
+
     def set_rate(self, unsigned rate):
         tb_assign_adjust(&self._tb, rate, 2 if rate < 200 else rate // 100)
+        if rate == 0:
+            tb_set(&self._tb, 0)
+        # A task waiting (perhaps for ever, at rate 0) on the old rate's timer
+        # looks again now.
+        if self.task is not None and self.active and not self.task.scheduled:
+            self._timer.unschedule()
+            self.task.reschedule()
 
     def set_limit(self, long long limit):
         self.limit = limit
@@ -202,12 +222,12 @@ cdef class RatedSource(Element):
     def set_active(self, bint active):
         self.active = active
         if self.task is not None and not self.task.scheduled and active:
-            tb_set(&self._tb, 1)
+            self._prime()
             self.task.reschedule()
 
     def reset(self):
         self.count = 0
-        tb_set(&self._tb, 1)
+        self._prime()
         if self.task is not None and not self.task.scheduled and self.active:
             self.task.reschedule()
 

@@ -79,6 +79,8 @@ cdef class RatedUnqueue(Element):
         if r is None:
             return False
         tb_assign(&self._tb, r[0], r[1])
+        # A new rate (a 'rate' write): a task waiting on the old rate's timer looks again.
+        self.wake()
         return True
 
     def initialize(self, errh):

@@ -6,11 +6,20 @@ from clickpy.runtime.element cimport Element
 from clickpy.runtime.notifier cimport ActiveNotifier
 from clickpy.runtime.packet cimport Batch, Packet, packet_kill
 
-from clickpy.runtime.args import Arg, Unsigned
+from clickpy.runtime.args import Arg, ArgError, Unsigned
 from clickpy.runtime.handlers import HandlerError, Read, ReadWrite, Write, write_keyword
 
 # Pulls that find the queue empty before it tells pullers to sleep (Click's value).
 cdef int SLEEPINESS_TRIGGER = 9
+# The ring has CAPACITY + 1 slots, counted in 32 bits.
+MAX_CAPACITY = 0xFFFFFFFE
+
+
+def _capacity(text, element=None):
+    v = Unsigned(text, element)
+    if v > MAX_CAPACITY:
+        raise ArgError(f"expected at most {MAX_CAPACITY}")
+    return v
 
 
 # As Click's: rewrite CAPACITY in the configuration and reconfigure, so that
@@ -40,7 +49,7 @@ cdef class SimpleQueue(Element):
     port_count = "1/1-2"
     processing = "h/lh"
     live_reconfigure = True     # 'config' is writable: a new CAPACITY resizes in place
-    arguments = (Arg("CAPACITY", Unsigned, 1000, positional=True),)
+    arguments = (Arg("CAPACITY", _capacity, 1000, positional=True),)
     handlers = (
         Read("length", lambda e: e.length()),
         Read("highwater_length", lambda e: e.highwater_length),
@@ -66,11 +75,17 @@ cdef class SimpleQueue(Element):
             free(self._q)
 
     def configure(self, conf, errh):
+        cdef unsigned old = self.capacity
         if not Element.configure(self, conf, errh):
             return False
         # Also a live reconfiguration (a 'capacity' write): the packets that
         # fit stay, and pushers wake if there is room now.
-        self._resize(self.capacity)
+        try:
+            self._resize(self.capacity)
+        except MemoryError:
+            errh.error(f"CAPACITY {self.capacity}: out of memory")
+            self.capacity = old
+            return False
         if self._full_note is not None:
             self._full_note.set_active(self.size() < self.capacity, True)
         return True

@@ -8,6 +8,7 @@ from clickpy.runtime.scheduler cimport Scheduler, Timer
 
 from clickpy.runtime.args import Arg, ArgError, Bool, Data, Int, PositiveInterval, Unsigned, unparse_interval
 from clickpy.runtime.handlers import HandlerError, Read, ReadWrite, Write
+from clickpy.runtime.packet import LARGE_BUFFER_SIZE
 
 
 DEFAULT_DATA = b"Random bullshit in a packet, at least 64 bytes long. Well, now it is."
@@ -132,7 +133,10 @@ cdef class TimedSource(Element):
 
     def remake_packet(self, bytes data, unsigned headroom):
         cdef const unsigned char[:] view = data
-        cdef Packet *p = packet_make(headroom, &view[0] if len(data) else NULL, len(data), 0)
+        cdef Packet *p
+        if headroom + len(data) > LARGE_BUFFER_SIZE:
+            raise HandlerError(f"DATA and HEADROOM: over the largest packet ({LARGE_BUFFER_SIZE})")
+        p = packet_make(headroom, &view[0] if len(data) else NULL, len(data), 0)
         if p == NULL:
             raise HandlerError("out of memory")
         if self._packet != NULL:

@@ -60,6 +60,7 @@ def test_configure_errors_name_the_element_and_every_problem():
     assert r.stderr.splitlines() == [
         "config:1:1: While configuring 'InfiniteSource@1 :: InfiniteSource':",
         "  LIMIT: expected integer",
+        "  BURST: burst size must be >= 1",
         "config:1:37: While configuring 'Counter@2 :: Counter':",
         "  BOGUS: unknown argument",
         "  (valid keywords are COUNT_CALL, BYTE_COUNT_CALL)",

@@ -224,3 +224,30 @@ def test_a_half_sent_command_times_out(tmp_path, monkeypatch):
     assert got["reply"] == b"500 Timed out waiting for the rest of the command\r\n"
     assert 0.25 < got["after"] < 2.5
     assert count > 0
+
+
+def test_forwarding_goes_on_while_a_large_hotconfig_is_built(router):
+    """The new router is checked in a child and built in slices: the old one's
+    counter keeps rising until the swap, and the swap carries nothing over
+    that the new configuration did not ask for."""
+    big = FORWARDING + ";" + "".join(f"Idle -> n{i} :: Null -> Discard;" for i in range(8000))
+    data = big.encode()
+    with connect(router, timeout=120) as writer, connect(router, timeout=30) as reader:
+        writer.sendall(b"writedata hotconfig %d\n" % len(data) + data)
+        writer.setblocking(False)
+        counts, reply = [], b""
+        while b"\r\n" not in reply:
+            counts.append(read_count(reader))
+            time.sleep(0.05)
+            try:
+                reply += writer.recv(4096)
+            except BlockingIOError:
+                pass
+        assert reply.startswith(b"200 Write handler 'hotconfig' OK"), reply
+        during = counts[:-1]  # the last read may already be the new router's
+        assert len(during) >= 3, "the build ended too soon to watch"
+        assert all(b > a for a, b in zip(during, during[1:])), during
+    with connect(router) as s:
+        s.sendall(b"read n7999.class\n")
+        assert recv_reply(s)[-1] == "Null"
+    assert_forwarding(router)
