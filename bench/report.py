@@ -67,16 +67,21 @@ def frontend(rounds: int = 5) -> None:
         print(f"  {k:<10} {med * 1000:8.1f} ms   {n / med:12,.0f} elements/s")
 
 
-def dataplane(rounds: int = 3) -> None:
+def dataplane(rounds: int = 3, limit: int = 5_000_000) -> int:
+    """Every named workload at BURST 1 and 32; the exit status is 1 if any failed."""
     from clickpy import bench
 
+    failed = 0
     for name in bench.WORKLOADS:
         for burst in (1, 32):
             try:
-                m = bench.measure(name, burst=burst, limit=5_000_000 if burst > 1 else 2_000_000, rounds=rounds)
+                m = bench.measure(name, burst=burst, limit=limit if burst > 1 else max(1, limit * 2 // 5),
+                                  rounds=rounds)
                 print(m.line())
-            except Exception as e:  # a workload whose elements are missing
-                print(f"{name} BURST {burst}: not run ({str(e).splitlines()[0]})")
+            except Exception as e:  # report it, and fail: a broken workload is a bug
+                print(f"{name} BURST {burst}: FAILED: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+                failed += 1
+    return 1 if failed else 0
 
 
 def _run_clickbench(cmd: list[str], cwd: str) -> float | None:
@@ -87,11 +92,14 @@ def _run_clickbench(cmd: list[str], cwd: str) -> float | None:
     return int(m.group(2)) / float(m.group(1)) / 1e6
 
 
-def compare(click: str, shared: Path, rounds: int) -> None:
+def compare(click: str, shared: Path, rounds: int, only: list[str] | None = None) -> int:
     bench_dir = shared / "bench"
     work = Path(tempfile.mkdtemp(prefix="clickpy-compare-"))
     print(f"shared/bench configurations, median of {rounds}, Mpps (ratio = clickpy / Click)")
+    failed = 0
     for config, args, traffic in COMPARE:
+        if only and not any(config.startswith(o) for o in only):
+            continue
         if traffic is not None and not (work / traffic[1]).exists():
             subprocess.run([sys.executable, str(bench_dir / "gen_pcap.py"), traffic[0],
                             str(work / traffic[1]), *traffic[2:]], check=True)
@@ -102,30 +110,35 @@ def compare(click: str, shared: Path, rounds: int) -> None:
             runs = [r for r in runs if r is not None]
             results[label] = statistics.median(runs) if runs else None
         c, p = results["Click"], results["clickpy"]
+        failed += p is None
         ratio = f"{p / c:5.2f}x" if c and p else "  n/a"
         show = lambda v: f"{v:6.2f}" if v else "   n/a"  # noqa: E731
         print(f"  {config} {' '.join(args):<36} Click {show(c)}  clickpy {show(p)}  ratio {ratio}")
+    return 1 if failed else 0
 
 
-def main() -> None:
+def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("which", choices=["frontend", "dataplane", "compare"], nargs="?", default="frontend")
     ap.add_argument("--click", help="Click's userlevel driver binary (for compare)")
     ap.add_argument("--shared", default=None, help="the shared folder (default: found like the tests do)")
     ap.add_argument("--rounds", type=int, default=3)
-    ns = ap.parse_args()
+    ap.add_argument("--limit", type=int, default=5_000_000, help="packets per dataplane run at BURST 32")
+    ap.add_argument("--only", nargs="*", metavar="CONFIG", help="compare: only the configs whose names start so")
+    ns = ap.parse_args(argv)
     if ns.which == "frontend":
         frontend()
     elif ns.which == "dataplane":
-        dataplane(ns.rounds)
+        return dataplane(ns.rounds, ns.limit)
     else:
         if not ns.click:
             ap.error("compare needs --click PATH")
         from support import find_shared
 
         shared = Path(ns.shared) if ns.shared else find_shared()
-        compare(ns.click, shared, ns.rounds)
+        return compare(ns.click, shared, ns.rounds, ns.only)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

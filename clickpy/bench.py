@@ -24,10 +24,15 @@ WORKLOADS = {
     ),
     "classify": (
         f"InfiniteSource(DATA \\<{UDP_FRAME}>, LIMIT $LIMIT, BURST $BURST, STOP true)"
-        " -> Classifier(12/0800, -) -> Strip(14) -> CheckIPHeader -> c :: Counter -> Discard;",
+        " -> cl :: Classifier(12/0800, -) -> Strip(14) -> CheckIPHeader -> c :: Counter -> Discard;"
+        " cl[1] -> Discard;",
         "64 B UDP frame -> Classifier(12/0800, -) -> Strip(14) -> CheckIPHeader -> Counter -> Discard",
     ),
 }
+
+
+class BenchError(Exception):
+    """A workload cannot be measured as asked; the message says why."""
 
 
 @dataclass
@@ -51,11 +56,20 @@ def run_once(source: pipeline.Source, definitions: dict[str, str], counter: str)
     from clickpy.runtime.router import Router
 
     router = Router.build(source, definitions)
-    start = time.perf_counter()
-    router.run()
-    elapsed = time.perf_counter() - start
-    count = int(router.read(f"{counter}.count"))
-    router.cleanup()
+    try:
+        e = router.element(counter)
+        if e is None or router.handler(e, "count") is None:
+            counters = [x.name for x in router.elements if router.handler(x, "count") is not None]
+            hint = (f"; its counters: {', '.join(counters)}" if counters
+                    else "; it has no element with a 'count' handler")
+            raise BenchError(f"{source.filename}: no counter named '{counter}' to report (choose one with "
+                             f"--counter NAME{hint})")
+        start = time.perf_counter()
+        router.run()
+        elapsed = time.perf_counter() - start
+        count = int(router.read(f"{counter}.count"))
+    finally:
+        router.cleanup()
     return count, elapsed
 
 

@@ -7,12 +7,12 @@
 // (for example 'clickpy run firewall.click -h drop_*.count').
 //
 // Parameters (override with NAME=value on the command line):
-//   IN     the pcap file to read  (default configs/traces/mixed.pcap, a
+//   IN     the pcap file to read  (default traces/mixed.pcap beside this file, a
 //          made-up minute at a small office's edge; see traces/make_mixed.py)
 //   OUT    where accepted frames go         (default accepted.pcap)
 //   LAN    the protected network            (default 10.0.0.0/8)
 
-define($IN configs/traces/mixed.pcap, $OUT accepted.pcap, $LAN 10.0.0.0/8)
+define($IN traces/mixed.pcap, $OUT accepted.pcap, $LAN 10.0.0.0/8)
 
 // A named, counted exit for each kind of refused packet.
 elementclass Drop { input -> count :: Counter -> Discard }

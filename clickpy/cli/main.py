@@ -118,6 +118,8 @@ def cmd_bench(ns: argparse.Namespace) -> int:
     except ConfigError as e:
         print(e.diagnostics.format(), file=sys.stderr)
         return 1
+    except bench.BenchError as e:
+        raise _Fail(str(e)) from None
     return 0
 
 

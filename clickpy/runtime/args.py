@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import os
 import re
 from fractions import Fraction
 from dataclasses import dataclass
@@ -270,6 +271,19 @@ def Filename(text: str, element=None) -> str:
     if not v or "\0" in v:  # no file has a NUL in its name
         raise ArgError("expected filename")
     return v
+
+
+def InputFilename(text: str, element=None) -> str:
+    """A file to read. A relative name that is not in the current directory
+    is looked up beside the configuration that names it, so a shipped
+    configuration finds its data files from wherever it is run."""
+    v = Filename(text, element)
+    if os.path.isabs(v) or os.path.exists(v) or v == "-":
+        return v
+    landmark = getattr(element, "landmark", None)
+    where = os.path.dirname(getattr(landmark, "file", "") or "")
+    beside = os.path.join(where, v)
+    return beside if where and os.path.exists(beside) else v
 
 
 def _address_info(element, name: str, kind: str):

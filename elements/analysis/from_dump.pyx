@@ -16,7 +16,7 @@ from clickpy.runtime.packet cimport (Batch, DEFAULT_HEADROOM, DST_IP_ANNO_OFFSET
 from clickpy.runtime.scheduler cimport Scheduler, Task, Timer
 from clickpy.elements.standard.random_seed cimport click_random
 
-from clickpy.runtime.args import Arg, ArgError, Bool, Filename, Timestamp, Unsigned, parse_time
+from clickpy.runtime.args import Arg, ArgError, Bool, InputFilename, Timestamp, Unsigned, parse_time
 from clickpy.runtime.handlers import HandlerCall, HandlerCallArg, HandlerError, Read, ReadWrite, Write
 
 from clickpy.elements.analysis import pcap_format as pcap
@@ -281,7 +281,7 @@ cdef class FromDump(Element):
     port_count = "0/1-2"
     processing = "a/ah"
     arguments = (
-        Arg("FILENAME", Filename, positional=True, mandatory=True),
+        Arg("FILENAME", InputFilename, positional=True, mandatory=True),
         Arg("TIMING", Bool, False, positional=True),
         Arg("STOP", Bool, False),
         Arg("ACTIVE", Bool, True),

@@ -16,7 +16,7 @@ from clickpy.runtime.packet cimport (DEFAULT_HEADROOM, DST_IP_ANNO_OFFSET, EXTRA
 from clickpy.runtime.scheduler cimport Scheduler, Task, Timer
 from clickpy.elements.standard.random_seed cimport click_random
 
-from clickpy.runtime.args import AnyArg, Arg, ArgError, Bool, Filename, String, Unsigned
+from clickpy.runtime.args import AnyArg, Arg, ArgError, Bool, InputFilename, String, Unsigned
 from clickpy.runtime.handlers import HandlerError, Read, ReadWrite, Write
 from clickpy.lang.confstring import split_words, unquote
 
@@ -102,7 +102,7 @@ cdef class FromIPSummaryDump(Element):
     port_count = "0/1"
     processing = "a"
     arguments = (
-        Arg("FILENAME", Filename, None, positional=True),
+        Arg("FILENAME", InputFilename, None, positional=True),
         Arg("STOP", Bool, False),
         Arg("ACTIVE", Bool, True),
         Arg("ZERO", Bool, True),
