@@ -60,12 +60,30 @@ def _write(path: str | None, data: str | bytes) -> None:
 def cmd_check(ns: argparse.Namespace) -> int:
     source, defs = _source(ns)
     result = pipeline.load(source, defs)
+    if result.ok:
+        _configure_only(result)
     _report(result)
     if result.ok and not ns.quiet:
         n = len(result.graph.elements)
         print(f"{source.filename}: ok ({n} element{'s' if n != 1 else ''}, "
               f"{len(result.graph.connections)} connections)", file=sys.stderr)
     return 0 if result.ok else 1
+
+
+def _configure_only(result: pipeline.Result) -> None:
+    """Configure every element, as 'clickpy run -q' would, but initialize
+    nothing (no file, device or socket is opened); errors join the result's."""
+    from clickpy.errors import ConfigError
+    from clickpy.runtime.router import Router
+
+    router = Router(result.graph, result.ports, diagnostics=result.diagnostics)
+    try:
+        for _ in router.build_steps(initialize=False):
+            pass
+    except ConfigError:
+        pass  # the errors are in result.diagnostics
+    finally:
+        router.cleanup()
 
 
 def cmd_flatten(ns: argparse.Namespace) -> int:
@@ -177,7 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"clickpy {clickpy.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("check", help="check a configuration; print every error as file:line:col")
+    p = sub.add_parser("check", help="check and configure a configuration (nothing runs or opens);"
+                                     " print every error as file:line:col")
     _add_config_arguments(p)
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing when the config is valid")
     p.set_defaults(func=cmd_check)

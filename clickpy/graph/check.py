@@ -150,11 +150,13 @@ def _check_port_ranges(graph: FlatGraph, specs, d: Diagnostics) -> tuple[list[tu
     for c in graph.connections:
         f, fp, t, tp = c
         ok = True
+        # A port an element lacks is the connection's mistake: say where it was written.
+        where = graph.connection_landmarks.get(c)
         if fp >= counts[f][1]:
-            d.error(graph.elements[f].landmark, f"'{graph.elements[f].declaration()}' has no output {fp}")
+            d.error(where or graph.elements[f].landmark, f"'{graph.elements[f].declaration()}' has no output {fp}")
             ok = False
         if tp >= counts[t][0]:
-            d.error(graph.elements[t].landmark, f"'{graph.elements[t].declaration()}' has no input {tp}")
+            d.error(where or graph.elements[t].landmark, f"'{graph.elements[t].declaration()}' has no input {tp}")
             ok = False
         if ok:
             live.append(c)

@@ -100,6 +100,7 @@ class _Table:
     nports: tuple[list[int], list[int]] = field(default_factory=lambda: ([], []))
     index: dict[str, int] = field(default_factory=dict)
     connections: list[tuple[int, int, int, int]] = field(default_factory=list)
+    connection_landmarks: list[Landmark] = field(default_factory=list)  # where each was written
     define_landmarks: dict[str, Landmark] = field(default_factory=dict)
     # Anonymous names found taken: 'Class@N' -> a number up to which every
     # 'Class@M' (N <= M) is taken, so renaming never rescans a run of names.
@@ -120,10 +121,11 @@ class _Table:
         self.nports[1].append(0)
         return i
 
-    def connect(self, f: int, fp: int, t: int, tp: int) -> None:
+    def connect(self, f: int, fp: int, t: int, tp: int, landmark: Landmark) -> None:
         fp = max(fp, 0)
         tp = max(tp, 0)
         self.connections.append((f, fp, t, tp))
+        self.connection_landmarks.append(landmark)
         if self.nports[0][t] <= tp:
             self.nports[0][t] = tp + 1
         if self.nports[1][f] <= fp:
@@ -334,7 +336,7 @@ class Elaborator:
                 if any(inp for _, inp, _ in items):
                     self.d.error(refs[0].landmark, "input ports ignored at start of chain")
             else:
-                self.connect_all(previous, items, s.arrows[i - 1], refs[0].landmark)
+                self.connect_all(previous, items, s.arrows[i - 1], refs[0].landmark, sets[i - 1][-1].landmark)
             previous = items
         if previous is not None and any(out for _, _, out in previous):
             self.d.error(sets[-1][-1].landmark, "output ports ignored at end of chain")
@@ -461,8 +463,12 @@ class Elaborator:
             self.pairs_backward[x] = xout
         return idxs[0], idxs[1], idxs[2]
 
-    def connect_all(self, outputs: list[_Item], inputs: list[_Item], arrow: str, lm: Landmark) -> None:
-        """Connect a chain step, including many-to-one, one-to-many and '=>'."""
+    def connect_all(self, outputs: list[_Item], inputs: list[_Item], arrow: str, lm: Landmark,
+                    source_lm: Landmark) -> None:
+        """Connect a chain step, including many-to-one, one-to-many and '=>'.
+
+        lm is where the step's targets are written, source_lm where its
+        sources end: the landmark each connection keeps."""
         minp = [0, 0]  # [inputs side, outputs side]
         expandable = [0, 0]
         for k, items in ((0, inputs), (1, outputs)):
@@ -509,7 +515,7 @@ class Elaborator:
                 if port[k] < 0:
                     plist = sides[k][pos[k]][1 + k]
                     port[k] = plist[0] if plist else 0
-            self.table.connect(outputs[pos[1]][0], port[1], inputs[pos[0]][0], port[0])
+            self.table.connect(outputs[pos[1]][0], port[1], inputs[pos[0]][0], port[0], source_lm)
             for k in (0, 1):
                 if not step[k]:
                     continue
@@ -653,9 +659,9 @@ class Elaborator:
                 return []
             mapping.append(table.add(cname, body.types[k], config, body.landmarks[k], body.bare[k]))
             k += 1
-        for f, fp, t, tp in body.connections:
+        for (f, fp, t, tp), clm in zip(body.connections, body.connection_landmarks):
             if mapping[f] is not None and mapping[t] is not None:
-                table.connect(mapping[f], fp, mapping[t], tp)
+                table.connect(mapping[f], fp, mapping[t], tp, clm)
         return [(idx, scope) for idx in mapping[2:] if idx is not None]
 
     # --- joining connections through tunnels --------------------------------
@@ -715,14 +721,14 @@ class Elaborator:
             memo[start] = result = list(found)
             return result
 
-        edges = set()
-        for f, fp, t, tp in table.connections:
+        edges: dict[tuple[int, int, int, int], Landmark] = {}  # -> where it was first written
+        for (f, fp, t, tp), clm in zip(table.connections, table.connection_landmarks):
             if real[f] and real[t]:
-                edges.add((f, fp, t, tp))
+                edges.setdefault((f, fp, t, tp), clm)
                 continue
             for sf, sfp in ends(f, fp, False):
                 for st, stp in ends(t, tp, True):
-                    edges.add((sf, sfp, st, stp))
+                    edges.setdefault((sf, sfp, st, stp), clm)
             if len(edges) > limits.MAX_CONNECTIONS:
                 self.limit_passed(table.landmarks[f], f"compound elements join into more than "
                                   f"{limits.MAX_CONNECTIONS} connections")
@@ -740,8 +746,9 @@ class Elaborator:
                 graph.elements.append(
                     FlatElement(table.names[i], etype.name, table.configs[i], table.landmarks[i], table.bare[i])
                 )
-        conns = {(new_index[f], fp, new_index[t], tp) for f, fp, t, tp in edges}
+        conns = {(new_index[f], fp, new_index[t], tp): clm for (f, fp, t, tp), clm in edges.items()}
         graph.connections = sorted(conns, key=lambda c: (c[2], c[3], c[0], c[1]))
+        graph.connection_landmarks = conns
         return graph
 
     def tunnel_error(self, idx: int, partner: int, port: int, forward: bool) -> None:

@@ -40,6 +40,7 @@ Connection = tuple[int, int, int, int]  # (from index, output port, to index, in
 class FlatGraph:
     elements: list[FlatElement] = field(default_factory=list)
     connections: list[Connection] = field(default_factory=list)
+    connection_landmarks: dict[Connection, Landmark] = field(default_factory=dict)  # where each was written
     requirements: list[tuple[str, str]] = field(default_factory=list)  # (kind, value)
     requirement_landmarks: dict[tuple[str, str], Landmark] = field(default_factory=dict)
 

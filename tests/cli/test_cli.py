@@ -118,3 +118,20 @@ def test_graph_svg(tmp_path):
     else:
         assert_clean_error(proc)
         assert "Graphviz 'dot' is not installed" in proc.stderr
+
+
+def test_check_configures_every_element_as_run_q_does(tmp_path):
+    """'check' reports what 'run -q' would: element configuration errors too."""
+    import subprocess
+    import sys
+
+    for config, message in [("Idle -> Queue(x) -> Discard", "CAPACITY: expected unsigned integer"),
+                            ("Idle -> IPFilter(frob all) -> Discard", "unknown action 'frob'")]:
+        r = subprocess.run([sys.executable, "-m", "clickpy", "check", "-e", config],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 1
+        assert "config:1:9: While configuring" in r.stderr and message in r.stderr
+    # configuring opens nothing: a FromDump of a missing file is only initialize's concern
+    r = subprocess.run([sys.executable, "-m", "clickpy", "check", "-e",
+                        f"FromDump({tmp_path}/none.pcap) -> Discard"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr

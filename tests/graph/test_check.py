@@ -60,9 +60,10 @@ def test_port_counts_come_from_the_declaration():
     _, plans, errs = run("Src -> t :: Tee -> Discard; t [2] -> Discard")
     assert errs == ["t.click:1:8: 't :: Tee' output 1 unused"]
     _, _, errs = run("Src -> c :: Counter; c [1] -> Discard; c -> Discard")
-    # As in Click, the bad connection is dropped, so its target is then unconnected.
+    # As in Click, the bad connection is dropped, so its target is then
+    # unconnected; the port error points at the connection, not the declaration.
     assert errs == [
-        "t.click:1:8: 'c :: Counter' has no output 1",
+        "t.click:1:22: 'c :: Counter' has no output 1",
         "t.click:1:31: 'Discard@3 :: Discard' input 0 unused",
     ]
 
