@@ -129,7 +129,9 @@ class Lab:
     # --- up -------------------------------------------------------------------
 
     def up(self, config: str | None = None, definitions: dict[str, str] | None = None,
-           timeout: float = 30.0) -> dict:
+           timeout: float = 30.0, run_args: list[str] = ()) -> dict:
+        """Build the lab; run config in the middlebox (run_args: more of
+        'clickpy deploy''s flags, such as -p PORT, -u PATH, -R)."""
         from pyroute2 import netns
 
         if self.state() is not None:
@@ -146,7 +148,7 @@ class Lab:
                 self._save(state)
             self._wire()
             if config is not None:
-                self._start(state, config, definitions or {}, timeout)
+                self._start(state, config, definitions or {}, timeout, list(run_args))
         except BaseException:
             self.down(quiet=True)
             raise
@@ -182,11 +184,12 @@ class Lab:
                     _sysctl("net.ipv6.conf.eth0.disable_ipv6", 1)
                     _no_offloads("eth0")
 
-    def _start(self, state: dict, config: str, definitions: dict[str, str], timeout: float) -> None:
+    def _start(self, state: dict, config: str, definitions: dict[str, str], timeout: float,
+               run_args: list[str]) -> None:
         defines = dict(PLAN)
         defines.update(definitions)
         argv = [sys.executable, "-m", "clickpy", "deploy", os.path.abspath(config),
-                "-u", str(self.control), *(f"{k}={v}" for k, v in defines.items())]
+                "-u", str(self.control), *run_args, *(f"{k}={v}" for k, v in defines.items())]
         if self.control.exists():
             self.control.unlink()
         mbns = self.netns("middlebox")
@@ -267,23 +270,17 @@ class Lab:
 
     def read(self, handler: str, timeout: float = 5.0) -> str:
         """A middlebox handler's value, through its ControlSocket (Click's protocol)."""
-        import socket
+        from clickpy.control.client import ControlClient, ControlError
 
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(timeout)
+        try:
+            client = ControlClient(str(self.control), timeout=timeout)
+        except OSError:
+            raise LabError(f"no middlebox answers at {self.control}") from None
+        with client:
             try:
-                s.connect(str(self.control))
-            except OSError:
-                raise LabError(f"no middlebox answers at {self.control}") from None
-            f = s.makefile("rwb")
-            f.readline()  # greeting
-            f.write(f"READ {handler}\n".encode())
-            f.flush()
-            status = f.readline().decode()
-            if not status.startswith("200"):
-                raise LabError(f"{handler}: {status.strip()}")
-            n = int(f.readline().decode().split()[1])
-            return f.read(n).decode()
+                return client.read(handler)
+            except ControlError as e:
+                raise LabError(f"{handler}: {' '.join(e.lines)}") from None
 
     def middlebox_running(self) -> bool:
         state = self.state() or {}

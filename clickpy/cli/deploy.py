@@ -23,6 +23,7 @@ printed on standard error.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import signal
 import sys
@@ -169,6 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print a read handler's value after the run (globs allowed)")
     p.add_argument("-p", "--port", action="append", default=[], help="ControlSocket on a TCP port")
     p.add_argument("-u", "--unix-socket", action="append", default=[], help="ControlSocket on a Unix socket")
+    p.add_argument("-R", "--allow-reconfigure", action="store_true",
+                   help="provide a writable 'hotconfig' handler (replace the configuration while running)")
     p.add_argument("-w", "--no-warnings", action="store_true")
     p.add_argument("--per-packet", action="store_true",
                    help="move packets one at a time (exact Click ordering for batching sources)")
@@ -232,9 +235,17 @@ def main(argv: list[str]) -> int:
                 print("clickpy deploy: needs pyroute2 to set up interfaces (or use --no-setup)",
                       file=sys.stderr)
                 return 1
-            except PermissionError:
-                print("clickpy deploy: not permitted to configure interfaces (run as root, "
-                      "or use --no-setup)", file=sys.stderr)
+            except Exception as e:
+                # pyroute2 reports kernel refusals as NetlinkError (not an
+                # OSError), with the errno in .code.
+                code = getattr(e, "code", None) or getattr(e, "errno", None)
+                if isinstance(e, PermissionError) or code in (errno.EPERM, errno.EACCES):
+                    print("clickpy deploy: not permitted to configure interfaces: run as root (or with "
+                          "CAP_NET_ADMIN), or use --no-setup", file=sys.stderr)
+                    return 1
+                if code is None:
+                    raise
+                print(f"clickpy deploy: cannot set up the interfaces: {os.strerror(code)}", file=sys.stderr)
                 return 1
         elif not names:
             print("clickpy deploy: the configuration names no devices; nothing to set up",

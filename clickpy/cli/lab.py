@@ -11,6 +11,7 @@ See clickpy/lab.py for the topology. ``--name`` keeps several labs apart.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from clickpy import pipeline
@@ -25,6 +26,11 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     up = sub.add_parser("up", help="build the lab and run CONFIG in the middlebox")
     up.add_argument("args", nargs="*", metavar="CONFIG|NAME=value")
+    up.add_argument("-p", "--port", action="append", default=[],
+                    help="also a ControlSocket on this TCP port (inside the middlebox's namespace)")
+    up.add_argument("-u", "--unix-socket", action="append", default=[], help="also a ControlSocket at this path")
+    up.add_argument("-R", "--allow-reconfigure", action="store_true",
+                    help="provide a writable 'hotconfig' handler (clickpy write SOCKET hotconfig ...)")
     ex = sub.add_parser("exec", help="run a command in the client, server or middlebox namespace")
     ex.add_argument("role", choices=ROLES)
     ex.add_argument("command", nargs=argparse.REMAINDER)
@@ -92,12 +98,16 @@ def main(argv: list[str]) -> int:
                 print(f"clickpy lab: one configuration at a time, not {' '.join(rest)}", file=sys.stderr)
                 return 2
             config = rest[0] if rest else None
-            state = lab.up(config, defs)
+            run_args = [*(a for p in ns.port for a in ("-p", p)),
+                        *(a for u in ns.unix_socket for a in ("-u", os.path.abspath(u))),
+                        *(["-R"] if ns.allow_reconfigure else [])]
+            state = lab.up(config, defs, run_args=run_args)
             print(f"lab '{lab.name}' is up: namespaces {', '.join(state['namespaces'])}")
             print(_topology())
             if config:
                 print(f"middlebox: {config} (pid {state['pid']}), log {state['log']}")
-                print(f"           handlers through the ControlSocket at {state['control']}")
+                print(f"           handlers through the ControlSocket at {state['control']} "
+                      f"(clickpy read/write/handlers {state['control']} ...)")
             else:
                 print("middlebox: nothing runs yet; the client and server cannot reach each other "
                       "until a configuration does (clickpy lab down; clickpy lab up CONFIG)")

@@ -147,6 +147,18 @@ def test_deploy_config_error_touches_nothing(topo):
     assert state(m, "a1", "b1") == before
 
 
+def test_deploy_without_the_capability_is_one_clear_line(topo):
+    lab, a, m, b, ctl = topo
+    before = state(m, "a1", "b1")
+    # root's user id, but no capabilities: as a user without CAP_NET_ADMIN
+    r = m.run(["setpriv", "--bounding-set=-all", "--inh-caps=-all", "--reuid=0",
+               sys.executable, "-m", "clickpy", "deploy", BRIDGE, "DEV0=a1", "DEV1=b1"])
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr, r.stderr
+    assert "clickpy deploy: not permitted to configure interfaces: run as root" in r.stderr
+    assert state(m, "a1", "b1") == before
+
+
 def test_device_names_come_from_the_flat_graph():
     from clickpy import pipeline
     from clickpy.cli.deploy import device_names

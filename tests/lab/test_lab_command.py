@@ -88,3 +88,19 @@ def test_up_with_a_broken_config_reports_and_leaves_nothing(cli, tmp_path):
     assert "did not start" in r.stderr and "NoSuchElement" in r.stderr
     assert not any(os.path.exists(f"/run/netns/{cli.name}-{role}")
                    for role in ("client", "middlebox", "server"))
+
+
+def test_up_takes_run_flags_and_a_reload_through_the_extra_socket(cli, tmp_path):
+    extra = tmp_path / "mine.ctl"
+    r = cli("up", str(REPO / "configs" / "stateless-firewall.click"), "-u", str(extra), "-R")
+    assert r.returncode == 0, r.stderr
+    assert wait_for(lambda: extra.exists(), 60)
+    client = [sys.executable, "-m", "clickpy"]
+    r = subprocess.run([*client, "read", str(extra), "out_denied.count"], capture_output=True, text=True)
+    assert (r.returncode, r.stdout) == (0, "0\n"), r.stderr
+    # -R: the middlebox takes a new configuration through that socket
+    r = subprocess.run([*client, "write", str(extra), "hotconfig", "Idle -> c :: Counter -> Discard"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([*client, "read", str(extra), "c.count"], capture_output=True, text=True)
+    assert r.stdout == "0\n", r.stderr
