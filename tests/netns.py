@@ -417,10 +417,23 @@ def kernel_has_tcx() -> bool:
     return (major, minor) >= (6, 6)
 
 
+def afxdp_built() -> bool:
+    """clickpy's AF_XDP backend was built (setup.py found libxdp's headers)."""
+    from clickpy.netmap_shim.backends import afxdp_built
+
+    return afxdp_built()
+
+
+def has_afxdp() -> bool:
+    return kernel_has_afxdp() and afxdp_built()
+
+
 if pytest is not None:
     needs_root = pytest.mark.skipif(not is_root(), reason="needs root (network namespaces, raw sockets)")
-    needs_afxdp = pytest.mark.skipif(not kernel_has_afxdp(),
-                                     reason="the kernel has no AF_XDP sockets (CONFIG_XDP_SOCKETS)")
+    needs_afxdp = pytest.mark.skipif(
+        not has_afxdp(),
+        reason="the kernel has no AF_XDP sockets (CONFIG_XDP_SOCKETS)" if not kernel_has_afxdp()
+        else "clickpy was built without AF_XDP: install libxdp-dev and libbpf-dev, then reinstall")
     needs_tap = pytest.mark.skipif(not kernel_has_tap(), reason="the kernel has no tun/tap (/dev/net/tun)")
     needs_tcx = pytest.mark.skipif(not kernel_has_tcx(),
                                    reason="the kernel has no tcx links (Linux < 6.6): SNIFFER false on AFPACKET")

@@ -33,6 +33,18 @@ def _source(ns: argparse.Namespace) -> tuple[pipeline.Source, dict[str, str]]:
         raise _Fail(f"{e.filename}: {e.strerror}") from None
 
 
+class _Version(argparse.Action):
+    def __call__(self, parser, namespace, values, option_string=None):
+        from clickpy.netmap_shim.backends import AFXDP_MISSING, afxdp_built
+        from clickpy.netmap_shim.ring import backends
+
+        print(f"clickpy {clickpy.__version__}")
+        print(f"port backends: {', '.join(sorted(backends()))}")
+        if not afxdp_built():
+            print(f"  afxdp: {AFXDP_MISSING}")
+        parser.exit()
+
+
 class _Fail(Exception):
     """A command failed for a reason the user can fix; printed without a traceback."""
 
@@ -192,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="clickpy",
         description="Click-language middleboxes on a fast Python/Cython data path.",
     )
-    parser.add_argument("--version", action="version", version=f"clickpy {clickpy.__version__}")
+    parser.add_argument("--version", action=_Version, nargs=0, help="print the version and the port backends built")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("check", help="check and configure a configuration (nothing runs or opens);"

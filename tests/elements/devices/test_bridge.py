@@ -12,7 +12,7 @@ import sys
 import time
 
 import pytest
-from netns import (control_read, exchange, kernel_has_afxdp, lab, needs_afxdp, needs_tcx,  # noqa: F401
+from netns import (control_read, exchange, has_afxdp, lab, needs_afxdp, needs_tcx,  # noqa: F401
                    start_clickpy, wait_for)
 from support import REPO
 
@@ -51,7 +51,7 @@ def stop(lab, proc):
 # skipped only where the kernel lacks what it needs.
 METHODS = [pytest.param("AFXDP", marks=needs_afxdp), pytest.param("AFPACKET", marks=needs_tcx), "AUTO"]
 # What AUTO must choose: AF_XDP where the kernel has it (native XDP on veth).
-EXPECTED = {"AFXDP": "AFXDP", "AFPACKET": "AFPACKET", "AUTO": "AFXDP" if kernel_has_afxdp() else "AFPACKET"}
+EXPECTED = {"AFXDP": "AFXDP", "AFPACKET": "AFPACKET", "AUTO": "AFXDP" if has_afxdp() else "AFPACKET"}
 
 
 def frames(src_mac: bytes, dst_mac: bytes):

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from netns import RECEIVER, lab, needs_afxdp, needs_tap, needs_tcx  # noqa: F401
+from netns import RECEIVER, afxdp_built, lab, needs_afxdp, needs_tap, needs_tcx  # noqa: F401
 
 pytestmark = pytest.mark.root
 
@@ -141,14 +141,14 @@ except PortError as e:
 
 
 @pytest.mark.parametrize("name, options, message", [
-    ("afxdp:nosuch0", {}, "afxdp:nosuch0: no such network interface"),
+    pytest.param("afxdp:nosuch0", {}, "afxdp:nosuch0: no such network interface", marks=needs_afxdp),
     ("afpacket:nosuch0", {}, "afpacket:nosuch0: no such network interface"),
-    ("afxdp:x1", {"sniffer": True}, "cannot run as a sniffer"),
-    ("afxdp:x1", {"outbound": True}, "does not see frames the host sends"),
-    ("afxdp:x1", {"mode": "turbo"}, "mode must be auto, native or skb"),
-    ("afxdp:x1", {"ring_size": 1000}, "ring_size must be a power of two"),
+    pytest.param("afxdp:x1", {"sniffer": True}, "cannot run as a sniffer", marks=needs_afxdp),
+    pytest.param("afxdp:x1", {"outbound": True}, "does not see frames the host sends", marks=needs_afxdp),
+    pytest.param("afxdp:x1", {"mode": "turbo"}, "mode must be auto, native or skb", marks=needs_afxdp),
+    pytest.param("afxdp:x1", {"ring_size": 1000}, "ring_size must be a power of two", marks=needs_afxdp),
     pytest.param("afxdp:x1", {"queue": 4}, "cannot open an AF_XDP socket on queue 4", marks=needs_afxdp),
-    ("afxdp:x1", {"colour": "blue"}, "unknown option(s) colour"),
+    pytest.param("afxdp:x1", {"colour": "blue"}, "unknown option(s) colour", marks=needs_afxdp),
     ("afpacket:x1", {"queue": 2}, "cannot select a receive queue"),
     ("tap:" + "x" * 20, {}, "a name of 1 to 15 characters"),
     pytest.param("tap:x1", {}, "cannot create the tap device", marks=needs_tap),
@@ -202,3 +202,25 @@ def test_tap_port_both_ways(lab):
     assert info["frame_dst"] == "020000000002"
     assert info["data"] == "to-the-tap"
     assert info["gone"] and info["leaked"] == 0
+
+
+AFXDP_UNAVAILABLE = r"""
+import sys
+class NoLibxdp:  # as if libxdp were missing: the backend's module cannot load
+    def find_spec(self, name, path=None, target=None):
+        if name.endswith("backends.afxdp"):
+            raise ImportError("libxdp.so.1: cannot open shared object file")
+sys.meta_path.insert(0, NoLibxdp())
+from clickpy.netmap_shim.ring import PortError, open_port
+try:
+    open_port("afxdp:lo")
+except PortError as e:
+    print(e)
+"""
+
+
+@pytest.mark.skipif(not afxdp_built(), reason="simulates a built AF_XDP backend whose libxdp is missing")
+def test_a_missing_afxdp_backend_says_what_to_install():
+    r = subprocess.run([sys.executable, "-c", AFXDP_UNAVAILABLE], capture_output=True, text=True, timeout=60)
+    assert r.stdout.strip() == ("afxdp:lo: the AF_XDP backend did not load (libxdp.so.1: cannot open shared "
+                                "object file): install libxdp1 and libbpf1 (Debian, Ubuntu)"), r.stdout + r.stderr
