@@ -24,10 +24,10 @@ class ControlError(Exception):
 
 def parse_target(target: str) -> tuple[int, object]:
     """A ControlSocket address: 'PORT', 'HOST:PORT', or a Unix socket's path."""
-    if target.isdigit():
+    if target.isascii() and target.isdigit():
         return socket.AF_INET, ("127.0.0.1", int(target))
     host, sep, port = target.rpartition(":")
-    if sep and port.isdigit() and "/" not in target:
+    if sep and port.isascii() and port.isdigit() and "/" not in target:
         return socket.AF_INET, (host or "127.0.0.1", int(port))
     return socket.AF_UNIX, target
 
@@ -71,7 +71,7 @@ class ControlClient:
         while True:
             line = self._line()
             code, more, text = line[:3], line[3:4], line[4:]
-            if not code.isdigit():
+            if not (code.isascii() and code.isdigit()):
                 raise ConnectionError(f"unexpected line from the router: {line[:80]!r}")
             lines.append(text)
             if more != "-":

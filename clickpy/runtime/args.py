@@ -353,7 +353,7 @@ def IPAddress(text: str, element=None) -> str:
 def _partial_address(text: str):
     """'18.26.4' -> (bytes, 3): an address with 1 to 4 dotted octets, or None."""
     parts = text.split(".")
-    if not 1 <= len(parts) <= 4 or not all(p.isdigit() and int(p) < 256 for p in parts):
+    if not 1 <= len(parts) <= 4 or not all(p.isascii() and p.isdigit() and int(p) < 256 for p in parts):
         return None
     return bytes(int(p) for p in parts) + bytes(4 - len(parts)), len(parts)
 
@@ -372,7 +372,7 @@ def ip_prefix(text: str, element=None, allow_bare: bool = True) -> tuple[str, st
         if parsed is not None:
             addr, nbytes = parsed
             mask = None
-            if mask_text.isdigit() and int(mask_text) <= 32:
+            if mask_text.isascii() and mask_text.isdigit() and int(mask_text) <= 32:
                 mask = (0xFFFFFFFF << (32 - int(mask_text))) & 0xFFFFFFFF
             else:
                 try:

@@ -220,7 +220,7 @@ def _int_value(text):
         ok = all(c in "01234567" for c in digits)
     else:
         digits, base = t, 10
-        ok = t.isdigit()
+        ok = t.isascii() and t.isdigit()
     return sign * int(digits, base) if ok else None
 
 

@@ -231,7 +231,7 @@ def _query_ip6_prefix(router, s: str, context):
 
 
 def _mask_of(bits: str) -> str | None:
-    if bits.isdigit() and int(bits) <= 32:
+    if bits.isascii() and bits.isdigit() and int(bits) <= 32:
         return str(ipaddress.IPv4Network(f"0.0.0.0/{bits}").netmask)
     try:
         return str(ipaddress.IPv4Address(bits))
@@ -276,7 +276,7 @@ def _parse_prefix(text: str, element):
         return _query_ip_prefix(element.router, t, element) if element.router is not None else None
     addr, _, bits = t.rpartition("/")
     parts = addr.split(".")
-    if 1 <= len(parts) < 4 and all(p.isdigit() for p in parts):
+    if 1 <= len(parts) < 4 and all(p.isascii() and p.isdigit() for p in parts):
         addr = ".".join(parts + ["0"] * (4 - len(parts)))
     try:
         a = str(ipaddress.IPv4Address(addr))

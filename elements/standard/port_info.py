@@ -169,7 +169,7 @@ class PortInfo(Element):
         if context is None:
             context = self  # names at this PortInfo's level
         try:
-            proto = _protocol_number(k) if not k.isdigit() else int(k)
+            proto = _protocol_number(k) if not (k.isascii() and k.isdigit()) else int(k)
         except KeyError:
             return None
         if proto == IP_PROTO_TCP_OR_UDP:

@@ -38,6 +38,8 @@ from clickpy.runtime.args import ArgError, parse_time, unparse_timestamp
 from clickpy.runtime.handlers import HandlerError, format_value
 from clickpy.runtime.pending import Pending
 
+DIGITS = "0123456789"  # str.isdigit() also takes '²', which int() refuses
+
 EINVAL = 22
 
 # --- values --------------------------------------------------------------------
@@ -741,7 +743,7 @@ def _sprintf(script, text: str, errh: Errors) -> str:
             j += 1
         else:
             k = j
-            while j < n and fmt[j].isdigit():
+            while j < n and fmt[j] in DIGITS:
                 j += 1
             if j > k:
                 width = int(fmt[k:j])
@@ -755,9 +757,9 @@ def _sprintf(script, text: str, errh: Errors) -> str:
                     raise ScriptError("syntax error")
                 precision = p
                 j += 1
-            elif j < n and fmt[j].isdigit():
+            elif j < n and fmt[j] in DIGITS:
                 k = j
-                while j < n and fmt[j].isdigit():
+                while j < n and fmt[j] in DIGITS:
                     j += 1
                 precision = int(fmt[k:j])
         size = ""

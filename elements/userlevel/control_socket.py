@@ -26,6 +26,11 @@ LLRPC_IN = 0x80000000
 LLRPC_OUT = 0x40000000
 
 
+def _is_count(word: str) -> bool:
+    """ASCII digits only: str.isdigit() also takes '²', which int() refuses."""
+    return word.isascii() and word.isdigit()
+
+
 class _Disconnect(Exception):
     """A client passed a bound: it is told why, and its connection is closed."""
 
@@ -163,7 +168,7 @@ class ControlSocket(Element):
         if kind == "TCP":
             self.port_search = target.endswith("+")
             digits = target.rstrip("+")
-            if not digits.isdigit() or not 0 <= int(digits) < 65536:
+            if not _is_count(digits) or not 0 <= int(digits) < 65536:
                 return errh.error(f"bad port number '{target}'")
             self.port = int(digits)
         elif kind == "UNIX":
@@ -475,7 +480,7 @@ class ControlSocket(Element):
             return body
         if command in ("READDATA", "WRITEDATA", "SETDATA", "LLRPC"):
             if command == "LLRPC":
-                if len(words) not in (2, 3) or (len(words) == 3 and not words[2].isdigit()):
+                if len(words) not in (2, 3) or (len(words) == 3 and not _is_count(words[2])):
                     conn.message(SYNTAX, "Wrong number of arguments" if len(words) not in (2, 3)
                                  else "Syntax error in 'llrpc'")
                     return body
@@ -484,7 +489,7 @@ class ControlSocket(Element):
                 if len(words) != 3:
                     conn.message(SYNTAX, "Wrong number of arguments")
                     return body
-                if not words[2].isdigit():
+                if not _is_count(words[2]):
                     conn.message(SYNTAX, f"Syntax error in '{command}'")
                     return body
                 n = int(words[2])
