@@ -7,6 +7,7 @@ silent fallback to slow code.
 """
 import os
 import shutil
+import sysconfig
 from pathlib import Path
 
 from setuptools import find_packages, setup
@@ -42,7 +43,6 @@ def extensions():
     pyx = [f for f in pyx if _buildable(f)]
     if not pyx:
         return []
-    import numpy
     from Cython.Build import cythonize
     from setuptools import Extension
 
@@ -51,7 +51,7 @@ def extensions():
         parts = Path(src).with_suffix("").parts
         if parts[0] != "clickpy":
             parts = ("clickpy",) + parts
-        exts.append(Extension(".".join(parts), [src], include_dirs=[numpy.get_include()]))
+        exts.append(Extension(".".join(parts), [src]))
     return cythonize(
         exts,
         language_level=3,
@@ -127,6 +127,21 @@ class ParallelBuildExt(build_ext):
                 argv = ["ccache"] + argv
             self.compiler.set_executable(attr, argv)
         super().build_extensions()
+
+    def build_extension(self, ext):
+        # An unchanged extension is not compiled again: the one built last time
+        # lies beside its source (an editable install puts it there), and
+        # cythonize rewrites the .c whenever the .pyx or a .pxd it uses changes.
+        source = Path(ext.sources[0])
+        beside = source.with_name(source.stem + sysconfig.get_config_var("EXT_SUFFIX"))
+        target = Path(self.get_ext_fullpath(ext.name))
+        if (not self.force and beside.exists()
+                and beside.stat().st_mtime >= max(Path(p).stat().st_mtime for p in ext.sources)):
+            if beside.resolve() != target.resolve():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(beside, target)
+            return
+        super().build_extension(ext)
 
 
 setup(
