@@ -54,7 +54,7 @@ def extensions():
             parts = ("clickpy",) + parts
         c_file = Path(src).with_suffix(".c")
         if _up_to_date(c_file, Path(src)):
-            fresh.append(Extension(".".join(parts), [str(c_file)]))
+            fresh.append(Extension(".".join(parts), [str(c_file)], **_distutils_directives(Path(src))))
         else:
             stale.append(Extension(".".join(parts), [src]))
     if not stale:
@@ -102,6 +102,20 @@ def _project_dependencies(source: Path) -> set[Path]:
             if pxd is not None:
                 todo.append(pxd)
     return seen
+
+
+_DIRECTIVE = re.compile(r"^#\s*distutils:\s*(\w+)\s*=\s*(.*)$")
+
+
+def _distutils_directives(source: Path) -> dict:
+    """A .pyx's '# distutils: libraries = xdp bpf' lines, as cythonize reads them
+    (it is not run for a module whose C file is up to date)."""
+    options = {}
+    for line in source.read_text(encoding="utf-8", errors="replace").splitlines()[:20]:
+        m = _DIRECTIVE.match(line.strip())
+        if m:
+            options[m.group(1)] = m.group(2).split()
+    return options
 
 
 def _up_to_date(c_file: Path, source: Path) -> bool:
