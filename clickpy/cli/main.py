@@ -121,6 +121,9 @@ def cmd_graph(ns: argparse.Namespace) -> int:
     checked = pipeline.load(source, defs)
     text = dot.to_dot(result.graph, checked.ports if checked.ok else None, source.filename)
     fmt = ns.format or (ns.output.rsplit(".", 1)[-1] if ns.output and "." in ns.output else "dot")
+    if fmt not in dot.FORMATS:
+        raise _Fail(f"{ns.output}: cannot tell the format from '.{fmt}': name the file .dot, .svg, .png "
+                    f"or .pdf, or choose one with -T")
     if fmt == "dot":
         _write(ns.output, text)
         return 0

@@ -26,9 +26,15 @@ def to_dot(graph: FlatGraph, ports: list[ElementPorts] | None = None, title: str
         '  node [shape=box, style="rounded", fontname="Helvetica", fontsize=11];',
         '  edge [fontname="Helvetica", fontsize=9];',
     ]
+    # Elements of a compound (named 'compound/inner') are drawn inside a
+    # cluster per compound, nested as the compounds were.
+    tree: dict = {}
     for e in graph.elements:
-        label = e.name if e.name.startswith(e.class_name + "@") else f"{e.name}\n:: {e.class_name}"
-        lines.append(f"  {_quote(e.name)} [label={_quote(label)}];")
+        node = tree
+        for part in e.name.split("/")[:-1]:
+            node = node.setdefault(part, {})
+        node.setdefault(None, []).append(e)
+    _draw_cluster(tree, "", lines, "  ")
     for f, fp, t, tp in graph.connections:
         attrs = []
         if fp:
@@ -41,6 +47,24 @@ def to_dot(graph: FlatGraph, ports: list[ElementPorts] | None = None, title: str
         lines.append(f"  {_quote(graph.elements[f].name)} -> {_quote(graph.elements[t].name)}{attr_text};")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _draw_cluster(node: dict, prefix: str, lines: list[str], indent: str) -> None:
+    for e in node.get(None, []):
+        short = e.name[len(prefix):]
+        label = short if short.startswith(e.class_name + "@") else f"{short}\n:: {e.class_name}"
+        lines.append(f"{indent}{_quote(e.name)} [label={_quote(label)}];")
+    for part, child in node.items():
+        if part is None:
+            continue
+        path = prefix + part
+        lines.append(f"{indent}subgraph {_quote('cluster_' + path)} {{")
+        lines.append(f'{indent}  label={_quote(path)}; style="rounded,dashed"; fontname="Helvetica"; fontsize=10;')
+        _draw_cluster(child, path + "/", lines, indent + "  ")
+        lines.append(f"{indent}}}")
+
+
+FORMATS = ("dot", "svg", "png", "pdf")
 
 
 class GraphvizMissing(RuntimeError):

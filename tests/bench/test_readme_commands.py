@@ -37,9 +37,9 @@ QUICK = {
     "pytest bench --benchmark-enable":
         (["-q", "-p", "no:cacheprovider", "--benchmark-max-time=0.02", "--benchmark-min-rounds=1",
           "--benchmark-warmup=off", "-k", "not veth_forwarding or afpacket"], r"passed", ()),
-    "sudo python bench/veth_forwarding.py":
+    "sudo .venv/bin/python bench/veth_forwarding.py":
         (["--seconds", "0.5", "--warmup", "0.3", "--only", "afpacket"], r"afpacket", ("root", "trafgen")),
-    "sudo python bench/firewall_nat_vs_kernel.py":
+    "sudo .venv/bin/python bench/firewall_nat_vs_kernel.py":
         (["--seconds", "0.5", "--warmup", "0.3", "--only", "kernel-fw", "fw-afpacket", "--no-memory"],
          r"fw-afpacket", ("root", "trafgen", "nft")),
     "python bench/pipe_throughput.py": (["-n", "100000", "-r", "1"], r"Mpps", ()),
@@ -52,7 +52,7 @@ def argv_of(command: str, tmp_path) -> list[str]:
     words = command.split()
     if words[0] == "sudo":
         words = words[1:]
-    if words[0] == "python":
+    if words[0] in ("python", ".venv/bin/python"):
         return [sys.executable, *words[1:]]
     if words[0] == "pytest":
         return [sys.executable, "-m", "pytest", *words[1:]]

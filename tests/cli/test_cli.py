@@ -110,6 +110,21 @@ def test_graph_dot(tmp_path):
     assert '"q" [label="q\\n:: Queue"];' in dot
 
 
+def test_graph_draws_compounds_as_nested_clusters(tmp_path):
+    config = ("elementclass C { input -> q :: Queue -> u :: Unqueue -> output }; "
+              "x :: { input -> y :: C -> output }; Idle -> x -> Discard")
+    dot = clickpy("graph", "-e", config, cwd=tmp_path).stdout
+    outer, inner = dot.index('subgraph "cluster_x" {'), dot.index('subgraph "cluster_x/y" {')
+    assert outer < inner < dot.index('"x/y/q" [label="q\\n:: Queue"];')
+    assert '"Idle@2" -> "x/y/q";' in dot
+
+
+def test_graph_output_of_unknown_format_says_which_formats(tmp_path):
+    proc = clickpy("graph", "-e", "Idle -> Discard", "-o", "x.txt", cwd=tmp_path)
+    assert_clean_error(proc)
+    assert "cannot tell the format from '.txt'" in proc.stderr and not (tmp_path / "x.txt").exists()
+
+
 def test_graph_svg(tmp_path):
     proc = clickpy("graph", "-e", "Idle -> Discard", "-o", "g.svg", cwd=tmp_path)
     if shutil.which("dot"):
