@@ -89,6 +89,10 @@ cdef class FromDevice(Element):
 
     =back
 
+    A TCP or UDP checksum that the sender left for offload to finish (as a
+    host or container sending through a veth does) is finished before the
+    frame is emitted, so forwarded frames arrive with valid checksums.
+
     Errors say which device and what was tried: a missing interface, no
     permission, a METHOD that cannot work. A device that goes down is
     reported and read again when it comes back; one that disappears stops
@@ -111,6 +115,8 @@ cdef class FromDevice(Element):
     =h state read-only
     up, down or gone; for a port named with its backend, failed (a pipe's
     other end gone, a damaged capture file) or eof (a pcap port read to its end).
+    =h checksums_finished read-only
+    TCP/UDP checksums left partial by the sender's offload that were finished.
 
     =e
       FromDevice(eth0, SNIFFER false) -> Queue -> ToDevice(eth1);
@@ -146,6 +152,7 @@ cdef class FromDevice(Element):
         Read("mode", lambda e: getattr(e.shared.port, "mode", "") if e.shared else ""),
         Read("encap", lambda e: "ETHER"),
         Read("state", lambda e: e.state),
+        Read("checksums_finished", lambda e: e.checksums_finished()),
     )
 
     cdef public str devname
@@ -255,6 +262,11 @@ cdef class FromDevice(Element):
         if self.shared is None:
             return 0
         return self.shared.port.stats().get("rx_drops", 0)
+
+    def checksums_finished(self):
+        if self.shared is None:
+            return 0
+        return self.shared.port.stats().get("rx_checksums_finished", 0)
 
     def kernel_drops(self):
         if self.shared is None:

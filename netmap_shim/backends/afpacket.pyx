@@ -28,6 +28,15 @@ receive, default all), ``block_size``, ``block_nr``, ``retire_ms``,
 received data in a buffer), ``rx``/``tx`` (which rings to set up).
 ``Port.fd`` is the packet socket. A slot's ``ptr`` holds the frame's
 packet type (Linux's PACKET_* value) plus one.
+
+Offload: a sender on a veth (a container, a host namespace) leaves TCP/UDP
+checksums partial and hands over TSO/GSO frames of up to 64 KB, neither of
+which a router can forward. The kernel marks partial checksums
+(TP_STATUS_CSUMNOTREADY) and ``rxsync`` finishes them. Segmentation is the
+peer's to do: on a virtual device, a pass-through XDP program is attached
+while the port receives, which makes the kernel segment in software before
+the frames cross the veth (as it does for any XDP user). Like the tcx
+program, it is held by a BPF link and leaves with the process.
 """
 import ctypes
 import os
@@ -40,6 +49,7 @@ from libc.string cimport memcpy, memset
 from posix.mman cimport MAP_FAILED, MAP_LOCKED, MAP_SHARED, PROT_READ, PROT_WRITE, mmap, munmap
 from posix.unistd cimport close
 
+from clickpy.netmap_shim.backends.checksum cimport finish_l4_checksum
 from clickpy.netmap_shim.backends.common cimport add_rings
 from clickpy.netmap_shim.ring cimport Port, RingHeader, Slot, ring_free, ring_next, ring_slot, ring_space
 from clickpy.runtime.packet cimport Pool, small_pool_state
@@ -118,6 +128,7 @@ cdef extern from "<linux/if_packet.h>" nogil:
         TP_STATUS_SEND_REQUEST
         TP_STATUS_SENDING
         TP_STATUS_WRONG_FORMAT
+        TP_STATUS_CSUMNOTREADY
 
 # The ring's status words are shared with the kernel: read them with
 # acquire and write them with release semantics.
@@ -168,9 +179,11 @@ cdef class PacketPort(Port):
     cdef readonly uint64_t rx_drops     # frames too long for a buffer
     cdef readonly uint64_t tx_errors    # frames the kernel refused or too long
     cdef readonly uint64_t kernel_drops
+    cdef readonly uint64_t rx_checksums_finished  # TCP/UDP checksums the sender left to offload
     cdef readonly int last_errno
     cdef object _sock                   # the Python socket object owning fd
     cdef object _drop_link              # tcx program and link fds (non-sniffer mode)
+    cdef object _xdp_link               # XDP pass-through program and link fds (virtual devices)
 
     def __cinit__(self, *args, **kwargs):
         self.map = NULL
@@ -179,6 +192,7 @@ cdef class PacketPort(Port):
         self.ifname = ""
         self._sock = None
         self._drop_link = None
+        self._xdp_link = None
 
     def __dealloc__(self):
         self._close()
@@ -187,7 +201,7 @@ cdef class PacketPort(Port):
 
     cdef int rxsync(self, int ring) noexcept:
         cdef RingHeader *r = self.rxr
-        cdef uint32_t room, n = 0, len, room_in_buf, tci
+        cdef uint32_t room, n = 0, len, room_in_buf, tci, status
         cdef tpacket_block_desc *bd
         cdef tpacket3_hdr *h
         cdef Slot *s
@@ -243,11 +257,14 @@ cdef class PacketPort(Port):
             else:
                 len = 0
             sll = <sockaddr_ll *> (self.frame + SLL_OFFSET)
+            status = h.tp_status
             self.frame += h.tp_next_offset
             self.block_left -= 1
             if len == 0:
                 self.rx_drops += 1
                 continue
+            if status & TP_STATUS_CSUMNOTREADY and finish_l4_checksum(dst, len, False):
+                self.rx_checksums_finished += 1
             s.offset = <uint16_t> self.headroom
             s.len = len
             s.flags = 0
@@ -360,10 +377,10 @@ cdef class PacketPort(Port):
         if self._sock is not None:
             self._sock.close()
             self._sock = None
-        if self._drop_link is not None:
-            for fd in self._drop_link:
+        for link in (self._drop_link, self._xdp_link):
+            for fd in link or ():
                 os.close(fd)
-            self._drop_link = None
+        self._drop_link = self._xdp_link = None
         if self.rxr != NULL:
             ring_free(self.rxr, True)
             self.rxr = NULL
@@ -389,7 +406,7 @@ cdef class PacketPort(Port):
             self.kernel_drops += st.tp_drops
         return {"rx_packets": self.rx_packets, "tx_packets": self.tx_packets,
                 "rx_drops": self.rx_drops, "tx_errors": self.tx_errors,
-                "kernel_drops": self.kernel_drops}
+                "kernel_drops": self.kernel_drops, "rx_checksums_finished": self.rx_checksums_finished}
 
 
 # --- dropping frames for the host (non-sniffer mode) ------------------------
@@ -397,7 +414,8 @@ cdef class PacketPort(Port):
 _NR_BPF = 321 if os.uname().machine == "x86_64" else 280
 _BPF_PROG_LOAD, _BPF_LINK_CREATE = 5, 28
 _BPF_PROG_TYPE_SCHED_CLS, _BPF_TCX_INGRESS = 3, 46
-_TCX_DROP = 2
+_BPF_PROG_TYPE_XDP, _BPF_XDP, _XDP_FLAGS_DRV_MODE = 6, 37, 1 << 2
+_TCX_DROP, _XDP_PASS = 2, 2
 
 
 def _bpf(cmd, attr: bytes):
@@ -410,21 +428,40 @@ def _bpf(cmd, attr: bytes):
     return r
 
 
-def _tcx_drop(ifindex):
-    """Attach 'drop everything' at tcx ingress of ifindex, after packet sockets
-    have their copies; returns (program fd, link fd). Closing them detaches."""
-    insns = struct.pack("<BBhi", 0xB7, 0, 0, _TCX_DROP) + struct.pack("<BBhi", 0x95, 0, 0, 0)  # r0 = DROP; exit
+def _attach_return(ifindex, prog_type, attach_type, flags, verdict, name: bytes):
+    """Load 'return verdict' as a program of prog_type and attach it to ifindex
+    with a BPF link; returns (program fd, link fd). Closing them detaches."""
+    insns = struct.pack("<BBhi", 0xB7, 0, 0, verdict) + struct.pack("<BBhi", 0x95, 0, 0, 0)  # r0 = verdict; exit
     code = ctypes.create_string_buffer(insns, len(insns))
     lic = ctypes.create_string_buffer(b"GPL")
-    attr = struct.pack("<IIQQIIQII16sII", _BPF_PROG_TYPE_SCHED_CLS, 2, ctypes.addressof(code),
-                       ctypes.addressof(lic), 0, 0, 0, 0, 0, b"clickpy_steal", 0, _BPF_TCX_INGRESS)
+    attr = struct.pack("<IIQQIIQII16sII", prog_type, 2, ctypes.addressof(code),
+                       ctypes.addressof(lic), 0, 0, 0, 0, 0, name, 0, attach_type)
     prog = _bpf(_BPF_PROG_LOAD, attr)
     try:
-        link = _bpf(_BPF_LINK_CREATE, struct.pack("<IIII", prog, ifindex, _BPF_TCX_INGRESS, 0))
+        link = _bpf(_BPF_LINK_CREATE, struct.pack("<IIII", prog, ifindex, attach_type, flags))
     except OSError:
         os.close(prog)
         raise
     return prog, link
+
+
+def _tcx_drop(ifindex):
+    """Drop everything at tcx ingress of ifindex, after packet sockets have their copies."""
+    return _attach_return(ifindex, _BPF_PROG_TYPE_SCHED_CLS, _BPF_TCX_INGRESS, 0, _TCX_DROP, b"clickpy_steal")
+
+
+def _xdp_pass(ifname, ifindex):
+    """On a virtual device (a veth), a native XDP program that passes every
+    frame: while it is attached the kernel segments GSO frames before they
+    cross to this device. None where that cannot be (a NIC, a device that
+    has an XDP program already, no native XDP): frames then arrive as they are."""
+    if os.path.exists(f"/sys/class/net/{ifname}/device"):
+        return None  # a NIC: attaching XDP may reset it, and GRO off already gives MTU frames
+    try:
+        return _attach_return(ifindex, _BPF_PROG_TYPE_XDP, _BPF_XDP, _XDP_FLAGS_DRV_MODE, _XDP_PASS,
+                              b"clickpy_segment")
+    except OSError:
+        return None
 
 
 # --- opening ----------------------------------------------------------------
@@ -512,6 +549,8 @@ cdef int _setup(PacketPort port, sock, dict options) except -1:
     if options.get("promisc"):
         sock.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP,
                         struct.pack("iHH8s", port.ifindex, PACKET_MR_PROMISC, 0, b""))
+    if want_rx:
+        port._xdp_link = _xdp_pass(port.ifname, port.ifindex)
     if want_rx and not port.sniffer:
         try:
             port._drop_link = _tcx_drop(port.ifindex)

@@ -163,6 +163,7 @@ cdef class XdpPort(Port):
     cdef uint64_t *_given           # pool UMEM: bitmap of buffers the kernel holds
     cdef uint32_t _shift            # log2(frame_size)
     cdef uint32_t headroom          # private UMEM: where received data starts in a buffer
+    cdef readonly uint64_t rx_checksums_finished  # TCP/UDP checksums the sender left to offload
 
     cdef inline void _give(self, uint32_t buf) noexcept nogil
     cdef inline void _taken(self, uint32_t buf) noexcept nogil

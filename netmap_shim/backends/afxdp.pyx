@@ -43,6 +43,7 @@ from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy, strerror
 from posix.mman cimport MAP_ANONYMOUS, MAP_FAILED, MAP_POPULATE, MAP_PRIVATE, PROT_READ, PROT_WRITE, mmap, munmap
 
+from clickpy.netmap_shim.backends.checksum cimport finish_l4_checksum
 from clickpy.netmap_shim.backends.common cimport add_rings
 from clickpy.netmap_shim.ring cimport NS_BUF_CHANGED, Port, RingHeader, Slot, ring_free, ring_next, ring_slot, ring_space
 from clickpy.runtime.packet cimport Pool, buffer_alloc, buffer_free, small_pool_state
@@ -251,6 +252,7 @@ cdef class XdpPort(Port):
         cdef const xdp_desc *d
         cdef Slot *s
         cdef uint32_t shift = self._shift
+        cdef unsigned char *umem_base = small_pool_state().base  # the UMEM is the pool
         if room:
             got = xsk_ring_cons__peek(&self.rx, room, &idx)
             for i in range(got):
@@ -262,6 +264,8 @@ cdef class XdpPort(Port):
                 s.buf_idx = buf
                 s.offset = <uint16_t> (d.addr & (self.frame_size - 1))
                 s.len = d.len
+                if finish_l4_checksum(umem_base + d.addr, d.len, True):
+                    self.rx_checksums_finished += 1
                 s.flags = NS_BUF_CHANGED
                 r.tail = ring_next(r, r.tail)
             if got:
@@ -291,6 +295,9 @@ cdef class XdpPort(Port):
                     len = pool.buffer_size - self.headroom
                 memcpy(pool.base + <size_t> s.buf_idx * pool.buffer_size + self.headroom,
                        self.area + d.addr, len)
+                if finish_l4_checksum(pool.base + <size_t> s.buf_idx * pool.buffer_size + self.headroom,
+                                      len, True):
+                    self.rx_checksums_finished += 1
                 s.offset = <uint16_t> self.headroom
                 s.len = len
                 s.flags = 0
@@ -526,7 +533,8 @@ cdef class XdpPort(Port):
         cdef xdp_statistics st
         cdef unsigned int slen = sizeof(st)
         out = {"rx_packets": self.rx_packets, "tx_packets": self.tx_packets,
-               "rx_drops": self.rx_drops, "tx_errors": self.tx_errors, "kernel_drops": None}
+               "rx_drops": self.rx_drops, "tx_errors": self.tx_errors, "kernel_drops": None,
+               "rx_checksums_finished": self.rx_checksums_finished}
         if self.xsk != NULL and getsockopt(self.fd, SOL_XDP, XDP_STATISTICS, &st, &slen) == 0:
             out["kernel_drops"] = st.rx_dropped + st.rx_ring_full + st.rx_fill_ring_empty_descs
             out["rx_ring_full"] = st.rx_ring_full
