@@ -23,7 +23,6 @@ inside the lab's namespaces (started with ``exec``), and the namespaces.
 """
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import re
@@ -33,9 +32,10 @@ import sys
 import time
 from pathlib import Path
 
+from clickpy import netns as ns_tools
+
 STATE_DIR = os.environ.get("CLICKPY_LAB_DIR", "/run/clickpy-lab")
 ROLES = ("client", "middlebox", "server")
-CLONE_NEWNET = 0x40000000
 
 # Addresses and names, also handed to the configuration as NAME=value.
 PLAN = {
@@ -47,56 +47,8 @@ PLAN = {
 }
 HOST_MACS = {"client": "02:00:0a:00:01:02", "server": "02:00:0a:00:02:02"}
 
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
 class LabError(Exception):
     """A lab operation failed for a reason worth one line to the user."""
-
-
-def setns(name: str) -> None:
-    """Move the calling thread into network namespace NAME."""
-    fd = os.open(f"/run/netns/{name}", os.O_RDONLY)
-    try:
-        if _libc.setns(fd, CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), "setns failed", name)
-    finally:
-        os.close(fd)
-
-
-class _Inside:
-    """``with _Inside(name):`` runs the block in that namespace, then comes back."""
-
-    def __init__(self, name: str):
-        self.name = name
-
-    def __enter__(self):
-        self.home = os.open("/proc/self/ns/net", os.O_RDONLY)
-        setns(self.name)
-
-    def __exit__(self, *exc):
-        _libc.setns(self.home, CLONE_NEWNET)
-        os.close(self.home)
-
-
-def _sysctl(key: str, value) -> None:
-    with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
-        f.write(str(value))
-
-
-def _no_offloads(ifname: str) -> None:
-    from pyroute2.ethtool import Ethtool
-
-    e = Ethtool()
-    try:
-        f = e.get_features(ifname)
-        for name, feature in f.features.items():
-            if feature.available and (name.startswith("tx-checksum") or name.endswith("segmentation")
-                                      or name in ("tx-scatter-gather", "rx-gro")):
-                feature.enable = False
-        e.set_features(ifname, f)
-    finally:
-        e.close()
 
 
 class Lab:
@@ -155,34 +107,29 @@ class Lab:
         return state
 
     def _wire(self) -> None:
-        from pyroute2 import NetNS
-
-        handles = {role: NetNS(self.netns(role)) for role in ROLES}
+        spaces = {role: ns_tools.Namespace(self.netns(role)) for role in ROLES}
         try:
-            mb = handles["middlebox"]
+            mb = spaces["middlebox"]
             for side in ("client", "server"):
-                dev = PLAN[f"{side.upper()}_DEV"]
-                mb.link("add", ifname=dev, kind="veth", address=PLAN[f"{side.upper()}_MAC"],
-                        peer={"ifname": "eth0", "net_ns_fd": self.netns(side), "address": HOST_MACS[side]})
-            for role, ipr in handles.items():
+                ns_tools.veth(mb, PLAN[f"{side.upper()}_DEV"], spaces[side], "eth0", up=False,
+                              address=PLAN[f"{side.upper()}_MAC"], peer={"address": HOST_MACS[side]})
+            for role, space in spaces.items():
                 for ifname in ("lo", "eth0") if role != "middlebox" else ("lo",):
-                    ipr.link("set", index=ipr.link_lookup(ifname=ifname)[0], state="up")
+                    space.link_up(ifname)
             for side, hosts in (("client", ["CLIENT_HOST"]), ("server", ["SERVER_HOST", "SERVER_HOST2"])):
-                ipr = handles[side]
-                eth0 = ipr.link_lookup(ifname="eth0")[0]
                 for h in hosts:
-                    ipr.addr("add", index=eth0, address=PLAN[h], prefixlen=24)
-                ipr.route("add", dst="default", gateway=PLAN[f"{side.upper()}_IP"])
+                    spaces[side].addr("eth0", f"{PLAN[h]}/24")
+                spaces[side].route("default", PLAN[f"{side.upper()}_IP"])
         finally:
-            for ipr in handles.values():
-                ipr.close()
+            for space in spaces.values():
+                space.close()
         for role in ROLES:
-            with _Inside(self.netns(role)):
-                for key in ("all", "default", "lo"):
-                    _sysctl(f"net.ipv6.conf.{key}.disable_ipv6", 1)
-                if role != "middlebox":
-                    _sysctl("net.ipv6.conf.eth0.disable_ipv6", 1)
-                    _no_offloads("eth0")
+            name = self.netns(role)
+            for key in ("all", "default", "lo"):
+                ns_tools.sysctl(name, f"net.ipv6.conf.{key}.disable_ipv6", 1)
+            if role != "middlebox":
+                ns_tools.sysctl(name, "net.ipv6.conf.eth0.disable_ipv6", 1)
+                ns_tools.no_offloads(name, "eth0")
 
     def _start(self, state: dict, config: str, definitions: dict[str, str], timeout: float,
                run_args: list[str]) -> None:
@@ -195,7 +142,7 @@ class Lab:
         mbns = self.netns("middlebox")
         with open(self.log_file, "wb") as log:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                    preexec_fn=lambda: setns(mbns),
+                                    preexec_fn=lambda: ns_tools.enter(mbns),
                                     start_new_session=True)
         state.update(pid=proc.pid, config=os.path.abspath(config), defines=defines,
                      argv=argv)
@@ -224,20 +171,20 @@ class Lab:
             os.kill(pid, signal.SIGTERM)
             deadline = time.monotonic() + 10
             while _is_ours(pid) and time.monotonic() < deadline:
-                _reap(pid)
+                ns_tools.reap(pid)
                 time.sleep(0.05)
             if _is_ours(pid):
                 os.kill(pid, signal.SIGKILL)
-            _reap(pid)
+            ns_tools.reap(pid)
             done.append(f"stopped the middlebox (pid {pid})")
         for name in reversed(state.get("namespaces", [])):
-            others = _processes_in(name)
+            others = ns_tools.processes_in(name)
             for p in others:
-                _kill(p, signal.SIGTERM)
+                ns_tools.kill(p, signal.SIGTERM)
             if others:
                 time.sleep(0.2)
-                for p in _processes_in(name):
-                    _kill(p, signal.SIGKILL)
+                for p in ns_tools.processes_in(name):
+                    ns_tools.kill(p, signal.SIGKILL)
                 done.append(f"stopped {len(others)} process{'es' if len(others) > 1 else ''} "
                             f"in {name} ({' '.join(map(str, others))})")
             try:
@@ -258,14 +205,14 @@ class Lab:
         name = self.netns(role)
         if not os.path.exists(f"/run/netns/{name}"):
             raise LabError(f"lab '{self.name}' is not up (clickpy lab up)")
-        return subprocess.Popen(argv, preexec_fn=lambda: setns(name), **kwargs)
+        return subprocess.Popen(argv, preexec_fn=lambda: ns_tools.enter(name), **kwargs)
 
     def exec(self, role: str, argv) -> None:
         """Replace this process with argv, run inside role's namespace."""
         name = self.netns(role)
         if not os.path.exists(f"/run/netns/{name}"):
             raise LabError(f"lab '{self.name}' is not up (clickpy lab up)")
-        setns(name)
+        ns_tools.enter(name)
         os.execvp(argv[0], argv)
 
     def read(self, handler: str, timeout: float = 5.0) -> str:
@@ -295,36 +242,3 @@ def _is_ours(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return False
     return b"clickpy" in cmdline and stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def _processes_in(name: str) -> list[int]:
-    """PIDs of the processes living in network namespace NAME (started by 'lab exec')."""
-    try:
-        st = os.stat(f"/run/netns/{name}")
-    except FileNotFoundError:
-        return []
-    want = f"net:[{st.st_ino}]"
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and int(entry) != os.getpid():
-            try:
-                if os.readlink(f"/proc/{entry}/ns/net") == want:
-                    found.append(int(entry))
-            except OSError:
-                pass
-    return found
-
-
-def _kill(pid: int, sig: int) -> None:
-    try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
-    _reap(pid)
-
-
-def _reap(pid: int) -> None:
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass

@@ -17,18 +17,16 @@ the named namespaces: no interface, address or route is added to it.
 """
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import subprocess
 import sys
 import time
 
-NETNS_DIR = "/run/netns"
-PREFIX = "clkt"          # clkt<pid>-<tag>: namespaces made by this harness
-CLONE_NEWNET = 0x40000000
+from clickpy import netns as clickpy_netns
 
-_libc = ctypes.CDLL(None, use_errno=True)
+NETNS_DIR = clickpy_netns.NETNS_DIR
+PREFIX = "clkt"          # clkt<pid>-<tag>: namespaces made by this harness
 
 
 def is_root() -> bool:
@@ -80,83 +78,13 @@ def sweep_stale() -> list[str]:
     return removed
 
 
-def _enter(path: str) -> None:
-    """setns(2) into the network namespace at path (in a child before exec)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        if _libc.setns(fd, CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), "setns failed", path)
-    finally:
-        os.close(fd)
-
-
-class Namespace:
-    """One network namespace: configure it (pyroute2) and run programs in it."""
+class Namespace(clickpy_netns.Namespace):
+    """A namespace of a Lab: the programs it starts end with the lab."""
 
     def __init__(self, lab: "Lab", name: str):
-        from pyroute2 import NetNS
-
+        super().__init__(name)
         self.lab = lab
-        self.name = name
-        self.path = os.path.join(NETNS_DIR, name)
-        self.ipr = NetNS(name)
         self.link_up("lo")
-
-    # --- configuration ----------------------------------------------------
-
-    def index(self, ifname: str) -> int:
-        found = self.ipr.link_lookup(ifname=ifname)
-        if not found:
-            raise LookupError(f"{self.name}: no interface {ifname}")
-        return found[0]
-
-    def link_up(self, ifname: str) -> None:
-        self.ipr.link("set", index=self.index(ifname), state="up")
-
-    def link_down(self, ifname: str) -> None:
-        self.ipr.link("set", index=self.index(ifname), state="down")
-
-    def link_delete(self, ifname: str) -> None:
-        self.ipr.link("del", index=self.index(ifname))
-
-    def addr(self, ifname: str, cidr: str) -> None:
-        address, prefixlen = cidr.split("/")
-        self.ipr.addr("add", index=self.index(ifname), address=address, prefixlen=int(prefixlen))
-
-    def route(self, dst: str, gateway: str) -> None:
-        self.ipr.route("add", dst=dst, gateway=gateway)
-
-    def neigh(self, ifname: str, ip: str, mac: str) -> None:
-        self.ipr.neigh("add", dst=ip, lladdr=mac, ifindex=self.index(ifname), state=0x80)  # permanent
-
-    def mac(self, ifname: str) -> str:
-        return self.ipr.get_links(self.index(ifname))[0].get("IFLA_ADDRESS")
-
-    def set_mac(self, ifname: str, mac: str) -> None:
-        self.ipr.link("set", index=self.index(ifname), address=mac)
-
-    def stats(self, ifname: str) -> dict:
-        """The interface's counters (rx_packets, tx_packets, rx_dropped, ...)."""
-        link = self.ipr.get_links(self.index(ifname))[0]
-        st = link.get("IFLA_STATS64") or link.get("IFLA_STATS")
-        return {k: st.get(k) for k in ("rx_packets", "tx_packets", "rx_bytes", "tx_bytes",
-                                       "rx_dropped", "tx_dropped")}
-
-    def sysctl(self, key: str, value) -> None:
-        """Set a per-namespace sysctl (net.*), e.g. sysctl('net.ipv4.ip_forward', 1)."""
-        path = "/proc/sys/" + key.replace(".", "/")
-        self.run([sys.executable, "-c", f"open({path!r}, 'w').write({str(value)!r})"], check=True)
-
-    def no_offloads(self, ifname: str) -> None:
-        """Turn off transmit checksum and segmentation offloads on ifname.
-
-        A host sending through a veth into a user-space forwarder must: with
-        offloads on, its TCP frames leave with the checksum left for the
-        "hardware" to fill in (and as 64 KB super-frames), and a forwarder
-        that reads them as plain frames passes on bad checksums."""
-        self.python(_NO_OFFLOADS, ifname, check=True)
-
-    # --- programs ------------------------------------------------------------
 
     def popen(self, argv, **kwargs) -> subprocess.Popen:
         """Start argv inside the namespace; the lab stops it at the end.
@@ -164,48 +92,10 @@ class Namespace:
         It leads a process group of its own, so that what it forks (trafgen's
         sender, a shell's children) is stopped with it.
         """
-        path = self.path
-        kwargs.setdefault("stdin", subprocess.DEVNULL)
         kwargs.setdefault("start_new_session", True)
-        proc = subprocess.Popen(argv, preexec_fn=lambda: _enter(path), **kwargs)
+        proc = super().popen(argv, **kwargs)
         self.lab.processes.append(proc)
         return proc
-
-    def run(self, argv, *, check=False, timeout=60, **kwargs) -> subprocess.CompletedProcess:
-        kwargs.setdefault("capture_output", True)
-        kwargs.setdefault("text", True)
-        path = self.path
-        if "input" not in kwargs:
-            kwargs["stdin"] = subprocess.DEVNULL
-        r = subprocess.run(argv, preexec_fn=lambda: _enter(path), timeout=timeout, **kwargs)
-        if check and r.returncode != 0:
-            raise RuntimeError(f"{self.name}: {' '.join(map(str, argv))} failed ({r.returncode}): "
-                               f"{r.stderr or ''}{r.stdout or ''}")
-        return r
-
-    def python(self, code: str, *args, timeout=60, **kwargs) -> subprocess.CompletedProcess:
-        """Run a Python snippet inside the namespace."""
-        return self.run([sys.executable, "-c", code, *map(str, args)], timeout=timeout, **kwargs)
-
-    def close(self) -> None:
-        try:
-            self.ipr.close()
-        except Exception:
-            pass
-
-
-_NO_OFFLOADS = """
-import sys
-from pyroute2.ethtool import Ethtool
-e = Ethtool()
-f = e.get_features(sys.argv[1])
-for name in ("tx-checksum-ip-generic", "tx-checksum-ipv4", "tx-checksum-ipv6", "tx-checksum-sctp",
-             "tx-tcp-segmentation", "tx-tcp6-segmentation", "tx-generic-segmentation",
-             "tx-udp-segmentation", "tx-scatter-gather"):
-    if name in f.features:
-        f.features[name].enable = False
-e.set_features(sys.argv[1], f)
-"""
 
 
 class Lab:
@@ -240,11 +130,7 @@ class Lab:
         """A veth pair with one end in each namespace (created inside ns1).
 
         Extra keyword arguments go to the link (e.g. numrxqueues=2)."""
-        ns1.ipr.link("add", ifname=name1, kind="veth",
-                     peer={"ifname": name2, "net_ns_fd": ns2.name, **kwargs}, **kwargs)
-        if up:
-            ns1.link_up(name1)
-            ns2.link_up(name2)
+        clickpy_netns.veth(ns1, name1, ns2, name2, up=up, **kwargs)
 
     def stop(self, proc: subprocess.Popen, timeout: float = 10.0):
         """Stop one process the lab started (SIGTERM, then SIGKILL); returns its exit code."""

@@ -29,7 +29,6 @@ UNSUPPORTED = {"PCAP": "libpcap capture is not built in; use AFPACKET (the same 
 
 WATCH_INTERVAL = 0.5        # seconds between checks of the device's state
 _SIOCGIFFLAGS = 0x8913
-_SIOCGIFHWADDR = 0x8927
 _IFF_UP = 0x1
 
 
@@ -47,16 +46,17 @@ def parse_method(text: str, errh) -> str | None:
     return None
 
 
-def interface_mac(ifname: str) -> bytes | None:
-    """ifname's hardware address (6 bytes), or None (no such device, not Ethernet-like)."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        data = fcntl.ioctl(s, _SIOCGIFHWADDR, struct.pack("16s16x", ifname.encode()[:15]))
-    except OSError:
-        return None
-    finally:
-        s.close()
-    return data[18:24]
+def interface_macs() -> dict[str, bytes]:
+    """Every interface of this network namespace with a 6-byte hardware address."""
+    from pyroute2 import IPRoute
+
+    out = {}
+    with IPRoute() as ipr:
+        for link in ipr.get_links():
+            mac = link.get("IFLA_ADDRESS")
+            if mac and mac.count(":") == 5:
+                out[link.get("IFLA_IFNAME")] = bytes(int(x, 16) for x in mac.split(":"))
+    return out
 
 
 def resolve_device(element, devname: str, errh) -> str | None:
@@ -79,7 +79,7 @@ def resolve_device(element, devname: str, errh) -> str | None:
         mac = EtherAddress(devname, element)
     except (ArgError, ValueError):
         return devname      # not an address: opening it says what is wrong
-    matches = [name for _, name in socket.if_nameindex() if interface_mac(name) == mac]
+    matches = sorted(name for name, address in interface_macs().items() if address == mac)
     text = ":".join(f"{b:02x}" for b in mac)
     if not matches:
         shown = devname if devname.lower() == text else f"{devname} ({text})"
@@ -99,6 +99,9 @@ def link_state(ifname: str) -> str:
         socket.if_nametoindex(ifname)
     except OSError:
         return "gone"
+    # An ioctl, not pyroute2: this runs every WATCH_INTERVAL inside the driver
+    # loop, where a netlink round trip through pyroute2 (about 1 ms) would
+    # pause forwarding; the ioctl takes microseconds.
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         flags = struct.unpack_from("16sH", fcntl.ioctl(s, _SIOCGIFFLAGS,

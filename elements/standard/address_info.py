@@ -27,7 +27,6 @@ prefix's network address plus one), ``NAME:eth``, ``NAME:ether``,
 """
 from __future__ import annotations
 
-import fcntl
 import ipaddress
 import os
 import socket
@@ -43,20 +42,27 @@ CONFIGURE_PHASE_FIRST = 0
 
 # --- this host's interfaces --------------------------------------------------
 
-_SIOCGIFADDR = 0x8915
-_SIOCGIFNETMASK = 0x891B
 _ARPHRD_ETHER = 1
 _ARPHRD_IEEE80211 = 801
 _devices: dict[str, dict[str, object]] = {}
 _devices_read = 0.0
 
 
-def _ioctl_ipv4(sock, name: str, request: int) -> str | None:
+def _ipv4_addresses() -> dict[str, tuple[str, int]]:
+    """Each interface's first IPv4 address and prefix length."""
+    from pyroute2 import IPRoute
+
+    out: dict[str, tuple[str, int]] = {}
     try:
-        raw = fcntl.ioctl(sock.fileno(), request, struct.pack("256s", name.encode()[:15]))
+        with IPRoute() as ipr:
+            names = {link["index"]: link.get("IFLA_IFNAME") for link in ipr.get_links()}
+            for a in ipr.get_addr(family=socket.AF_INET):
+                name = names.get(a["index"])
+                if name and name not in out and a.get("IFA_ADDRESS"):
+                    out[name] = (a.get("IFA_ADDRESS"), a["prefixlen"])
     except OSError:
-        return None
-    return socket.inet_ntoa(raw[20:24])
+        pass
+    return out
 
 
 def _read_devices() -> dict[str, dict[str, object]]:
@@ -69,10 +75,7 @@ def _read_devices() -> dict[str, dict[str, object]]:
         names = os.listdir("/sys/class/net")
     except OSError:
         names = [n for _, n in socket.if_nameindex()] if hasattr(socket, "if_nameindex") else []
-    try:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    except OSError:
-        sock = None
+    addresses = _ipv4_addresses()
     for name in names:
         info: dict[str, object] = {}
         try:
@@ -86,16 +89,11 @@ def _read_devices() -> dict[str, dict[str, object]]:
                     info["ether"] = octets
         except (OSError, ValueError):
             pass
-        if sock is not None:
-            addr = _ioctl_ipv4(sock, name, _SIOCGIFADDR)
-            if addr is not None:
-                info["ip"] = addr
-                mask = _ioctl_ipv4(sock, name, _SIOCGIFNETMASK)
-                if mask is not None:
-                    info["ipprefix"] = (addr, mask)
+        if name in addresses:
+            addr, prefixlen = addresses[name]
+            info["ip"] = addr
+            info["ipprefix"] = (addr, str(ipaddress.IPv4Network(f"0.0.0.0/{prefixlen}").netmask))
         devices[name] = info
-    if sock is not None:
-        sock.close()
     _devices, _devices_read = devices, time.monotonic()
     return devices
 

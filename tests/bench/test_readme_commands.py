@@ -44,7 +44,7 @@ QUICK = {
          r"fw-afpacket", ("root", "trafgen", "nft")),
     "python bench/pipe_throughput.py": (["-n", "100000", "-r", "1"], r"Mpps", ()),
     "python bench/control_socket_flood.py": (["--seconds", "0.5"], r"flood +[\d.]+ +[\d.]+x", ()),
-    "python bench/nat_exhaustion.py": (["--flows", "2000", "3000", "--runs", "1"], r"free-ports rate", ()),
+    "python bench/nat_exhaustion.py": (["--flows", "60000", "70000", "--runs", "1"], r"free-ports rate", ()),
 }
 
 
