@@ -52,3 +52,21 @@ def clean_up_routers() -> None:
     """Clean up the routers build_router made (tests/conftest.py does after each test)."""
     while BUILT_ROUTERS:
         BUILT_ROUTERS.pop().cleanup()
+
+
+def start_router(config: str, control_path, *flags: str, timeout: float = 20):
+    """A 'clickpy run -u CONTROL_PATH FLAGS -e CONFIG' process, returned once its
+    ControlSocket is listening (stdout and stderr are pipes, as text)."""
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "clickpy", "run", "-u", str(control_path), *flags,
+                             "-e", config], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + timeout
+    while not os.path.exists(control_path):
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            raise RuntimeError(f"router did not start: {proc.communicate()[1]}")
+        time.sleep(0.05)
+    return proc

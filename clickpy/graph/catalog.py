@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from clickpy.graph.ports import PortCount, PortSpecError, parse_port_count, parse_processing
+from clickpy.graph.ports import PortCount, parse_port_count, parse_processing
 
 
 @dataclass(frozen=True, slots=True)

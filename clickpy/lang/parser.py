@@ -291,7 +291,6 @@ class Parser:
         items: list[ast.ElementRef] = []
         any_implicit = False
         while True:
-            item_landmark = self.peek().landmark
             inputs = self.ports()
             t = self.peek()
             if t.kind == IDENT:

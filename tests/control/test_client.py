@@ -2,9 +2,9 @@
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
+from support import start_router
 
 from clickpy.control.client import ControlClient, ControlError, parse_target
 
@@ -20,14 +20,7 @@ def free_port() -> int:
 @pytest.fixture
 def router(tmp_path):
     path, port = tmp_path / "ctl", free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "clickpy", "run", "-u", str(path), "-p", str(port),
-                             "-e", CONFIG], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 20
-    while not path.exists():
-        if proc.poll() is not None or time.time() > deadline:
-            proc.kill()
-            pytest.fail(f"router did not start: {proc.communicate()[1]}")
-        time.sleep(0.05)
+    proc = start_router(CONFIG, path, "-p", str(port))
     yield str(path), port
     proc.kill()
     proc.communicate()

@@ -1,27 +1,16 @@
 """ControlSocket: Click's handler protocol over a real Unix socket, and hot swap."""
 import socket
-import subprocess
-import sys
-import time
 
 import pytest
+from support import start_router
 
 
 @pytest.fixture
 def router(tmp_path):
     """A running 'clickpy run -R -u SOCKET' process; yields a function that talks to it."""
     path = tmp_path / "ctl"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "clickpy", "run", "-R", "-u", str(path), "-e",
-         "Idle -> s :: Counter -> Idle; q :: Queue(10) -> Discard(ACTIVE false); Idle -> q"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    deadline = time.time() + 20
-    while not path.exists():
-        if proc.poll() is not None or time.time() > deadline:
-            proc.kill()
-            pytest.fail(f"router did not start: {proc.communicate()[1]}")
-        time.sleep(0.05)
+    proc = start_router("Idle -> s :: Counter -> Idle; q :: Queue(10) -> Discard(ACTIVE false); Idle -> q",
+                        path, "-R")
 
     def talk(commands: bytes) -> bytes:
         with socket.socket(socket.AF_UNIX) as s:

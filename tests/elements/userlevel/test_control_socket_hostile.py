@@ -1,11 +1,9 @@
 """ControlSocket clients that misbehave cannot stop the router or the other clients."""
-import os
 import socket
-import subprocess
-import sys
 import time
 
 import pytest
+from support import start_router
 
 FORWARDING = "InfiniteSource(LENGTH 60) -> c :: Counter -> Discard"
 
@@ -14,14 +12,7 @@ FORWARDING = "InfiniteSource(LENGTH 60) -> c :: Counter -> Discard"
 def router(tmp_path):
     """A running 'clickpy run -R -u SOCKET' process forwarding packets; yields the socket path."""
     path = tmp_path / "ctl"
-    proc = subprocess.Popen([sys.executable, "-m", "clickpy", "run", "-R", "-u", str(path), "-e", FORWARDING],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 20
-    while not path.exists():
-        if proc.poll() is not None or time.time() > deadline:
-            proc.kill()
-            pytest.fail(f"router did not start: {proc.communicate()[1]}")
-        time.sleep(0.05)
+    proc = start_router(FORWARDING, path, "-R")
     yield str(path)
     alive = proc.poll() is None
     if alive:
