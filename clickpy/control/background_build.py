@@ -21,7 +21,6 @@ names file:line:col as ``clickpy check`` would.
 from __future__ import annotations
 
 import os
-import pickle
 import resource
 import selectors
 import signal
@@ -226,16 +225,23 @@ def check_bounded(source, definitions=None, extra_elements=()):
 
 
 def _child_result(data: bytes, status: int, timed_out: bool):
+    """What the child reported: ((graph, ports, diagnostics), None) or (None, error text).
+
+    Its report is msgpack data, read without running any of its content."""
+    import msgpack
+
+    from clickpy import plan
+
     if timed_out:
         return None, f"configuration not checked within {DEADLINE:g} seconds"
     try:
-        kind, *payload = pickle.loads(data)
-    except Exception:
+        kind, *payload = msgpack.unpackb(data, raw=False)
+        if kind == "error":
+            items, stage = payload
+            return None, _error_text(ConfigError(plan.unpack_diagnostics(items), stage=stage))
+        return plan.unpack(payload[0]), None
+    except (ValueError, TypeError, msgpack.UnpackException):
         return None, _death_message(status)
-    if kind == "error":
-        diagnostics, stage = payload
-        return None, _error_text(ConfigError(diagnostics, stage=stage))
-    return tuple(payload), None
 
 
 def _wait_readable(fd: int) -> None:
@@ -272,6 +278,10 @@ def _check_in_child(write_fd: int, source, definitions, extra_elements) -> None:
         _limit_resources()
         from clickpy.runtime.router import Router
 
+        import msgpack
+
+        from clickpy import plan
+
         try:
             graph, ports, diagnostics = Router.check_source(source, definitions, extra_elements)
             dry = Router(graph, ports, diagnostics=Diagnostics())
@@ -280,15 +290,15 @@ def _check_in_child(write_fd: int, source, definitions, extra_elements) -> None:
                     pass
             finally:
                 dry.cleanup()
-            result = ("ok", graph, ports, diagnostics)
+            result = ["ok", plan.pack(graph, ports, diagnostics)]
         except ConfigError as e:
-            result = ("error", e.diagnostics, e.stage)
+            result = ["error", plan.pack_diagnostics(e.diagnostics), e.stage]
         except (MemoryError, RecursionError) as e:
             d = Diagnostics()
             what = "memory" if isinstance(e, MemoryError) else "stack"
             d.error(None, f"configuration needs more {what} than a reload may use")
-            result = ("error", d, "read")
-        data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+            result = ["error", plan.pack_diagnostics(d), "read"]
+        data = msgpack.packb(result, use_bin_type=True)
         view = memoryview(data)
         while view:
             view = view[os.write(write_fd, view):]
