@@ -156,6 +156,16 @@ def cmd_bench(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{n}: must be at least 1")
+    return n
+
+
 def _client(target: str):
     from clickpy.control.client import ControlClient
 
@@ -231,9 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="measure throughput (Mpps) of a named workload or a config file")
     p.add_argument("workloads", nargs="*", metavar="WORKLOAD|FILE|NAME=value",
                    help="infsrc (default), classify, or a configuration file")
-    p.add_argument("--burst", type=int, default=32, help="BURST for the workload's source (default 32)")
-    p.add_argument("--limit", type=int, default=10_000_000, help="packets per run (default 10M)")
-    p.add_argument("--rounds", type=int, default=3, help="runs; the median is reported (default 3)")
+    p.add_argument("--burst", type=_positive, default=32, help="BURST for the workload's source (default 32)")
+    p.add_argument("--limit", type=_positive, default=10_000_000, help="packets per run (default 10M)")
+    p.add_argument("--rounds", type=_positive, default=3, help="runs; the median is reported (default 3)")
     p.add_argument("--counter", default="c", help="the Counter whose count is the packet total (default c)")
     p.set_defaults(func=cmd_bench)
 

@@ -24,12 +24,14 @@ class ControlError(Exception):
 
 def parse_target(target: str) -> tuple[int, object]:
     """A ControlSocket address: 'PORT', 'HOST:PORT', or a Unix socket's path."""
-    if target.isascii() and target.isdigit():
-        return socket.AF_INET, ("127.0.0.1", int(target))
     host, sep, port = target.rpartition(":")
-    if sep and port.isascii() and port.isdigit() and "/" not in target:
-        return socket.AF_INET, (host or "127.0.0.1", int(port))
-    return socket.AF_UNIX, target
+    if not sep and target.isascii() and target.isdigit():
+        host, port = "127.0.0.1", target
+    elif not (sep and port.isascii() and port.isdigit() and "/" not in target):
+        return socket.AF_UNIX, target
+    if not 0 < int(port) < 65536:
+        raise OSError(f"port {port} is out of range (1 to 65535)")
+    return socket.AF_INET, (host or "127.0.0.1", int(port))
 
 
 class ControlClient:

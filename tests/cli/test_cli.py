@@ -150,3 +150,9 @@ def test_check_configures_every_element_as_run_q_does(tmp_path):
     r = subprocess.run([sys.executable, "-m", "clickpy", "check", "-e",
                         f"FromDump({tmp_path}/none.pcap) -> Discard"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
+
+
+def test_bench_refuses_counts_below_one():
+    for flag in ("--limit", "--rounds", "--burst"):
+        proc = clickpy("bench", "infsrc", flag, "-5")
+        assert proc.returncode == 2 and f"argument {flag}: -5: must be at least 1" in proc.stderr

@@ -35,6 +35,8 @@ def test_targets():
     assert parse_target("10.0.0.1:9000") == (socket.AF_INET, ("10.0.0.1", 9000))
     assert parse_target("/run/x.sock") == (socket.AF_UNIX, "/run/x.sock")
     assert parse_target("ctl") == (socket.AF_UNIX, "ctl")
+    with pytest.raises(OSError, match="port 99999 is out of range"):
+        parse_target("99999")
 
 
 def test_read_write_and_handlers_over_unix_and_tcp(router):
