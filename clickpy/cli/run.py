@@ -180,9 +180,11 @@ class Driver:
                 self.pending = new
                 old.stop()
 
-        self.building = BackgroundBuild(old.scheduler, pipeline.Source(text, "config"), self.definitions,
-                                        self.extra, make_router, done)
-        return self.building.pending
+        build = BackgroundBuild(old.scheduler, pipeline.Source(text, "config"), self.definitions,
+                                self.extra, make_router, done)
+        # A build that could not even start has ended already (and called done).
+        self.building = None if build.pending.done else build
+        return build.pending
 
     def request_stop(self) -> str:
         """Stop the router (now if running, at its start if being built); the phase it was in."""

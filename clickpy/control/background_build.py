@@ -62,18 +62,11 @@ class BackgroundBuild:
     # --- stage 1: the child ------------------------------------------------------
 
     def _start_child(self, source, definitions, extra_elements) -> None:
-        read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
         try:
-            pid = os.fork()
+            pid, read_fd = _spawn_check(source, definitions, extra_elements)
         except OSError as e:
-            os.close(read_fd)
-            os.close(write_fd)
             self._end(None, f"cannot check the configuration: fork failed ({e.strerror})")
             return
-        if pid == 0:  # the child: never returns
-            os.close(read_fd)
-            _check_in_child(write_fd, source, definitions, extra_elements)
-        os.close(write_fd)
         os.set_blocking(read_fd, False)
         self.pid, self._fd = pid, read_fd
         from clickpy.runtime.scheduler import Timer
@@ -106,11 +99,14 @@ class BackgroundBuild:
         self.scheduler.remove_fd(self._fd)
         os.close(self._fd)
         self._fd = -1
-        self._deadline.unschedule()
         _, status = os.waitpid(self.pid, 0)
         self.pid = None
-        data, self._data = bytes(self._data), bytearray()
-        checked, error = _child_result(data, status, self._timed_out)
+        self._checked(bytes(self._data), status, self._timed_out)
+
+    def _checked(self, data: bytes, status: int, timed_out: bool) -> None:
+        self._deadline.unschedule()
+        self._data = bytearray()
+        checked, error = _child_result(data, status, timed_out)
         if error is not None:
             self._end(None, error)
         else:
@@ -184,11 +180,11 @@ class BackgroundBuild:
 
     def finish_now(self) -> None:
         """Block until the build ends (for callers outside the driver loop)."""
-        while self._fd >= 0:
-            if time.monotonic() - self._started > DEADLINE:
-                self._too_slow(None)
-            _wait_readable(self._fd)
-            self._readable(self._fd, selectors.EVENT_READ)
+        if self._fd >= 0:
+            self.scheduler.remove_fd(self._fd)
+            data, status, timed_out = _collect(self.pid, self._fd, self._started, bytes(self._data))
+            self.pid, self._fd = None, -1
+            self._checked(data, status, timed_out or self._timed_out)
         while self.steps is not None and not self._step():
             pass
 
@@ -199,14 +195,30 @@ def check_bounded(source, definitions=None, extra_elements=()):
     Returns ((graph, ports, diagnostics), None) or (None, error text): what a
     'hotconfig' write would learn before building anything.
     """
+    pid, read_fd = _spawn_check(source, definitions, extra_elements)
+    return _child_result(*_collect(pid, read_fd, time.monotonic()))
+
+
+def _spawn_check(source, definitions, extra_elements) -> tuple[int, int]:
+    """Fork the bounded child that checks source; its pid and the pipe its report comes on."""
     read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
-    pid = os.fork()
-    if pid == 0:
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_fd)
+        os.close(write_fd)
+        raise
+    if pid == 0:  # the child: never returns
         os.close(read_fd)
         _check_in_child(write_fd, source, definitions, extra_elements)
     os.close(write_fd)
-    chunks, timed_out = [], False
-    started = time.monotonic()
+    return pid, read_fd
+
+
+def _collect(pid: int, read_fd: int, started: float, so_far: bytes = b"") -> tuple[bytes, int, bool]:
+    """Read the child's whole report, blocking (the child is killed at the
+    deadline); close the pipe and reap the child: (report, status, timed out)."""
+    chunks, timed_out = [so_far], False
     while True:
         if time.monotonic() - started > DEADLINE and not timed_out:
             os.kill(pid, signal.SIGKILL)
@@ -221,7 +233,7 @@ def check_bounded(source, definitions=None, extra_elements=()):
         chunks.append(chunk)
     os.close(read_fd)
     _, status = os.waitpid(pid, 0)
-    return _child_result(b"".join(chunks), status, timed_out)
+    return b"".join(chunks), status, timed_out
 
 
 def _child_result(data: bytes, status: int, timed_out: bool):
