@@ -70,3 +70,17 @@ def start_router(config: str, control_path, *flags: str, timeout: float = 20):
             raise RuntimeError(f"router did not start: {proc.communicate()[1]}")
         time.sleep(0.05)
     return proc
+
+
+def run_for(router, seconds: float):
+    """Run router until `seconds` of its time have passed (in simulated time
+    the clock jumps there once nothing else is due); returns the router."""
+    from clickpy.runtime.scheduler import Timer
+
+    router.scheduler.set_runcount(1)
+    t = Timer(callback=lambda timer: router.please_stop_driver())
+    t.initialize(router.scheduler)
+    t.schedule_after(seconds)
+    router.run()
+    t.unschedule()
+    return router

@@ -37,6 +37,7 @@ import time
 import traceback
 
 import pytest
+from support import run_for
 
 from clickpy.runtime import registry
 from clickpy.runtime.handlers import HandlerError, format_value, generic_handlers
@@ -575,17 +576,6 @@ def test_runtime_write_handlers(class_name, tmp_path):
 # --- the values that started issue 9, with their meaning checked ---------------------------
 
 
-def _run_sim(router, seconds):
-    from clickpy.runtime.scheduler import Timer
-
-    router.scheduler.set_runcount(1)
-    t = Timer(callback=lambda t: router.please_stop_driver())
-    t.initialize(router.scheduler)
-    t.schedule_after(seconds)
-    router.run()
-    t.unschedule()
-
-
 @pytest.mark.parametrize("config", [
     "src :: RatedSource(LENGTH 60, RATE 5000) -> c :: Counter -> Discard",
     "InfiniteSource(LENGTH 60) -> Queue -> src :: RatedUnqueue(5000) -> c :: Counter -> Discard",
@@ -594,13 +584,13 @@ def test_rate_0_sends_nothing_and_a_new_rate_sends_again(config):
     from support import build_router
 
     r = build_router(config, simulated=True)
-    _run_sim(r, 0.1)
+    run_for(r, 0.1)
     assert int(r.read("c.count")) >= 400
     r.write("src.rate", "0")
     before = int(r.read("c.count"))
-    _run_sim(r, 1.0)
+    run_for(r, 1.0)
     assert int(r.read("c.count")) == before       # Click: a rate of 0 sends nothing
     assert r.read("src.rate") == "0"
     r.write("src.rate", "1000")
-    _run_sim(r, 0.1)
+    run_for(r, 0.1)
     assert 90 <= int(r.read("c.count")) - before <= 130   # 100, and a burst's worth at most

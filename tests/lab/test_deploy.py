@@ -58,15 +58,22 @@ def state(ns, *names):
     return json.loads(r.stdout)
 
 
-@pytest.fixture
-def topo(lab, tmp_path):
+def hosts_around_a_middlebox(lab, net: str):
+    """[a] a0 ==veth== a1 [m] b1 ==veth== b0 [b]: the hosts' ends up and
+    addressed NET.1 and NET.2, the middlebox's ends left down."""
     a, m, b = lab.namespace("a"), lab.namespace("m"), lab.namespace("b")
     lab.veth(a, "a0", m, "a1", up=False)
     lab.veth(b, "b0", m, "b1", up=False)
     a.link_up("a0")
     b.link_up("b0")
-    a.addr("a0", "10.71.0.1/24")
-    b.addr("b0", "10.71.0.2/24")
+    a.addr("a0", f"{net}.1/24")
+    b.addr("b0", f"{net}.2/24")
+    return a, m, b
+
+
+@pytest.fixture
+def topo(lab, tmp_path):
+    a, m, b = hosts_around_a_middlebox(lab, "10.71.0")
     a.no_offloads("a0")
     b.no_offloads("b0")
     # Start from a mixed state: a1 down with GRO on; b1 down but already
@@ -182,13 +189,7 @@ print("ok" if digest.decode() == hashlib.sha256(data).hexdigest() and rev == dat
 def test_tcp_through_deploy_with_the_peers_default_offloads(lab, tmp_path, method):
     """Hosts that leave TCP checksums to offload (the default on veth): the
     router finishes them, so a transfer through it arrives intact."""
-    a, m, b = lab.namespace("a"), lab.namespace("m"), lab.namespace("b")
-    lab.veth(a, "a0", m, "a1", up=False)
-    lab.veth(b, "b0", m, "b1", up=False)
-    a.link_up("a0")
-    b.link_up("b0")
-    a.addr("a0", "10.72.0.1/24")
-    b.addr("b0", "10.72.0.2/24")
+    a, m, b = hosts_around_a_middlebox(lab, "10.72.0")
     ctl = str(tmp_path / "ctl")
     proc = m.popen([sys.executable, "-m", "clickpy", "deploy", BRIDGE, "DEV0=a1", "DEV1=b1",
                     f"METHOD={method}", "-u", ctl], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

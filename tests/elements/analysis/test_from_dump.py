@@ -9,7 +9,7 @@ from scapy.all import ICMP, IP, TCP, UDP, Ether, Raw, wrpcap
 from scapy.layers.l2 import CookedLinux, Dot1Q
 
 from clickpy.elements.analysis import pcap_format as pcap
-from support import REPO, build_router, run_config
+from support import REPO, build_router, run_config, run_for
 
 NS = 1_000_000_000
 
@@ -172,17 +172,6 @@ def test_sample_zero_emits_nothing(tmp_path):
     assert r.returncode == 0
     assert r.stdout.strip() == "0"
     assert "SAMPLE probability is 0" in r.stderr
-
-
-def run_for(router, seconds):
-    """Run a router (in simulated time) until seconds have passed."""
-    from clickpy.runtime.scheduler import Timer
-
-    t = Timer(callback=lambda timer: router.please_stop_driver())
-    t.initialize(router.scheduler)
-    t.schedule_after(seconds)
-    router.scheduler.set_runcount(1)
-    router.run()
 
 
 class AnalysisTestSink(clickpy.Element):

@@ -15,12 +15,12 @@ import itertools
 
 import pytest
 import support
-from support import build_router
+from support import build_router, run_for
 
 from clickpy.runtime.args import Arg, Int, String
 from clickpy.runtime.element import Element
 from clickpy.runtime.packet import PacketObject, live_packets
-from clickpy.runtime.scheduler import Task, Timer
+from clickpy.runtime.scheduler import Task
 
 FEEDS = {}
 _keys = itertools.count()
@@ -98,13 +98,7 @@ class IPTestRecord(Element):
 def run_router(config, seconds=1000.0):
     """Build config in simulated time and run it until it is idle (a timer
     `seconds` ahead stops the driver; simulated time jumps there at once)."""
-    r = build_router(config, simulated=True)
-    t = Timer(callback=lambda t: r.please_stop_driver())
-    t.initialize(r.scheduler)
-    t.schedule_after(seconds)
-    r.run()
-    t.unschedule()
-    return r
+    return run_for(build_router(config, simulated=True), seconds)
 
 
 @pytest.fixture

@@ -16,12 +16,12 @@ import struct
 
 import pytest
 import support
-from support import build_router
+from support import build_router, run_for
 
 from clickpy.runtime.args import Arg, String
 from clickpy.runtime.element import Element
 from clickpy.runtime.packet import PacketObject, live_packets
-from clickpy.runtime.scheduler import Task, Timer
+from clickpy.runtime.scheduler import Task
 
 FEEDS = {}
 _keys = itertools.count()
@@ -72,13 +72,7 @@ class FilterRecord(Element):
 
 
 def run_until_idle(config, seconds=1000.0):
-    r = build_router(config, simulated=True)
-    t = Timer(callback=lambda t: r.please_stop_driver())
-    t.initialize(r.scheduler)
-    t.schedule_after(seconds)
-    r.run()
-    t.unschedule()
-    return r
+    return run_for(build_router(config, simulated=True), seconds)
 
 
 def outputs(body, frames, burst=32, noutputs=None, prefix=""):

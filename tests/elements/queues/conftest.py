@@ -5,11 +5,10 @@ epoch (10^9 seconds) and jumps from timer to timer, so counts and times are
 exact and the same on every run.
 """
 import pytest
-from support import build_router
+from support import build_router, run_for
 
 from clickpy import Element
 from clickpy.runtime.packet import PacketObject
-from clickpy.runtime.scheduler import Timer
 
 SIM_START_NS = 1_000_000_000 * 1_000_000_000
 MS = 1_000_000
@@ -39,13 +38,7 @@ class Sim:
 
     def run(self, seconds):
         """Run until `seconds` of simulated time have passed since now."""
-        r = self.router
-        r.scheduler.set_runcount(1)
-        t = Timer(callback=lambda t: r.please_stop_driver())
-        t.initialize(r.scheduler)
-        t.schedule_after(seconds)
-        r.run()
-        t.unschedule()
+        run_for(self.router, seconds)
         return self
 
     def elapsed_ns(self):

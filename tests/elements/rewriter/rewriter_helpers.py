@@ -17,7 +17,7 @@ import itertools
 
 import pytest
 from scapy.all import ICMP, IP, TCP, UDP, raw
-from support import build_router
+from support import build_router, run_for
 
 from clickpy.runtime.args import Arg, String
 from clickpy.runtime.element import Element
@@ -105,13 +105,7 @@ class RWRecord(Element):
 
 def run_router(config, seconds=100000.0):
     """Build config in simulated time and run it until `seconds` (simulated) have passed."""
-    r = build_router(config, simulated=True)
-    t = Timer(callback=lambda t: r.please_stop_driver())
-    t.initialize(r.scheduler)
-    t.schedule_after(seconds)
-    r.run()
-    t.unschedule()
-    return r
+    return run_for(build_router(config, simulated=True), seconds)
 
 
 def udp(src, sport, dst, dport, payload=b"hello", **ip):
