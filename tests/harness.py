@@ -1,0 +1,142 @@
+"""Test elements shared by the element tests: a feed and a recorder.
+
+Both are Python elements (the slow path) under names no library element uses.
+
+* ``HarnessFeed(KEY)`` pushes the packets a test registered with
+  ``feed(packets)`` (which returns KEY), all in one task run, then stops. A
+  packet is bytes, or a dict with ``data`` and optionally ``ts`` (seconds),
+  ``net`` (network header offset; the header length comes from the IP
+  header), ``dst`` (destination IP annotation, dotted quad) and ``paint``.
+* ``HarnessRecord([N])`` records every packet pushed to any of its inputs, in
+  arrival order across inputs, and stops the driver once it has N.
+
+The feed hands packets on one at a time. ``Queue(1000000) -> Unqueue(BURST
+k)`` after it hands them on in batches of k: BURST 1 is the per-packet path,
+BURST 32 the batch path. ``through`` builds that chain around a body.
+
+A conftest that imports ``no_leaks`` (``from harness import no_leaks``) checks
+that every test of its folder leaves no packet descriptor in use.
+"""
+from __future__ import annotations
+
+import gc
+import itertools
+
+import pytest
+import support
+from support import build_router, run_for
+
+from clickpy.runtime.args import Arg, Int, String
+from clickpy.runtime.element import Element
+from clickpy.runtime.packet import PacketObject, live_packets
+from clickpy.runtime.scheduler import Task
+
+FEEDS: dict[str, list] = {}
+_keys = itertools.count()
+
+
+def feed(packets) -> str:
+    """Register packets for a HarnessFeed; returns its KEY argument."""
+    key = f"feed{next(_keys)}"
+    FEEDS[key] = list(packets)
+    return key
+
+
+def make_packet(item) -> PacketObject:
+    """A packet from bytes or from a dict as HarnessFeed takes it."""
+    if not isinstance(item, dict):
+        item = {"data": item}
+    p = PacketObject.make(bytes(item["data"]))
+    if "ts" in item:
+        p.timestamp = int(round(item["ts"] * 1e9))
+    if "net" in item:
+        off = item["net"]
+        p.set_network_header(off, (p.data[off] & 0x0F) * 4)
+    if "dst" in item:
+        p.dst_ip = item["dst"]
+    if "paint" in item:
+        p.paint = item["paint"]
+    return p
+
+
+class HarnessFeed(Element):
+    port_count = "0/1"
+    processing = "h"
+    arguments = (Arg("KEY", String, None, positional=True, mandatory=True),)
+
+    def initialize(self, errh):
+        self.task = Task(self)
+        self.task.initialize(self.router.scheduler, True)
+
+    def run_task(self, task):
+        for item in FEEDS.pop(self.key, []):
+            self.output_push_packet(0, make_packet(item))
+        return False
+
+
+class Rec:
+    """What a HarnessRecord keeps of one packet."""
+    __slots__ = ("port", "data", "net", "transport", "anno", "ts", "dst_ip", "paint", "headroom")
+
+    def __init__(self, port, p):
+        self.port = port
+        self.data = p.data
+        self.net = p.network_offset
+        self.transport = p.transport_offset
+        self.anno = p.anno
+        self.ts = p.timestamp
+        self.dst_ip = p.dst_ip
+        self.paint = p.paint
+        self.headroom = p.headroom
+
+    def key(self):
+        """Everything a packet carries, for comparing two runs."""
+        return (self.port, self.data, self.net, self.transport, self.anno, self.ts)
+
+    def __repr__(self):
+        return f"<Rec port {self.port} {self.data.hex()}>"
+
+
+class HarnessRecord(Element):
+    port_count = "1-/0"
+    processing = "h"
+    arguments = (Arg("N", Int, -1, positional=True),)
+
+    def configure(self, conf, errh):
+        self.log: list[Rec] = []
+        return Element.configure(self, conf, errh)
+
+    def push(self, port, packet):
+        self.log.append(Rec(port, packet))
+        if len(self.log) == self.n:
+            self.router.please_stop_driver()
+
+    def on(self, port) -> list[Rec]:
+        return [r for r in self.log if r.port == port]
+
+
+def run_router(config: str, seconds: float = 1000.0):
+    """Build config in simulated time and run it until it is idle (a timer
+    `seconds` ahead stops the driver; simulated time jumps there at once)."""
+    return run_for(build_router(config, simulated=True), seconds)
+
+
+def through(body: str, packets, noutputs: int = 1, burst: int = 32, before: str = "",
+            seconds: float = 1000.0) -> HarnessRecord:
+    """Run packets through body (an element expression with one input and
+    noutputs outputs) in batches of burst; returns the recorder, whose input
+    k took body's output k."""
+    outs = "; ".join(f"b[{k}] -> [{k}]rec" for k in range(noutputs))
+    config = (f"{before} HarnessFeed({feed(packets)}) -> Queue(1000000) -> Unqueue(BURST {burst}) "
+              f"-> b :: {body}; rec :: HarnessRecord; {outs};")
+    return run_router(config, seconds).find("rec")
+
+
+@pytest.fixture(autouse=True)
+def no_leaks():
+    """Every test leaves as many packet descriptors in use as it found."""
+    before = live_packets()
+    yield
+    support.clean_up_routers()
+    gc.collect()
+    assert live_packets() <= before, "a test leaked packet descriptors"
