@@ -23,7 +23,7 @@ to them (the slow path, in the same graph).
 """
 from libc.stdint cimport uint32_t, uint64_t
 
-from clickpy.runtime.packet cimport Batch, Packet
+from clickpy.runtime.packet cimport MAX_BATCH, Batch, Packet
 
 
 cdef class Element:
@@ -89,3 +89,44 @@ cdef class SimpleElement(Element):
 
 
 cdef void kill_batch(Batch *b) noexcept
+
+
+# Sending a batch's packets to several outputs in per-packet order. An element
+# adds each packet, in input order, to an OutputRun with the output it chose:
+# consecutive packets for one output stay together as one batch, which leaves
+# as soon as a packet for another output comes (or at run_flush). So each
+# output, and the order across outputs, is what pushing one packet at a time
+# gives, and a batch that goes one way leaves as one batch.
+cdef struct OutputRun:
+    int port                # the output the packets in batch are for
+    Batch batch
+
+
+cdef inline void run_start(OutputRun *r) noexcept:
+    r.port = -1
+    r.batch.count = 0
+
+
+cdef inline void run_flush(Element e, OutputRun *r) noexcept:
+    """Send the packets waiting in r (to a port that is not a connected
+    output: drop them)."""
+    if r.batch.count:
+        e.checked_output_push_batch(r.port, &r.batch)
+        r.batch.count = 0
+
+
+cdef inline void run_add(Element e, OutputRun *r, int port, Packet *p) noexcept:
+    """Queue p for output port, after everything added before it."""
+    if port != r.port or r.batch.count == MAX_BATCH:
+        run_flush(e, r)
+        r.port = port
+    r.batch.p[r.batch.count] = p
+    r.batch.count += 1
+
+
+cdef inline int batch_of_one(Batch *b, Packet *p) noexcept:
+    """Make b hold just p (nothing if p is NULL), for a pull_batch that must
+    hand on one packet per call; returns the count."""
+    b.count = 0 if p == NULL else 1
+    b.p[0] = p
+    return b.count

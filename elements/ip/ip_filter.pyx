@@ -13,8 +13,8 @@ from libc.stdint cimport int32_t, uint32_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
-from clickpy.runtime.element cimport Element, kill_batch
-from clickpy.runtime.packet cimport Batch, MAX_BATCH, Packet, PacketObject
+from clickpy.runtime.element cimport Element, OutputRun, run_add, run_flush, run_start
+from clickpy.runtime.packet cimport Batch, Packet, PacketObject
 
 from clickpy.runtime.handlers import Read
 
@@ -319,33 +319,11 @@ cdef class IPFilter(Element):
         self.checked_output_push(filter_match(&self._code, p), p)
 
     cdef void push_batch(self, int port, Batch *b) noexcept:
-        cdef int outs[MAX_BATCH]
-        cdef int i, k, n = b.count, o, first
-        cdef bint same = True
+        cdef OutputRun run
         cdef const FilterCode *code = &self._code
-        cdef Batch part
-        if n == 0:
-            return
-        first = filter_match(code, b.p[0])
-        outs[0] = first
-        for i in range(1, n):
-            o = filter_match(code, b.p[i])
-            outs[i] = o
-            if o != first:
-                same = False
-        if same:
-            self.checked_output_push_batch(first, b)
-            return
-        # one batch per output, in order of first use, each keeping its order
+        cdef int i, n = b.count
+        run_start(&run)
         b.count = 0
         for i in range(n):
-            o = outs[i]
-            if o == -1:
-                continue
-            part.count = 0
-            for k in range(i, n):
-                if outs[k] == o:
-                    part.p[part.count] = b.p[k]
-                    part.count += 1
-                    outs[k] = -1
-            self.checked_output_push_batch(o, &part)
+            run_add(self, &run, filter_match(code, b.p[i]), b.p[i])
+        run_flush(self, &run)

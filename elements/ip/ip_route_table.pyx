@@ -19,7 +19,7 @@ import sys
 
 from libc.stdint cimport int32_t, uint32_t
 
-from clickpy.runtime.element cimport Element
+from clickpy.runtime.element cimport Element, OutputRun, run_add, run_flush, run_start
 from clickpy.runtime.packet cimport Batch, Packet
 
 from clickpy.lang.confstring import shift_word, split_words, uncomment
@@ -482,14 +482,12 @@ cdef class IPRouteTable(Element):
         self.forward(p)
 
     cdef void push_batch(self, int port, Batch *b) noexcept:
-        # Packets leave in their order, consecutive ones for the same output
-        # as one batch: each output sees exactly what per-packet pushes give.
-        cdef Batch run
-        cdef int i, out, cur = -1
+        cdef OutputRun run
+        cdef int i, out
         cdef int n = b.count
         cdef uint32_t a, gw
         cdef Packet *p
-        run.count = 0
+        run_start(&run)
         b.count = 0
         for i in range(n):
             p = b.p[i]
@@ -501,14 +499,8 @@ cdef class IPRouteTable(Element):
                 continue
             if gw:
                 set_anno_dst_ip(p, gw)
-            if out != cur and run.count:
-                self.checked_output_push_batch(cur, &run)
-                run.count = 0
-            cur = out
-            run.p[run.count] = p
-            run.count += 1
-        if run.count:
-            self.checked_output_push_batch(cur, &run)
+            run_add(self, &run, out, p)
+        run_flush(self, &run)
 
     cdef void forward(self, Packet *p) noexcept:
         cdef uint32_t gw = 0

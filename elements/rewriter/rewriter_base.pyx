@@ -30,7 +30,7 @@ from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free
 from libc.string cimport memset
 
-from clickpy.runtime.element cimport Element
+from clickpy.runtime.element cimport Element, OutputRun, run_add, run_flush, run_start
 from clickpy.runtime.packet cimport (MAX_BATCH, Batch, Packet, packet_kill, packet_shared, packet_uniqueify)
 from clickpy.runtime.scheduler cimport Scheduler, Timer
 
@@ -594,27 +594,20 @@ cdef class IPRewriterBase(Element):
             self.checked_output_push(o, p)
 
     cdef void push_batch(self, int port, Batch *b) noexcept:
-        cdef Batch run
-        cdef int i, o, cur = -1, n = b.count
+        cdef OutputRun run
+        cdef int i, o, n = b.count
         cdef int64_t now = self.now()
         cdef Packet *p
-        run.count = 0
+        run_start(&run)
         if n > 1:
             self.prefetch_batch(b)
         b.count = 0
         for i in range(n):
             p = b.p[i]
             o = self.process(port, &p, now)
-            if o < 0:
-                continue
-            if o != cur and run.count:
-                self.checked_output_push_batch(cur, &run)
-                run.count = 0
-            cur = o
-            run.p[run.count] = p
-            run.count += 1
-        if run.count:
-            self.checked_output_push_batch(cur, &run)
+            if o >= 0:
+                run_add(self, &run, o, p)
+        run_flush(self, &run)
 
     # --- slow-path views (handlers, tests) ------------------------------------------------
 

@@ -23,8 +23,8 @@ from libc.stdint cimport uint32_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
-from clickpy.runtime.element cimport Element
-from clickpy.runtime.packet cimport Batch, MAX_BATCH, Packet, pkt_data
+from clickpy.runtime.element cimport Element, OutputRun, run_add, run_flush, run_start
+from clickpy.runtime.packet cimport Batch, Packet, pkt_data
 
 import sys
 
@@ -1131,37 +1131,13 @@ cdef class Classifier(Element):
         self.checked_output_push(self._prog.match(pkt_data(p), p.length), p)
 
     cdef void push_batch(self, int port, Batch *b) noexcept:
-        cdef int outs[MAX_BATCH]
-        cdef int i, n = b.count, o, first, k
+        cdef OutputRun run
         cdef CompiledProgram prog = self._prog
-        cdef Batch part
+        cdef int i, n = b.count
         cdef Packet *p
-        if n == 0:
-            return
-        first = -1
-        k = 1
-        for i in range(n):
-            p = b.p[i]
-            o = prog.match(pkt_data(p), p.length)
-            outs[i] = o
-            if i == 0:
-                first = o
-            elif o != first:
-                k = 0
-        if k:
-            # the whole batch goes one way
-            self.checked_output_push_batch(first, b)
-            return
-        # Split by output, keeping order within each; outputs in order of first use.
+        run_start(&run)
         b.count = 0
         for i in range(n):
-            o = outs[i]
-            if o == -1:
-                continue
-            part.count = 0
-            for k in range(i, n):
-                if outs[k] == o:
-                    part.p[part.count] = b.p[k]
-                    part.count += 1
-                    outs[k] = -1
-            self.checked_output_push_batch(o, &part)
+            p = b.p[i]
+            run_add(self, &run, prog.match(pkt_data(p), p.length), p)
+        run_flush(self, &run)

@@ -1,6 +1,6 @@
 # cython: language_level=3
 """HashSwitch: chooses each packet's output from a hash of some of its bytes."""
-from clickpy.runtime.element cimport Element
+from clickpy.runtime.element cimport Element, OutputRun, run_add, run_flush, run_start
 from clickpy.runtime.packet cimport Batch, Packet, pkt_data
 
 from clickpy.runtime.args import Arg, Unsigned
@@ -62,18 +62,11 @@ cdef class HashSwitch(Element):
         self.output_push(self.choose(p), p)
 
     cdef void push_batch(self, int port, Batch *b) noexcept:
-        # Runs of consecutive packets for the same output go on as one batch.
-        cdef Batch run
-        cdef int i, out, cur = -1
-        run.count = 0
-        for i in range(b.count):
-            out = self.choose(b.p[i])
-            if out != cur and run.count:
-                self.output_push_batch(cur, &run)
-                run.count = 0
-            cur = out
-            run.p[run.count] = b.p[i]
-            run.count += 1
+        cdef OutputRun run
+        cdef int i
+        cdef int n = b.count
+        run_start(&run)
         b.count = 0
-        if run.count:
-            self.output_push_batch(cur, &run)
+        for i in range(n):
+            run_add(self, &run, self.choose(b.p[i]), b.p[i])
+        run_flush(self, &run)

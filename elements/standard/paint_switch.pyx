@@ -1,6 +1,6 @@
 # cython: language_level=3
 """PaintSwitch: sends each packet out of the output its paint annotation names."""
-from clickpy.runtime.element cimport Element
+from clickpy.runtime.element cimport Element, OutputRun, run_add, run_flush, run_start
 from clickpy.runtime.packet cimport PAINT_ANNO_OFFSET, Batch, Packet, packet_clone
 
 from clickpy.runtime.args import Annotation, Arg
@@ -52,21 +52,16 @@ cdef class PaintSwitch(Element):
             self._everywhere(p)
 
     cdef void push_batch(self, int port, Batch *b) noexcept:
-        cdef Batch run
-        cdef int i, out, cur = -1
-        run.count = 0
-        for i in range(b.count):
-            out = b.p[i].anno[self.anno]
-            if out != cur and run.count:
-                self.checked_output_push_batch(cur, &run)
-                run.count = 0
-            if out == 0xFF:
-                self._everywhere(b.p[i])
-                cur = -1
-                continue
-            cur = out
-            run.p[run.count] = b.p[i]
-            run.count += 1
+        cdef OutputRun run
+        cdef int i, out
+        cdef int n = b.count
+        run_start(&run)
         b.count = 0
-        if run.count:
-            self.checked_output_push_batch(cur, &run)
+        for i in range(n):
+            out = b.p[i].anno[self.anno]
+            if out == 0xFF:
+                run_flush(self, &run)
+                self._everywhere(b.p[i])
+            else:
+                run_add(self, &run, out, b.p[i])
+        run_flush(self, &run)

@@ -1,6 +1,6 @@
 # cython: language_level=3
 """PullTee: hands each pulled packet on, and pushes clones of it out of its other outputs."""
-from clickpy.runtime.element cimport Element
+from clickpy.runtime.element cimport Element, batch_of_one
 from clickpy.runtime.packet cimport Batch, Packet, packet_clone
 
 from clickpy.runtime.args import Arg, Unsigned
@@ -49,15 +49,7 @@ cdef class PullTee(Element):
         return p
 
     cdef int pull_batch(self, int port, Batch *b, int max) noexcept:
-        # The clones of a packet go out before the next packet is pulled, as
-        # they would one pull at a time.
-        cdef Packet *p
-        b.count = 0
-        while b.count < max:
-            p = self.input_pull(0)
-            if p == NULL:
-                break
-            self._copies(p)
-            b.p[b.count] = p
-            b.count += 1
-        return b.count
+        # One packet per call, as Click pulls: its copies leave on the push
+        # outputs just before the caller sends it on. Copies of a longer batch
+        # would all leave before any of the batch.
+        return batch_of_one(b, self.pull(port))
