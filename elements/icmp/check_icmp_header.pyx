@@ -1,23 +1,15 @@
 # cython: language_level=3
 """CheckICMPHeader: validates the length and checksum of ICMP packets."""
-from libc.stdint cimport int32_t, int64_t, uint64_t
+from libc.stdint cimport int32_t, int64_t
 
-from clickpy.runtime.element cimport Element, SimpleElement
-from clickpy.runtime.packet cimport Packet, packet_kill
+from clickpy.runtime.packet cimport Packet
+from clickpy.elements.ip.header_check cimport HEADER_OK, HeaderCheck
 from clickpy.elements.ip.ip_header cimport ICMP_HEADER_LEN, IP_PROTO_ICMP, in_cksum, ip_p
 
-import sys
-
-from clickpy.runtime.args import Arg, Bool
-from clickpy.runtime.handlers import Read
-
-REASONS = ("not ICMP", "bad packet length", "bad ICMP checksum")
-
-cdef enum:
+cdef enum:      # the reasons check returns: indexes into the class's REASONS
     NOT_ICMP = 0
     BAD_LENGTH = 1
     BAD_CHECKSUM = 2
-    NREASONS = 3
 
     # ICMP types with a length rule
     ICMP_UNREACH = 3
@@ -31,11 +23,7 @@ cdef enum:
     ICMP_IREQREPLY = 16
 
 
-def _drop_details(e):
-    return "".join(f"{n}\t{REASONS[i]}\n" for i, n in enumerate(e.reason_drops))
-
-
-cdef class CheckICMPHeader(SimpleElement):
+cdef class CheckICMPHeader(HeaderCheck):
     """=c
     CheckICMPHeader([keywords VERBOSE, DETAILS])
 
@@ -64,70 +52,34 @@ cdef class CheckICMPHeader(SimpleElement):
 
     =a CheckIPHeader, CheckTCPHeader, CheckUDPHeader, MarkIPHeader
     """
-    port_count = "1/1-2"
-    processing = "a/ah"
-    arguments = (Arg("VERBOSE", Bool, False), Arg("DETAILS", Bool, False))
-    handlers = (Read("drops", lambda e: e.drops),)
+    REASONS = ("not ICMP", "bad packet length", "bad ICMP checksum")
+    FAILURE = "{name}: ICMP header check failed: {reason}"
 
-    cdef public bint verbose
-    cdef public bint details
-    cdef public uint64_t drops
-    cdef uint64_t _reason_drops[3]
-    cdef public object extra_handlers
-
-    def __cinit__(self):
-        self.extra_handlers = ()
-
-    def configure(self, conf, errh):
-        if not Element.configure(self, conf, errh):
-            return False
-        self.extra_handlers = (Read("drop_details", _drop_details),) if self.details else ()
-        return True
-
-    @property
-    def reason_drops(self):
-        return [self._reason_drops[i] for i in range(NREASONS)]
-
-    cdef Packet *bad(self, int reason, Packet *p) noexcept:
-        if self.drops == 0 or self.verbose:
-            try:
-                sys.stderr.write(f"{self.name}: ICMP header check failed: {REASONS[reason]}\n")
-            except BaseException:
-                pass
-        self.drops += 1
-        if self.details:
-            self._reason_drops[reason] += 1
-        if self.noutputs == 2:
-            self.checked_output_push(1, p)
-        else:
-            packet_kill(p)
-        return NULL
-
-    cdef Packet *simple_action(self, Packet *p) noexcept:
+    cdef int check(self, Packet *p) noexcept:
         cdef int32_t end = <int32_t> (p.data + p.length)
         cdef const unsigned char *icmph
         cdef int64_t icmp_len
         cdef int t
         if p.network < 0 or end - p.network < 10:
-            return self.bad(NOT_ICMP if p.network < 0 else BAD_LENGTH, p)
+            return NOT_ICMP if p.network < 0 else BAD_LENGTH
         if ip_p(p.buffer + p.network) != IP_PROTO_ICMP:
-            return self.bad(NOT_ICMP, p)
+            return NOT_ICMP
         icmp_len = <int64_t> end - p.transport
         if end - p.network < 20 or p.transport < p.network or icmp_len < ICMP_HEADER_LEN:
-            return self.bad(BAD_LENGTH, p)
+            return BAD_LENGTH
         icmph = p.buffer + p.transport
         t = icmph[0]
         if t == ICMP_UNREACH or t == ICMP_TIMXCEED or t == ICMP_PARAMPROB or t == ICMP_SOURCEQUENCH \
                 or t == ICMP_REDIRECT:
             # an IP header and the first 8 bytes of the datagram follow
             if icmp_len < ICMP_HEADER_LEN + 28:
-                return self.bad(BAD_LENGTH, p)
+                return BAD_LENGTH
         elif t == ICMP_TSTAMP or t == ICMP_TSTAMPREPLY:
             if icmp_len != ICMP_HEADER_LEN + 12:
-                return self.bad(BAD_LENGTH, p)
+                return BAD_LENGTH
         elif t == ICMP_IREQ or t == ICMP_IREQREPLY:
             if icmp_len != ICMP_HEADER_LEN:
-                return self.bad(BAD_LENGTH, p)
+                return BAD_LENGTH
         if in_cksum(icmph, <int> icmp_len) != 0:
-            return self.bad(BAD_CHECKSUM, p)
-        return p
+            return BAD_CHECKSUM
+        return HEADER_OK

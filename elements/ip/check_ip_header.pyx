@@ -1,33 +1,27 @@
 # cython: language_level=3
 """CheckIPHeader: validates IPv4 headers, marks them, drops (or diverts) bad packets."""
-from libc.stdint cimport int64_t, uint32_t, uint64_t
+from libc.stdint cimport int64_t, uint32_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
-from clickpy.runtime.element cimport SimpleElement
-from clickpy.runtime.packet cimport (DST_IP_ANNO_OFFSET, Packet, packet_kill, pkt_data,
-                                     pkt_set_network_header, pkt_take)
+from clickpy.runtime.packet cimport (DST_IP_ANNO_OFFSET, Packet, pkt_data, pkt_set_network_header,
+                                     pkt_take)
+from clickpy.elements.ip.header_check cimport HEADER_OK, HeaderCheck
 from clickpy.elements.ip.ip_header cimport (IP_HEADER_LEN, in_cksum, ip_dst_raw, ip_hl, ip_len,
                                             ip_src_raw, ip_v, store_u32_raw)
 
 import ipaddress
-import sys
 
 from clickpy.lang.confstring import split_keyword, split_words
 from clickpy.runtime.args import ArgError, Bool, IPAddress, IPPrefix, Unsigned, parse_arguments, Arg
-from clickpy.runtime.handlers import Read
 
-REASONS = ("tiny packet", "bad IP version", "bad IP header length",
-           "bad IP length", "bad IP checksum", "bad source address")
-
-cdef enum:
+cdef enum:      # the reasons check returns: indexes into the class's REASONS
     MINISCULE_PACKET = 0
     BAD_VERSION = 1
     BAD_HLEN = 2
     BAD_IP_LEN = 3
     BAD_CHECKSUM = 4
     BAD_SADDR = 5
-    NREASONS = 6
 
 
 def _address_list(text, element=None):
@@ -75,11 +69,7 @@ cdef uint32_t *_raw_array(list addrs, int *n) except? NULL:
     return a
 
 
-def _drop_details(e):
-    return "".join(f"{e.reason_drops[i]}\t{REASONS[i]}\n" for i in range(NREASONS))
-
-
-cdef class CheckIPHeader(SimpleElement):
+cdef class CheckIPHeader(HeaderCheck):
     """=c
     CheckIPHeader([OFFSET, keywords OFFSET, INTERFACES, BADSRC, GOODDST, CHECKSUM, VERBOSE, DETAILS])
 
@@ -111,24 +101,19 @@ cdef class CheckIPHeader(SimpleElement):
 
     =a CheckIPHeader2, MarkIPHeader, SetIPChecksum, StripIPHeader
     """
-    port_count = "1/1-2"
-    processing = "a/ah"
     arguments = None
-    handlers = (Read("drops", lambda e: e.drops),)
+    REASONS = ("tiny packet", "bad IP version", "bad IP header length", "bad IP length",
+               "bad IP checksum", "bad source address")
+    FAILURE = "{name}: IP header check failed: {reason}"
 
     cdef public unsigned offset
     cdef public bint checksum
-    cdef public bint verbose
-    cdef public bint details
-    cdef public uint64_t drops
-    cdef uint64_t _reason_drops[6]
     cdef uint32_t *_bad_src
     cdef int _nbad_src
     cdef uint32_t *_good_dst
     cdef int _ngood_dst
     cdef public list bad_src
     cdef public list good_dst
-    cdef public object extra_handlers
 
     def __cinit__(self):
         self._bad_src = NULL
@@ -179,47 +164,27 @@ cdef class CheckIPHeader(SimpleElement):
         self.checksum = values["checksum"]
         self.verbose = values["verbose"]
         self.details = values["details"]
-        self.extra_handlers = (Read("drop_details", _drop_details),) if self.details else ()
         return True
 
-    @property
-    def reason_drops(self):
-        return [self._reason_drops[i] for i in range(NREASONS)]
-
-    cdef Packet *bad(self, int reason, Packet *p) noexcept:
-        if self.drops == 0 or self.verbose:
-            try:
-                sys.stderr.write(f"{self.name}: IP header check failed: {REASONS[reason]}\n")
-            except BaseException:
-                pass
-        self.drops += 1
-        if self.details:
-            self._reason_drops[reason] += 1
-        if self.noutputs == 2:
-            self.checked_output_push(1, p)
-        else:
-            packet_kill(p)
-        return NULL
-
-    cdef Packet *simple_action(self, Packet *p) noexcept:
+    cdef int check(self, Packet *p) noexcept:
         cdef int64_t plen = <int64_t> p.length - self.offset
         cdef const unsigned char *ip
         cdef unsigned hlen, length
         cdef uint32_t src, dst
         cdef int i
         if plen < IP_HEADER_LEN:
-            return self.bad(MINISCULE_PACKET, p)
+            return MINISCULE_PACKET
         ip = pkt_data(p) + self.offset
         if ip_v(ip) != 4:
-            return self.bad(BAD_VERSION, p)
+            return BAD_VERSION
         hlen = ip_hl(ip)
         if hlen < IP_HEADER_LEN:
-            return self.bad(BAD_HLEN, p)
+            return BAD_HLEN
         length = ip_len(ip)
         if length > plen or length < hlen:
-            return self.bad(BAD_IP_LEN, p)
+            return BAD_IP_LEN
         if self.checksum and in_cksum(ip, hlen) != 0:
-            return self.bad(BAD_CHECKSUM, p)
+            return BAD_CHECKSUM
         if self._nbad_src:
             src = ip_src_raw(ip)
             for i in range(self._nbad_src):
@@ -229,10 +194,10 @@ cdef class CheckIPHeader(SimpleElement):
                         if self._good_dst[i] == dst:
                             break
                     else:
-                        return self.bad(BAD_SADDR, p)
+                        return BAD_SADDR
                     break
         pkt_set_network_header(p, self.offset, hlen)
         if plen > length:
             pkt_take(p, <uint32_t> (plen - length))
         store_u32_raw(&p.anno[DST_IP_ANNO_OFFSET], ip_dst_raw(ip))
-        return p
+        return HEADER_OK

@@ -1,31 +1,19 @@
 # cython: language_level=3
 """CheckUDPHeader: validates the UDP length and checksum of UDP/IP packets."""
-from libc.stdint cimport int32_t, int64_t, uint64_t
+from libc.stdint cimport int32_t, int64_t
 
-from clickpy.runtime.element cimport Element, SimpleElement
-from clickpy.runtime.packet cimport Packet, packet_kill
+from clickpy.runtime.packet cimport Packet
+from clickpy.elements.ip.header_check cimport HEADER_OK, HeaderCheck
 from clickpy.elements.ip.ip_header cimport (IP_PROTO_UDP, UDP_HEADER_LEN, in_cksum,
                                             in_cksum_pseudohdr, ip_hl, ip_p, load_u16_raw, rd16)
 
-import sys
-
-from clickpy.runtime.args import Arg, Bool
-from clickpy.runtime.handlers import Read
-
-REASONS = ("not UDP", "bad packet length", "bad UDP checksum")
-
-cdef enum:
+cdef enum:      # the reasons check returns: indexes into the class's REASONS
     NOT_UDP = 0
     BAD_LENGTH = 1
     BAD_CHECKSUM = 2
-    NREASONS = 3
 
 
-def _drop_details(e):
-    return "".join(f"{n}\t{REASONS[i]}\n" for i, n in enumerate(e.reason_drops))
-
-
-cdef class CheckUDPHeader(SimpleElement):
+cdef class CheckUDPHeader(HeaderCheck):
     """=c
     CheckUDPHeader([keywords VERBOSE, DETAILS])
 
@@ -52,64 +40,28 @@ cdef class CheckUDPHeader(SimpleElement):
 
     =a CheckIPHeader, CheckTCPHeader, CheckICMPHeader, MarkIPHeader, SetUDPChecksum
     """
-    port_count = "1/1-2"
-    processing = "a/ah"
-    arguments = (Arg("VERBOSE", Bool, False), Arg("DETAILS", Bool, False))
-    handlers = (Read("drops", lambda e: e.drops),)
+    REASONS = ("not UDP", "bad packet length", "bad UDP checksum")
+    FAILURE = "UDP header check failed: {reason}"
 
-    cdef public bint verbose
-    cdef public bint details
-    cdef public uint64_t drops
-    cdef uint64_t _reason_drops[3]
-    cdef public object extra_handlers
-
-    def __cinit__(self):
-        self.extra_handlers = ()
-
-    def configure(self, conf, errh):
-        if not Element.configure(self, conf, errh):
-            return False
-        self.extra_handlers = (Read("drop_details", _drop_details),) if self.details else ()
-        return True
-
-    @property
-    def reason_drops(self):
-        return [self._reason_drops[i] for i in range(NREASONS)]
-
-    cdef Packet *bad(self, int reason, Packet *p) noexcept:
-        if self.drops == 0 or self.verbose:
-            try:
-                sys.stderr.write(f"UDP header check failed: {REASONS[reason]}\n")
-            except BaseException:
-                pass
-        self.drops += 1
-        if self.details:
-            self._reason_drops[reason] += 1
-        if self.noutputs == 2:
-            self.checked_output_push(1, p)
-        else:
-            packet_kill(p)
-        return NULL
-
-    cdef Packet *simple_action(self, Packet *p) noexcept:
+    cdef int check(self, Packet *p) noexcept:
         cdef int32_t end = <int32_t> (p.data + p.length)
         cdef const unsigned char *iph
         cdef const unsigned char *udph
         cdef int64_t ulen
         if p.network < 0 or end - p.network < 10:
-            return self.bad(NOT_UDP if p.network < 0 else BAD_LENGTH, p)
+            return NOT_UDP if p.network < 0 else BAD_LENGTH
         iph = p.buffer + p.network
         if ip_p(iph) != IP_PROTO_UDP:
-            return self.bad(NOT_UDP, p)
+            return NOT_UDP
         if end - p.network < 20 or p.transport < p.network or p.transport + UDP_HEADER_LEN > end:
-            return self.bad(BAD_LENGTH, p)
+            return BAD_LENGTH
         udph = p.buffer + p.transport
         ulen = rd16(udph + 4)
         if (ulen < UDP_HEADER_LEN
                 or <int64_t> p.length < ulen + ip_hl(iph) + (p.network - <int32_t> p.data)
                 or <int64_t> p.transport + ulen > end):
-            return self.bad(BAD_LENGTH, p)
+            return BAD_LENGTH
         if load_u16_raw(udph + 6) != 0:
             if in_cksum_pseudohdr(in_cksum(udph, <int> ulen), iph, <int> ulen) != 0:
-                return self.bad(BAD_CHECKSUM, p)
-        return p
+                return BAD_CHECKSUM
+        return HEADER_OK
