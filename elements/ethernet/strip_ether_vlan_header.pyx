@@ -2,13 +2,13 @@
 """StripEtherVLANHeader: removes an Ethernet or 802.1Q header, keeping its VLAN as annotation."""
 from clickpy.elements.ethernet.ether_header cimport (
     ETHER_HEADER_LEN, ETHER_VLAN_HEADER_LEN, ETHERTYPE_8021Q, rd16, set_vlan_tci_anno)
-from clickpy.runtime.element cimport SimpleElement
+from clickpy.runtime.branch cimport BranchElement
 from clickpy.runtime.packet cimport Packet, pkt_data, pkt_pull
 
 from clickpy.runtime.args import Arg, Int, parse_arguments
 
 
-cdef class StripEtherVLANHeader(SimpleElement):
+cdef class StripEtherVLANHeader(BranchElement):
     """=c
     StripEtherVLANHeader([NATIVE_VLAN])
 
@@ -45,8 +45,9 @@ cdef class StripEtherVLANHeader(SimpleElement):
         self._native_vlan = native if native >= 0 else -1
         return True
 
-    cdef Packet *simple_action(self, Packet *p) noexcept:
+    cdef Packet *classify(self, Packet *p, int *out) noexcept:
         cdef const unsigned char *d = pkt_data(p)
+        out[0] = 0
         if p.length < ETHER_HEADER_LEN:
             self.drop(p)
             return NULL
@@ -60,6 +61,5 @@ cdef class StripEtherVLANHeader(SimpleElement):
             set_vlan_tci_anno(p, <unsigned short> self._native_vlan)
             pkt_pull(p, ETHER_HEADER_LEN)
         else:
-            self.checked_output_push(1, p)
-            return NULL
+            out[0] = 1
         return p

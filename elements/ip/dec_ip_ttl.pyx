@@ -2,7 +2,7 @@
 """DecIPTTL: decrements the IP time-to-live; expired packets leave on output 1."""
 from libc.stdint cimport uint32_t, uint64_t
 
-from clickpy.runtime.element cimport SimpleElement
+from clickpy.runtime.branch cimport BranchElement
 from clickpy.runtime.packet cimport Packet, packet_uniqueify
 from clickpy.elements.ip.ip_header cimport ip_header_ok, ip_ttl, rd16, wr16
 
@@ -17,7 +17,7 @@ def _write_active(e, value):
         raise HandlerError(f"active: {err}") from None
 
 
-cdef class DecIPTTL(SimpleElement):
+cdef class DecIPTTL(BranchElement):
     """=c
     DecIPTTL([keywords ACTIVE, MULTICAST])
 
@@ -58,9 +58,10 @@ cdef class DecIPTTL(SimpleElement):
     cdef public bint multicast
     cdef public uint64_t drops
 
-    cdef Packet *simple_action(self, Packet *p) noexcept:
+    cdef Packet *classify(self, Packet *p, int *out) noexcept:
         cdef unsigned char *ip
         cdef uint32_t sum
+        out[0] = 0
         if not ip_header_ok(p):
             self.drop(p)
             return NULL
@@ -71,8 +72,8 @@ cdef class DecIPTTL(SimpleElement):
             return p
         if ip_ttl(ip) <= 1:
             self.drops += 1
-            self.checked_output_push(1, p)
-            return NULL
+            out[0] = 1
+            return p
         p = packet_uniqueify(p)
         if p == NULL:
             return NULL

@@ -4,13 +4,13 @@ import sys
 
 from libc.stdint cimport uint32_t
 
-from clickpy.runtime.element cimport Element
-from clickpy.runtime.packet cimport PACKET_BROADCAST, PACKET_MULTICAST, Batch, Packet
+from clickpy.runtime.branch cimport BranchElement
+from clickpy.runtime.packet cimport PACKET_BROADCAST, PACKET_MULTICAST, Packet
 
 from clickpy.runtime.handlers import Read
 
 
-cdef class DropBroadcasts(Element):
+cdef class DropBroadcasts(BranchElement):
     """=c
     DropBroadcasts
 
@@ -34,46 +34,15 @@ cdef class DropBroadcasts(Element):
 
     cdef public uint32_t drops
 
-    cdef inline bint is_broadcast(self, Packet *p) noexcept:
+    cdef Packet *classify(self, Packet *p, int *out) noexcept:
+        out[0] = 0
         if p.packet_type != PACKET_BROADCAST and p.packet_type != PACKET_MULTICAST:
-            return False
+            return p
         if self.drops == 0:
             try:
                 sys.stderr.write("DropBroadcasts: dropped a packet\n")
             except BaseException:
                 pass
         self.drops += 1
-        return True
-
-    cdef void push(self, int port, Packet *p) noexcept:
-        if self.is_broadcast(p):
-            self.checked_output_push(1, p)
-        else:
-            self.output_push(0, p)
-
-    cdef void push_batch(self, int port, Batch *b) noexcept:
-        # Output 0 gets runs, each sent before the next output-1 packet, so
-        # both outputs see the per-packet order.
-        cdef Batch run
-        cdef int i
-        cdef int n = b.count
-        run.count = 0
-        b.count = 0
-        for i in range(n):
-            if self.is_broadcast(b.p[i]):
-                if run.count:
-                    self.output_push_batch(0, &run)
-                    run.count = 0
-                self.checked_output_push(1, b.p[i])
-            else:
-                run.p[run.count] = b.p[i]
-                run.count += 1
-        if run.count:
-            self.output_push_batch(0, &run)
-
-    cdef Packet *pull(self, int port) noexcept:
-        cdef Packet *p = self.input_pull(0)
-        if p != NULL and self.is_broadcast(p):
-            self.checked_output_push(1, p)
-            return NULL
+        out[0] = 1
         return p

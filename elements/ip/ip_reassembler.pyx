@@ -21,7 +21,7 @@ datagrams leave on output 1 if it exists (holes unfilled), else are dropped.
 from libc.stdint cimport int64_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcpy, memset
 
-from clickpy.runtime.element cimport SimpleElement
+from clickpy.runtime.branch cimport BranchElement
 from clickpy.runtime.packet cimport (Packet, packet_copy_annotations, packet_kill, packet_make,
                                      packet_uniqueify, pkt_anno_u16, pkt_data, pkt_pull, pkt_push,
                                      pkt_put, pkt_set_anno_u16, pkt_set_network_header, pkt_take)
@@ -83,7 +83,7 @@ def _chatter(msg):
         pass
 
 
-cdef class IPReassembler(SimpleElement):
+cdef class IPReassembler(BranchElement):
     """=c
     IPReassembler([keywords HIMEM, MAX_MTU_ANNO])
 
@@ -155,7 +155,7 @@ cdef class IPReassembler(SimpleElement):
         self.mem_used = 0
 
     def configure(self, conf, errh):
-        if not SimpleElement.configure(self, conf, errh):
+        if not BranchElement.configure(self, conf, errh):
             return False
         self._mem_low = (self.himem >> 2) * 3
         return True
@@ -172,7 +172,7 @@ cdef class IPReassembler(SimpleElement):
     cdef void _give_up(self, Packet *q) noexcept:
         q.next = NULL
         self.mem_used -= IPH_MEM_USED + pkt_transport_length(q)
-        self.checked_output_push(1, q)
+        self.emit(1, q)     # after the packets that came before the one being handled
 
     cdef void reap(self, int64_t now) noexcept:
         cdef int64_t kill_time = now - REAP_TIMEOUT
@@ -249,7 +249,7 @@ cdef class IPReassembler(SimpleElement):
         q.next = pprev[0]
         pprev[0] = q
 
-    cdef Packet *emit(self, Packet *q, Packet **pprev, Packet *p) noexcept:
+    cdef Packet *complete(self, Packet *q, Packet **pprev, Packet *p) noexcept:
         cdef unsigned char *qip = q.buffer + q.network
         cdef ChunkLink zero
         self.good_assem += 1
@@ -269,7 +269,7 @@ cdef class IPReassembler(SimpleElement):
         packet_kill(p)
         return NULL
 
-    cdef Packet *simple_action(self, Packet *p) noexcept:
+    cdef Packet *classify(self, Packet *p, int *out) noexcept:
         cdef const unsigned char *iph
         cdef unsigned char *qip
         cdef int64_t now
@@ -284,6 +284,7 @@ cdef class IPReassembler(SimpleElement):
         cdef ChunkLink chunk, last
         cdef uint16_t old_ip_off, old_mtu
         cdef unsigned char saved_chunk[4]
+        out[0] = 0
 
         if not ip_header_ok(p):
             return self.bad(p)
@@ -426,7 +427,7 @@ cdef class IPReassembler(SimpleElement):
 
         chunk = read_chunk(first_chunk(q))
         if not (ip_off(qip) & IP_MF) and chunk.off == 0 and chunk.lastoff == pkt_transport_length(q):
-            return self.emit(q, pprev, p)
+            return self.complete(q, pprev, p)
         packet_kill(p)
         return NULL
 

@@ -3,7 +3,7 @@
 from libc.stdint cimport uint32_t
 from libc.string cimport memcpy
 
-from clickpy.runtime.element cimport SimpleElement
+from clickpy.runtime.branch cimport BranchElement
 from clickpy.runtime.packet cimport (DST_IP_ANNO_OFFSET, Packet, packet_uniqueify, pkt_data,
                                      pkt_anno_u32)
 from clickpy.elements.ip.ip_header cimport (IP_HEADER_LEN, IP_PROTO_TCP, IP_PROTO_UDP,
@@ -17,7 +17,7 @@ import socket
 from clickpy.runtime.args import Arg, ArgError, Int, IPAddress, Word, parse_arguments
 
 
-cdef class StoreIPAddress(SimpleElement):
+cdef class StoreIPAddress(BranchElement):
     """=c
     StoreIPAddress(OFFSET)
     StoreIPAddress(ADDR, OFFSET)
@@ -77,11 +77,12 @@ cdef class StoreIPAddress(SimpleElement):
         self.offset = offset
         return True
 
-    cdef Packet *simple_action(self, Packet *p) noexcept:
+    cdef Packet *classify(self, Packet *p, int *out) noexcept:
         cdef uint32_t addr = self._addr if self.use_address else pkt_anno_u32(p, DST_IP_ANNO_OFFSET)
         cdef unsigned char *field
         cdef unsigned char *iph
         cdef uint32_t old
+        out[0] = 0
         if self.offset >= 0:
             if (addr or self.use_address) and <unsigned> self.offset + 4 <= p.length:
                 p = packet_uniqueify(p)
@@ -105,5 +106,5 @@ cdef class StoreIPAddress(SimpleElement):
                       and load_u16_raw(p.buffer + p.transport + 6) != 0):
                     update_in_cksum_u32(p.buffer + p.transport + 6, old, addr)
             return p
-        self.checked_output_push(1, p)
-        return NULL
+        out[0] = 1
+        return p

@@ -2,8 +2,8 @@
 """CheckPaint: sends packets of one paint colour on, and others out of a second output."""
 from libc.stdint cimport uint8_t
 
-from clickpy.runtime.element cimport Element
-from clickpy.runtime.packet cimport PAINT_ANNO_OFFSET, Batch, Packet
+from clickpy.runtime.branch cimport BranchElement
+from clickpy.runtime.packet cimport PAINT_ANNO_OFFSET, Packet
 
 from clickpy.runtime.args import Annotation, Arg
 from clickpy.runtime.handlers import ReadWrite
@@ -11,7 +11,7 @@ from clickpy.runtime.handlers import ReadWrite
 from clickpy.elements.standard.paint import Byte, write_color
 
 
-cdef class CheckPaint(Element):
+cdef class CheckPaint(BranchElement):
     """=c
     CheckPaint(COLOR [, ANNO])
 
@@ -44,44 +44,6 @@ cdef class CheckPaint(Element):
     cdef public uint8_t color
     cdef public int anno
 
-    cdef void push(self, int port, Packet *p) noexcept:
-        if p.anno[self.anno] != self.color:
-            self.checked_output_push(1, p)
-        else:
-            self.output_push(0, p)
-
-    cdef void push_batch(self, int port, Batch *b) noexcept:
-        # Runs of consecutive packets with the same verdict go on together.
-        cdef Batch run
-        cdef int i, out, cur = -1
-        run.count = 0
-        for i in range(b.count):
-            out = 0 if b.p[i].anno[self.anno] == self.color else 1
-            if out != cur and run.count:
-                self.checked_output_push_batch(cur, &run)
-                run.count = 0
-            cur = out
-            run.p[run.count] = b.p[i]
-            run.count += 1
-        b.count = 0
-        if run.count:
-            self.checked_output_push_batch(cur, &run)
-
-    cdef Packet *pull(self, int port) noexcept:
-        cdef Packet *p = self.input_pull(0)
-        if p != NULL and p.anno[self.anno] != self.color:
-            self.checked_output_push(1, p)
-            return NULL
+    cdef Packet *classify(self, Packet *p, int *out) noexcept:
+        out[0] = 0 if p.anno[self.anno] == self.color else 1
         return p
-
-    cdef int pull_batch(self, int port, Batch *b, int max) noexcept:
-        cdef int i, j = 0
-        self.input_pull_batch(0, b, max)
-        for i in range(b.count):
-            if b.p[i].anno[self.anno] != self.color:
-                self.checked_output_push(1, b.p[i])
-            else:
-                b.p[j] = b.p[i]
-                j += 1
-        b.count = j
-        return j

@@ -2,7 +2,7 @@
 """PaintTee: passes every packet on, and a copy of those of one paint colour out of output 1."""
 from libc.stdint cimport uint8_t
 
-from clickpy.runtime.element cimport SimpleElement
+from clickpy.runtime.branch cimport BranchElement
 from clickpy.runtime.packet cimport PAINT_ANNO_OFFSET, Packet, packet_clone
 
 from clickpy.runtime.args import Annotation, Arg
@@ -11,7 +11,7 @@ from clickpy.runtime.handlers import ReadWrite
 from clickpy.elements.standard.paint import Byte, write_color
 
 
-cdef class PaintTee(SimpleElement):
+cdef class PaintTee(BranchElement):
     """=c
     PaintTee(COLOR [, ANNO])
 
@@ -45,10 +45,12 @@ cdef class PaintTee(SimpleElement):
     cdef public uint8_t color
     cdef public int anno
 
-    cdef Packet *simple_action(self, Packet *p) noexcept:
+    cdef Packet *classify(self, Packet *p, int *out) noexcept:
+        # As Click's: the copy leaves on output 1 before the packet on output 0.
         cdef Packet *copy
+        out[0] = 0
         if p.anno[self.anno] == self.color:
             copy = packet_clone(p)
             if copy != NULL:
-                self.checked_output_push(1, copy)
+                self.emit(1, copy)
         return p

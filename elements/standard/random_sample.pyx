@@ -6,8 +6,8 @@ from fractions import Fraction
 from libc.stdint cimport uint32_t
 
 from clickpy.elements.standard.random_seed cimport click_random
-from clickpy.runtime.element cimport Element
-from clickpy.runtime.packet cimport Batch, Packet
+from clickpy.runtime.branch cimport BranchElement
+from clickpy.runtime.packet cimport Packet
 
 from clickpy.runtime.args import Arg, ArgError, Bool, parse_arguments
 from clickpy.runtime.handlers import HandlerError, Read, ReadWrite
@@ -78,7 +78,7 @@ def _write_active(e, value):
         raise HandlerError("expected boolean") from None
 
 
-cdef class RandomSample(Element):
+cdef class RandomSample(BranchElement):
     """=c
     RandomSample([P, keywords SAMPLE, DROP, ACTIVE])
 
@@ -149,38 +149,10 @@ cdef class RandomSample(Element):
     cdef inline bint sampled(self) noexcept:
         return not self.active or (click_random() & SAMPLING_MASK) < self.sampling_prob
 
-    cdef void push(self, int port, Packet *p) noexcept:
+    cdef Packet *classify(self, Packet *p, int *out) noexcept:
         if self.sampled():
-            self.output_push(0, p)
+            out[0] = 0
         else:
-            self.checked_output_push(1, p)
+            out[0] = 1
             self.drops += 1
-
-    cdef void push_batch(self, int port, Batch *b) noexcept:
-        # Sampled packets leave in runs, each sent before the next unsampled
-        # packet: both outputs see the per-packet order.
-        cdef Batch run
-        cdef int i
-        cdef int n = b.count
-        run.count = 0
-        b.count = 0
-        for i in range(n):
-            if self.sampled():
-                run.p[run.count] = b.p[i]
-                run.count += 1
-            else:
-                if run.count:
-                    self.output_push_batch(0, &run)
-                    run.count = 0
-                self.checked_output_push(1, b.p[i])
-                self.drops += 1
-        if run.count:
-            self.output_push_batch(0, &run)
-
-    cdef Packet *pull(self, int port) noexcept:
-        cdef Packet *p = self.input_pull(0)
-        if p == NULL or self.sampled():
-            return p
-        self.checked_output_push(1, p)
-        self.drops += 1
-        return NULL
+        return p

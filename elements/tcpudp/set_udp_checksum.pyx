@@ -2,7 +2,7 @@
 """SetUDPChecksum: computes and stores the UDP checksum of UDP/IP packets."""
 from libc.stdint cimport int32_t, int64_t
 
-from clickpy.runtime.element cimport SimpleElement
+from clickpy.runtime.branch cimport BranchElement
 from clickpy.runtime.packet cimport Packet, packet_uniqueify
 from clickpy.elements.ip.ip_header cimport (UDP_HEADER_LEN, in_cksum, in_cksum_pseudohdr,
                                             ip_is_frag, rd16, store_u16_raw)
@@ -10,7 +10,7 @@ from clickpy.elements.ip.ip_header cimport (UDP_HEADER_LEN, in_cksum, in_cksum_p
 import sys
 
 
-cdef class SetUDPChecksum(SimpleElement):
+cdef class SetUDPChecksum(BranchElement):
     """=c
     SetUDPChecksum()
 
@@ -34,33 +34,34 @@ cdef class SetUDPChecksum(SimpleElement):
     processing = "a/ah"
     arguments = ()
 
-    cdef Packet *simple_action(self, Packet *p) noexcept:
+    cdef Packet *classify(self, Packet *p, int *out) noexcept:
         cdef int32_t end
         cdef unsigned char *iph
         cdef unsigned char *udph
         cdef int64_t tlen, ulen
         cdef unsigned short csum
+        out[0] = 0
         p = packet_uniqueify(p)
         if p == NULL:
             return NULL
         end = <int32_t> (p.data + p.length)
         if p.network < 0 or p.transport < p.network or end - p.network < 20:
-            return self.bad(p)
+            return self.bad(p, out)
         iph = p.buffer + p.network
         udph = p.buffer + p.transport
         tlen = end - p.transport
         if ip_is_frag(iph) or tlen < UDP_HEADER_LEN:
-            return self.bad(p)
+            return self.bad(p, out)
         ulen = rd16(udph + 4)
         if tlen < ulen:
-            return self.bad(p)
+            return self.bad(p, out)
         udph[6] = 0
         udph[7] = 0
         csum = in_cksum_pseudohdr(in_cksum(udph, <int> ulen), iph, <int> ulen)
         store_u16_raw(udph + 6, csum if csum != 0 else 0xFFFF)
         return p
 
-    cdef Packet *bad(self, Packet *p) noexcept:
+    cdef Packet *bad(self, Packet *p, int *out) noexcept:
         if self.noutputs == 1:
             router = self.router
             try:
@@ -70,5 +71,5 @@ cdef class SetUDPChecksum(SimpleElement):
             except BaseException:
                 pass
             self.dropped += 1
-        self.checked_output_push(1, p)
-        return NULL
+        out[0] = 1
+        return p
