@@ -23,7 +23,7 @@ to them (the slow path, in the same graph).
 """
 from libc.stdint cimport uint32_t, uint64_t
 
-from clickpy.runtime.packet cimport MAX_BATCH, Batch, Packet
+from clickpy.runtime.packet cimport Batch, Packet
 
 
 cdef class Element:
@@ -116,8 +116,9 @@ cdef inline void run_flush(Element e, OutputRun *r) noexcept:
 
 
 cdef inline void run_add(Element e, OutputRun *r, int port, Packet *p) noexcept:
-    """Queue p for output port, after everything added before it."""
-    if port != r.port or r.batch.count == MAX_BATCH:
+    """Queue p for output port, after everything added before it. At most
+    MAX_BATCH packets may be added between two flushes (one input batch)."""
+    if port != r.port:
         run_flush(e, r)
         r.port = port
     r.batch.p[r.batch.count] = p

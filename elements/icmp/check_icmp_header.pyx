@@ -1,5 +1,6 @@
 # cython: language_level=3
 """CheckICMPHeader: validates the length and checksum of ICMP packets."""
+cimport cython
 from libc.stdint cimport int32_t, int64_t
 
 from clickpy.runtime.packet cimport Packet
@@ -23,6 +24,7 @@ cdef enum:      # the reasons check returns: indexes into the class's REASONS
     ICMP_IREQREPLY = 16
 
 
+@cython.final
 cdef class CheckICMPHeader(HeaderCheck):
     """=c
     CheckICMPHeader([keywords VERBOSE, DETAILS])
@@ -55,7 +57,10 @@ cdef class CheckICMPHeader(HeaderCheck):
     REASONS = ("not ICMP", "bad packet length", "bad ICMP checksum")
     FAILURE = "{name}: ICMP header check failed: {reason}"
 
-    cdef int check(self, Packet *p) noexcept:
+    cdef Packet *classify(self, Packet *p, int *out) noexcept:
+        return self.verdict(self.check(p), p, out)
+
+    cdef inline int check(self, Packet *p) noexcept:
         cdef int32_t end = <int32_t> (p.data + p.length)
         cdef const unsigned char *icmph
         cdef int64_t icmp_len

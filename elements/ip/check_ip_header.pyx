@@ -1,5 +1,6 @@
 # cython: language_level=3
 """CheckIPHeader: validates IPv4 headers, marks them, drops (or diverts) bad packets."""
+cimport cython
 from libc.stdint cimport int64_t, uint32_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
@@ -69,6 +70,7 @@ cdef uint32_t *_raw_array(list addrs, int *n) except? NULL:
     return a
 
 
+@cython.final
 cdef class CheckIPHeader(HeaderCheck):
     """=c
     CheckIPHeader([OFFSET, keywords OFFSET, INTERFACES, BADSRC, GOODDST, CHECKSUM, VERBOSE, DETAILS])
@@ -166,7 +168,10 @@ cdef class CheckIPHeader(HeaderCheck):
         self.details = values["details"]
         return True
 
-    cdef int check(self, Packet *p) noexcept:
+    cdef Packet *classify(self, Packet *p, int *out) noexcept:
+        return self.verdict(self.check(p), p, out)
+
+    cdef inline int check(self, Packet *p) noexcept:
         cdef int64_t plen = <int64_t> p.length - self.offset
         cdef const unsigned char *ip
         cdef unsigned hlen, length

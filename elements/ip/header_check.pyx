@@ -2,9 +2,10 @@
 """HeaderCheck: the base of CheckIPHeader, CheckTCPHeader, CheckUDPHeader and
 CheckICMPHeader, which differ only in what they check.
 
-A subclass gives ``check`` and, as class data, ``REASONS`` (the drop reasons,
-indexed by what check returns) and ``FAILURE`` (the message's format, with
-``{name}`` and ``{reason}``). The base does the rest once: a bad packet is
+A subclass gives a ``check`` that returns HEADER_OK or a reason, a one-line
+``classify`` that hands that to ``verdict``, and, as class data, ``REASONS``
+(the drop reasons, indexed by what check returns) and ``FAILURE`` (the
+message's format, with ``{name}`` and ``{reason}``). The base does the rest once: a bad packet is
 counted and leaves on output 1 if there is one, else is dropped, in
 per-packet order in a batch too (BranchElement); the first bad packet prints
 a message, every one with VERBOSE; DETAILS counts them per reason, read from
@@ -40,16 +41,13 @@ cdef class HeaderCheck(BranchElement):
     def reason_drops(self):
         return [self._reason_drops[i] for i in range(len(type(self).REASONS))]
 
-    cdef int check(self, Packet *p) noexcept:
-        return HEADER_OK
-
-    cdef Packet *classify(self, Packet *p, int *out) noexcept:
-        cdef int reason = self.check(p)
-        out[0] = 0
-        if reason == HEADER_OK:
-            return p
+    cdef Packet *bad(self, int reason, Packet *p, int *out) noexcept:
         if self.drops == 0 or self.verbose:
-            self._complain(reason)
+            try:
+                cls = type(self)
+                sys.stderr.write(cls.FAILURE.format(name=self.name, reason=cls.REASONS[reason]) + "\n")
+            except BaseException:
+                pass
         self.drops += 1
         if self.details and reason < MAX_REASONS:
             self._reason_drops[reason] += 1
@@ -58,10 +56,3 @@ cdef class HeaderCheck(BranchElement):
             return p
         packet_kill(p)
         return NULL
-
-    cdef void _complain(self, int reason) noexcept:
-        try:
-            cls = type(self)
-            sys.stderr.write(cls.FAILURE.format(name=self.name, reason=cls.REASONS[reason]) + "\n")
-        except BaseException:
-            pass

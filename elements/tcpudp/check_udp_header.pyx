@@ -1,5 +1,6 @@
 # cython: language_level=3
 """CheckUDPHeader: validates the UDP length and checksum of UDP/IP packets."""
+cimport cython
 from libc.stdint cimport int32_t, int64_t
 
 from clickpy.runtime.packet cimport Packet
@@ -13,6 +14,7 @@ cdef enum:      # the reasons check returns: indexes into the class's REASONS
     BAD_CHECKSUM = 2
 
 
+@cython.final
 cdef class CheckUDPHeader(HeaderCheck):
     """=c
     CheckUDPHeader([keywords VERBOSE, DETAILS])
@@ -43,7 +45,10 @@ cdef class CheckUDPHeader(HeaderCheck):
     REASONS = ("not UDP", "bad packet length", "bad UDP checksum")
     FAILURE = "UDP header check failed: {reason}"
 
-    cdef int check(self, Packet *p) noexcept:
+    cdef Packet *classify(self, Packet *p, int *out) noexcept:
+        return self.verdict(self.check(p), p, out)
+
+    cdef inline int check(self, Packet *p) noexcept:
         cdef int32_t end = <int32_t> (p.data + p.length)
         cdef const unsigned char *iph
         cdef const unsigned char *udph
