@@ -63,6 +63,8 @@ cdef class ToDevice(Element):
     Zero count, drops and pulls.
     =h method read-only
     AFXDP or AFPACKET.
+    =h debug read-only
+    The DEBUG argument.
 
     =e
       ... -> Queue -> ToDevice(eth1);
