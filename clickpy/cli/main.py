@@ -100,7 +100,9 @@ def _configure_only(result: pipeline.Result) -> None:
 
 def cmd_flatten(ns: argparse.Namespace) -> int:
     source, defs = _source(ns)
-    result = pipeline.load(source, defs, run_check=False)
+    # As click-flatten: the file's parameters (with NAME=value overrides)
+    # stay symbolic unless --expand-vars asks for their values.
+    result = pipeline.load(source, defs, run_check=False, keep_parameters=not ns.expand_vars)
     _report(result)
     if not result.ok:
         return 1
@@ -230,6 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_arguments(p)
     p.add_argument("-o", "--output", help="write to FILE instead of standard output")
     p.add_argument("--landmarks", action="store_true", help="precede declarations with line directives")
+    p.add_argument("--expand-vars", action="store_true",
+                   help="substitute the file's define'd parameters (by default they stay $NAME, with their define)")
     p.set_defaults(func=cmd_flatten)
 
     p = sub.add_parser("graph", help="draw the router graph (.dot always; .svg/.png/.pdf need Graphviz)")
