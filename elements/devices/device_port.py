@@ -138,6 +138,12 @@ class SharedPort:
         self._readers[element] = callback
         self._update()
 
+    def stop_reading(self, element) -> None:
+        """Stop calling element when the port is readable (it paused, or its
+        input ended); want_read starts again."""
+        if self._readers.pop(element, None) is not None:
+            self._update()
+
     def want_write(self, element, callback) -> None:
         """Call callback once, the next time the port is writable."""
         self._writers[element] = callback

@@ -293,8 +293,7 @@ cdef class FromDevice(Element):
         if self.shared is None or not getattr(self.shared.port, "eof", False):
             return
         self.state = "eof"
-        self.shared._readers.pop(self, None)
-        self.shared._update()
+        self.shared.stop_reading(self)
 
     def _port_failed(self):
         if self.shared is None:
