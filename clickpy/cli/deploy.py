@@ -3,9 +3,10 @@
     clickpy deploy CONFIG [NAME=value]... [-u PATH] [-p PORT] [-h ELEMENT.HANDLER]...
                    [--no-setup] [--per-packet] [-w]
 
-The interfaces are the ones the configuration names: the device argument of
-every FromDevice and ToDevice in the elaborated (flat) configuration, with
-the ``NAME=value`` parameters applied. Before the router starts, each is
+The interfaces are the ones the configuration names: those every device
+element of the elaborated (flat) configuration opens (FromDevice and
+ToDevice say which, from their arguments), with the ``NAME=value``
+parameters applied. Before the router starts, each is
 prepared for a forwarder that reads and writes whole frames:
 
 - the link is brought up;
@@ -29,9 +30,7 @@ import signal
 import sys
 
 from clickpy import pipeline
-from clickpy.lang.confstring import split_args, unquote
-
-DEVICE_CLASSES = ("FromDevice", "ToDevice")
+from clickpy.lang.confstring import split_args
 
 # Offloads that make the kernel hand a packet socket frames larger than the
 # MTU (receive coalescing) or accept them from one (segmentation on send).
@@ -48,15 +47,21 @@ class DeployError(Exception):
 
 
 def device_names(graph) -> list[str]:
-    """The interfaces a flat graph's device elements name, in order, once each."""
+    """The interfaces a flat graph's device elements name, in order, once each.
+
+    Each element class that opens host interfaces says which ones its
+    configuration names (its ``host_devices``), parsing it its own way.
+    """
+    from clickpy.runtime import registry
+
     names: list[str] = []
     for e in graph.elements:
-        if e.class_name in DEVICE_CLASSES:
-            args = split_args(e.config)
-            if args and args[0].strip():
-                name = unquote(args[0].strip())
-                if name not in names:
-                    names.append(name)
+        host_devices = getattr(registry.lookup(e.class_name), "host_devices", None)
+        if host_devices is None:
+            continue
+        for name in host_devices(split_args(e.config)):
+            if name not in names:
+                names.append(name)
     return names
 
 

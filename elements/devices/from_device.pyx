@@ -178,6 +178,11 @@ cdef class FromDevice(Element):
         self.state = "closed"
         self.method = ""
 
+    @classmethod
+    def host_devices(cls, conf):
+        """The host interfaces an element configured with conf opens (for clickpy deploy)."""
+        return device_port.host_devices(cls, conf)
+
     def configure(self, conf, errh):
         if not Element.configure(self, conf, errh):
             return False

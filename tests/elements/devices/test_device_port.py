@@ -56,3 +56,37 @@ def test_a_writer_keeps_the_descriptor_registered_for_writing():
     shared.want_write("to", lambda: None)
     shared.stop_reading("from")
     assert router.scheduler.registered[7][0] == selectors.EVENT_WRITE
+
+
+def test_device_elements_say_which_host_interfaces_their_arguments_name():
+    from clickpy.runtime import registry
+
+    from_device, to_device = registry.lookup("FromDevice"), registry.lookup("ToDevice")
+    assert from_device.host_devices(["veth7", "SNIFFER false", "METHOD AFPACKET"]) == ["veth7"]
+    assert from_device.host_devices(["DEVNAME veth7", "PROMISC true"]) == ["veth7"]
+    assert to_device.host_devices(['"eth9"', "BURST 8"]) == ["eth9"]
+    # backend-named ports are not interfaces of the host
+    assert from_device.host_devices(["pipe:x{0"]) == []
+    assert to_device.host_devices(["pcap:/tmp/out.pcap"]) == []
+    # an Ethernet address names the interface that has it
+    from clickpy.elements.devices.device_port import interface_macs
+
+    macs = interface_macs()
+    name, mac = min(macs.items())
+    if list(macs.values()).count(mac) == 1:
+        assert from_device.host_devices([":".join(f"{b:02x}" for b in mac)]) == [name]
+    # arguments the element refuses name nothing (running it says why)
+    assert from_device.host_devices(["veth7", "BOGUS 1"]) == []
+    assert to_device.host_devices([]) == []
+
+
+def test_deploy_asks_the_elements_for_their_devices():
+    from clickpy import pipeline
+    from clickpy.cli.deploy import device_names
+
+    text = ("FromDevice(a0, SNIFFER false) -> Queue -> ToDevice(DEVNAME a1);"
+            "FromDevice(pcap:/tmp/x.pcap) -> Queue -> ToDevice(a0);"
+            "FromHost(fake0, 10.0.0.1/24) -> Discard;")
+    result = pipeline.load(pipeline.Source(text, "t"))
+    assert result.ok, result.diagnostics.format()
+    assert device_names(result.graph) == ["a0", "a1"]
