@@ -30,6 +30,7 @@ import signal
 import sys
 
 from clickpy import pipeline
+from clickpy.cli import source as config_source
 from clickpy.lang.confstring import split_args
 
 # Offloads that make the kernel hand a packet socket frames larger than the
@@ -168,9 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="clickpy deploy", add_help=False,
                                 description="Run a configuration on this host's network interfaces, "
                                             "set up for it and restored afterwards.")
-    p.add_argument("args", nargs="*", metavar="FILE|NAME=value")
-    p.add_argument("-f", "--file")
-    p.add_argument("-e", "--expression")
+    config_source.add_arguments(p)
     p.add_argument("-h", "--handler", action="append", default=[], metavar="ELEMENT.HANDLER",
                    help="print a read handler's value after the run (globs allowed)")
     p.add_argument("-p", "--port", action="append", default=[], help="ControlSocket on a TCP port")
@@ -194,20 +193,11 @@ def main(argv: list[str]) -> int:
     from clickpy.cli import run
 
     ns = build_parser().parse_intermixed_args(argv)
-    rest, defs = pipeline.split_definitions(ns.args)
-    file = ns.file
-    if rest:
-        if file is not None or ns.expression is not None or len(rest) > 1:
-            print(f"clickpy deploy: too many configuration files: {' '.join(rest)}", file=sys.stderr)
-            return 1
-        file = rest[0]
-    if file is None and ns.expression is None:
-        print("clickpy deploy: give a configuration file (or -e EXPR)", file=sys.stderr)
-        return 1
     try:
-        source = pipeline.read_source(file, ns.expression)
-    except OSError as e:
-        print(f"clickpy deploy: {e.filename}: {e.strerror}", file=sys.stderr)
+        # Not standard input: a deployed router runs as a service.
+        source, defs = config_source.from_arguments(ns, stdin=False)
+    except config_source.SourceError as e:
+        print(f"clickpy deploy: {e}", file=sys.stderr)
         return 1
     result = pipeline.load(source, defs)
     if not result.ok:
