@@ -132,8 +132,14 @@ def cmd_bench(ns: argparse.Namespace) -> int:
     rest, defs = pipeline.split_definitions(ns.workloads)
     names = rest or ["infsrc"]
     for name in names:
-        if name not in bench.WORKLOADS and not os.path.exists(name):
+        if name in bench.WORKLOADS:
+            continue
+        if not os.path.exists(name):
             raise _Fail(f"no workload or file named '{name}' (workloads: {', '.join(bench.WORKLOADS)})")
+        try:
+            config_source.read(name)  # a file that cannot be read is reported as every command does
+        except config_source.SourceError as e:
+            raise _Fail(str(e)) from None
     try:
         for name in names:
             m = bench.measure(name, burst=ns.burst, limit=ns.limit, rounds=ns.rounds,

@@ -61,3 +61,8 @@ def test_every_command_reports_the_same_errors(tmp_path, command):
     assert (r.returncode, r.stderr) == (1, f"{prog}: nothere.click: No such file or directory\n")
     r = run("a.click", "b.click", "N=1")
     assert (r.returncode, r.stderr) == (1, f"{prog}: too many configuration files: a.click b.click\n")
+
+
+def test_bench_reports_an_unreadable_file_as_the_others_do(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "clickpy", "bench", str(tmp_path)], capture_output=True, text=True)
+    assert (r.returncode, r.stderr) == (1, f"clickpy: {tmp_path}: Is a directory\n")
