@@ -355,9 +355,9 @@ cdef class FromDump(Element):
     cdef uint64_t _errors
     cdef bint _per_packet
     cdef Scheduler _sched
-    cdef Timer _timer
-    cdef ActiveNotifier _notifier
-    cdef NotifierSignal _nonfull
+    cdef Timer _timer                       # TIMING: wakes the task (or puller) when the next packet is due
+    cdef ActiveNotifier _notifier           # pull output: has a packet to give
+    cdef NotifierSignal _nonfull            # push output: downstream has room
 
     def __cinit__(self):
         self._buf = NULL
