@@ -330,16 +330,20 @@ class VariableScope:
     """A chain of parameter definitions, innermost first (Click's VariableEnvironment).
 
     ``depth`` is the nesting depth of the compound (0 = file scope); compound
-    expansion uses it to find the lexically enclosing scope.
+    expansion uses it to find the lexically enclosing scope. References to the
+    parameters of a ``symbolic`` scope are kept as written: flattening keeps
+    the file's own ``define``s that way, so the flat output can still be run
+    with other values (as click-flatten does).
     """
 
-    __slots__ = ("names", "values", "parent", "depth")
+    __slots__ = ("names", "values", "parent", "depth", "symbolic")
 
-    def __init__(self, parent: VariableScope | None = None):
+    def __init__(self, parent: VariableScope | None = None, symbolic: bool = False):
         self.names: list[str] = []
         self.values: list[str] = []
         self.parent = parent
         self.depth = parent.depth + 1 if parent is not None else 0
+        self.symbolic = symbolic
 
     def define(self, name: str, value: str, override: bool = False) -> bool:
         """Define name; returns False if it was already defined in this scope."""
@@ -354,12 +358,16 @@ class VariableScope:
         return False
 
     def lookup(self, name: str) -> str | None:
+        scope = self.owner(name)
+        return None if scope is None else scope.values[scope.names.index(name)]
+
+    def owner(self, name: str) -> VariableScope | None:
+        """The innermost scope that defines name."""
         scope = self
         while scope is not None:
-            try:
-                return scope.values[scope.names.index(name)]
-            except ValueError:
-                scope = scope.parent
+            if name in scope.names:
+                return scope
+            scope = scope.parent
         return None
 
     def parent_of(self, depth: int) -> VariableScope | None:
@@ -370,7 +378,8 @@ class VariableScope:
         return scope
 
     def _expand_reference(self, ref: str, kind: str, level: int) -> str | None:
-        """Value of one reference ($name, ${...}); None if undefined and no default."""
+        """Value of one reference ($name, ${...}); None if undefined and no
+        default; AS_WRITTEN if it names a parameter of a symbolic scope."""
         default = None
         index = -1
         name = ref
@@ -384,7 +393,10 @@ class VariableScope:
                 rest = rest[im.end() :]
             if rest.startswith("-"):
                 default = rest[1:]
-        value = self.lookup(name)
+        owner = self.owner(name)
+        if owner is not None and owner.symbolic:
+            return AS_WRITTEN
+        value = None if owner is None else owner.values[owner.names.index(name)]
         if value is not None:
             value = expand(value, self, level=level + 1)
             if index < 0:
@@ -397,6 +409,9 @@ class VariableScope:
         if default is not None:
             return expand(default, self, level=level + 1)
         return None
+
+
+AS_WRITTEN = object()  # a reference kept unexpanded (see VariableScope.symbolic)
 
 
 class ExpansionTooLarge(ValueError):
@@ -472,7 +487,9 @@ def expand(config: str, scope: VariableScope | None, level: int = 0) -> str:
                 ref = expand(ref, scope, level + 1)
             value = scope._expand_reference(ref, kind, level) if kind != "(" else None
             uninterpolated = end
-            if value is None:
+            if value is AS_WRITTEN:
+                out.append(s[before:end])
+            elif value is None:
                 if inner_has_dollar:
                     out.append(s[before : before + 2] + ref + s[end - 1])
                 else:

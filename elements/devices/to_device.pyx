@@ -114,6 +114,11 @@ cdef class ToDevice(Element):
         self.state = "closed"
         self.method = ""
 
+    @classmethod
+    def host_devices(cls, conf):
+        """The host interfaces an element configured with conf opens (for clickpy deploy)."""
+        return device_port.host_devices(cls, conf)
+
     def configure(self, conf, errh):
         if not Element.configure(self, conf, errh):
             return False
