@@ -6,13 +6,20 @@ Both are Python elements (the slow path) under names no library element uses.
   ``feed(packets)`` (which returns KEY), all in one task run, then stops. A
   packet is bytes, or a dict with ``data`` and optionally ``ts`` (seconds),
   ``net`` (network header offset; the header length comes from the IP
-  header), ``dst`` (destination IP annotation, dotted quad) and ``paint``.
+  header), ``dst`` (destination IP annotation, dotted quad), ``paint`` and
+  ``anno`` ({offset: bytes} written into the annotation area).
+  ``HarnessFeed(HEX[/PAINT][@SECONDS], ...)`` pushes packets written out in
+  the configuration instead: hex data, a paint and a timestamp.
 * ``HarnessRecord([N])`` records every packet pushed to any of its inputs, in
   arrival order across inputs, and stops the driver once it has N.
+* ``HarnessHold`` keeps the packets themselves, for tests that hand them to
+  an element's own methods.
 
 The feed hands packets on one at a time. ``Queue(1000000) -> Unqueue(BURST
 k)`` after it hands them on in batches of k: BURST 1 is the per-packet path,
 BURST 32 the batch path. ``through`` builds that chain around a body.
+``inject`` pushes packets straight into an element instead (any input port,
+and more pushes later), for tests that drive an element by hand.
 
 A conftest that imports ``no_leaks`` (``from harness import no_leaks``) checks
 that every test of its folder leaves no packet descriptor in use.
@@ -26,7 +33,7 @@ import pytest
 import support
 from support import build_router, run_for
 
-from clickpy.runtime.args import Arg, Int, String
+from clickpy.runtime.args import Arg, Int
 from clickpy.runtime.element import Element
 from clickpy.runtime.packet import PacketObject, live_packets
 from clickpy.runtime.scheduler import Task
@@ -56,31 +63,52 @@ def make_packet(item) -> PacketObject:
         p.dst_ip = item["dst"]
     if "paint" in item:
         p.paint = item["paint"]
+    for offset, value in item.get("anno", {}).items():
+        p.set_anno(offset, value)
     return p
+
+
+def written_packet(text: str) -> dict:
+    """A feed item from HEX[/PAINT][@SECONDS] (a packet written in a configuration)."""
+    text, _, when = text.strip().partition("@")
+    data, _, paint = text.partition("/")
+    item = {"data": bytes.fromhex(data), "ts": float(when) if when else 0.0}
+    if paint:
+        item["paint"] = int(paint)
+    return item
 
 
 class HarnessFeed(Element):
     port_count = "0/1"
     processing = "h"
-    arguments = (Arg("KEY", String, None, positional=True, mandatory=True),)
+    arguments = None      # KEY, or packets written out (see the module's docstring)
+
+    def configure(self, conf, errh):
+        args = [a.strip() for a in conf]
+        self.key = args[0] if len(args) == 1 and args[0] in FEEDS else None
+        self.written = [] if self.key else [written_packet(a) for a in args]
 
     def initialize(self, errh):
         self.task = Task(self)
         self.task.initialize(self.router.scheduler, True)
 
     def run_task(self, task):
-        for item in FEEDS.pop(self.key, []):
+        items = FEEDS.pop(self.key, []) if self.key else self.written
+        self.written = []
+        for item in items:
             self.output_push_packet(0, make_packet(item))
         return False
 
 
 class Rec:
     """What a HarnessRecord keeps of one packet."""
-    __slots__ = ("port", "data", "net", "transport", "anno", "ts", "dst_ip", "paint", "headroom")
+    __slots__ = ("port", "data", "mac", "net", "transport", "anno", "ts", "dst_ip", "paint", "headroom", "at")
 
-    def __init__(self, port, p):
+    def __init__(self, port, p, at):
         self.port = port
+        self.at = at                  # router time (ns) when it arrived
         self.data = p.data
+        self.mac = p.mac_offset
         self.net = p.network_offset
         self.transport = p.transport_offset
         self.anno = p.anno
@@ -107,12 +135,25 @@ class HarnessRecord(Element):
         return Element.configure(self, conf, errh)
 
     def push(self, port, packet):
-        self.log.append(Rec(port, packet))
+        self.log.append(Rec(port, packet, self.router.now()))
         if len(self.log) == self.n:
             self.router.please_stop_driver()
 
     def on(self, port) -> list[Rec]:
         return [r for r in self.log if r.port == port]
+
+
+class HarnessHold(Element):
+    port_count = "1/0"
+    processing = "h"
+    arguments = ()
+
+    def configure(self, conf, errh):
+        self.packets: list[PacketObject] = []
+        return Element.configure(self, conf, errh)
+
+    def push(self, port, packet):
+        self.packets.append(packet)
 
 
 def run_router(config: str, seconds: float = 1000.0):
@@ -130,6 +171,27 @@ def through(body: str, packets, noutputs: int = 1, burst: int = 32, before: str 
     config = (f"{before} HarnessFeed({feed(packets)}) -> Queue(1000000) -> Unqueue(BURST {burst}) "
               f"-> b :: {body}; rec :: HarnessRecord; {outs};")
     return run_router(config, seconds).find("rec")
+
+
+def inject(declaration: str, packets, noutputs: int = 1, ninputs: int = 1, extra: str = "",
+           simulated: bool = False):
+    """Build 'Idle -> [i] e :: DECLARATION' (ninputs inputs), its outputs k to
+    a HarnessRecord's input k, and push each packet into e; returns (router,
+    recorder). A packet is a PacketObject, bytes or a dict as HarnessFeed
+    takes, or (port, packet) for another input than 0. In a chain
+    'A -> B', packets go into A (named 'pre0') and B is 'e'. A PacketObject
+    is handed on: never pass the same one twice."""
+    *before, last = declaration.split(" -> ")
+    chain = "".join(f"pre{i} :: {d} -> " for i, d in enumerate(before))
+    first = "pre0" if before else "e"
+    ins = "".join(f"Idle -> [{i}] {first};\n" for i in range(ninputs))
+    outs = "".join(f"e[{k}] -> [{k}] rec;\n" for k in range(noutputs))
+    router = build_router(f"{chain}e :: {last};\nrec :: HarnessRecord;\n{ins}{outs}{extra}", simulated=simulated)
+    element = router.element(first)
+    for item in packets:
+        port, packet = item if isinstance(item, tuple) else (0, item)
+        element.push_packet(port, packet if isinstance(packet, PacketObject) else make_packet(packet))
+    return router, router.element("rec")
 
 
 @pytest.fixture(autouse=True)

@@ -4,6 +4,7 @@ import re
 import struct
 
 import pytest
+from harness import inject
 from scapy.all import IP, UDP, Ether, IPOption, IPOption_RR, IPOption_Timestamp, checksum
 from support import build_router, run_config
 
@@ -38,20 +39,20 @@ def ip_ok(raw, off=0):
 # --- FixIPSrc --------------------------------------------------------------------------
 
 
-def test_fixipsrc_rewrites_only_annotated(through):
-    r, log = through("FixIPSrc(9.8.7.6)", [ippkt(udp(), fix=True), ippkt(udp())])
-    first, second = (IP(x["data"]) for x in log)
-    assert first.src == "9.8.7.6" and ip_ok(log[0]["data"])
-    assert log[0]["anno"][FIX_IP_SRC_ANNO_OFFSET] == 0          # annotation cleared
-    assert second.src == "1.0.0.1" and log[1]["data"] == udp()
+def test_fixipsrc_rewrites_only_annotated():
+    r, rec = inject("FixIPSrc(9.8.7.6)", [ippkt(udp(), fix=True), ippkt(udp())])
+    first, second = (IP(x.data) for x in rec.log)
+    assert first.src == "9.8.7.6" and ip_ok(rec.log[0].data)
+    assert rec.log[0].anno[FIX_IP_SRC_ANNO_OFFSET] == 0          # annotation cleared
+    assert second.src == "1.0.0.1" and rec.log[1].data == udp()
 
 
 @pytest.mark.parametrize("n", range(0, 24))
-def test_fixipsrc_truncated(through, n):
+def test_fixipsrc_truncated(n):
     data = udp()[:n]
-    r, log = through("FixIPSrc(9.8.7.6)", [ippkt(data, hlen=min(n, 20), fix=True),
+    r, rec = inject("FixIPSrc(9.8.7.6)", [ippkt(data, hlen=min(n, 20), fix=True),
                                           PacketObject.make(data)])
-    assert len(log) == (2 if n >= 20 else 1)
+    assert len(rec.log) == (2 if n >= 20 else 1)
 
 
 def test_fixipsrc_bad_config():
@@ -62,15 +63,15 @@ def test_fixipsrc_bad_config():
 # --- DropBroadcasts ------------------------------------------------------------------------
 
 
-def test_dropbroadcasts(through, capfd):
+def test_dropbroadcasts(capfd):
     def pk():
         return [ippkt(udp(), ptype=t) for t in (HOST, BROADCAST, MULTICAST, OTHERHOST, BROADCAST)]
-    r, log = through("DropBroadcasts", pk(), noutputs=2)
-    assert [x["port"] for x in log] == [0, 1, 1, 0, 1]
+    r, rec = inject("DropBroadcasts", pk(), noutputs=2)
+    assert [x.port for x in rec.log] == [0, 1, 1, 0, 1]
     assert r.read("e.drops") == "3"
     assert capfd.readouterr().err.count("DropBroadcasts: dropped a packet") == 1
-    r, log = through("DropBroadcasts", pk())
-    assert len(log) == 2
+    r, rec = inject("DropBroadcasts", pk())
+    assert len(rec.log) == 2
 
 
 # --- IPGWOptions ---------------------------------------------------------------------------
@@ -90,28 +91,28 @@ def opts(*options, payload=b"pay"):
     return bytes(IP(src="1.0.0.1", dst="2.0.0.2", options=list(options)) / UDP() / payload)
 
 
-def test_ipgwoptions_no_options_untouched(through):
-    r, log = through("IPGWOptions(5.5.5.5)", [ippkt(udp())])
-    assert log[0]["data"] == udp()
+def test_ipgwoptions_no_options_untouched():
+    r, rec = inject("IPGWOptions(5.5.5.5)", [ippkt(udp())])
+    assert rec.log[0].data == udp()
 
 
-def test_ipgwoptions_record_route(through):
+def test_ipgwoptions_record_route():
     raw = opts(IPOption_RR(routers=["0.0.0.0", "0.0.0.0", "0.0.0.0"], pointer=4))
-    r, log = through("IPGWOptions(5.5.5.5)", [ippkt(raw)])
-    out = log[0]["data"]
+    r, rec = inject("IPGWOptions(5.5.5.5)", [ippkt(raw)])
+    out = rec.log[0].data
     rr = IP(out).options[0]
     assert rr.pointer == 8 and rr.routers[0] == "5.5.5.5" and ip_ok(out)
     # twice more fills it; then a full option passes untouched
     r.element("e").push_packet(0, ippkt(out))
-    r.element("e").push_packet(0, ippkt(log[1]["data"]))
-    full = log[2]["data"]
+    r.element("e").push_packet(0, ippkt(rec.log[1].data))
+    full = rec.log[2].data
     assert IP(full).options[0].pointer == 16
     assert IP(full).options[0].routers == ["5.5.5.5"] * 3
     r.element("e").push_packet(0, ippkt(full))
-    assert log[3]["data"] == full
+    assert rec.log[3].data == full
 
 
-def test_ipgwoptions_timestamp_flags(through):
+def test_ipgwoptions_timestamp_flags():
     # flag 0: timestamps only; flag 1: address and timestamp; flag 3: prespecified
     raw0 = opts(b"\x44\x0c\x05\x00" + b"\x00" * 8)
     raw1 = opts(b"\x44\x0c\x05\x01" + b"\x00" * 8)
@@ -138,13 +139,13 @@ def test_ipgwoptions_timestamp_flags(through):
     assert struct.unpack(">I", c[28:32])[0] == stamp
 
 
-def test_ipgwoptions_timestamp_overflow_counter(through):
+def test_ipgwoptions_timestamp_overflow_counter():
     raw = opts(b"\x44\x08\x09\x00" + b"\x00" * 4)       # full: overflow 0 -> 1
-    r, log = through("IPGWOptions(5.5.5.5)", [ippkt(raw)])
-    assert log[0]["data"][23] == 0x10 and ip_ok(log[0]["data"])
+    r, rec = inject("IPGWOptions(5.5.5.5)", [ippkt(raw)])
+    assert rec.log[0].data[23] == 0x10 and ip_ok(rec.log[0].data)
     raw = opts(b"\x44\x08\x09\xf0" + b"\x00" * 4)       # overflow counter full: error
-    r, log = through("IPGWOptions(5.5.5.5)", [ippkt(raw)], noutputs=2)
-    assert log[0]["port"] == 1 and log[0]["anno"][ICMP_PARAMPROB_ANNO_OFFSET] == 23
+    r, rec = inject("IPGWOptions(5.5.5.5)", [ippkt(raw)], noutputs=2)
+    assert rec.log[0].port == 1 and rec.log[0].anno[ICMP_PARAMPROB_ANNO_OFFSET] == 23
 
 
 @pytest.mark.parametrize("option, pointer", [
@@ -154,49 +155,49 @@ def test_ipgwoptions_timestamp_overflow_counter(through):
     (b"\x44\x08\x03\x00" + b"\x00" * 4, 22),     # TS pointer < 5
     (b"\x44\x0c\x05\x02" + b"\x00" * 8, 23),     # TS flag 2
 ])
-def test_ipgwoptions_bad_options_to_port_1(through, option, pointer):
+def test_ipgwoptions_bad_options_to_port_1(option, pointer):
     raw = opts(option)
-    r, log = through("IPGWOptions(5.5.5.5)", [ippkt(raw)], noutputs=2)
-    assert log[0]["port"] == 1
-    assert log[0]["anno"][ICMP_PARAMPROB_ANNO_OFFSET] == pointer
+    r, rec = inject("IPGWOptions(5.5.5.5)", [ippkt(raw)], noutputs=2)
+    assert rec.log[0].port == 1
+    assert rec.log[0].anno[ICMP_PARAMPROB_ANNO_OFFSET] == pointer
     assert r.read("e.drops") == "1"
-    r, log = through("IPGWOptions(5.5.5.5)", [ippkt(raw)], noutputs=1)
-    assert log == []
+    r, rec = inject("IPGWOptions(5.5.5.5)", [ippkt(raw)], noutputs=1)
+    assert rec.log == []
 
 
-def test_ipgwoptions_other_options_skipped(through):
+def test_ipgwoptions_other_options_skipped():
     raw = opts(b"\x01\x01\x94\x04\x00\x00\x00\x00")   # NOP NOP router-alert EOL
-    r, log = through("IPGWOptions(5.5.5.5)", [ippkt(raw)], noutputs=2)
-    assert log[0]["port"] == 0 and log[0]["data"] == raw
+    r, rec = inject("IPGWOptions(5.5.5.5)", [ippkt(raw)], noutputs=2)
+    assert rec.log[0].port == 0 and rec.log[0].data == raw
 
 
 @pytest.mark.parametrize("n", range(0, 44, 2))
-def test_ipgwoptions_truncated(through, n):
+def test_ipgwoptions_truncated(n):
     raw = opts(IPOption_RR(routers=["0.0.0.0"] * 4, pointer=4))[:n]
-    r, log = through("IPGWOptions(5.5.5.5)", [ippkt(raw, hlen=min(n, 20)), PacketObject.make(raw)],
+    r, rec = inject("IPGWOptions(5.5.5.5)", [ippkt(raw, hlen=min(n, 20)), PacketObject.make(raw)],
                      noutputs=2)
-    assert len(log) <= 2
+    assert len(rec.log) <= 2
 
 
 # --- StripIPHeader / UnstripIPHeader -----------------------------------------------------------
 
 
-def test_strip_and_unstrip_ip_header(through):
+def test_strip_and_unstrip_ip_header():
     raw = opts(IPOption_RR(routers=["0.0.0.0"], pointer=4), payload=b"P")
-    r, log = through("StripIPHeader", [ippkt(raw)])
-    assert log[0]["data"] == raw[28:]
-    r, log = through("StripIPHeader -> UnstripIPHeader", [ippkt(raw)])
-    assert log[0]["data"] == raw
+    r, rec = inject("StripIPHeader", [ippkt(raw)])
+    assert rec.log[0].data == raw[28:]
+    r, rec = inject("StripIPHeader -> UnstripIPHeader", [ippkt(raw)])
+    assert rec.log[0].data == raw
     eth = bytes(Ether()) + raw
-    r, log = through("UnstripIPHeader", [ippkt(eth, network=14)])   # already before: unchanged
-    assert log[0]["data"] == eth
+    r, rec = inject("UnstripIPHeader", [ippkt(eth, network=14)])   # already before: unchanged
+    assert rec.log[0].data == eth
 
 
-def test_strip_unstrip_without_headers_dropped(through):
-    r, log = through("StripIPHeader", [PacketObject.make(b"abc"), PacketObject.make(b"")])
-    assert log == []
-    r, log = through("UnstripIPHeader", [PacketObject.make(b"abc")])
-    assert log == []
+def test_strip_unstrip_without_headers_dropped():
+    r, rec = inject("StripIPHeader", [PacketObject.make(b"abc"), PacketObject.make(b"")])
+    assert rec.log == []
+    r, rec = inject("UnstripIPHeader", [PacketObject.make(b"abc")])
+    assert rec.log == []
 
 
 # --- HostEtherFilter ------------------------------------------------------------------------
@@ -208,13 +209,13 @@ def frame(dst, src="00:aa:bb:cc:dd:ee"):
     return bytes(Ether(dst=dst, src=src) / b"payload")
 
 
-def test_hostetherfilter_types_and_outputs(through):
+def test_hostetherfilter_types_and_outputs():
     pk = [frame(ME), frame("ff:ff:ff:ff:ff:ff"), frame("01:00:5e:00:00:01"), frame("00:09:09:09:09:09"),
           frame(ME, src=ME)]
-    r, log = through(f"HostEtherFilter({ME})", [PacketObject.make(x) for x in pk], noutputs=2)
-    assert [x["port"] for x in log] == [0, 0, 0, 1, 0]
-    r, log = through(f"HostEtherFilter({ME}, true, false)", [PacketObject.make(x) for x in pk], noutputs=2)
-    assert [x["port"] for x in log] == [0, 0, 0, 0, 1]
+    r, rec = inject(f"HostEtherFilter({ME})", [PacketObject.make(x) for x in pk], noutputs=2)
+    assert [x.port for x in rec.log] == [0, 0, 0, 1, 0]
+    r, rec = inject(f"HostEtherFilter({ME}, true, false)", [PacketObject.make(x) for x in pk], noutputs=2)
+    assert [x.port for x in rec.log] == [0, 0, 0, 0, 1]
 
 
 def test_hostetherfilter_packet_type_annotation():
@@ -224,36 +225,36 @@ def test_hostetherfilter_packet_type_annotation():
     assert out.returncode == 0, out.stderr
 
 
-def test_hostetherfilter_offset_and_short(through):
+def test_hostetherfilter_offset_and_short():
     pk = [b"\x00\x00" + frame(ME), b"\x00\x00" + frame(ME)[:13], b"", b"\x00" * 16]
-    r, log = through(f"HostEtherFilter({ME}, OFFSET 2)", [PacketObject.make(x) for x in pk], noutputs=2)
-    assert [x["port"] for x in log] == [0, 1]
+    r, rec = inject(f"HostEtherFilter({ME}, OFFSET 2)", [PacketObject.make(x) for x in pk], noutputs=2)
+    assert [x.port for x in rec.log] == [0, 1]
     r.write("e.ether", "00:09:09:09:09:09")
     assert r.read("e.ether").lower().replace("-", ":") == "00:09:09:09:09:09"
 
 
 @pytest.mark.parametrize("n", range(0, 16))
-def test_hostetherfilter_truncated(through, n):
-    r, log = through(f"HostEtherFilter({ME})", [PacketObject.make(frame(ME)[:n])])
-    assert len(log) == (1 if n >= 14 else 0)
+def test_hostetherfilter_truncated(n):
+    r, rec = inject(f"HostEtherFilter({ME})", [PacketObject.make(frame(ME)[:n])])
+    assert len(rec.log) == (1 if n >= 14 else 0)
 
 
 # --- EtherRewrite and MarkMACHeader -------------------------------------------------------------
 
 
-def test_etherrewrite_after_markmacheader(through):
+def test_etherrewrite_after_markmacheader():
     f = frame(ME) + b"rest"
-    r, log = through("MarkMACHeader -> EtherRewrite(00:0a:0a:0a:0a:0a, 00:0b:0b:0b:0b:0b)",
+    r, rec = inject("MarkMACHeader -> EtherRewrite(00:0a:0a:0a:0a:0a, 00:0b:0b:0b:0b:0b)",
                      [PacketObject.make(f)])
-    out = Ether(log[0]["data"])
+    out = Ether(rec.log[0].data)
     assert out.src == "00:0a:0a:0a:0a:0a" and out.dst == "00:0b:0b:0b:0b:0b"
-    assert log[0]["data"][12:] == f[12:]
+    assert rec.log[0].data[12:] == f[12:]
     assert r.read("e.src").lower().replace("-", ":") == "00:0a:0a:0a:0a:0a"
 
 
-def test_etherrewrite_handlers_and_no_mac_header(through):
-    r, log = through("EtherRewrite(00:0a:0a:0a:0a:0a, 00:0b:0b:0b:0b:0b)", [PacketObject.make(frame(ME))])
-    assert log == []                            # no MAC header: dropped, not a crash
+def test_etherrewrite_handlers_and_no_mac_header():
+    r, rec = inject("EtherRewrite(00:0a:0a:0a:0a:0a, 00:0b:0b:0b:0b:0b)", [PacketObject.make(frame(ME))])
+    assert rec.log == []                            # no MAC header: dropped, not a crash
     out = run_config(
         f"InfiniteSource(DATA \\<{frame(ME).hex()}>, LIMIT 1, STOP true) -> MarkMACHeader"
         " -> e :: EtherRewrite(00:0a:0a:0a:0a:0a, 00:0b:0b:0b:0b:0b) -> Print(x) -> Discard;"
@@ -262,18 +263,18 @@ def test_etherrewrite_handlers_and_no_mac_header(through):
     assert "00-0C-0C-0C-0C-0C" in out.stdout.upper().replace(":", "-")
 
 
-def test_markmacheader_offset_length(through):
+def test_markmacheader_offset_length():
     f = b"\x00" * 4 + frame(ME)
-    r, log = through("MarkMACHeader(4, 14)", [PacketObject.make(f), PacketObject.make(b"\x00")])
-    assert log[0]["mac"] == 4 and log[0]["network"] == 18
-    assert len(log) == 1                        # offset beyond the data: dropped
+    r, rec = inject("MarkMACHeader(4, 14)", [PacketObject.make(f), PacketObject.make(b"\x00")])
+    assert rec.log[0].mac == 4 and rec.log[0].net == 18
+    assert len(rec.log) == 1                        # offset beyond the data: dropped
 
 
 @pytest.mark.parametrize("n", range(0, 14))
-def test_etherrewrite_truncated(through, n):
-    r, log = through("MarkMACHeader -> EtherRewrite(00:0a:0a:0a:0a:0a, 00:0b:0b:0b:0b:0b)",
+def test_etherrewrite_truncated(n):
+    r, rec = inject("MarkMACHeader -> EtherRewrite(00:0a:0a:0a:0a:0a, 00:0b:0b:0b:0b:0b)",
                      [PacketObject.make(frame(ME)[:n])])
-    assert len(log) == (1 if n >= 12 else 0)
+    assert len(rec.log) == (1 if n >= 12 else 0)
 
 
 # --- RandomSample ----------------------------------------------------------------------------
@@ -317,8 +318,8 @@ def test_randomsample_bad_configs():
         assert out.returncode != 0, conf
 
 
-def test_randomsample_handlers(through):
-    r, log = through("RandomSample(0.5)", [])
+def test_randomsample_handlers():
+    r, rec = inject("RandomSample(0.5)", [])
     r.write("e.drop_prob", "0.125")
     assert r.read("e.sampling_prob") == "0.875"
     with pytest.raises(Exception):
@@ -326,4 +327,4 @@ def test_randomsample_handlers(through):
     r.write("e.active", "false")
     for _ in range(50):
         r.element("e").push_packet(0, PacketObject.make(b"x"))
-    assert len(log) == 50
+    assert len(rec.log) == 50

@@ -1,104 +1,66 @@
-"""Helpers for the basic elements' tests: a packet list source and a recording sink.
+"""Helpers for the standard elements' tests; every test of this folder leaves
+no packet descriptor in use.
 
-Both are Python elements (the slow path), registered under names no library
-element uses:
-
-* ``BasicTestSource(HEX...)`` pushes one packet per argument (hex data,
-  optionally ``/PAINT`` and ``@SECONDS``, the timestamp), all in one task
-  run, then stops;
-* ``BasicTestRecord([N])`` records every packet pushed to any of its inputs
-  (input port, data, paint annotation, timestamp; also the annotation bytes
-  and the headroom) and stops the driver once it has N of them.
-
-Put a ``Queue -> Unqueue(BURST k)`` after the source to hand the packets on
-in batches of k: BURST 1 gives the per-packet path, BURST 32 the batch path.
+``sim(config)`` builds a router in simulated time and runs it for given
+spans: the clock starts at Click's simulated epoch (10^9 seconds) and jumps
+from timer to timer, so counts and times are exact and the same on every
+run. Its recorder is a HarnessRecord named ``rec``.
 """
 import pytest
-import support
-from support import build_router
+from harness import make_packet, no_leaks  # noqa: F401  (no_leaks: an autouse fixture)
+from support import build_router, run_for
 
-from clickpy.runtime.args import Arg, Int
-from clickpy.runtime.element import Element
-from clickpy.runtime.packet import PacketObject, live_packets
-from clickpy.runtime.scheduler import Task
+SIM_START_NS = 1_000_000_000 * 1_000_000_000
+MS = 1_000_000
 
 
-class BasicTestSource(Element):
-    port_count = "0/1"
-    processing = "h"
-    arguments = None
+class Sim:
+    """A router in simulated time that runs for given spans."""
 
-    def configure(self, conf, errh):
-        self.packets = []
-        for arg in conf:
-            arg, _, when = arg.strip().partition("@")
-            data, _, paint = arg.partition("/")
-            self.packets.append((bytes.fromhex(data), int(paint) if paint else None,
-                                 int(float(when) * 1e9) if when else 0))
+    start_ns = SIM_START_NS
 
-    def initialize(self, errh):
-        self.task = Task(self)
-        self.task.initialize(self.router.scheduler, True)
+    def __init__(self, config):
+        self.router = build_router(config, simulated=True)
 
-    def run_task(self, task):
-        for data, paint, when in self.packets:
-            p = PacketObject.make(data)
-            if paint is not None:
-                p.paint = paint
-            p.timestamp = when
-            self.output_push_packet(0, p)
-        return True
+    def run(self, seconds):
+        """Run until `seconds` of simulated time have passed since now."""
+        run_for(self.router, seconds)
+        return self
 
+    def elapsed_ns(self):
+        return self.router.now() - SIM_START_NS
 
-class BasicTestRecord(Element):
-    port_count = "1-/0"
-    processing = "h"
-    arguments = (Arg("N", Int, -1, positional=True),)
+    def __getitem__(self, name):
+        return self.router.element(name)
 
-    def configure(self, conf, errh):
-        self.log = []        # (input port, data, paint, timestamp) per packet
-        self.annos = []      # the 48 annotation bytes per packet
-        self.headrooms = []  # the headroom (data offset in its buffer) per packet
-        return Element.configure(self, conf, errh)
+    def read(self, handler):
+        return self.router.read(handler)
 
-    def push(self, port, packet):
-        self.log.append((port, packet.data, packet.paint, packet.timestamp))
-        self.annos.append(packet.anno)
-        self.headrooms.append(packet.headroom)
-        if len(self.log) == self.n:
-            self.router.please_stop_driver()
+    def write(self, handler, value=""):
+        self.router.write(handler, value)
+
+    def push(self, element, data, port=0, timestamp=None):
+        p = make_packet(data)
+        if timestamp is not None:
+            p.timestamp = timestamp
+        self.router.element(element).push_packet(port, p)
+
+    def log(self, name="rec"):
+        return self.router.element(name).log
+
+    def payloads(self, name="rec"):
+        return [rec.data for rec in self.log(name)]
+
+    def times_ms(self, name="rec"):
+        """When each packet reached the recorder, in ms since the start of the run."""
+        return [(rec.at - SIM_START_NS) / MS for rec in self.log(name)]
+
+    def stamps_ms(self, name="rec"):
+        """Each recorded packet's timestamp, in ms since the start of the run."""
+        return [(rec.ts - SIM_START_NS) / MS for rec in self.log(name)]
 
 
 @pytest.fixture
-def run():
-    """run(config): build a router (simulated time), run it to the end, return it."""
-    routers = []
-
-    def run(config, simulated=True):
-        r = build_router(config, simulated=simulated)
-        routers.append(r)
-        r.run()
-        return r
-    yield run
-    # A task still scheduled is referenced from the scheduler's C heap, which
-    # the garbage collector cannot see: unschedule them so routers go away.
-    for r in routers:
-        for e in r.elements:
-            task = getattr(e, "task", None)
-            if task is not None:
-                task.unschedule()
-    routers.clear()   # pytest keeps the fixture value until after the leak check
-
-
-@pytest.fixture(autouse=True)
-def no_leaks():
-    """Every test leaves as many packet descriptors in use as it found."""
-    import gc
-
-    before = live_packets()
-    yield
-    support.clean_up_routers()
-    gc.collect()
-    assert live_packets() <= before, "a test leaked packet descriptors"
-
-
+def sim():
+    """sim(config) -> Sim: build a router in simulated time."""
+    return Sim
