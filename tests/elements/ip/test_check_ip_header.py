@@ -72,7 +72,7 @@ def test_bad_packets_are_counted_by_reason_and_dropped(burst):
     packets = [p for ps in bad.values() for p in ps]
     key = feed([GOOD] + packets + [GOOD])
     r = run_router(f"HarnessFeed({key}) -> Queue(100) -> Unqueue(BURST {burst}) -> c :: CheckIPHeader(DETAILS true)"
-            " -> rec :: HarnessRecord")
+                   " -> rec :: HarnessRecord")
     assert [x.data for x in r.element("rec").log] == [GOOD, GOOD]
     assert r.read("c.drops") == str(len(packets))
     details = dict(line.split("\t")[::-1] for line in r.read("c.drop_details").splitlines())
@@ -113,7 +113,7 @@ def test_source_address_checks():
             ip_bytes(src="18.26.4.7", dst="1.1.1.1")]        # fine
     key = feed(pkts)
     r = run_router(f"HarnessFeed({key}) -> c :: CheckIPHeader(INTERFACES 18.26.4.9/24 18.32.9.44/28, DETAILS true)"
-            " -> rec :: HarnessRecord")
+                   " -> rec :: HarnessRecord")
     assert [x.data for x in r.element("rec").log] == pkts[3:]
     assert "3\tbad source address" in r.read("c.drop_details")
     key = feed(pkts)

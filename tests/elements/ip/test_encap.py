@@ -21,7 +21,7 @@ def test_ip_encap_fields_and_checksum(burst):
     payloads = [b"", b"a", b"hello" * 50]
     key = feed(payloads)
     r = run_router(f"HarnessFeed({key}) -> Queue(10) -> Unqueue(BURST {burst})"
-            " -> IPEncap(ipip, 18.26.4.24, 140.247.60.147, TTL 9, DSCP 10, ECT 2, DF true) -> rec :: HarnessRecord")
+                   " -> IPEncap(ipip, 18.26.4.24, 140.247.60.147, TTL 9, DSCP 10, ECT 2, DF true) -> rec :: HarnessRecord")
     log = r.element("rec").log
     for i, (x, payload) in enumerate(zip(log, payloads)):
         p, q = scapy_checksums(x.data)
@@ -75,7 +75,7 @@ def test_udp_ip_encap_matches_scapy(burst):
     payloads = [b"", b"odd", b"even", bytes(range(256)) * 3]
     key = feed(payloads)
     r = run_router(f"HarnessFeed({key}) -> Queue(10) -> Unqueue(BURST {burst})"
-            " -> UDPIPEncap(1.0.0.1, 1234, 2.0.0.2, dns) -> rec :: HarnessRecord")
+                   " -> UDPIPEncap(1.0.0.1, 1234, 2.0.0.2, dns) -> rec :: HarnessRecord")
     for i, (x, payload) in enumerate(zip(r.element("rec").log, payloads)):
         want = bytes(IP(src="1.0.0.1", dst="2.0.0.2", ttl=250, id=i) / UDP(sport=1234, dport=53) / Raw(payload))
         assert x.data == want

@@ -110,7 +110,7 @@ def test_mtu_errors_and_malformed_packets():
 def reassemble(items, config="", expect_out1=False):
     key = feed(items)
     r = run_router(f"HarnessFeed({key}) -> r :: IPReassembler({config}) -> [0] rec :: HarnessRecord;"
-            + (" r[1] -> [1] rec" if expect_out1 else ""))
+                   + (" r[1] -> [1] rec" if expect_out1 else ""))
     assert r.element("r").check() == []
     return r
 
@@ -256,7 +256,7 @@ def test_fragmenter_into_reassembler_pipeline(burst):
     originals = [datagram(rng.randint(0, 3000), ident=i, seed=i) for i in range(60)]
     key = feed(marked(d) for d in originals)
     r = run_router(f"HarnessFeed({key}) -> Queue(1000) -> Unqueue(BURST {burst}) -> IPFragmenter(300)"
-            f" -> Queue(10000) -> Unqueue(BURST {burst}) -> CheckIPHeader -> r :: IPReassembler -> rec :: HarnessRecord")
+                   f" -> Queue(10000) -> Unqueue(BURST {burst}) -> CheckIPHeader -> r :: IPReassembler -> rec :: HarnessRecord")
     log = r.element("rec").log
     assert len(log) == len(originals)
     for x, d in zip(log, originals):

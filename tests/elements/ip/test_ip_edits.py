@@ -46,7 +46,7 @@ def test_dec_ip_ttl(burst):
     pkts = [udp(ttl=64), udp(ttl=2), udp(ttl=1), udp(ttl=0), tcp(ttl=255)]
     key = feed(marked(p) for p in pkts)
     r = run_router(f"HarnessFeed({key}) -> Queue(100) -> Unqueue(BURST {burst}) -> d :: DecIPTTL"
-            " -> [0] rec :: HarnessRecord; d[1] -> [1] rec")
+                   " -> [0] rec :: HarnessRecord; d[1] -> [1] rec")
     rec = r.element("rec")
     out = [IP(x.data) for x in rec.on(0)]
     assert [p.ttl for p in out] == [63, 1, 254]

@@ -53,7 +53,7 @@ class Sim:
 
     def times_ms(self, name="rec"):
         """When each packet reached the recorder, in ms since the start of the run."""
-        return [(rec.at - SIM_START_NS) / MS for rec in self.log(name)]
+        return [(rec.arrived - SIM_START_NS) / MS for rec in self.log(name)]
 
     def stamps_ms(self, name="rec"):
         """Each recorded packet's timestamp, in ms since the start of the run."""

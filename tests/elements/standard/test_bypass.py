@@ -45,7 +45,7 @@ def test_bypass_with_one_output_and_one_input_is_a_null():
 @pytest.mark.parametrize("burst", [1, 32])
 def test_bypass_batches_go_the_same_way(burst):
     r = run_router(f"HarnessFeed(01, 02, 03) -> q :: Queue -> Unqueue(BURST {burst}) -> b :: Bypass(true)"
-            " -> [0] rec :: HarnessRecord(3); b[1] -> [1] rec")
+                   " -> [0] rec :: HarnessRecord(3); b[1] -> [1] rec")
     assert [(x.port, x.data) for x in r.element("rec").log] == [(1, b"\x01"), (1, b"\x02"), (1, b"\x03")]
 
 
@@ -65,7 +65,7 @@ def test_bypass_active_handler():
 @pytest.mark.parametrize("burst", [1, 32])
 def test_push_nulls_pass_packets_unchanged(element, burst):
     r = run_router(f"HarnessFeed(01/3, 0202/4) -> q :: Queue -> Unqueue(BURST {burst}) -> {element}"
-            " -> rec :: HarnessRecord(2)")
+                   " -> rec :: HarnessRecord(2)")
     assert [(x.data, x.paint) for x in r.element("rec").log] == [(b"\x01", 3), (b"\x02\x02", 4)]
 
 
@@ -73,7 +73,7 @@ def test_push_nulls_pass_packets_unchanged(element, burst):
 @pytest.mark.parametrize("burst", [1, 32])
 def test_pull_nulls_pass_packets_unchanged(element, burst):
     r = run_router(f"HarnessFeed(01/3, 0202/4) -> q :: Queue -> {element} -> Unqueue(BURST {burst})"
-            " -> rec :: HarnessRecord(2)")
+                   " -> rec :: HarnessRecord(2)")
     assert [(x.data, x.paint) for x in r.element("rec").log] == [(b"\x01", 3), (b"\x02\x02", 4)]
 
 

@@ -220,7 +220,7 @@ def test_batch_and_per_packet_paths_agree(seed):
     for burst in (1, 32):
         key = feed(packets)
         r = run_router(f"HarnessFeed({key}) -> Queue(100000) -> Unqueue(BURST {burst}) "
-                f"-> c :: Classifier({', '.join(patterns)}); rec :: HarnessRecord; {outs}")
+                       f"-> c :: Classifier({', '.join(patterns)}); rec :: HarnessRecord; {outs}")
         log = r.element("rec").log
         results[burst] = {i: [x.data for x in log if x.port == i] for i in range(len(patterns))}
     expected = {i: [] for i in range(len(patterns))}
@@ -235,7 +235,7 @@ def test_batch_and_per_packet_paths_agree(seed):
 def test_batch_all_to_one_output_and_unconnected_drop():
     key = feed([bytes(12) + b"\x08\x00"] * 40 + [b"\x00"] * 5)
     r = run_router(f"HarnessFeed({key}) -> Queue(1000) -> Unqueue(BURST 32) -> c :: Classifier(12/0800, 0/ff)"
-            f" -> rec :: HarnessRecord; c[1] -> Discard")
+                   f" -> rec :: HarnessRecord; c[1] -> Discard")
     assert len(r.element("rec").log) == 40
 
 

@@ -243,7 +243,7 @@ def test_set_timestamp_delta_range():
 
 def test_set_timestamp_delta_first_and_now():
     r = run_router("HarnessFeed(01@3) -> SetTimestamp(1, FIRST true) -> SetTimestamp(4)"
-            " -> SetTimestampDelta(TYPE FIRST) -> rec :: HarnessRecord(1)")
+                   " -> SetTimestampDelta(TYPE FIRST) -> rec :: HarnessRecord(1)")
     assert r.element("rec").log[0].ts == 3 * 10**9
     r = run_router(f"HarnessFeed(01@{START // 10**9 - 2}) -> SetTimestampDelta(TYPE NOW) -> rec :: HarnessRecord(1)")
     assert r.element("rec").log[0].ts == 2 * 10**9

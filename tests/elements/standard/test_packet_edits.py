@@ -15,7 +15,7 @@ def through(element, packets, burst=32, n=None):
     """Records of the packets after element (batch path with burst > 1)."""
     count = n if n is not None else len(packets.split(","))
     r = run_router(SOURCE.format(packets=packets, burst=burst) + f" -> e :: {element} -> rec :: HarnessRecord({count});"
-            " DriverManager(wait 1s, stop)")
+                   " DriverManager(wait 1s, stop)")
     return r
 
 
@@ -197,16 +197,16 @@ def test_align_arguments():
 def test_clipboard_copies_ranges_between_streams():
     # As Clipboard-01: "Sam is a cat" from "Simplistic" and ".a. is a .at,".
     r = run_router("a :: HarnessFeed(" + b"Simplistic".hex() + ") -> aq :: Queue -> u1 :: Unqueue -> [0] c :: Clipboard(0/1, 2/1, 9/1)"
-            " -> Discard;"
-            " b :: HarnessFeed(" + b".a. is a .at,".hex() + ", 0102) -> bq :: Queue -> u2 :: Unqueue(false) -> [1] c [1]"
-            " -> rec :: HarnessRecord(2); Script(wait 1s, write u2.active true, wait 1s)")
+                   " -> Discard;"
+                   " b :: HarnessFeed(" + b".a. is a .at,".hex() + ", 0102) -> bq :: Queue -> u2 :: Unqueue(false) -> [1] c [1]"
+                   " -> rec :: HarnessRecord(2); Script(wait 1s, write u2.active true, wait 1s)")
     assert datas(r) == [b"Sam is a cat,", b"\x01\x02"]    # too short: unchanged
 
 
 def test_clipboard_pull_and_short_copies():
     r = run_router("a :: HarnessFeed(aabb, cc) -> aq :: Queue -> [0] c :: Clipboard(1/1) -> ua :: Unqueue -> Discard;"
-            " b :: HarnessFeed(0000, 0000) -> bq :: Queue -> [1] c; c[1] -> ub :: Unqueue(false)"
-            " -> rec :: HarnessRecord(2); Script(wait 1s, write ub.active true, wait 1s)")
+                   " b :: HarnessFeed(0000, 0000) -> bq :: Queue -> [1] c; c[1] -> ub :: Unqueue(false)"
+                   " -> rec :: HarnessRecord(2); Script(wait 1s, write ub.active true, wait 1s)")
     # 'cc' is too short for range 1/1: the clipboard keeps 'bb'.
     assert datas(r) == [b"\x00\xbb", b"\x00\xbb"]
 

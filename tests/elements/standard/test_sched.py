@@ -34,8 +34,8 @@ def test_round_robin_sched_takes_inputs_in_turn(burst):
 
 def test_round_robin_sched_skips_empty_inputs():
     r = run_router("a :: HarnessFeed(a1, a2, a3) -> qa :: Queue -> [0] s :: RoundRobinSched;"
-            " Idle -> [1] s; b :: HarnessFeed(b1) -> qb :: Queue -> [2] s;"
-            " s -> Unqueue -> rec :: HarnessRecord(4)")
+                   " Idle -> [1] s; b :: HarnessFeed(b1) -> qb :: Queue -> [2] s;"
+                   " s -> Unqueue -> rec :: HarnessRecord(4)")
     assert order(r) == ["a1", "b1", "a2", "a3"]
 
 
@@ -65,8 +65,8 @@ def test_stride_sched_tickets_handlers():
 
 def test_stride_sched_zero_tickets_never_pulls():
     r = run_router("a :: HarnessFeed(a1, a2) -> qa :: Queue -> [0] s :: StrideSched(0, 1);"
-            " b :: HarnessFeed(b1, b2) -> qb :: Queue -> [1] s;"
-            " s -> Unqueue -> rec :: HarnessRecord(2)")
+                   " b :: HarnessFeed(b1, b2) -> qb :: Queue -> [1] s;"
+                   " s -> Unqueue -> rec :: HarnessRecord(2)")
     assert order(r) == ["b1", "b2"] and r.read("qa.length") == "2"
 
 
@@ -97,8 +97,8 @@ def test_time_sorted_sched_order_and_well_ordered():
 def test_time_sorted_sched_wakes_the_puller_when_a_queue_fills():
     # Click's notifier-01, in short: a stream that starts late still gets through.
     r = run_router("a :: HarnessFeed(01@1, 02@2) -> qa :: Queue -> [0] t :: TimeSortedSched;"
-            " late :: HarnessFeed(03@3); late -> ql :: Queue -> [1] t;"
-            " t -> u :: Unqueue -> rec :: HarnessRecord(3)")
+                   " late :: HarnessFeed(03@3); late -> ql :: Queue -> [1] t;"
+                   " t -> u :: Unqueue -> rec :: HarnessRecord(3)")
     assert order(r) == ["01", "02", "03"]
 
 
@@ -113,9 +113,9 @@ def test_time_sorted_sched_stop_and_buffer_error():
 
 def test_pull_switch_switches_inputs():
     r = run_router("a :: HarnessFeed(a1, a2) -> qa :: Queue -> [0] s :: PullSwitch(1);"
-            " b :: HarnessFeed(b1, b2) -> qb :: Queue -> [1] s;"
-            " s -> Unqueue -> rec :: HarnessRecord(4);"
-            " Script(wait 1s, write s.switch 0, wait 1s)")
+                   " b :: HarnessFeed(b1, b2) -> qb :: Queue -> [1] s;"
+                   " s -> Unqueue -> rec :: HarnessRecord(4);"
+                   " Script(wait 1s, write s.switch 0, wait 1s)")
     assert order(r) == ["b1", "b2", "a1", "a2"]
     assert r.read("s.switch") == "0" and r.read("s.config") == "0"
     r.write("s.switch", "5")
@@ -136,8 +136,8 @@ def test_pull_switch_notifier_puts_the_puller_to_sleep():
 
 def test_simple_pull_switch_switches_inputs():
     r = run_router("a :: HarnessFeed(a1) -> qa :: Queue -> [0] s :: SimplePullSwitch(1);"
-            " b :: HarnessFeed(b1) -> qb :: Queue -> [1] s;"
-            " s -> u :: Unqueue(BURST 32) -> rec :: HarnessRecord(1)")
+                   " b :: HarnessFeed(b1) -> qb :: Queue -> [1] s;"
+                   " s -> u :: Unqueue(BURST 32) -> rec :: HarnessRecord(1)")
     assert order(r) == ["b1"]
     # The puller spins while a1 waits on the unselected input (the queues'
     # signals are all it has, as in Click); pull by hand after switching.
@@ -172,7 +172,7 @@ def test_pullers_behind_schedulers_sleep_when_the_queues_are_empty(sched):
                                    "PullSwitch(1)"])
 def test_a_queue_getting_a_packet_wakes_the_puller(sched):
     r = run_router(f"Idle -> q0 :: Queue -> [0] s :: {sched};"
-            " src :: InfiniteSource(\\<99>, LIMIT 1, ACTIVE false) -> q1 :: Queue -> [1] s;"
-            " s -> u :: Unqueue -> rec :: HarnessRecord(1);"
-            " Script(wait 1s, write src.active true, wait 1s)")
+                   " src :: InfiniteSource(\\<99>, LIMIT 1, ACTIVE false) -> q1 :: Queue -> [1] s;"
+                   " s -> u :: Unqueue -> rec :: HarnessRecord(1);"
+                   " Script(wait 1s, write src.active true, wait 1s)")
     assert order(r) == ["99"]

@@ -59,7 +59,7 @@ def test_switch_sends_everything_to_one_output_and_the_handler_moves_it():
 
 def test_switch_negative_output_drops():
     r = run_router(SOURCE.format(burst=32) + " -> c :: Counter -> s :: Switch(-1) -> rec :: HarnessRecord;"
-            " DriverManager(wait 1s, stop)")
+                   " DriverManager(wait 1s, stop)")
     assert r.read("c.count") == str(NPACKETS) and r.element("rec").log == []
 
 
@@ -140,10 +140,10 @@ def test_check_paint_without_second_output_drops():
 
 def test_check_paint_in_pull_context():
     r = run_router("HarnessFeed(00/0, 01/1, 02/1) -> q :: Queue -> c :: CheckPaint(1) -> Unqueue(BURST 32)"
-            " -> [0] rec :: HarnessRecord; c[1] -> [1] rec; DriverManager(wait 1s, stop)")
+                   " -> [0] rec :: HarnessRecord; c[1] -> [1] rec; DriverManager(wait 1s, stop)")
     assert [(x.port, x.data) for x in r.element("rec").log] == [(1, b"\x00"), (0, b"\x01"), (0, b"\x02")]
     r = run_router("HarnessFeed(00/0, 01/1, 02/1) -> q :: Queue -> c :: CheckPaint(1) -> Unqueue"
-            " -> [0] rec :: HarnessRecord; c[1] -> [1] rec; DriverManager(wait 1s, stop)")
+                   " -> [0] rec :: HarnessRecord; c[1] -> [1] rec; DriverManager(wait 1s, stop)")
     assert [(x.port, x.data) for x in r.element("rec").log] == [(1, b"\x00"), (0, b"\x01"), (0, b"\x02")]
 
 
@@ -162,8 +162,8 @@ def test_check_paint_color_handler_and_errors():
 @pytest.mark.parametrize("burst", [1, 32])
 def test_input_switch_forwards_one_input(burst):
     r = run_router(f"a :: HarnessFeed(0a, 0a) -> qa :: Queue -> Unqueue(BURST {burst}) -> [0] s :: InputSwitch(1);"
-            f" b :: HarnessFeed(0b, 0b) -> qb :: Queue -> Unqueue(BURST {burst}) -> [1] s;"
-            " s -> rec :: HarnessRecord; DriverManager(wait 1s, stop)")
+                   f" b :: HarnessFeed(0b, 0b) -> qb :: Queue -> Unqueue(BURST {burst}) -> [1] s;"
+                   " s -> rec :: HarnessRecord; DriverManager(wait 1s, stop)")
     assert [x.data for x in r.element("rec").log] == [b"\x0b", b"\x0b"]
 
 
