@@ -4,7 +4,7 @@ import re
 import pytest
 from harness import inject
 from scapy.all import ARP, IP, UDP, Ether
-from support import run_config
+from support import refused, run_config
 
 from clickpy.runtime.packet import PacketObject
 
@@ -212,7 +212,7 @@ def test_querier_bad_configs():
 
 def test_querier_table_element_is_not_arptable():
     out = run_config(f"Idle -> a :: ARPQuerier({ME_IP}, {ME_MAC}, TABLE d) -> d :: Discard; Idle -> [1]a;")
-    assert out.returncode != 0
+    assert refused(out, "ARPQuerier"), out.stderr
 
 
 # --- ARPResponder -------------------------------------------------------------------
@@ -266,7 +266,7 @@ def test_responder_add_remove_handlers():
 def test_responder_bad_config():
     for conf in ("10.0.0.1", "bogus 00:01:02:03:04:05", "10.0.0.1 00:01:02:03:04:05 00:01:02:03:04:06"):
         out = run_config(f"Idle -> ARPResponder({conf}) -> Discard", "-q")
-        assert out.returncode != 0, conf
+        assert refused(out, "ARPResponder"), (conf, out.stderr)
 
 
 # --- ARPTable ------------------------------------------------------------------------

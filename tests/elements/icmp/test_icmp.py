@@ -2,7 +2,7 @@
 import pytest
 from harness import inject
 from scapy.all import ICMP, IP, UDP, IPOption_LSRR, IPOption_RR, IPerror, Raw, UDPerror, checksum
-from support import run_config
+from support import refused, run_config
 
 from clickpy.runtime.packet import PacketObject
 
@@ -56,7 +56,7 @@ CODES = [("unreachable", c, v) for c, v in (("net", 0), ("host", 1), ("protocol"
 def test_icmperror_every_type_and_code(tname, cname, code):
     original = udp(payload=b"y" * 40)
     r, rec = inject(f"ICMPError(18.26.4.24, {tname}, {cname})",
-                     [ippkt(original, dst_ip="9.9.9.9",
+                    [ippkt(original, dst_ip="9.9.9.9",
                             anno={ICMP_PARAMPROB_ANNO_OFFSET: b"\x07"})])  # ICMP_PARAMPROB annotation byte
     assert len(rec.log) == 1
     out = rec.log[0].data
@@ -230,7 +230,7 @@ def test_ping_responder_truncated(n):
 
 def test_icmpipencap_echo_sequence_and_checksums():
     r, rec = inject("ICMPIPEncap(1.0.0.1, 2.0.0.2, echo, IDENTIFIER 77)",
-                     [PacketObject.make(b"hello"), PacketObject.make(b"")])
+                    [PacketObject.make(b"hello"), PacketObject.make(b"")])
     for i, x in enumerate(rec.log):
         pkt = IP(x.data)
         assert pkt.src == "1.0.0.1" and pkt.dst == "2.0.0.2" and pkt.proto == 1
@@ -256,7 +256,7 @@ def test_icmpipencap_bad_configs():
     for conf in ("1.0.0.1, 2.0.0.2", "1.0.0.1, bogus, echo", "1.0.0.1, 2.0.0.2, nonsense",
                  "1.0.0.1, 2.0.0.2, unreachable, bogus"):
         out = run_config(f"Idle -> ICMPIPEncap({conf}) -> Discard", "-q")
-        assert out.returncode != 0, conf
+        assert refused(out, "ICMPIPEncap"), (conf, out.stderr)
 
 
 def test_icmpipencap_timestamp_header_is_20_bytes():

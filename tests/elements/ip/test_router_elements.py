@@ -1,12 +1,10 @@
-"""FixIPSrc, DropBroadcasts, IPGWOptions, StripIPHeader, UnstripIPHeader, HostEtherFilter,
-EtherRewrite, MarkMACHeader and RandomSample."""
-import re
+"""FixIPSrc, DropBroadcasts, IPGWOptions, StripIPHeader and UnstripIPHeader."""
 import struct
 
 import pytest
 from harness import inject
-from scapy.all import IP, UDP, Ether, IPOption, IPOption_RR, IPOption_Timestamp, checksum
-from support import build_router, run_config
+from scapy.all import IP, UDP, Ether, IPOption_RR, checksum
+from support import refused, run_config
 
 from clickpy.runtime.packet import PacketObject
 
@@ -56,8 +54,8 @@ def test_fixipsrc_truncated(n):
 
 
 def test_fixipsrc_bad_config():
-    assert run_config("Idle -> FixIPSrc(bogus) -> Discard", "-q").returncode != 0
-    assert run_config("Idle -> FixIPSrc -> Discard", "-q").returncode != 0
+    assert refused(run_config("Idle -> FixIPSrc(bogus) -> Discard", "-q"), "FixIPSrc")
+    assert refused(run_config("Idle -> FixIPSrc -> Discard", "-q"), "FixIPSrc")
 
 
 # --- DropBroadcasts ------------------------------------------------------------------------
@@ -175,7 +173,7 @@ def test_ipgwoptions_other_options_skipped():
 def test_ipgwoptions_truncated(n):
     raw = opts(IPOption_RR(routers=["0.0.0.0"] * 4, pointer=4))[:n]
     r, rec = inject("IPGWOptions(5.5.5.5)", [ippkt(raw, hlen=min(n, 20)), PacketObject.make(raw)],
-                     noutputs=2)
+                    noutputs=2)
     assert len(rec.log) <= 2
 
 
@@ -198,133 +196,3 @@ def test_strip_unstrip_without_headers_dropped():
     assert rec.log == []
     r, rec = inject("UnstripIPHeader", [PacketObject.make(b"abc")])
     assert rec.log == []
-
-
-# --- HostEtherFilter ------------------------------------------------------------------------
-
-ME = "00:01:02:03:04:05"
-
-
-def frame(dst, src="00:aa:bb:cc:dd:ee"):
-    return bytes(Ether(dst=dst, src=src) / b"payload")
-
-
-def test_hostetherfilter_types_and_outputs():
-    pk = [frame(ME), frame("ff:ff:ff:ff:ff:ff"), frame("01:00:5e:00:00:01"), frame("00:09:09:09:09:09"),
-          frame(ME, src=ME)]
-    r, rec = inject(f"HostEtherFilter({ME})", [PacketObject.make(x) for x in pk], noutputs=2)
-    assert [x.port for x in rec.log] == [0, 0, 0, 1, 0]
-    r, rec = inject(f"HostEtherFilter({ME}, true, false)", [PacketObject.make(x) for x in pk], noutputs=2)
-    assert [x.port for x in rec.log] == [0, 0, 0, 0, 1]
-
-
-def test_hostetherfilter_packet_type_annotation():
-    out = run_config(
-        f"InfiniteSource(DATA \\<{frame(ME).hex()}>, LIMIT 1, STOP true) -> h :: HostEtherFilter({ME}, OFFSET 0)"
-        " -> CheckPaint(0) -> c :: Counter -> Discard", "-h", "c.count")
-    assert out.returncode == 0, out.stderr
-
-
-def test_hostetherfilter_offset_and_short():
-    pk = [b"\x00\x00" + frame(ME), b"\x00\x00" + frame(ME)[:13], b"", b"\x00" * 16]
-    r, rec = inject(f"HostEtherFilter({ME}, OFFSET 2)", [PacketObject.make(x) for x in pk], noutputs=2)
-    assert [x.port for x in rec.log] == [0, 1]
-    r.write("e.ether", "00:09:09:09:09:09")
-    assert r.read("e.ether").lower().replace("-", ":") == "00:09:09:09:09:09"
-
-
-@pytest.mark.parametrize("n", range(0, 16))
-def test_hostetherfilter_truncated(n):
-    r, rec = inject(f"HostEtherFilter({ME})", [PacketObject.make(frame(ME)[:n])])
-    assert len(rec.log) == (1 if n >= 14 else 0)
-
-
-# --- EtherRewrite and MarkMACHeader -------------------------------------------------------------
-
-
-def test_etherrewrite_after_markmacheader():
-    f = frame(ME) + b"rest"
-    r, rec = inject("MarkMACHeader -> EtherRewrite(00:0a:0a:0a:0a:0a, 00:0b:0b:0b:0b:0b)",
-                     [PacketObject.make(f)])
-    out = Ether(rec.log[0].data)
-    assert out.src == "00:0a:0a:0a:0a:0a" and out.dst == "00:0b:0b:0b:0b:0b"
-    assert rec.log[0].data[12:] == f[12:]
-    assert r.read("e.src").lower().replace("-", ":") == "00:0a:0a:0a:0a:0a"
-
-
-def test_etherrewrite_handlers_and_no_mac_header():
-    r, rec = inject("EtherRewrite(00:0a:0a:0a:0a:0a, 00:0b:0b:0b:0b:0b)", [PacketObject.make(frame(ME))])
-    assert rec.log == []                            # no MAC header: dropped, not a crash
-    out = run_config(
-        f"InfiniteSource(DATA \\<{frame(ME).hex()}>, LIMIT 1, STOP true) -> MarkMACHeader"
-        " -> e :: EtherRewrite(00:0a:0a:0a:0a:0a, 00:0b:0b:0b:0b:0b) -> Print(x) -> Discard;"
-        " Script(write e.dst 00:0c:0c:0c:0c:0c)", "-h", "e.dst")
-    assert out.returncode == 0, out.stderr
-    assert "00-0C-0C-0C-0C-0C" in out.stdout.upper().replace(":", "-")
-
-
-def test_markmacheader_offset_length():
-    f = b"\x00" * 4 + frame(ME)
-    r, rec = inject("MarkMACHeader(4, 14)", [PacketObject.make(f), PacketObject.make(b"\x00")])
-    assert rec.log[0].mac == 4 and rec.log[0].net == 18
-    assert len(rec.log) == 1                        # offset beyond the data: dropped
-
-
-@pytest.mark.parametrize("n", range(0, 14))
-def test_etherrewrite_truncated(n):
-    r, rec = inject("MarkMACHeader -> EtherRewrite(00:0a:0a:0a:0a:0a, 00:0b:0b:0b:0b:0b)",
-                     [PacketObject.make(frame(ME)[:n])])
-    assert len(rec.log) == (1 if n >= 12 else 0)
-
-
-# --- RandomSample ----------------------------------------------------------------------------
-
-
-def sample_run(conf, seed=17, n=2000):
-    return run_config(
-        f"RandomSeed({seed}); InfiniteSource(LIMIT {n}, STOP true) -> r :: RandomSample({conf});"
-        " r[0] -> a :: Counter -> Discard; r[1] -> b :: Counter -> Discard;",
-        "-h", "a.count", "-h", "b.count", "-h", "r.drops", "-h", "r.sampling_prob", "-h", "r.drop_prob",
-        "-h", "r.config")
-
-
-def counts(out):
-    return [l for l in out.stdout.splitlines() if l and not l.endswith(":")]
-
-
-def test_randomsample_deterministic_with_seed():
-    one, two = sample_run("0.25"), sample_run("0.25")
-    assert one.returncode == 0, one.stderr
-    assert counts(one) == counts(two)
-    a, b, drops, sp, dp, cfg = counts(one)
-    assert int(a) + int(b) == 2000 and int(b) == int(drops)
-    assert 400 < int(a) < 600
-    assert sp == "0.25" and dp == "0.75" and cfg == "SAMPLE 0.25, ACTIVE true"
-    other = sample_run("0.25", seed=18)
-    assert counts(other) != counts(one)
-
-
-def test_randomsample_extremes_and_keywords():
-    assert counts(sample_run("1"))[:2] == ["2000", "0"]
-    assert counts(sample_run("0"))[:2] == ["0", "2000"]
-    assert counts(sample_run("DROP 1"))[:2] == ["0", "2000"]
-    assert counts(sample_run("0, ACTIVE false"))[:2] == ["2000", "0"]
-    assert counts(sample_run("SAMPLE 0.5"))[3] == "0.5"
-
-
-def test_randomsample_bad_configs():
-    for conf in ("", "1.5", "SAMPLE 0.5, DROP 0.5", "bogus", "DROP 2"):
-        out = run_config(f"Idle -> RandomSample({conf}) -> Discard", "-q")
-        assert out.returncode != 0, conf
-
-
-def test_randomsample_handlers():
-    r, rec = inject("RandomSample(0.5)", [])
-    r.write("e.drop_prob", "0.125")
-    assert r.read("e.sampling_prob") == "0.875"
-    with pytest.raises(Exception):
-        r.write("e.sampling_prob", "2")
-    r.write("e.active", "false")
-    for _ in range(50):
-        r.element("e").push_packet(0, PacketObject.make(b"x"))
-    assert len(rec.log) == 50
