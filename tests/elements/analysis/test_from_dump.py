@@ -44,16 +44,12 @@ def test_round_trip_is_byte_identical(tmp_path):
     assert (tmp_path / "out.pcap").read_bytes() == src.read_bytes()
 
 
-def test_round_trip_of_a_generated_benchmark_trace(tmp_path):
+def test_round_trip_of_a_generated_benchmark_trace(tmp_path, shared_dir):
     import subprocess
     import sys
-    from support import find_shared
 
-    shared = find_shared()
-    if shared is None:
-        pytest.skip("shared folder not available")
     src = tmp_path / "fw.pcap"
-    subprocess.run([sys.executable, str(shared / "bench" / "gen_pcap.py"), "fw", str(src), "3000"], check=True)
+    subprocess.run([sys.executable, str(shared_dir / "bench" / "gen_pcap.py"), "fw", str(src), "3000"], check=True)
     r = run_config(f"FromDump({src}, STOP true) -> c :: Counter -> ToDump({tmp_path}/out.pcap, SNAPLEN 65535)",
                    "-h", "c.count")
     assert r.returncode == 0, r.stderr

@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from support import build_router, find_shared, run_config
+from support import build_router, run_config
 
 START = 1_000_000_000 * 10**9  # simulated time starts here
 
@@ -127,10 +127,7 @@ def test_cleanup_removes_the_stop_hook():
     assert r.stop_hooks == []
 
 
-def test_benchmark_config_prints_its_line():
-    shared = find_shared()
-    if shared is None:
-        pytest.skip("shared folder not found")
-    p = run_config((shared / "bench" / "a-infsrc-discard.click").read_text(), "LIMIT=20000")
+def test_benchmark_config_prints_its_line(shared_dir):
+    p = run_config((shared_dir / "bench" / "a-infsrc-discard.click").read_text(), "LIMIT=20000")
     assert p.returncode == 0, p.stderr
     assert re.fullmatch(r"CLICKBENCH elapsed \d+(\.\d+)?(e-\d+)? count 20000\n", p.stdout)

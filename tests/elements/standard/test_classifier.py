@@ -2,6 +2,7 @@
 import random
 
 import pytest
+from harness import feed, run_router
 from support import build_router, run_config
 
 from clickpy.errors import ConfigError
@@ -210,7 +211,7 @@ def test_live_reconfigure_replaces_the_program():
 # --- batches and single packets give the same outputs ------------------------------
 
 @pytest.mark.parametrize("seed", range(6))
-def test_batch_and_per_packet_paths_agree(run, feed, seed):
+def test_batch_and_per_packet_paths_agree(seed):
     rng = random.Random(100 + seed)
     patterns = [random_pattern(rng) for _ in range(rng.randint(2, 6))]
     packets = [packet_for(patterns, rng) for _ in range(200)]
@@ -218,8 +219,8 @@ def test_batch_and_per_packet_paths_agree(run, feed, seed):
     results = {}
     for burst in (1, 32):
         key = feed(packets)
-        r = run(f"IPTestFeed({key}) -> Queue(100000) -> Unqueue(BURST {burst}) "
-                f"-> c :: Classifier({', '.join(patterns)}); rec :: IPTestRecord; {outs}")
+        r = run_router(f"HarnessFeed({key}) -> Queue(100000) -> Unqueue(BURST {burst}) "
+                       f"-> c :: Classifier({', '.join(patterns)}); rec :: HarnessRecord; {outs}")
         log = r.element("rec").log
         results[burst] = {i: [x.data for x in log if x.port == i] for i in range(len(patterns))}
     expected = {i: [] for i in range(len(patterns))}
@@ -231,10 +232,10 @@ def test_batch_and_per_packet_paths_agree(run, feed, seed):
     assert results[32] == expected
 
 
-def test_batch_all_to_one_output_and_unconnected_drop(run, feed):
+def test_batch_all_to_one_output_and_unconnected_drop():
     key = feed([bytes(12) + b"\x08\x00"] * 40 + [b"\x00"] * 5)
-    r = run(f"IPTestFeed({key}) -> Queue(1000) -> Unqueue(BURST 32) -> c :: Classifier(12/0800, 0/ff)"
-            f" -> rec :: IPTestRecord; c[1] -> Discard")
+    r = run_router(f"HarnessFeed({key}) -> Queue(1000) -> Unqueue(BURST 32) -> c :: Classifier(12/0800, 0/ff)"
+                   f" -> rec :: HarnessRecord; c[1] -> Discard")
     assert len(r.element("rec").log) == 40
 
 

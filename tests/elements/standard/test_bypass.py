@@ -1,5 +1,6 @@
 """Bypass: a switchable detour, push and pull; and the Null elements."""
 import pytest
+from harness import run_router
 from support import build_router, run_config
 
 from clickpy.errors import ConfigError
@@ -36,16 +37,16 @@ def test_pull_bypass_pulls_through_the_detour_when_active():
     assert r.returncode == 0 and labels(r.stderr) == ["C", "C", "C", "D", "C"]
 
 
-def test_bypass_with_one_output_and_one_input_is_a_null(run):
-    r = run("BasicTestSource(01, 02) -> b :: Bypass(true) -> rec :: BasicTestRecord(2)")
-    assert [d for _, d, _, _ in r.element("rec").log] == [b"\x01", b"\x02"]
+def test_bypass_with_one_output_and_one_input_is_a_null():
+    r = run_router("HarnessFeed(01, 02) -> b :: Bypass(true) -> rec :: HarnessRecord(2)")
+    assert [x.data for x in r.element("rec").log] == [b"\x01", b"\x02"]
 
 
 @pytest.mark.parametrize("burst", [1, 32])
-def test_bypass_batches_go_the_same_way(run, burst):
-    r = run(f"BasicTestSource(01, 02, 03) -> q :: Queue -> Unqueue(BURST {burst}) -> b :: Bypass(true)"
-            " -> [0] rec :: BasicTestRecord(3); b[1] -> [1] rec")
-    assert [(p, d) for p, d, _, _ in r.element("rec").log] == [(1, b"\x01"), (1, b"\x02"), (1, b"\x03")]
+def test_bypass_batches_go_the_same_way(burst):
+    r = run_router(f"HarnessFeed(01, 02, 03) -> q :: Queue -> Unqueue(BURST {burst}) -> b :: Bypass(true)"
+                   " -> [0] rec :: HarnessRecord(3); b[1] -> [1] rec")
+    assert [(x.port, x.data) for x in r.element("rec").log] == [(1, b"\x01"), (1, b"\x02"), (1, b"\x03")]
 
 
 def test_bypass_active_handler():
@@ -62,18 +63,18 @@ def test_bypass_active_handler():
 
 @pytest.mark.parametrize("element", ["Null", "PushNull"])
 @pytest.mark.parametrize("burst", [1, 32])
-def test_push_nulls_pass_packets_unchanged(run, element, burst):
-    r = run(f"BasicTestSource(01/3, 0202/4) -> q :: Queue -> Unqueue(BURST {burst}) -> {element}"
-            " -> rec :: BasicTestRecord(2)")
-    assert [(d, c) for _, d, c, _ in r.element("rec").log] == [(b"\x01", 3), (b"\x02\x02", 4)]
+def test_push_nulls_pass_packets_unchanged(element, burst):
+    r = run_router(f"HarnessFeed(01/3, 0202/4) -> q :: Queue -> Unqueue(BURST {burst}) -> {element}"
+                   " -> rec :: HarnessRecord(2)")
+    assert [(x.data, x.paint) for x in r.element("rec").log] == [(b"\x01", 3), (b"\x02\x02", 4)]
 
 
 @pytest.mark.parametrize("element", ["Null", "PullNull"])
 @pytest.mark.parametrize("burst", [1, 32])
-def test_pull_nulls_pass_packets_unchanged(run, element, burst):
-    r = run(f"BasicTestSource(01/3, 0202/4) -> q :: Queue -> {element} -> Unqueue(BURST {burst})"
-            " -> rec :: BasicTestRecord(2)")
-    assert [(d, c) for _, d, c, _ in r.element("rec").log] == [(b"\x01", 3), (b"\x02\x02", 4)]
+def test_pull_nulls_pass_packets_unchanged(element, burst):
+    r = run_router(f"HarnessFeed(01/3, 0202/4) -> q :: Queue -> {element} -> Unqueue(BURST {burst})"
+                   " -> rec :: HarnessRecord(2)")
+    assert [(x.data, x.paint) for x in r.element("rec").log] == [(b"\x01", 3), (b"\x02\x02", 4)]
 
 
 def test_push_null_and_pull_null_force_their_context():

@@ -3,24 +3,25 @@ InputSwitch, CheckPaint. The batch path gives exactly the per-packet results."""
 import re
 
 import pytest
+from harness import run_router
 from support import build_router
 
 from clickpy.errors import ConfigError
 from clickpy.runtime.handlers import HandlerError
 
 # Ten different packets, with paints 0, 1, 2, 255 and out of range.
-SOURCE = ("BasicTestSource(00/0, 0101/1, 0202/1, 03/2, 04/0, 0505/255, 06/9, 0707/2, 08/1, 0909/0)"
+SOURCE = ("HarnessFeed(00/0, 0101/1, 0202/1, 03/2, 04/0, 0505/255, 06/9, 0707/2, 08/1, 0909/0)"
           " -> q :: Queue -> Unqueue(BURST {burst})")
 NPACKETS = 10
 
 
-def route(run, element, burst, noutputs=3, expect=None):
+def route(element, burst, noutputs=3, expect=None):
     """Per output, the packets element sends there (data, in arrival order)."""
     outs = "; ".join(f"s[{i}] -> [{i}] rec" for i in range(1, noutputs))
-    cfg = (SOURCE.format(burst=burst) + f" -> s :: {element} -> [0] rec :: BasicTestRecord({expect or -1}); {outs};"
+    cfg = (SOURCE.format(burst=burst) + f" -> s :: {element} -> [0] rec :: HarnessRecord({expect or -1}); {outs};"
            " DriverManager(wait 1s, stop)")
-    r = run(cfg)
-    return [(port, data) for port, data, _, _ in r.element("rec").log]
+    r = run_router(cfg)
+    return [(x.port, x.data) for x in r.element("rec").log]
 
 
 ELEMENTS = [
@@ -37,15 +38,15 @@ ELEMENTS = [
 
 
 @pytest.mark.parametrize("element, noutputs", ELEMENTS)
-def test_batch_path_equals_per_packet_path(run, element, noutputs):
+def test_batch_path_equals_per_packet_path(element, noutputs):
     # All outputs meet in one recorder, so even the order across outputs counts.
-    one = route(run, element, 1, noutputs)
-    batch = route(run, element, 32, noutputs)
+    one = route(element, 1, noutputs)
+    batch = route(element, 32, noutputs)
     assert one == batch and one
 
 
-def test_switch_sends_everything_to_one_output_and_the_handler_moves_it(run):
-    assert {p for p, _ in route(run, "Switch(1)", 32)} == {1}
+def test_switch_sends_everything_to_one_output_and_the_handler_moves_it():
+    assert {p for p, _ in route("Switch(1)", 32)} == {1}
     r = build_router("Idle -> s :: Switch(2) => Discard, Discard, Discard")
     assert r.read("s.switch") == "2" and r.read("s.config") == "2"
     r.write("s.switch", "0")
@@ -56,9 +57,9 @@ def test_switch_sends_everything_to_one_output_and_the_handler_moves_it(run):
         r.write("s.switch", "x")
 
 
-def test_switch_negative_output_drops(run):
-    r = run(SOURCE.format(burst=32) + " -> c :: Counter -> s :: Switch(-1) -> rec :: BasicTestRecord;"
-            " DriverManager(wait 1s, stop)")
+def test_switch_negative_output_drops():
+    r = run_router(SOURCE.format(burst=32) + " -> c :: Counter -> s :: Switch(-1) -> rec :: HarnessRecord;"
+                   " DriverManager(wait 1s, stop)")
     assert r.read("c.count") == str(NPACKETS) and r.element("rec").log == []
 
 
@@ -71,16 +72,16 @@ def test_switch_output_out_of_range_is_a_configure_error():
     assert "OUTPUT: expected integer" in str(e.value)
 
 
-def test_static_switch_is_fixed_and_out_of_range_drops(run):
-    assert {p for p, _ in route(run, "StaticSwitch(2)", 32)} == {2}
-    assert route(run, "StaticSwitch(5)", 32) == []
+def test_static_switch_is_fixed_and_out_of_range_drops():
+    assert {p for p, _ in route("StaticSwitch(2)", 32)} == {2}
+    assert route("StaticSwitch(5)", 32) == []
     with pytest.raises(ConfigError) as e:
         build_router("Idle -> StaticSwitch -> Discard")
     assert re.search("OUTPUT.*missing|missing.*OUTPUT", str(e.value))
 
 
-def test_round_robin_switch_takes_outputs_in_turn(run):
-    got = route(run, "RoundRobinSwitch", 32)
+def test_round_robin_switch_takes_outputs_in_turn():
+    got = route("RoundRobinSwitch", 32)
     assert [p for p, _ in got] == [i % 3 for i in range(NPACKETS)]
 
 
@@ -90,8 +91,8 @@ def hash_output(data, n):
 
 
 @pytest.mark.parametrize("noutputs", [3, 4])
-def test_hash_switch_sums_the_bytes(run, noutputs):
-    got = route(run, "HashSwitch(0, 2)", 32, noutputs)
+def test_hash_switch_sums_the_bytes(noutputs):
+    got = route("HashSwitch(0, 2)", 32, noutputs)
     assert len(got) == NPACKETS
     for port, data in got:
         # One-byte packets are shorter than OFFSET + LENGTH: output 0.
@@ -109,8 +110,8 @@ def test_hash_switch_arguments():
         build_router("Idle -> HashSwitch(-1, 2) -> Discard")
 
 
-def test_paint_switch_routes_by_paint_and_255_means_every_output(run):
-    got = route(run, "PaintSwitch", 32)
+def test_paint_switch_routes_by_paint_and_255_means_every_output():
+    got = route("PaintSwitch", 32)
     assert got == [
         (0, b"\x00"), (1, b"\x01\x01"), (1, b"\x02\x02"), (2, b"\x03"), (0, b"\x04"),
         (0, b"\x05\x05"), (1, b"\x05\x05"), (2, b"\x05\x05"),       # paint 255: everywhere
@@ -118,32 +119,32 @@ def test_paint_switch_routes_by_paint_and_255_means_every_output(run):
     ]
 
 
-def test_paint_switch_other_annotation(run):
-    got = route(run, "PaintSwitch(17)", 32)
+def test_paint_switch_other_annotation():
+    got = route("PaintSwitch(17)", 32)
     assert {p for p, _ in got} == {0}    # annotation byte 17 is 0 everywhere
     with pytest.raises(ConfigError) as e:
         build_router("Idle -> PaintSwitch(DST_IP) -> Discard")
     assert "ANNO: expected" in str(e.value)
 
 
-def test_check_paint_passes_one_colour(run):
-    got = route(run, "CheckPaint(1)", 32, 2)
+def test_check_paint_passes_one_colour():
+    got = route("CheckPaint(1)", 32, 2)
     assert got == [(1, b"\x00"), (0, b"\x01\x01"), (0, b"\x02\x02"), (1, b"\x03"), (1, b"\x04"),
                    (1, b"\x05\x05"), (1, b"\x06"), (1, b"\x07\x07"), (0, b"\x08"), (1, b"\x09\x09")]
 
 
-def test_check_paint_without_second_output_drops(run):
-    r = run(SOURCE.format(burst=32) + " -> CheckPaint(2) -> rec :: BasicTestRecord(2)")
-    assert [d for _, d, _, _ in r.element("rec").log] == [b"\x03", b"\x07\x07"]
+def test_check_paint_without_second_output_drops():
+    r = run_router(SOURCE.format(burst=32) + " -> CheckPaint(2) -> rec :: HarnessRecord(2)")
+    assert [x.data for x in r.element("rec").log] == [b"\x03", b"\x07\x07"]
 
 
-def test_check_paint_in_pull_context(run):
-    r = run("BasicTestSource(00/0, 01/1, 02/1) -> q :: Queue -> c :: CheckPaint(1) -> Unqueue(BURST 32)"
-            " -> [0] rec :: BasicTestRecord; c[1] -> [1] rec; DriverManager(wait 1s, stop)")
-    assert [(p, d) for p, d, _, _ in r.element("rec").log] == [(1, b"\x00"), (0, b"\x01"), (0, b"\x02")]
-    r = run("BasicTestSource(00/0, 01/1, 02/1) -> q :: Queue -> c :: CheckPaint(1) -> Unqueue"
-            " -> [0] rec :: BasicTestRecord; c[1] -> [1] rec; DriverManager(wait 1s, stop)")
-    assert [(p, d) for p, d, _, _ in r.element("rec").log] == [(1, b"\x00"), (0, b"\x01"), (0, b"\x02")]
+def test_check_paint_in_pull_context():
+    r = run_router("HarnessFeed(00/0, 01/1, 02/1) -> q :: Queue -> c :: CheckPaint(1) -> Unqueue(BURST 32)"
+                   " -> [0] rec :: HarnessRecord; c[1] -> [1] rec; DriverManager(wait 1s, stop)")
+    assert [(x.port, x.data) for x in r.element("rec").log] == [(1, b"\x00"), (0, b"\x01"), (0, b"\x02")]
+    r = run_router("HarnessFeed(00/0, 01/1, 02/1) -> q :: Queue -> c :: CheckPaint(1) -> Unqueue"
+                   " -> [0] rec :: HarnessRecord; c[1] -> [1] rec; DriverManager(wait 1s, stop)")
+    assert [(x.port, x.data) for x in r.element("rec").log] == [(1, b"\x00"), (0, b"\x01"), (0, b"\x02")]
 
 
 def test_check_paint_color_handler_and_errors():
@@ -159,11 +160,11 @@ def test_check_paint_color_handler_and_errors():
 
 
 @pytest.mark.parametrize("burst", [1, 32])
-def test_input_switch_forwards_one_input(run, burst):
-    r = run(f"a :: BasicTestSource(0a, 0a) -> qa :: Queue -> Unqueue(BURST {burst}) -> [0] s :: InputSwitch(1);"
-            f" b :: BasicTestSource(0b, 0b) -> qb :: Queue -> Unqueue(BURST {burst}) -> [1] s;"
-            " s -> rec :: BasicTestRecord; DriverManager(wait 1s, stop)")
-    assert [d for _, d, _, _ in r.element("rec").log] == [b"\x0b", b"\x0b"]
+def test_input_switch_forwards_one_input(burst):
+    r = run_router(f"a :: HarnessFeed(0a, 0a) -> qa :: Queue -> Unqueue(BURST {burst}) -> [0] s :: InputSwitch(1);"
+                   f" b :: HarnessFeed(0b, 0b) -> qb :: Queue -> Unqueue(BURST {burst}) -> [1] s;"
+                   " s -> rec :: HarnessRecord; DriverManager(wait 1s, stop)")
+    assert [x.data for x in r.element("rec").log] == [b"\x0b", b"\x0b"]
 
 
 def test_input_switch_handlers_and_errors():

@@ -4,6 +4,7 @@ import os
 import struct
 
 import pytest
+from harness import run_router
 from support import build_router, run_config
 
 from clickpy.errors import ConfigError
@@ -214,13 +215,13 @@ def first_timestamp(anno):
     return struct.unpack_from("<q", anno, 32)[0]
 
 
-def test_set_timestamp_now_fixed_and_first(run):
-    r = run("BasicTestSource(01, 02@5) -> SetTimestamp -> rec :: BasicTestRecord(2)")
-    assert [t for _, _, _, t in r.element("rec").log] == [START, START]
-    r = run("BasicTestSource(01) -> SetTimestamp(12.5) -> rec :: BasicTestRecord(1)")
-    assert r.element("rec").log[0][3] == 12_500_000_000
-    r = run("BasicTestSource(01@3) -> SetTimestamp(2, FIRST true) -> rec :: BasicTestRecord(1)")
-    assert r.element("rec").log[0][3] == 3 * 10**9 and first_timestamp(r.element("rec").annos[0]) == 2 * 10**9
+def test_set_timestamp_now_fixed_and_first():
+    r = run_router("HarnessFeed(01, 02@5) -> SetTimestamp -> rec :: HarnessRecord(2)")
+    assert [x.ts for x in r.element("rec").log] == [START, START]
+    r = run_router("HarnessFeed(01) -> SetTimestamp(12.5) -> rec :: HarnessRecord(1)")
+    assert r.element("rec").log[0].ts == 12_500_000_000
+    r = run_router("HarnessFeed(01@3) -> SetTimestamp(2, FIRST true) -> rec :: HarnessRecord(1)")
+    assert r.element("rec").log[0].ts == 3 * 10**9 and first_timestamp(r.element("rec").log[0].anno) == 2 * 10**9
 
 
 def test_set_timestamp_errors():
@@ -231,21 +232,21 @@ def test_set_timestamp_errors():
         build_router("Idle -> SetTimestamp(yesterday) -> Discard")
 
 
-def test_set_timestamp_delta_range(run):
-    r = run("BasicTestSource(01, 02@5, 03@7.5, 04@4) -> d :: SetTimestampDelta -> rec :: BasicTestRecord(4)")
+def test_set_timestamp_delta_range():
+    r = run_router("HarnessFeed(01, 02@5, 03@7.5, 04@4) -> d :: SetTimestampDelta -> rec :: HarnessRecord(4)")
     # Zero timestamps pass unchanged; others become differences from the first nonzero.
-    assert [t for _, _, _, t in r.element("rec").log] == [0, 0, 2_500_000_000, -1_000_000_000]
+    assert [x.ts for x in r.element("rec").log] == [0, 0, 2_500_000_000, -1_000_000_000]
     assert r.read("d.first") == "5.000000"
     r.write("d.reset", "")
     assert r.read("d.first") == "0.000000"
 
 
-def test_set_timestamp_delta_first_and_now(run):
-    r = run("BasicTestSource(01@3) -> SetTimestamp(1, FIRST true) -> SetTimestamp(4)"
-            " -> SetTimestampDelta(TYPE FIRST) -> rec :: BasicTestRecord(1)")
-    assert r.element("rec").log[0][3] == 3 * 10**9
-    r = run(f"BasicTestSource(01@{START // 10**9 - 2}) -> SetTimestampDelta(TYPE NOW) -> rec :: BasicTestRecord(1)")
-    assert r.element("rec").log[0][3] == 2 * 10**9
+def test_set_timestamp_delta_first_and_now():
+    r = run_router("HarnessFeed(01@3) -> SetTimestamp(1, FIRST true) -> SetTimestamp(4)"
+                   " -> SetTimestampDelta(TYPE FIRST) -> rec :: HarnessRecord(1)")
+    assert r.element("rec").log[0].ts == 3 * 10**9
+    r = run_router(f"HarnessFeed(01@{START // 10**9 - 2}) -> SetTimestampDelta(TYPE NOW) -> rec :: HarnessRecord(1)")
+    assert r.element("rec").log[0].ts == 2 * 10**9
     with pytest.raises(ConfigError) as e:
         build_router("Idle -> SetTimestampDelta(TYPE LATER) -> Discard")
     assert "bad TYPE" in str(e.value)

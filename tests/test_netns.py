@@ -57,7 +57,7 @@ def test_everything_goes_when_a_test_fails_inside():
     with open(path, "w") as f:
         f.write(test)
     try:
-        tests_dir = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        tests_dir = os.path.dirname(os.path.abspath(__file__))
         r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider",
                             "--rootdir", os.path.dirname(path), path],
                            capture_output=True, text=True, timeout=120,

@@ -2,6 +2,7 @@
 import pytest
 
 import clickpy
+from harness import run_router
 from support import build_router, run_config
 
 

@@ -64,7 +64,7 @@ def test_shaper_bad_configurations(sim, config):
 
 
 def test_delay_unqueue_delays_from_the_timestamp(sim):
-    s = sim("Idle -> q :: Queue -> d :: DelayUnqueue(0.05) -> rec :: QueuesTestRecorder")
+    s = sim("Idle -> q :: Queue -> d :: DelayUnqueue(0.05) -> rec :: HarnessRecord")
     s.push("q", b"unstamped")
     s.push("q", b"stamped", timestamp=s.start_ns + 200 * MS)
     s.push("q", b"old", timestamp=s.start_ns - 10_000 * MS)
@@ -77,7 +77,7 @@ def test_delay_unqueue_delays_from_the_timestamp(sim):
 
 
 def test_delay_unqueue_sleeps_while_waiting(sim):
-    s = sim("Idle -> q :: Queue -> d :: DelayUnqueue(1) -> rec :: QueuesTestRecorder").run(0.1)
+    s = sim("Idle -> q :: Queue -> d :: DelayUnqueue(1) -> rec :: HarnessRecord").run(0.1)
     runs = s["d"].task.runs
     assert s.read("d.scheduled") == "false"
     s.push("q", b"p")
@@ -104,7 +104,7 @@ def test_delay_unqueue_handlers_and_errors(sim):
 
 
 def test_delay_shaper_releases_on_pull_when_due(sim):
-    s = sim("Idle -> q :: Queue -> ds :: DelayShaper(0.1) -> u :: Unqueue -> rec :: QueuesTestRecorder")
+    s = sim("Idle -> q :: Queue -> ds :: DelayShaper(0.1) -> u :: Unqueue -> rec :: HarnessRecord")
     s.push("q", b"one")
     s.push("q", b"two", timestamp=s.start_ns + 500 * MS)
     s.run(1)
@@ -115,7 +115,7 @@ def test_delay_shaper_releases_on_pull_when_due(sim):
 
 
 def test_delay_shaper_lets_its_puller_sleep(sim):
-    s = sim("Idle -> q :: Queue -> ds :: DelayShaper(1) -> u :: Unqueue -> rec :: QueuesTestRecorder")
+    s = sim("Idle -> q :: Queue -> ds :: DelayShaper(1) -> u :: Unqueue -> rec :: HarnessRecord")
     s.run(0.5)
     idle_runs = s["u"].task.runs
     assert idle_runs <= 12
@@ -140,12 +140,12 @@ def test_delay_shaper_lets_its_puller_sleep(sim):
 
 def test_link_unqueue_latency_and_bandwidth(sim):
     # Click's LinkUnqueue-01: 100 kbit/s, 5 ms latency, packets of 20 and 1600 bytes.
-    s = sim("Idle -> q :: Queue -> l :: LinkUnqueue(0.005s, 100kb/s) -> rec :: QueuesTestRecorder")
+    s = sim("Idle -> q :: Queue -> l :: LinkUnqueue(0.005s, 100kb/s) -> rec :: HarnessRecord")
     for n in (20, 20, 1600, 20, 1600, 20):
         s.push("q", bytes(n))
     s.run(0.38)
-    first = s.log()[0][1]
-    assert [(ts - first) / 1000 for _, ts, _, _ in s.log()] == [0, 1600, 129600, 131200, 259200, 260800]
+    first = s.log()[0].ts
+    assert [(x.ts - first) / 1000 for x in s.log()] == [0, 1600, 129600, 131200, 259200, 260800]
     # Pushed out when due: timestamp = arrival time = 5 ms latency + serialization.
     assert s.times_ms() == s.stamps_ms()
     assert s.times_ms()[0] == pytest.approx(6.6)
@@ -155,7 +155,7 @@ def test_link_unqueue_latency_and_bandwidth(sim):
 
 
 def test_link_unqueue_counts_extra_length(sim):
-    s = sim("Idle -> q :: Queue -> l :: LinkUnqueue(0, 1MBps) -> rec :: QueuesTestRecorder")
+    s = sim("Idle -> q :: Queue -> l :: LinkUnqueue(0, 1MBps) -> rec :: HarnessRecord")
     from clickpy.runtime.packet import PacketObject
 
     p = PacketObject.make(bytes(100))
@@ -166,7 +166,7 @@ def test_link_unqueue_counts_extra_length(sim):
 
 
 def test_link_unqueue_holds_packets_in_transit_and_resets(sim):
-    s = sim("Idle -> q :: Queue -> l :: LinkUnqueue(1s, 1MBps) -> rec :: QueuesTestRecorder")
+    s = sim("Idle -> q :: Queue -> l :: LinkUnqueue(1s, 1MBps) -> rec :: HarnessRecord")
     for _ in range(3):
         s.push("q", bytes(100))
     s.run(0.5)

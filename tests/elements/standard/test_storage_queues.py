@@ -18,8 +18,6 @@ def test_notifier_queue_drops_when_full_and_does_not_stop_pushers():
     r = run_config("i :: InfiniteSource(LIMIT 15) -> c :: Counter -> q :: NotifierQueue(5) -> Idle;"
                    "Script(wait 0.1s, stop)", "--simtime", "-h", "c.count", "-h", "q.drops",
                    "-h", "q.length", "-h", "q.highwater_length")
-    if "Script" in r.stderr and "not implemented" in r.stderr:
-        pytest.skip("Script is not available yet")
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["c.count:", "15", "q.drops:", "10", "q.length:", "5",
                                 "q.highwater_length:", "5"]
@@ -93,8 +91,8 @@ def test_mixed_queue_has_two_inputs(sim):
 
 
 def test_front_drop_queue_drops_the_oldest(sim):
-    s = sim("Idle -> q :: FrontDropQueue(3) -> u :: Unqueue(ACTIVE false) -> rec :: QueuesTestRecorder;"
-            "q [1] -> dropped :: QueuesTestRecorder")
+    s = sim("Idle -> q :: FrontDropQueue(3) -> u :: Unqueue(ACTIVE false) -> rec :: HarnessRecord;"
+            "q [1] -> dropped :: HarnessRecord")
     for t in tags(5):
         s.push("q", t)
     assert s.read("q.length") == "3"
@@ -107,7 +105,7 @@ def test_front_drop_queue_drops_the_oldest(sim):
 
 
 def test_mixed_queue_fifo_and_lifo_inputs(sim):
-    s = sim("Idle -> q :: MixedQueue -> u :: Unqueue(ACTIVE false) -> rec :: QueuesTestRecorder;"
+    s = sim("Idle -> q :: MixedQueue -> u :: Unqueue(ACTIVE false) -> rec :: HarnessRecord;"
             "Idle -> [1] q")
     a, b, c, d, e = tags(5)
     s.push("q", a, 0)
@@ -123,8 +121,8 @@ def test_mixed_queue_fifo_and_lifo_inputs(sim):
 def test_mixed_queue_when_full(sim):
     # Click's MixedQueue-02 in miniature: a full queue drops a FIFO newcomer,
     # but makes room for a LIFO one by dropping its newest packet.
-    s = sim("Idle -> q :: MixedQueue(5) -> u :: Unqueue(ACTIVE false) -> rec :: QueuesTestRecorder;"
-            "Idle -> [1] q; q [1] -> dropped :: QueuesTestRecorder")
+    s = sim("Idle -> q :: MixedQueue(5) -> u :: Unqueue(ACTIVE false) -> rec :: HarnessRecord;"
+            "Idle -> [1] q; q [1] -> dropped :: HarnessRecord")
     p = tags(7)
     for i, port in enumerate([0, 0, 1, 0, 1, 0, 1]):
         s.push("q", p[i], port)
@@ -136,7 +134,7 @@ def test_mixed_queue_when_full(sim):
 
 
 def test_unqueue_sleeps_on_an_empty_notifier_queue_and_wakes(sim):
-    s = sim("Idle -> q :: NotifierQueue -> u :: Unqueue -> rec :: QueuesTestRecorder").run(1)
+    s = sim("Idle -> q :: NotifierQueue -> u :: Unqueue -> rec :: HarnessRecord").run(1)
     runs = s["u"].task.runs
     assert runs <= 12          # a few pulls (Click's sleepiness), then asleep
     assert s.read("u.scheduled") == "false"
@@ -152,7 +150,7 @@ def test_unqueue_sleeps_on_an_empty_notifier_queue_and_wakes(sim):
 
 
 def test_capacity_write_shrinks_a_full_queue_keeping_the_oldest(sim):
-    s = sim("Idle -> q :: Queue(5) -> u :: Unqueue(ACTIVE false) -> rec :: QueuesTestRecorder")
+    s = sim("Idle -> q :: Queue(5) -> u :: Unqueue(ACTIVE false) -> rec :: HarnessRecord")
     for t in tags(5):
         s.push("q", t)
     s.write("q.capacity", "2")
@@ -165,7 +163,7 @@ def test_capacity_write_shrinks_a_full_queue_keeping_the_oldest(sim):
 
 
 def test_capacity_write_on_front_drop_queue_keeps_the_newest(sim):
-    s = sim("Idle -> q :: FrontDropQueue -> u :: Unqueue(ACTIVE false) -> rec :: QueuesTestRecorder")
+    s = sim("Idle -> q :: FrontDropQueue -> u :: Unqueue(ACTIVE false) -> rec :: HarnessRecord")
     for t in tags(5):
         s.push("q", t)
     s.write("q.capacity", "2")
@@ -204,7 +202,7 @@ def test_bad_capacity_write_changes_nothing(sim):
 
 
 def test_reset_sends_queued_packets_to_output_1(sim):
-    s = sim("Idle -> q :: MixedQueue(4) -> Idle; Idle -> [1] q; q [1] -> out1 :: QueuesTestRecorder")
+    s = sim("Idle -> q :: MixedQueue(4) -> Idle; Idle -> [1] q; q [1] -> out1 :: HarnessRecord")
     for t in tags(3):
         s.push("q", t)
     s.write("q.reset")
@@ -240,7 +238,7 @@ def test_take_state_keeps_what_fits(sim, cls, kept):
     old = sim(f"Idle -> q :: {cls}(10) -> Idle")
     for t in tags(5):
         old.push("q", t)
-    new = sim(f"Idle -> q :: {cls}(3) -> u :: Unqueue -> rec :: QueuesTestRecorder")
+    new = sim(f"Idle -> q :: {cls}(3) -> u :: Unqueue -> rec :: HarnessRecord")
     new.router.take_state_from(old.router)
     assert old.read("q.length") == "0"
     assert new.read("q.length") == "3"

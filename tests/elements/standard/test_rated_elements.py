@@ -26,7 +26,7 @@ def test_rated_unqueue_rate_over_many_packets(sim):
 
 def test_rated_unqueue_spacing(sim):
     # RATE 10 holds one token; a token takes 101 jiffies to fill (Click's rounding).
-    s = sim("InfiniteSource -> Queue(10) -> RatedUnqueue(10) -> rec :: QueuesTestRecorder").run(1)
+    s = sim("InfiniteSource -> Queue(10) -> RatedUnqueue(10) -> rec :: HarnessRecord").run(1)
     assert s.times_ms() == [0, 101, 202, 303, 404, 505, 606, 707, 808, 909]
 
 
@@ -40,7 +40,7 @@ def test_rated_unqueue_burst_size_and_duration(sim):
 
 
 def test_rated_unqueue_sleeps_behind_an_empty_queue(sim):
-    s = sim("Idle -> q :: Queue -> u :: RatedUnqueue(100) -> rec :: QueuesTestRecorder").run(2)
+    s = sim("Idle -> q :: Queue -> u :: RatedUnqueue(100) -> rec :: HarnessRecord").run(2)
     assert s["u"].task.runs <= 2
     assert s.read("u.scheduled") == "false"
     s.run(5)
@@ -197,7 +197,7 @@ def test_rated_splitter_rate_write(sim):
 
 def test_rated_source_limit_and_stop(sim):
     s = sim("r :: RatedSource(DATA \"I love myself\\n\", RATE 10000, LIMIT 10, STOP true)"
-            " -> rec :: QueuesTestRecorder").run(5)
+            " -> rec :: HarnessRecord").run(5)
     assert s.payloads() == [b"I love myself\n"] * 10
     # Click's bucket holds 100 tokens (RATE/100) and is full at the first refill,
     # so the 10 packets leave at once; STOP then stops the driver.
@@ -208,7 +208,7 @@ def test_rated_source_limit_and_stop(sim):
 
 
 def test_rated_source_rate(sim):
-    s = sim("r :: RatedSource(RATE 10) -> rec :: QueuesTestRecorder").run(10.0005)
+    s = sim("r :: RatedSource(RATE 10) -> rec :: HarnessRecord").run(10.0005)
     t = s.times_ms()
     # Two at once (a burst of 2), then one every 100 ms.
     assert t[:4] == [0, 0, 101, 201]
@@ -223,7 +223,7 @@ def test_rated_source_pull(sim):
 
 
 def test_rated_source_length_bandwidth_and_handlers(sim):
-    s = sim("r :: RatedSource(DATA ab, LENGTH 5, LIMIT 3) -> rec :: QueuesTestRecorder").run(1)
+    s = sim("r :: RatedSource(DATA ab, LENGTH 5, LIMIT 3) -> rec :: HarnessRecord").run(1)
     assert s.payloads() == [b"ababa"] * 3
     assert s.read("r.limit") == "3"
     s.write("r.length", "3")

@@ -2,24 +2,25 @@
 import struct
 
 import pytest
+from harness import run_router
 from support import build_router, run_config
 
 from clickpy.errors import ConfigError
 from clickpy.runtime.handlers import HandlerError
 
-SOURCE = "BasicTestSource({packets}) -> q :: Queue -> Unqueue(BURST {burst})"
+SOURCE = "HarnessFeed({packets}) -> q :: Queue -> Unqueue(BURST {burst})"
 
 
-def through(run, element, packets, burst=32, n=None):
+def through(element, packets, burst=32, n=None):
     """Records of the packets after element (batch path with burst > 1)."""
     count = n if n is not None else len(packets.split(","))
-    r = run(SOURCE.format(packets=packets, burst=burst) + f" -> e :: {element} -> rec :: BasicTestRecord({count});"
-            " DriverManager(wait 1s, stop)")
+    r = run_router(SOURCE.format(packets=packets, burst=burst) + f" -> e :: {element} -> rec :: HarnessRecord({count});"
+                   " DriverManager(wait 1s, stop)")
     return r
 
 
 def datas(r):
-    return [d for _, d, _, _ in r.element("rec").log]
+    return [x.data for x in r.element("rec").log]
 
 
 def extra_length(anno):
@@ -30,16 +31,16 @@ def extra_length(anno):
 
 
 @pytest.mark.parametrize("burst", [1, 32])
-def test_paint_sets_the_paint_annotation(run, burst):
-    r = through(run, "Paint(7)", "01/0, 02/200", burst)
-    assert [c for _, _, c, _ in r.element("rec").log] == [7, 7]
+def test_paint_sets_the_paint_annotation(burst):
+    r = through("Paint(7)", "01/0, 02/200", burst)
+    assert [x.paint for x in r.element("rec").log] == [7, 7]
 
 
-def test_paint_other_annotations_by_name_and_offset(run):
-    r = through(run, "Paint(9, FIX_IP_SRC)", "01")
-    assert r.element("rec").annos[0][19] == 9
-    r = through(run, "Paint(5, 40)", "01")
-    assert r.element("rec").annos[0][40] == 5 and r.element("rec").log[0][2] == 0
+def test_paint_other_annotations_by_name_and_offset():
+    r = through("Paint(9, FIX_IP_SRC)", "01")
+    assert r.element("rec").log[0].anno[19] == 9
+    r = through("Paint(5, 40)", "01")
+    assert r.element("rec").log[0].anno[40] == 5 and r.element("rec").log[0].paint == 0
 
 
 def test_paint_arguments_and_handler():
@@ -62,8 +63,8 @@ def test_paint_arguments_and_handler():
 
 
 @pytest.mark.parametrize("burst", [1, 32])
-def test_strip_and_unstrip(run, burst):
-    r = through(run, "Strip(2) -> Unstrip(1)", "01020304, 0506, 07", burst)
+def test_strip_and_unstrip(burst):
+    r = through("Strip(2) -> Unstrip(1)", "01020304, 0506, 07", burst)
     # Unstrip brings back the byte Strip removed; a packet shorter than 2 loses everything.
     assert datas(r) == [b"\x02\x03\x04", b"\x06", b"\x07"]
 
@@ -74,8 +75,8 @@ def test_unstrip_restores_stripped_bytes_of_a_shared_packet():
     assert [l.split("|")[1].strip() for l in r.stderr.splitlines() if "|" in l] == ["aabbccdd", "aabbccdd"]
 
 
-def test_unstrip_beyond_the_headroom_grows_the_packet(run):
-    r = through(run, "Unstrip(100)", "0102")
+def test_unstrip_beyond_the_headroom_grows_the_packet():
+    r = through("Unstrip(100)", "0102")
     assert len(datas(r)[0]) == 102 and datas(r)[0][-2:] == b"\x01\x02"
 
 
@@ -89,35 +90,35 @@ def test_strip_arguments():
 
 
 @pytest.mark.parametrize("burst", [1, 32])
-def test_truncate_and_extra_length(run, burst):
-    r = through(run, "Truncate(2)", "01020304, 0506, 07", burst)
+def test_truncate_and_extra_length(burst):
+    r = through("Truncate(2)", "01020304, 0506, 07", burst)
     assert datas(r) == [b"\x01\x02", b"\x05\x06", b"\x07"]
-    assert [extra_length(a) for a in r.element("rec").annos] == [2, 0, 0]
-    r = through(run, "Truncate(2, EXTRA_LENGTH false)", "01020304", burst)
-    assert extra_length(r.element("rec").annos[0]) == 0
+    assert [extra_length(x.anno) for x in r.element("rec").log] == [2, 0, 0]
+    r = through("Truncate(2, EXTRA_LENGTH false)", "01020304", burst)
+    assert extra_length(r.element("rec").log[0].anno) == 0
 
 
-def test_truncate_then_pad_restores_the_length(run):
+def test_truncate_then_pad_restores_the_length():
     # As Click's Pad-01: Pad without LENGTH puts back what Truncate took, as zeros.
-    r = through(run, "Truncate(2) -> Pad", "01020304, 05")
+    r = through("Truncate(2) -> Pad", "01020304, 05")
     assert datas(r) == [b"\x01\x02\x00\x00", b"\x05"]
-    assert [extra_length(a) for a in r.element("rec").annos] == [0, 0]
+    assert [extra_length(x.anno) for x in r.element("rec").log] == [0, 0]
 
 
-def test_pad_to_a_length(run):
-    r = through(run, "Pad(4)", "01, 0102030405")
+def test_pad_to_a_length():
+    r = through("Pad(4)", "01, 0102030405")
     assert datas(r) == [b"\x01\x00\x00\x00", b"\x01\x02\x03\x04\x05"]
-    r = through(run, "Truncate(1) -> Pad(3)", "010203")
-    assert datas(r) == [b"\x01\x00\x00"] and extra_length(r.element("rec").annos[0]) == 0
+    r = through("Truncate(1) -> Pad(3)", "010203")
+    assert datas(r) == [b"\x01\x00\x00"] and extra_length(r.element("rec").log[0].anno) == 0
 
 
-def test_pad_zero_false_leaves_bytes_undefined_but_the_length_right(run):
-    r = through(run, "Pad(64, ZERO false)", "01")
+def test_pad_zero_false_leaves_bytes_undefined_but_the_length_right():
+    r = through("Pad(64, ZERO false)", "01")
     assert len(datas(r)[0]) == 64 and datas(r)[0][0] == 1
 
 
-def test_pad_beyond_any_buffer_drops_and_counts(run):
-    r = through(run, "Pad(200000)", "01, 02", n=0)
+def test_pad_beyond_any_buffer_drops_and_counts():
+    r = through("Pad(200000)", "01, 02", n=0)
     assert datas(r) == [] and r.element("e").dropped == 2
 
 
@@ -146,10 +147,10 @@ def test_resize_keeps_headroom_bytes_like_clicks_resize_01():
 
 
 @pytest.mark.parametrize("burst", [1, 32])
-def test_resize_head_and_tail(run, burst):
-    r = through(run, "Resize(-1, -1)", "010203, 01", burst)
+def test_resize_head_and_tail(burst):
+    r = through("Resize(-1, -1)", "010203, 01", burst)
     assert datas(r) == [b"\x02", b""]
-    r = through(run, "Resize(0, 3)", "01", burst)
+    r = through("Resize(0, 3)", "01", burst)
     assert len(datas(r)[0]) == 4 and datas(r)[0][0] == 1
 
 
@@ -166,11 +167,11 @@ def test_resize_handlers():
 
 
 @pytest.mark.parametrize("modulus, offset", [(4, 2), (8, 0), (8, 5), (2, 1)])
-def test_align_places_the_data_at_the_offset(run, modulus, offset):
+def test_align_places_the_data_at_the_offset(modulus, offset):
     # Buffers start 8-byte aligned, so the data address is aligned like the headroom.
-    r = through(run, f"Strip(1) -> Align({modulus}, {offset})", "0001020304, 000a0b, 00")
+    r = through(f"Strip(1) -> Align({modulus}, {offset})", "0001020304, 000a0b, 00")
     assert datas(r) == [b"\x01\x02\x03\x04", b"\x0a\x0b", b""]
-    assert all(h % modulus == offset for h in r.element("rec").headrooms)
+    assert all(x.headroom % modulus == offset for x in r.element("rec").log)
 
 
 def test_align_copies_a_shared_packet():
@@ -193,19 +194,19 @@ def test_align_arguments():
 # --- Clipboard -------------------------------------------------------------------------
 
 
-def test_clipboard_copies_ranges_between_streams(run):
+def test_clipboard_copies_ranges_between_streams():
     # As Clipboard-01: "Sam is a cat" from "Simplistic" and ".a. is a .at,".
-    r = run("a :: BasicTestSource(" + b"Simplistic".hex() + ") -> aq :: Queue -> u1 :: Unqueue -> [0] c :: Clipboard(0/1, 2/1, 9/1)"
-            " -> Discard;"
-            " b :: BasicTestSource(" + b".a. is a .at,".hex() + ", 0102) -> bq :: Queue -> u2 :: Unqueue(false) -> [1] c [1]"
-            " -> rec :: BasicTestRecord(2); Script(wait 1s, write u2.active true, wait 1s)")
+    r = run_router("a :: HarnessFeed(" + b"Simplistic".hex() + ") -> aq :: Queue -> u1 :: Unqueue -> [0] c :: Clipboard(0/1, 2/1, 9/1)"
+                   " -> Discard;"
+                   " b :: HarnessFeed(" + b".a. is a .at,".hex() + ", 0102) -> bq :: Queue -> u2 :: Unqueue(false) -> [1] c [1]"
+                   " -> rec :: HarnessRecord(2); Script(wait 1s, write u2.active true, wait 1s)")
     assert datas(r) == [b"Sam is a cat,", b"\x01\x02"]    # too short: unchanged
 
 
-def test_clipboard_pull_and_short_copies(run):
-    r = run("a :: BasicTestSource(aabb, cc) -> aq :: Queue -> [0] c :: Clipboard(1/1) -> ua :: Unqueue -> Discard;"
-            " b :: BasicTestSource(0000, 0000) -> bq :: Queue -> [1] c; c[1] -> ub :: Unqueue(false)"
-            " -> rec :: BasicTestRecord(2); Script(wait 1s, write ub.active true, wait 1s)")
+def test_clipboard_pull_and_short_copies():
+    r = run_router("a :: HarnessFeed(aabb, cc) -> aq :: Queue -> [0] c :: Clipboard(1/1) -> ua :: Unqueue -> Discard;"
+                   " b :: HarnessFeed(0000, 0000) -> bq :: Queue -> [1] c; c[1] -> ub :: Unqueue(false)"
+                   " -> rec :: HarnessRecord(2); Script(wait 1s, write ub.active true, wait 1s)")
     # 'cc' is too short for range 1/1: the clipboard keeps 'bb'.
     assert datas(r) == [b"\x00\xbb", b"\x00\xbb"]
 

@@ -1,31 +1,17 @@
-"""Helpers for the queue, unqueuer, shaper and rated-source tests.
+"""Helpers for the standard elements' tests; every test of this folder leaves
+no packet descriptor in use.
 
-Everything runs in simulated time: the clock starts at Click's simulated
-epoch (10^9 seconds) and jumps from timer to timer, so counts and times are
-exact and the same on every run.
+``sim(config)`` builds a router in simulated time and runs it for given
+spans: the clock starts at Click's simulated epoch (10^9 seconds) and jumps
+from timer to timer, so counts and times are exact and the same on every
+run. Its recorder is a HarnessRecord named ``rec``.
 """
 import pytest
+from harness import make_packet, no_leaks  # noqa: F401  (no_leaks: an autouse fixture)
 from support import build_router, run_for
-
-from clickpy import Element
-from clickpy.runtime.packet import PacketObject
 
 SIM_START_NS = 1_000_000_000 * 1_000_000_000
 MS = 1_000_000
-
-
-class QueuesTestRecorder(Element):
-    """Test sink: remembers (arrival time, timestamp, length, data) of each packet pushed to it."""
-
-    port_count = "1/0"
-    processing = "h"
-
-    def initialize(self, errh):
-        self.log = []
-
-    def push(self, port, packet):
-        self.log.append((self.router.now(), packet.timestamp, len(packet), bytes(packet)))
-        packet.kill()
 
 
 class Sim:
@@ -54,7 +40,7 @@ class Sim:
         self.router.write(handler, value)
 
     def push(self, element, data, port=0, timestamp=None):
-        p = PacketObject.make(data)
+        p = make_packet(data)
         if timestamp is not None:
             p.timestamp = timestamp
         self.router.element(element).push_packet(port, p)
@@ -63,15 +49,15 @@ class Sim:
         return self.router.element(name).log
 
     def payloads(self, name="rec"):
-        return [entry[3] for entry in self.log(name)]
+        return [rec.data for rec in self.log(name)]
 
     def times_ms(self, name="rec"):
         """When each packet reached the recorder, in ms since the start of the run."""
-        return [(entry[0] - SIM_START_NS) / MS for entry in self.log(name)]
+        return [(rec.arrived - SIM_START_NS) / MS for rec in self.log(name)]
 
     def stamps_ms(self, name="rec"):
         """Each recorded packet's timestamp, in ms since the start of the run."""
-        return [(entry[1] - SIM_START_NS) / MS for entry in self.log(name)]
+        return [(rec.ts - SIM_START_NS) / MS for rec in self.log(name)]
 
 
 @pytest.fixture

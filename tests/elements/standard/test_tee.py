@@ -1,18 +1,19 @@
 """Tee, PullTee and Hub: copies of packets on several outputs."""
 import pytest
+from harness import run_router
 from support import build_router, run_config
 
 from clickpy.errors import ConfigError
 
-PACKETS = "BasicTestSource(01, 0202, 030303) -> q :: Queue -> Unqueue(BURST {burst})"
+PACKETS = "HarnessFeed(01, 0202, 030303) -> q :: Queue -> Unqueue(BURST {burst})"
 
 
 @pytest.mark.parametrize("burst", [1, 32])
-def test_tee_sends_every_packet_to_every_output_in_packet_order(run, burst):
-    r = run(PACKETS.format(burst=burst) + " -> t :: Tee; t[0] -> [0] rec :: BasicTestRecord(9);"
-            " t[1] -> [1] rec; t[2] -> [2] rec")
+def test_tee_sends_every_packet_to_every_output_in_packet_order(burst):
+    r = run_router(PACKETS.format(burst=burst) + " -> t :: Tee; t[0] -> [0] rec :: HarnessRecord(9);"
+                   " t[1] -> [1] rec; t[2] -> [2] rec")
     # One packet reaches every output before the next packet reaches any.
-    assert [(port, data) for port, data, _, _ in r.element("rec").log] == [
+    assert [(x.port, x.data) for x in r.element("rec").log] == [
         (0, b"\x01"), (1, b"\x01"), (2, b"\x01"),
         (0, b"\x02\x02"), (1, b"\x02\x02"), (2, b"\x02\x02"),
         (0, b"\x03\x03\x03"), (1, b"\x03\x03\x03"), (2, b"\x03\x03\x03"),
@@ -43,31 +44,32 @@ def test_tee_bad_n_is_a_configure_error():
     assert "While configuring 't :: Tee'" in str(e.value) and "N:" in str(e.value)
 
 
-def test_pull_tee_returns_the_packet_and_pushes_clones(run):
-    r = run("BasicTestSource(aa, bb) -> q :: Queue -> t :: PullTee -> Unqueue -> [0] rec :: BasicTestRecord(6);"
-            " t[1] -> [1] rec; t[2] -> [2] rec")
-    assert [(port, data) for port, data, _, _ in r.element("rec").log] == [
+def test_pull_tee_returns_the_packet_and_pushes_clones():
+    r = run_router("HarnessFeed(aa, bb) -> q :: Queue -> t :: PullTee -> Unqueue -> [0] rec :: HarnessRecord(6);"
+                   " t[1] -> [1] rec; t[2] -> [2] rec")
+    assert [(x.port, x.data) for x in r.element("rec").log] == [
         (1, b"\xaa"), (2, b"\xaa"), (0, b"\xaa"), (1, b"\xbb"), (2, b"\xbb"), (0, b"\xbb")]
 
 
-def test_pull_tee_batch_pull_gives_the_same_order(run):
-    r = run("BasicTestSource(aa, bb) -> q :: Queue -> t :: PullTee -> Unqueue(BURST 32) -> [0] rec :: BasicTestRecord(4);"
-            " t[1] -> [1] rec")
-    assert [(port, data) for port, data, _, _ in r.element("rec").log] == [
+def test_pull_tee_batch_pull_gives_the_same_order():
+    r = run_router("HarnessFeed(aa, bb) -> q :: Queue -> t :: PullTee -> Unqueue(BURST 32) -> [0] rec :: HarnessRecord(4);"
+                   " t[1] -> [1] rec")
+    assert [(x.port, x.data) for x in r.element("rec").log] == [
         (1, b"\xaa"), (1, b"\xbb"), (0, b"\xaa"), (0, b"\xbb")]
 
 
 @pytest.mark.parametrize("burst", [1, 32])
-def test_hub_sends_to_every_other_port(run, burst):
-    r = run(f"a :: BasicTestSource(01, 02) -> qa :: Queue -> Unqueue(BURST {burst}) -> [0] h :: Hub;"
-            f" b :: BasicTestSource(0b) -> qb :: Queue -> Unqueue(BURST {burst}) -> [1] h;"
-            " Idle -> [2] h;"
-            " h[0] -> [0] rec :: BasicTestRecord(6); h[1] -> [1] rec; h[2] -> [2] rec")
-    got = sorted((port, data) for port, data, _, _ in r.element("rec").log)
+def test_hub_sends_to_every_other_port(burst):
+    r = run_router(f"a :: HarnessFeed(01, 02) -> qa :: Queue -> Unqueue(BURST {burst}) -> [0] h :: Hub;"
+                   f" b :: HarnessFeed(0b) -> qb :: Queue -> Unqueue(BURST {burst}) -> [1] h;"
+                   " Idle -> [2] h;"
+                   " h[0] -> [0] rec :: HarnessRecord(6); h[1] -> [1] rec; h[2] -> [2] rec")
+    got = sorted((x.port, x.data) for x in r.element("rec").log)
     assert got == sorted([(1, b"\x01"), (2, b"\x01"), (1, b"\x02"), (2, b"\x02"), (0, b"\x0b"), (2, b"\x0b")])
 
 
-def test_hub_with_one_port_drops(run):
-    r = build_router("InfiniteSource(LIMIT 3, STOP true) -> c :: Counter -> h :: Hub -> Discard")
-    r.run()
+def test_hub_with_one_port_drops():
+    # One port: no other port to send to, so nothing leaves the Hub.
+    r = run_router("HarnessFeed(01, 02, 03) -> c :: Counter -> h :: Hub -> rec :: HarnessRecord")
     assert r.read("c.count") == "3"
+    assert r.element("rec").log == []

@@ -5,6 +5,7 @@ import ipaddress
 import random
 
 import pytest
+from harness import feed, run_router
 from support import build_router, run_config
 
 from clickpy.errors import ConfigError
@@ -82,7 +83,7 @@ def route_line(a: int, plen: int, gw: int, port: int) -> str:
 
 
 def outputs(n: int, name="rt") -> str:
-    return "rec :: LookupTestRecord;\n" + "".join(f"{name}[{i}] -> [{i}] rec;\n" for i in range(n))
+    return "rec :: HarnessRecord;\n" + "".join(f"{name}[{i}] -> [{i}] rec;\n" for i in range(n))
 
 
 def table_config(cls: str, routes, noutputs: int) -> str:
@@ -117,11 +118,10 @@ def test_packets_follow_their_routes_and_take_the_gateway(cls, batch):
     args = ",\n  ".join(route_line(a, plen, gw, port) for (a, plen), (gw, port) in routes.items())
     # Through a queue, packets reach the table in batches of up to 32.
     middle = "-> Queue(1000) -> Unqueue(BURST 32)" if batch else ""
-    sources = ("LATER, " if batch else "") + ", ".join(unip(a) for a in addrs)
-    config = (f"LookupTestSource({sources}) {middle}\n"
+    key = feed({"data": bytes(20), "dst": unip(a)} for a in addrs)
+    config = (f"HarnessFeed({key}) {middle}\n"
               f"  -> rt :: {cls}(\n  {args});\n" + outputs(4))
-    r = build_router(config, simulated=True)
-    r.run()
+    r = run_router(config)
     expected = []
     unrouted = 0
     for a in addrs:
@@ -130,7 +130,7 @@ def test_packets_follow_their_routes_and_take_the_gateway(cls, batch):
             unrouted += 1
         else:
             expected.append((port, unip(gw) if gw else unip(a)))
-    assert r.element("rec").log == expected
+    assert [(x.port, x.dst_ip) for x in r.element("rec").log] == expected
     assert r.element("rt").no_route == unrouted
     assert unrouted > 0  # the probes include addresses outside every route
 

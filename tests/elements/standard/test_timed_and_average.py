@@ -10,7 +10,7 @@ from clickpy.runtime.handlers import HandlerError
 
 
 def test_timed_source_interval_limit_and_stop(sim):
-    s = sim("t :: TimedSource(0.01, \"hello\", LIMIT 5, STOP true) -> rec :: QueuesTestRecorder").run(10)
+    s = sim("t :: TimedSource(0.01, \"hello\", LIMIT 5, STOP true) -> rec :: HarnessRecord").run(10)
     assert s.payloads() == [b"hello"] * 5
     assert s.times_ms() == [10, 20, 30, 40, 50]
     assert s.stamps_ms() == [10, 20, 30, 40, 50]
@@ -27,7 +27,7 @@ def test_timed_source_from_the_command_line():
 
 
 def test_timed_source_defaults_and_handlers(sim):
-    s = sim("t :: TimedSource -> rec :: QueuesTestRecorder").run(1.2)
+    s = sim("t :: TimedSource -> rec :: HarnessRecord").run(1.2)
     assert s.times_ms() == [500, 1000]
     assert s.payloads()[0].startswith(b"Random bullshit in a packet")
     assert s.read("t.interval") == "500ms"
