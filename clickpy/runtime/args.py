@@ -16,6 +16,26 @@ case, unless ``attr`` says otherwise.
 
 A type is a function ``(text, element) -> value`` that raises ``ArgError``
 with what it expected.
+
+Beyond a flat list, a declaration says what Click's hand-written parsers
+did (Click's ``Args::consume``):
+
+* ``stage``: arguments are read stage by stage, lowest first; each stage
+  takes its keywords (and positionals) out of the configuration and leaves
+  the rest to the next. A subclass's keywords come in an earlier stage than
+  its base's, so a keyword both know belongs to the subclass.
+* ``rest``: the argument takes every argument left after the last stage, as
+  a list; its type is the parser of that small language (Classifier
+  patterns, routes, ...). Its errors are reported as the parser words them.
+* ``default_from``: a missing argument is read from the text given for
+  another one (ARPQuerier's ``NAME`` stands for both ``IP`` and ``ETH``).
+
+Several arguments may set one attribute (synonyms such as CAPACITY and
+MAPPING_CAPACITY): a given value always wins over a default, and of two given
+values the one read later wins. The default is the first one declared that is
+not None (None: the argument brings no default of its own). ``given_arguments`` maps each given keyword
+to its text exactly as written, so a sub-configuration can be passed through
+raw to another parser (ARPQuerier hands its table keywords to its ARPTable).
 """
 from __future__ import annotations
 
@@ -45,6 +65,9 @@ class Arg:
     mandatory: bool = False
     attr: str | None = None
     doc: str = ""
+    stage: int = 0                   # read after every argument of a lower stage
+    rest: bool = False               # takes the list of arguments left over
+    default_from: str | None = None  # when missing, read the text given for that keyword
 
     @property
     def attribute(self) -> str:
@@ -478,18 +501,58 @@ def _keyword_length(arg: str) -> int:
 def parse_arguments(element, conf: list[str], spec, errh) -> dict[str, Any] | None:
     """Match conf against spec as Click's Args does; {attribute: value}, or None after errors.
 
+    The stages of spec are read in order, each from what the earlier ones
+    left (see the module's docstring); '_given' maps each given keyword to its
+    text. Left-over arguments are errors, unless an argument takes the rest.
+    """
+    values: dict[str, Any] = {}
+    given: dict[str, str] = {}
+    errors: list[str] = []
+    stages = sorted({a.stage for a in spec})
+    left = list(conf)
+    for stage in stages:
+        left = _read_stage(element, left, [a for a in spec if a.stage == stage], values, given, errors)
+    defaults: dict[str, Any] = {}
+    for a in spec:
+        if not (a.rest or a.attribute in values or a.default is REQUIRED) and defaults.get(a.attribute) is None:
+            defaults[a.attribute] = a.default
+    values.update(defaults)
+    rest = next((a for a in spec if a.rest), None)
+    if rest is not None:
+        try:
+            values[rest.attribute] = rest.type(left, element)
+        except ArgError as e:
+            errors.extend(str(m) for m in e.args)
+    else:
+        unknown = [a[:k] for a, k in ((a, _keyword_length(a)) for a in left) if k]
+        for kw in unknown:
+            errors.append(f"{kw}: unknown argument")
+        if unknown and spec:
+            errors[-1] += f"\n(valid keywords are {', '.join(a.keyword for a in spec if not a.rest)})"
+        if len(unknown) < len(left):
+            errors.append("too many arguments")
+    for e in errors:
+        errh.error(e)
+    if errors:
+        return None
+    values["_given"] = given
+    return values
+
+
+def _read_stage(element, conf: list[str], spec, values: dict, given: dict, errors: list) -> list[str]:
+    """Read one stage's arguments out of conf into values; the arguments left.
+
     Declared arguments are matched in order. A keyword argument matches
     'KEYWORD value' anywhere (the last one wins). A positional argument takes
     the first argument not yet used, provided no keyword argument came before
     it, and, unless it is mandatory, provided it does not look like
-    'KEYWORD value'. Left-over arguments are errors.
+    'KEYWORD value'.
     """
     CONSUMED_POSITIONAL, CONSUMED_KEYWORD = -1, -2
     kwpos = [_keyword_length(a) for a in conf]
-    values: dict[str, Any] = {}
-    given: set[str] = set()
-    errors: list[str] = []
     for a in spec:
+        if a.rest:
+            continue
         position = None
         for i, k in enumerate(kwpos):
             if k != CONSUMED_POSITIONAL:
@@ -506,38 +569,25 @@ def parse_arguments(element, conf: list[str], spec, errh) -> dict[str, Any] | No
             kwpos[position] = CONSUMED_POSITIONAL
             if got < position:
                 got, got_kw = position, 0
-        if got < 0:
+        if got >= 0:
+            text = conf[got][got_kw:].lstrip() if got_kw else conf[got]
+        elif a.default_from is not None and a.default_from in given:
+            text = given[a.default_from]
+        else:
             if a.mandatory:
                 errors.append(f"{a.keyword}: required argument missing")
-            elif a.default is not REQUIRED:
-                values[a.attribute] = a.default
             continue
-        text = conf[got][got_kw:].lstrip() if got_kw else conf[got]
-        given.add(a.keyword)
+        given[a.keyword] = text
         try:
             values[a.attribute] = a.type(text, element)
         except ArgError as e:
             errors.append(f"{a.keyword}: {e}")
-    unknown = [conf[i][:k] for i, k in enumerate(kwpos) if k > 0]
-    for kw in unknown:
-        errors.append(f"{kw}: unknown argument")
-    if unknown and spec:
-        errors[-1] += f"\n(valid keywords are {', '.join(a.keyword for a in spec)})"
-    if any(k == 0 for k in kwpos):
-        errors.append("too many arguments")
-    for e in errors:
-        errh.error(e)
-    if errors:
-        return None
-    values["_given"] = given
-    return values
+    return [conf[i] for i, k in enumerate(kwpos) if k >= 0]
 
 
 def apply_arguments(element, conf: list[str], errh, spec=None) -> bool:
     """Parse conf by the element's declaration and set its attributes (all or nothing)."""
     spec = type(element).arguments if spec is None else spec
-    if spec is None:
-        return True
     values = parse_arguments(element, conf, spec, errh)
     if values is None:
         return False
