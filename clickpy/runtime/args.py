@@ -26,7 +26,9 @@ did (Click's ``Args::consume``):
   its base's, so a keyword both know belongs to the subclass.
 * ``rest``: the argument takes every argument left after the last stage, as
   a list; its type is the parser of that small language (Classifier
-  patterns, routes, ...). Its errors are reported as the parser words them.
+  patterns, routes, ...): ``(texts, element) -> value``. It raises
+  ``ArgError(*messages)`` with every error, each worded as Click words it, and
+  may return ``Warned(value, warnings)``.
 * ``default_from``: a missing argument is read from the text given for
   another one (ARPQuerier's ``NAME`` stands for both ``IP`` and ``ETH``).
 
@@ -53,7 +55,15 @@ REQUIRED = object()
 
 
 class ArgError(ValueError):
-    """A value that does not parse; the message says what was expected."""
+    """A value that does not parse; the message says what was expected.
+
+    A language's parser may give several messages at once, and warnings to
+    report with them.
+    """
+
+    def __init__(self, *messages, warnings=()):
+        super().__init__(*messages)
+        self.warnings = list(warnings)
 
 
 @dataclass(frozen=True)
@@ -498,6 +508,47 @@ def _keyword_length(arg: str) -> int:
     return m.end()
 
 
+@dataclass(frozen=True)
+class Warned:
+    """What a parser of the rest returns to have warnings reported with its value."""
+    value: Any
+    warnings: list[str]
+
+
+class _Collected:
+    """An error handler that keeps what a language's parser reports (see ``language``)."""
+
+    def __init__(self):
+        self.errors: list[str] = []
+        self.warnings: list[str] = []
+
+    def error(self, message) -> int:
+        self.errors.append(str(message))
+        return -1
+
+    def warning(self, message) -> int:
+        self.warnings.append(str(message))
+        return 0
+
+    @property
+    def nerrors(self) -> int:
+        return len(self.errors)
+
+
+def language(parse):
+    """The type of an argument taking the rest, from a language's parser that
+    reports to an error handler as Click's do: ``parse(texts, element, errh) -> value``."""
+    def parse_rest(texts, element=None):
+        errh = _Collected()
+        value = parse(texts, element, errh)
+        if errh.errors:
+            raise ArgError(*errh.errors, warnings=errh.warnings)
+        return Warned(value, errh.warnings)
+
+    parse_rest.__name__ = parse.__name__
+    return parse_rest
+
+
 def parse_arguments(element, conf: list[str], spec, errh) -> dict[str, Any] | None:
     """Match conf against spec as Click's Args does; {attribute: value}, or None after errors.
 
@@ -520,15 +571,24 @@ def parse_arguments(element, conf: list[str], spec, errh) -> dict[str, Any] | No
     rest = next((a for a in spec if a.rest), None)
     if rest is not None:
         try:
-            values[rest.attribute] = rest.type(left, element)
+            v = rest.type(left, element)
         except ArgError as e:
+            for w in e.warnings:
+                errh.warning(w)
             errors.extend(str(m) for m in e.args)
+        else:
+            if isinstance(v, Warned):
+                for w in v.warnings:
+                    errh.warning(w)
+                v = v.value
+            values[rest.attribute] = v
     else:
         unknown = [a[:k] for a, k in ((a, _keyword_length(a)) for a in left) if k]
         for kw in unknown:
             errors.append(f"{kw}: unknown argument")
         if unknown and spec:
-            errors[-1] += f"\n(valid keywords are {', '.join(a.keyword for a in spec if not a.rest)})"
+            keywords = dict.fromkeys(a.keyword for a in spec if not a.rest)
+            errors[-1] += f"\n(valid keywords are {', '.join(keywords)})"
         if len(unknown) < len(left):
             errors.append("too many arguments")
     for e in errors:
