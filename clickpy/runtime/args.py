@@ -645,10 +645,9 @@ def _read_stage(element, conf: list[str], spec, values: dict, given: dict, error
     return [conf[i] for i, k in enumerate(kwpos) if k >= 0]
 
 
-def apply_arguments(element, conf: list[str], errh, spec=None) -> bool:
+def apply_arguments(element, conf: list[str], errh) -> bool:
     """Parse conf by the element's declaration and set its attributes (all or nothing)."""
-    spec = type(element).arguments if spec is None else spec
-    values = parse_arguments(element, conf, spec, errh)
+    values = parse_arguments(element, conf, type(element).arguments, errh)
     if values is None:
         return False
     given = values.pop("_given")

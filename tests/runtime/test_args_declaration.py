@@ -1,6 +1,7 @@
 """What an argument declaration says beyond a flat list: stages, the rest of
 the arguments, a default read from another argument, synonyms, raw texts."""
-from clickpy.runtime.args import Arg, ArgError, Bool, Int, Unsigned, apply_arguments, parse_arguments
+from clickpy.runtime.args import (Arg, ArgError, Bool, Int, Unsigned, Warned, apply_arguments, language,
+                                  parse_arguments)
 
 
 class Errors:
@@ -109,10 +110,42 @@ def test_default_from_does_not_excuse_a_missing_source():
 
 def test_given_arguments_keep_their_texts_as_written():
     class Thing:
-        pass
+        arguments = (Arg("CAPACITY", Unsigned, 0), Arg("TIMEOUT", Int, 0), Arg("ON", Bool, True))
 
-    spec = (Arg("CAPACITY", Unsigned, 0), Arg("TIMEOUT", Int, 0), Arg("ON", Bool, True))
     e = Thing()
-    assert apply_arguments(e, ["TIMEOUT  0x10", "CAPACITY 010"], Errors(), spec)
+    assert apply_arguments(e, ["TIMEOUT  0x10", "CAPACITY 010"], Errors())
     assert (e.capacity, e.timeout, e.on) == (8, 16, True)
     assert e.given_arguments == {"TIMEOUT": "0x10", "CAPACITY": "010"}
+
+
+def test_language_adapts_a_parser_that_reports_to_an_error_handler():
+    def pairs(texts, element, errh):
+        if len(texts) % 2:
+            errh.warning("odd number of words")
+        for t in texts:
+            if not t.isdigit():
+                errh.error(f"'{t}' is not a number")
+        return list(zip(texts[::2], texts[1::2]))
+
+    class Notes(Errors):
+        def warning(self, m):
+            self.messages.append("warning: " + m)
+
+    spec = (Arg("X", Int, 0), Arg("PAIRS", language(pairs), rest=True))
+    errh = Notes()
+    v = parse_arguments(None, ["1", "2", "X 5", "3"], spec, errh)
+    assert errh.messages == ["warning: odd number of words"] and v["pairs"] == [("1", "2")] and v["x"] == 5
+    errh = Notes()
+    assert parse_arguments(None, ["a", "2", "b"], spec, errh) is None
+    assert errh.messages == ["warning: odd number of words", "'a' is not a number", "'b' is not a number"]
+
+
+def test_a_rest_parser_may_return_warnings_with_its_value():
+    spec = (Arg("N", lambda texts, e: Warned(len(texts), ["counted"] if texts else []), rest=True),)
+
+    class Notes(Errors):
+        def warning(self, m):
+            self.messages.append("warning: " + m)
+
+    errh = Notes()
+    assert parse_arguments(None, ["a", "b"], spec, errh)["n"] == 2 and errh.messages == ["warning: counted"]
