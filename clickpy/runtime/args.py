@@ -549,6 +549,12 @@ def language(parse):
     return parse_rest
 
 
+def Unparsed(texts: list[str], element=None) -> list[str]:
+    """The type of an argument taking the rest whose language the element
+    reads itself later (Script's instructions): the texts as written, in order."""
+    return list(texts)
+
+
 def parse_arguments(element, conf: list[str], spec, errh) -> dict[str, Any] | None:
     """Match conf against spec as Click's Args does; {attribute: value}, or None after errors.
 

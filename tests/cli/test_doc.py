@@ -69,3 +69,17 @@ def test_arguments_come_from_the_declaration_with_stages_and_the_rest():
     assert keywords.count("TIMEOUT") == 1  # the base's TIMEOUT is shadowed by UDPRewriter's own
     assert "  UDP_TIMEOUT        keyword, default 300" in args  # a synonym shows the default it gets
     assert args[-1].startswith("  INPUTSPEC...       the rest of the arguments")
+
+
+def test_every_library_class_declares_its_arguments_and_its_page_shows_them():
+    from clickpy.runtime.args import Arg
+
+    library = {n: c for n, c in registry.element_classes().items() if c.__module__.startswith("clickpy.elements.")}
+    undeclared = [n for n, c in library.items()
+                  if not isinstance(c.arguments, tuple) or not all(isinstance(a, Arg) for a in c.arguments)]
+    assert undeclared == []
+    for name in ("Classifier", "IPFilter", "ARPQuerier", "Script", "StaticIPLookup"):
+        page = describe(name)
+        assert "\narguments:\n" in page
+        for a in library[name].arguments:
+            assert f"  {a.keyword}" in page, (name, a.keyword)
