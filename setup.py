@@ -255,6 +255,6 @@ setup(
         "clickpy.elements": "elements",
         "clickpy.netmap_shim": "netmap_shim",
     },
-    package_data={"clickpy": ["graph/*.tsv"], "": ["*.pxd", "*.pyx"]},  # .pyx: the registry checks its index against them
+    package_data={"clickpy": ["graph/*.tsv"], "": ["*.pxd"]},
     ext_modules=extensions(),
 )

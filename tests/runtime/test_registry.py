@@ -49,7 +49,6 @@ def test_the_written_index_holds_elements_and_no_helpers(tmp_path):
     # helper classes the old scan of the sources took for elements
     for helper in ("PatternError", "ScriptError", "IPRewriterBase", "IPMapper", "ClickRandom"):
         assert helper not in ns["INDEX"]
-    assert "standard/counter" in ns["SOURCES"]
 
 
 def test_the_build_wrote_an_index_that_is_current(fresh):
@@ -89,33 +88,31 @@ def test_without_an_index_an_unbuilt_library_is_a_clear_error():
     assert "element library is not fully built" in out and "clickpy.elements.standard.not_built" in out
 
 
-def test_a_stale_index_entry_falls_back_to_the_library():
+def test_with_an_index_a_known_name_imports_only_its_module():
     out = in_new_process("""
-        registry._library_index()
-        registry._index["Counter"] = "clickpy.elements.standard.removed_module"
+        import sys
+        print(registry.lookup("Tee").__module__, registry.is_defined("Counter"))
+        print(sorted(m for m in sys.modules if m.startswith("clickpy.elements.") and m.count(".") == 3))
+    """)
+    first, modules = out.split("\n")[:2]
+    assert first == "clickpy.elements.standard.tee True"
+    assert modules == "['clickpy.elements.standard.tee']"
+
+
+def test_an_index_entry_whose_module_is_gone_falls_back_to_the_library():
+    out = in_new_process("""
+        registry._library_index()["Counter"] = "clickpy.elements.standard.removed_module"
         print(registry.lookup("Counter").__module__)
     """)
     assert out.strip() == "clickpy.elements.standard.counter"
 
 
-def test_an_index_built_from_other_sources_is_stale():
+def test_a_class_the_index_does_not_know_yet_is_found_in_the_library():
     out = in_new_process("""
-        real = registry.library_sources
-        registry.library_sources = lambda folders: real(folders) + ["standard/added_since"]
-        index = registry._library_index()
-        print(registry._have_index)
-        del index["Counter"]  # as if Counter were added since the build
-        print(registry.lookup("Counter").__module__, registry.is_defined("Counter"))
+        del registry._library_index()["Counter"]  # as if Counter were written after the build
+        print(registry.lookup("Counter").__module__)
     """)
-    assert out.split("\n")[:2] == ["False", "clickpy.elements.standard.counter True"]
-
-
-def test_a_current_index_is_trusted_for_unknown_names():
-    out = in_new_process("""
-        del registry._library_index()["Tee"]
-        print(registry._have_index, registry.is_defined("Tee"), registry.lookup("Tee"))
-    """)
-    assert out.strip() == "True False None"
+    assert out.strip() == "clickpy.elements.standard.counter"
 
 
 def test_user_package_classes_are_found(tmp_path, fresh):
