@@ -549,6 +549,25 @@ def language(parse):
     return parse_rest
 
 
+def each_argument(parse_one):
+    """The type of an argument taking the rest from a parser of one argument,
+    ``parse_one(text, index, element) -> value``, whose ArgError names the
+    argument: the list of values; every argument's errors are reported."""
+    def parse_rest(texts, element=None):
+        values, errors = [], []
+        for i, text in enumerate(texts):
+            try:
+                values.append(parse_one(text, i, element))
+            except ArgError as e:
+                errors.extend(e.args)
+        if errors:
+            raise ArgError(*errors)
+        return values
+
+    parse_rest.__name__ = parse_one.__name__
+    return parse_rest
+
+
 def Unparsed(texts: list[str], element=None) -> list[str]:
     """The type of an argument taking the rest whose language the element
     reads itself later (Script's instructions): the texts as written, in order."""

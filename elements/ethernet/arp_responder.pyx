@@ -17,7 +17,7 @@ from clickpy.runtime.packet cimport (
 from clickpy.elements.ethernet.arp_table import ip_text, ip_value
 from clickpy.elements.ethernet.ether_config import unparse_ether
 from clickpy.lang.confstring import split_words
-from clickpy.runtime.args import Arg, ArgError, EtherAddress, IPAddress, IPPrefix, Warned, parse_arguments
+from clickpy.runtime.args import Arg, ArgError, EtherAddress, IPAddress, IPPrefix, Warned, each_argument, parse_arguments
 from clickpy.runtime.handlers import HandlerError, Read, Write
 
 
@@ -70,17 +70,20 @@ def parse_entries(element, str arg):
     return [(d, m, eth) for d, m in prefixes]
 
 
+def _entry(str arg, int i, element):
+    try:
+        return parse_entries(element, arg)
+    except ValueError as err:
+        raise ArgError(f"argument {i}: {err}") from None
+
+
+_entries = each_argument(_entry)
+
+
 def parse_table(texts, element):
     """Every argument 'IP/MASK [IP/MASK...] ETH' -> the normalized entries (ARPResponder's language)."""
-    entries, errors = [], []
-    for i, arg in enumerate(texts):
-        try:
-            entries += parse_entries(element, arg)
-        except ValueError as err:
-            errors.append(f"argument {i}: {err}")
-    if errors:
-        raise ArgError(*errors)
     warnings = []
+    entries = [e for entries in _entries(texts, element) for e in entries]
     return Warned(normalize(entries, warnings.append), warnings)
 
 

@@ -23,7 +23,7 @@ from clickpy.runtime.element cimport Element
 from clickpy.runtime.packet cimport Batch, Packet
 
 from clickpy.lang.confstring import shift_word, split_words, uncomment
-from clickpy.runtime.args import Arg, ArgError, Int, IPAddress, parse_arguments
+from clickpy.runtime.args import Arg, ArgError, Int, IPAddress, each_argument, parse_arguments
 from clickpy.runtime.handlers import HandlerError, Read, Write
 
 # Return codes of add_route / remove_route, as Click's negative errnos.
@@ -268,20 +268,14 @@ def _parse_route_slow(str text, bint remove, element):
     return route
 
 
-def parse_routes(texts, element):
-    """A route table's arguments, each 'ADDR/MASK [GATEWAY] OUTPUT' -> [Route]."""
-    routes, errors = [], []
-    for i, text in enumerate(texts):
-        route = parse_route(text, False, element)
-        if route is None:
-            errors.append(f"argument {i + 1} should be 'ADDR/MASK [GATEWAY] OUTPUT'")
-        elif route.port < 0 or route.port >= element.noutputs:
-            errors.append(f"argument {i + 1} bad OUTPUT")
-        else:
-            routes.append(route)
-    if errors:
-        raise ArgError(*errors)
-    return routes
+def _configured_route(str text, int i, element):
+    """One of a route table's arguments, 'ADDR/MASK [GATEWAY] OUTPUT' -> Route."""
+    route = parse_route(text, False, element)
+    if route is None:
+        raise ArgError(f"argument {i + 1} should be 'ADDR/MASK [GATEWAY] OUTPUT'")
+    if route.port < 0 or route.port >= element.noutputs:
+        raise ArgError(f"argument {i + 1} bad OUTPUT")
+    return route
 
 
 # --- handler plumbing ----------------------------------------------------------------------
@@ -368,7 +362,7 @@ cdef class IPRouteTable(Element):
     abstract = True
     port_count = "1/-"
     processing = "h"
-    arguments = (Arg("ROUTE", parse_routes, rest=True, doc="'ADDR/MASK [GATEWAY] OUTPUT', any number"),)
+    arguments = (Arg("ROUTE", each_argument(_configured_route), rest=True, doc="'ADDR/MASK [GATEWAY] OUTPUT', any number"),)
     handlers = UPDATE_HANDLERS + (TABLE_HANDLER, LOOKUP_HANDLER)
     # Which routine's name prefixes the 'no route' complaint (Click's).
     no_route_label = "IPRouteTable"

@@ -11,7 +11,7 @@ from clickpy.runtime.packet cimport Packet
 
 from clickpy.elements.ip.ip_route_table import ip_unparse, parse_ip_address, parse_ip_prefix
 from clickpy.lang.confstring import split_words
-from clickpy.runtime.args import Arg, ArgError, Int, parse_arguments
+from clickpy.runtime.args import Arg, ArgError, Int, each_argument, parse_arguments
 
 
 cdef struct MPRoute:
@@ -21,30 +21,19 @@ cdef struct MPRoute:
     int32_t port
 
 
-def _routes(texts, element):
-    """LookupIPRouteMP's arguments, each 'DADDR/MASK [GATEWAY] OUTPUT' -> [(dst, mask, gw, output)]."""
-    routes, errors = [], []
-    for i, arg in enumerate(texts):
-        words = split_words(arg)
-        r = None
-        if len(words) in (2, 3):
-            pm = parse_ip_prefix(words[0], element)
-            try:
-                out = Int(words[len(words) - 1])
-            except ArgError:
-                out = None
-            gw = 0
-            if len(words) == 3:
-                gw = parse_ip_address(words[1], element)
-            if pm is not None and out is not None and gw is not None and out >= 0:
-                r = (pm[0] & pm[1], pm[1], gw, out)
-        if r is None:
-            errors.append(f"argument {i + 1} should be `DADDR/MASK [GATEWAY] OUTPUT'")
-        else:
-            routes.append(r)
-    if errors:
-        raise ArgError(*errors)
-    return routes
+def _route(str arg, int i, element):
+    """One of LookupIPRouteMP's arguments, 'DADDR/MASK [GATEWAY] OUTPUT' -> (dst, mask, gw, output)."""
+    words = split_words(arg)
+    if len(words) in (2, 3):
+        pm = parse_ip_prefix(words[0], element)
+        try:
+            out = Int(words[len(words) - 1])
+        except ArgError:
+            out = None
+        gw = parse_ip_address(words[1], element) if len(words) == 3 else 0
+        if pm is not None and out is not None and gw is not None and out >= 0:
+            return (pm[0] & pm[1], pm[1], gw, out)
+    raise ArgError(f"argument {i + 1} should be `DADDR/MASK [GATEWAY] OUTPUT'")
 
 
 cdef class LookupIPRouteMP(Element):
@@ -66,7 +55,7 @@ cdef class LookupIPRouteMP(Element):
     """
     port_count = "1/-"
     processing = "a"
-    arguments = (Arg("ROUTE", _routes, rest=True, doc="'DADDR/MASK [GATEWAY] OUTPUT', any number"),)
+    arguments = (Arg("ROUTE", each_argument(_route), rest=True, doc="'DADDR/MASK [GATEWAY] OUTPUT', any number"),)
 
     cdef MPRoute *_t
     cdef int _n

@@ -49,7 +49,7 @@ import struct
 from dataclasses import replace
 
 from clickpy.lang.confstring import split_words
-from clickpy.runtime.args import AnyArg, Arg, ArgError, Int, IPAddress, Seconds, parse_arguments
+from clickpy.runtime.args import AnyArg, Arg, ArgError, Int, IPAddress, Seconds, each_argument, parse_arguments
 from clickpy.runtime.handlers import Handler, HandlerError, Read, ReadWrite, Write
 
 from clickpy.elements.ip.ip_args import IPPort
@@ -100,19 +100,21 @@ def rewriter_arguments(*stages, default_timeout=DEFAULT_TIMEOUT):
     return tuple(out)
 
 
+def _input_spec(text, int i, element):
+    try:
+        return element.parse_input_spec(text, i)
+    except PatternError as err:
+        raise ArgError(f"input spec {i}: {err}") from None
+
+
+_each_input_spec = each_argument(_input_spec)
+
+
 def _input_specs(texts, element):
     """One INPUTSPEC per input port -> [ParsedSpec]."""
     if len(texts) != element.ninputs:
         raise ArgError(f"need {element.ninputs} arguments, one per input port")
-    specs, errors = [], []
-    for i, text in enumerate(texts):
-        try:
-            specs.append(element.parse_input_spec(text, i))
-        except PatternError as err:
-            errors.append(f"input spec {i}: {err}")
-    if errors:
-        raise ArgError(*errors)
-    return specs
+    return _each_input_spec(texts, element)
 
 
 def ip_unparse_raw(uint32_t raw):

@@ -8,10 +8,21 @@ from clickpy.elements.rewriter.flow_table cimport (RW_DROP, SPEC_PATTERN, FlowKe
 from clickpy.elements.rewriter.rewriter_base cimport IPMapper
 
 from clickpy.lang.confstring import split_words
-from clickpy.runtime.args import Arg, ArgError, Warned, parse_arguments
+from clickpy.runtime.args import Arg, ArgError, Warned, each_argument, parse_arguments
 
 from clickpy.elements.rewriter import flow_table
 from clickpy.elements.rewriter.rewriter_pattern import PatternError, PatternSpec, parse_pattern_with_ports
+
+
+def _pattern(str arg, int i, element):
+    try:
+        pattern, f, r = parse_pattern_with_ports(split_words(arg), element)
+    except PatternError as err:
+        raise ArgError(str(err)) from None
+    return (flow_table.Pattern(pattern) if isinstance(pattern, PatternSpec) else pattern), f, r
+
+
+_each_pattern = each_argument(_pattern)
 
 
 def _mapper_patterns(texts, element):
@@ -19,19 +30,10 @@ def _mapper_patterns(texts, element):
     if not texts:
         raise ArgError("no patterns given")
     warnings = ["only one pattern given"] if len(texts) == 1 else []
-    parsed, errors = [], []
-    for arg in texts:
-        try:
-            pattern, f, r = parse_pattern_with_ports(split_words(arg), element)
-        except PatternError as err:
-            errors.append(str(err))
-            continue
-        if isinstance(pattern, PatternSpec):
-            pattern = flow_table.Pattern(pattern)
-        parsed.append((pattern, f, r))
-    if errors:
-        raise ArgError(*errors, warnings=warnings)
-    return Warned(parsed, warnings)
+    try:
+        return Warned(_each_pattern(texts, element), warnings)
+    except ArgError as e:
+        raise ArgError(*e.args, warnings=warnings) from None
 
 
 cdef class RoundRobinIPMapper(IPMapper):
