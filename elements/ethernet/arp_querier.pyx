@@ -19,12 +19,12 @@ from clickpy.elements.ethernet.arp_table import (
     format_jiffies, ip_text, ip_value, timeout_jiffies, write_delete, write_insert)
 from clickpy.elements.ethernet.ether_config import unparse_ether
 from clickpy.runtime.args import (
-    Arg, ArgError, Bool, ElementRef, EtherAddress, IPAddress, IPPrefix, Seconds, Unsigned,
+    Arg, ArgError, Bool, ElementRef, EtherAddress, IPAddress, IPPrefix, Seconds,
     parse_arguments)
 from clickpy.runtime.handlers import HandlerError, Read, ReadWrite, Write
 
 # What ARPQuerier hands to the ARPTable it makes for itself (Click's subconf).
-_TABLE_KEYWORDS = ("CAPACITY", "ENTRY_CAPACITY", "ENTRY_PACKET_CAPACITY", "CAPACITY_SLIM_FACTOR", "TIMEOUT")
+_TABLE_KEYWORDS = tuple(a.keyword for a in ARPTable.arguments)
 
 
 def _ip_handler(attr):
@@ -106,14 +106,10 @@ cdef class ARPQuerier(Element):
     flow_code = "xy/x"
     flags = "L2"
     live_reconfigure = True
-    # Keywords first, then IP and ETH from what is left (Click's consume); a
-    # single NAME stands for both.
-    arguments = (
-        Arg("CAPACITY", Unsigned),
-        Arg("ENTRY_CAPACITY", Unsigned),
-        Arg("ENTRY_PACKET_CAPACITY", Unsigned),
-        Arg("CAPACITY_SLIM_FACTOR", Unsigned),
-        Arg("TIMEOUT", Seconds),
+    # Keywords first (its table's, handed to the table as written, then its
+    # own), then IP and ETH from what is left (Click's consume); a single
+    # NAME stands for both.
+    arguments = ARPTable.arguments + (
         Arg("BROADCAST", IPAddress),
         Arg("TABLE", ElementRef),
         Arg("POLL_TIMEOUT", Seconds, 60.0),
@@ -168,7 +164,7 @@ cdef class ARPQuerier(Element):
         if values is None:
             return False
         given = values["_given"]
-        if "CAPACITY_SLIM_FACTOR" in given and values["capacity_slim_factor"] == 0:
+        if values["_slim"] == 0:
             errh.error("CAPACITY_SLIM_FACTOR cannot be zero")
             return False
         my_ip = ip_value(values["ip"][0])

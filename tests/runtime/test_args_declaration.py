@@ -1,7 +1,7 @@
 """What an argument declaration says beyond a flat list: stages, the rest of
 the arguments, a default read from another argument, synonyms, raw texts."""
-from clickpy.runtime.args import (Arg, ArgError, Bool, Int, Unsigned, Warned, apply_arguments, language,
-                                  parse_arguments)
+from clickpy.runtime.args import (Arg, ArgError, Bool, Int, Unsigned, Warned, apply_arguments, each_argument,
+                                  language, parse_arguments)
 
 
 class Errors:
@@ -149,3 +149,16 @@ def test_a_rest_parser_may_return_warnings_with_its_value():
 
     errh = Notes()
     assert parse_arguments(None, ["a", "b"], spec, errh)["n"] == 2 and errh.messages == ["warning: counted"]
+
+
+def test_each_argument_parses_one_at_a_time_and_reports_every_error():
+    def one(text, i, element):
+        if not text.isdigit():
+            raise ArgError(f"argument {i + 1} should be a number")
+        return int(text)
+
+    spec = (Arg("N", each_argument(one), rest=True),)
+    v, errs = parse(["1", "2"], spec)
+    assert errs == [] and v["n"] == [1, 2]
+    v, errs = parse(["x", "2", "y"], spec)
+    assert v is None and errs == ["argument 1 should be a number", "argument 3 should be a number"]
