@@ -67,14 +67,31 @@ def _processing_text(code: str) -> str:
 
 
 def _arguments_text(cls) -> list[str]:
-    args = getattr(cls, "arguments", None)
-    if not args:
-        return []
-    lines = []
+    """One line per declared argument: keyword, how it is given, its default and note.
+
+    A keyword an earlier stage reads is shadowed (never reached) and left
+    out; synonyms show the default of the attribute they set.
+    """
+    args = getattr(cls, "arguments", ()) or ()
+    defaults: dict[str, object] = {}
     for a in args:
-        kind = "positional or keyword" if a.positional else "keyword"
-        need = ", mandatory" if a.mandatory else (f", default {a.default!r}" if a.default is not None else "")
-        line = f"  {a.keyword:<18} {kind}{need}"
+        if not a.rest and defaults.get(a.attribute) is None:
+            defaults[a.attribute] = a.default
+    lines, seen = [], set()
+    for a in sorted(args, key=lambda a: (a.rest, a.stage)):
+        if a.keyword in seen:
+            continue
+        seen.add(a.keyword)
+        if a.rest:
+            name, kind, need = f"{a.keyword}...", "the rest of the arguments", ""
+        else:
+            name = a.keyword
+            kind = "positional or keyword" if a.positional else "keyword"
+            default = defaults.get(a.attribute)
+            need = ", mandatory" if a.mandatory else (f", default {default!r}" if default is not None else "")
+            if a.default_from:
+                need += f" (when missing, read from {a.default_from})"
+        line = f"  {name:<18} {kind}{need}"
         if a.doc:
             line += f" — {a.doc}"
         lines.append(line)

@@ -16,6 +16,28 @@ case, unless ``attr`` says otherwise.
 
 A type is a function ``(text, element) -> value`` that raises ``ArgError``
 with what it expected.
+
+Beyond a flat list, a declaration says what Click's hand-written parsers
+did (Click's ``Args::consume``):
+
+* ``stage``: arguments are read stage by stage, lowest first; each stage
+  takes its keywords (and positionals) out of the configuration and leaves
+  the rest to the next. A subclass's keywords come in an earlier stage than
+  its base's, so a keyword both know belongs to the subclass.
+* ``rest``: the argument takes every argument left after the last stage, as
+  a list; its type is the parser of that small language (Classifier
+  patterns, routes, ...): ``(texts, element) -> value``. It raises
+  ``ArgError(*messages)`` with every error, each worded as Click words it, and
+  may return ``Warned(value, warnings)``.
+* ``default_from``: a missing argument is read from the text given for
+  another one (ARPQuerier's ``NAME`` stands for both ``IP`` and ``ETH``).
+
+Several arguments may set one attribute (synonyms such as CAPACITY and
+MAPPING_CAPACITY): a given value always wins over a default, and of two given
+values the one read later wins. The default is the first one declared that is
+not None (None: the argument brings no default of its own). ``given_arguments`` maps each given keyword
+to its text exactly as written, so a sub-configuration can be passed through
+raw to another parser (ARPQuerier hands its table keywords to its ARPTable).
 """
 from __future__ import annotations
 
@@ -33,7 +55,15 @@ REQUIRED = object()
 
 
 class ArgError(ValueError):
-    """A value that does not parse; the message says what was expected."""
+    """A value that does not parse; the message says what was expected.
+
+    A language's parser may give several messages at once, and warnings to
+    report with them.
+    """
+
+    def __init__(self, *messages, warnings=()):
+        super().__init__(*messages)
+        self.warnings = list(warnings)
 
 
 @dataclass(frozen=True)
@@ -45,6 +75,9 @@ class Arg:
     mandatory: bool = False
     attr: str | None = None
     doc: str = ""
+    stage: int = 0                   # read after every argument of a lower stage
+    rest: bool = False               # takes the list of arguments left over
+    default_from: str | None = None  # when missing, read the text given for that keyword
 
     @property
     def attribute(self) -> str:
@@ -475,21 +508,136 @@ def _keyword_length(arg: str) -> int:
     return m.end()
 
 
+@dataclass(frozen=True)
+class Warned:
+    """What a parser of the rest returns to have warnings reported with its value."""
+    value: Any
+    warnings: list[str]
+
+
+class _Collected:
+    """An error handler that keeps what a language's parser reports (see ``language``)."""
+
+    def __init__(self):
+        self.errors: list[str] = []
+        self.warnings: list[str] = []
+
+    def error(self, message) -> int:
+        self.errors.append(str(message))
+        return -1
+
+    def warning(self, message) -> int:
+        self.warnings.append(str(message))
+        return 0
+
+    @property
+    def nerrors(self) -> int:
+        return len(self.errors)
+
+
+def language(parse):
+    """The type of an argument taking the rest, from a language's parser that
+    reports to an error handler as Click's do: ``parse(texts, element, errh) -> value``."""
+    def parse_rest(texts, element=None):
+        errh = _Collected()
+        value = parse(texts, element, errh)
+        if errh.errors:
+            raise ArgError(*errh.errors, warnings=errh.warnings)
+        return Warned(value, errh.warnings)
+
+    parse_rest.__name__ = parse.__name__
+    return parse_rest
+
+
+def each_argument(parse_one):
+    """The type of an argument taking the rest from a parser of one argument,
+    ``parse_one(text, index, element) -> value``, whose ArgError names the
+    argument: the list of values; every argument's errors are reported."""
+    def parse_rest(texts, element=None):
+        values, errors = [], []
+        for i, text in enumerate(texts):
+            try:
+                values.append(parse_one(text, i, element))
+            except ArgError as e:
+                errors.extend(e.args)
+        if errors:
+            raise ArgError(*errors)
+        return values
+
+    parse_rest.__name__ = parse_one.__name__
+    return parse_rest
+
+
+def Unparsed(texts: list[str], element=None) -> list[str]:
+    """The type of an argument taking the rest whose language the element
+    reads itself later (Script's instructions): the texts as written, in order."""
+    return list(texts)
+
+
 def parse_arguments(element, conf: list[str], spec, errh) -> dict[str, Any] | None:
     """Match conf against spec as Click's Args does; {attribute: value}, or None after errors.
+
+    The stages of spec are read in order, each from what the earlier ones
+    left (see the module's docstring); '_given' maps each given keyword to its
+    text. Left-over arguments are errors, unless an argument takes the rest.
+    """
+    values: dict[str, Any] = {}
+    given: dict[str, str] = {}
+    errors: list[str] = []
+    stages = sorted({a.stage for a in spec})
+    left = list(conf)
+    for stage in stages:
+        left = _read_stage(element, left, [a for a in spec if a.stage == stage], values, given, errors)
+    defaults: dict[str, Any] = {}
+    for a in spec:
+        if not (a.rest or a.attribute in values or a.default is REQUIRED) and defaults.get(a.attribute) is None:
+            defaults[a.attribute] = a.default
+    values.update(defaults)
+    rest = next((a for a in spec if a.rest), None)
+    if rest is not None:
+        try:
+            v = rest.type(left, element)
+        except ArgError as e:
+            for w in e.warnings:
+                errh.warning(w)
+            errors.extend(str(m) for m in e.args)
+        else:
+            if isinstance(v, Warned):
+                for w in v.warnings:
+                    errh.warning(w)
+                v = v.value
+            values[rest.attribute] = v
+    else:
+        unknown = [a[:k] for a, k in ((a, _keyword_length(a)) for a in left) if k]
+        for kw in unknown:
+            errors.append(f"{kw}: unknown argument")
+        if unknown and spec:
+            keywords = dict.fromkeys(a.keyword for a in spec if not a.rest)
+            errors[-1] += f"\n(valid keywords are {', '.join(keywords)})"
+        if len(unknown) < len(left):
+            errors.append("too many arguments")
+    for e in errors:
+        errh.error(e)
+    if errors:
+        return None
+    values["_given"] = given
+    return values
+
+
+def _read_stage(element, conf: list[str], spec, values: dict, given: dict, errors: list) -> list[str]:
+    """Read one stage's arguments out of conf into values; the arguments left.
 
     Declared arguments are matched in order. A keyword argument matches
     'KEYWORD value' anywhere (the last one wins). A positional argument takes
     the first argument not yet used, provided no keyword argument came before
     it, and, unless it is mandatory, provided it does not look like
-    'KEYWORD value'. Left-over arguments are errors.
+    'KEYWORD value'.
     """
     CONSUMED_POSITIONAL, CONSUMED_KEYWORD = -1, -2
     kwpos = [_keyword_length(a) for a in conf]
-    values: dict[str, Any] = {}
-    given: set[str] = set()
-    errors: list[str] = []
     for a in spec:
+        if a.rest:
+            continue
         position = None
         for i, k in enumerate(kwpos):
             if k != CONSUMED_POSITIONAL:
@@ -506,39 +654,25 @@ def parse_arguments(element, conf: list[str], spec, errh) -> dict[str, Any] | No
             kwpos[position] = CONSUMED_POSITIONAL
             if got < position:
                 got, got_kw = position, 0
-        if got < 0:
+        if got >= 0:
+            text = conf[got][got_kw:].lstrip() if got_kw else conf[got]
+        elif a.default_from is not None and a.default_from in given:
+            text = given[a.default_from]
+        else:
             if a.mandatory:
                 errors.append(f"{a.keyword}: required argument missing")
-            elif a.default is not REQUIRED:
-                values[a.attribute] = a.default
             continue
-        text = conf[got][got_kw:].lstrip() if got_kw else conf[got]
-        given.add(a.keyword)
+        given[a.keyword] = text
         try:
             values[a.attribute] = a.type(text, element)
         except ArgError as e:
             errors.append(f"{a.keyword}: {e}")
-    unknown = [conf[i][:k] for i, k in enumerate(kwpos) if k > 0]
-    for kw in unknown:
-        errors.append(f"{kw}: unknown argument")
-    if unknown and spec:
-        errors[-1] += f"\n(valid keywords are {', '.join(a.keyword for a in spec)})"
-    if any(k == 0 for k in kwpos):
-        errors.append("too many arguments")
-    for e in errors:
-        errh.error(e)
-    if errors:
-        return None
-    values["_given"] = given
-    return values
+    return [conf[i] for i, k in enumerate(kwpos) if k >= 0]
 
 
-def apply_arguments(element, conf: list[str], errh, spec=None) -> bool:
+def apply_arguments(element, conf: list[str], errh) -> bool:
     """Parse conf by the element's declaration and set its attributes (all or nothing)."""
-    spec = type(element).arguments if spec is None else spec
-    if spec is None:
-        return True
-    values = parse_arguments(element, conf, spec, errh)
+    values = parse_arguments(element, conf, type(element).arguments, errh)
     if values is None:
         return False
     given = values.pop("_given")

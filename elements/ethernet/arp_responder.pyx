@@ -17,7 +17,7 @@ from clickpy.runtime.packet cimport (
 from clickpy.elements.ethernet.arp_table import ip_text, ip_value
 from clickpy.elements.ethernet.ether_config import unparse_ether
 from clickpy.lang.confstring import split_words
-from clickpy.runtime.args import ArgError, EtherAddress, IPAddress, IPPrefix
+from clickpy.runtime.args import Arg, ArgError, EtherAddress, IPAddress, IPPrefix, Warned, each_argument, parse_arguments
 from clickpy.runtime.handlers import HandlerError, Read, Write
 
 
@@ -68,6 +68,23 @@ def parse_entries(element, str arg):
     if eth is None:
         raise ValueError("missing ETH")
     return [(d, m, eth) for d, m in prefixes]
+
+
+def _entry(str arg, int i, element):
+    try:
+        return parse_entries(element, arg)
+    except ValueError as err:
+        raise ArgError(f"argument {i}: {err}") from None
+
+
+_entries = each_argument(_entry)
+
+
+def parse_table(texts, element):
+    """Every argument 'IP/MASK [IP/MASK...] ETH' -> the normalized entries (ARPResponder's language)."""
+    warnings = []
+    entries = [e for entries in _entries(texts, element) for e in entries]
+    return Warned(normalize(entries, warnings.append), warnings)
 
 
 def normalize(entries, warn=None):
@@ -160,7 +177,7 @@ cdef class ARPResponder(BranchElement):
     port_count = "1/1-2"
     processing = "a/ah"
     live_reconfigure = True
-    arguments = None
+    arguments = (Arg("ENTRY", parse_table, rest=True, doc="'IP/MASK [IP/MASK...] ETH', one or more"),)
     handlers = (
         Read("table", lambda e: "".join(f"{unparse_with_mask(d, m)} {unparse_ether(eth)}\n"
                                         for d, m, eth in e.entries())),
@@ -180,17 +197,10 @@ cdef class ARPResponder(BranchElement):
         free(self._v)
 
     def configure(self, conf, errh):
-        entries = []
-        ok = True
-        for i, arg in enumerate(conf):
-            try:
-                entries += parse_entries(self, arg)
-            except ValueError as err:
-                errh.error(f"argument {i}: {err}")
-                ok = False
-        if not ok:
+        values = parse_arguments(self, conf, type(self).arguments, errh)
+        if values is None:
             return False
-        self.set_entries(normalize(entries, errh.warning))
+        self.set_entries(values["entry"])
         return True
 
     def entries(self):

@@ -13,7 +13,7 @@ from clickpy.elements.ip.ip_header cimport (IP_HEADER_LEN, in_cksum, ip_dst_raw,
 import ipaddress
 import sys
 
-from clickpy.lang.confstring import split_keyword, split_words
+from clickpy.lang.confstring import split_words
 from clickpy.runtime.args import ArgError, Bool, IPAddress, IPPrefix, Unsigned, parse_arguments, Arg
 from clickpy.runtime.handlers import Read
 
@@ -48,15 +48,13 @@ def _interfaces(text, element=None):
     return bad, good
 
 
-KEYWORDS = (
-    Arg("INTERFACES", _interfaces, None),
-    Arg("BADSRC", _address_list, None),
-    Arg("GOODDST", _address_list, None),
-    Arg("OFFSET", Unsigned, 0),
-    Arg("VERBOSE", Bool, False),
-    Arg("DETAILS", Bool, False),
-    Arg("CHECKSUM", Bool, True),
-)
+def _old_offset(text, element=None):
+    """Click's old syntax (BADSRC2, OFFSET): the one positional argument left
+    must be an integer OFFSET; -1 (reported as too many arguments) if not."""
+    try:
+        return Unsigned(text)
+    except ArgError:
+        return -1
 
 
 cdef uint32_t *_raw_array(list addrs, int *n) except? NULL:
@@ -113,7 +111,17 @@ cdef class CheckIPHeader(SimpleElement):
     """
     port_count = "1/1-2"
     processing = "a/ah"
-    arguments = None
+    arguments = (
+        Arg("INTERFACES", _interfaces, None),
+        Arg("BADSRC", _address_list, None),
+        Arg("GOODDST", _address_list, None),
+        Arg("OFFSET", Unsigned, 0),
+        Arg("VERBOSE", Bool, False),
+        Arg("DETAILS", Bool, False),
+        Arg("CHECKSUM", Bool, True),
+        Arg("OFFSET", _old_offset, None, positional=True, attr="old_offset", stage=1,
+            doc="Click's old syntax: a lone integer after the keywords"),
+    )
     handlers = (Read("drops", lambda e: e.drops),)
 
     cdef public unsigned offset
@@ -141,24 +149,12 @@ cdef class CheckIPHeader(SimpleElement):
 
     def configure(self, conf, errh):
         cdef int n
-        keywords = {a.keyword for a in KEYWORDS}
-        kw_args, positional = [], []
-        for arg in conf:
-            kw = split_keyword(arg)
-            (kw_args if kw is not None and kw[0] in keywords else positional).append(arg)
-        values = parse_arguments(self, kw_args, KEYWORDS, errh)
+        values = parse_arguments(self, conf, type(self).arguments, errh)
         if values is None:
             return False
-        offset = values["offset"]
-        if positional:
-            # Click's old syntax (BADSRC2, OFFSET) reads keywords only, so the one
-            # positional argument it accepts is an integer OFFSET.
-            try:
-                if len(positional) != 1:
-                    raise ArgError("")
-                offset = Unsigned(positional[0])
-            except ArgError:
-                return errh.error("too many arguments")
+        offset = values["offset"] if values["old_offset"] is None else values["old_offset"]
+        if offset < 0:
+            return errh.error("too many arguments")
         bad_src, good_dst = [], []
         if values["interfaces"] is not None:
             bad_src, good_dst = values["interfaces"]

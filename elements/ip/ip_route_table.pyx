@@ -23,7 +23,7 @@ from clickpy.runtime.element cimport Element
 from clickpy.runtime.packet cimport Batch, Packet
 
 from clickpy.lang.confstring import shift_word, split_words, uncomment
-from clickpy.runtime.args import ArgError, Int, IPAddress
+from clickpy.runtime.args import Arg, ArgError, Int, IPAddress, each_argument, parse_arguments
 from clickpy.runtime.handlers import HandlerError, Read, Write
 
 # Return codes of add_route / remove_route, as Click's negative errnos.
@@ -268,6 +268,16 @@ def _parse_route_slow(str text, bint remove, element):
     return route
 
 
+def _configured_route(str text, int i, element):
+    """One of a route table's arguments, 'ADDR/MASK [GATEWAY] OUTPUT' -> Route."""
+    route = parse_route(text, False, element)
+    if route is None:
+        raise ArgError(f"argument {i + 1} should be 'ADDR/MASK [GATEWAY] OUTPUT'")
+    if route.port < 0 or route.port >= element.noutputs:
+        raise ArgError(f"argument {i + 1} bad OUTPUT")
+    return route
+
+
 # --- handler plumbing ----------------------------------------------------------------------
 
 class CollectErrors:
@@ -352,7 +362,7 @@ cdef class IPRouteTable(Element):
     abstract = True
     port_count = "1/-"
     processing = "h"
-    arguments = None
+    arguments = (Arg("ROUTE", each_argument(_configured_route), rest=True, doc="'ADDR/MASK [GATEWAY] OUTPUT', any number"),)
     handlers = UPDATE_HANDLERS + (TABLE_HANDLER, LOOKUP_HANDLER)
     # Which routine's name prefixes the 'no route' complaint (Click's).
     no_route_label = "IPRouteTable"
@@ -360,22 +370,17 @@ cdef class IPRouteTable(Element):
     # --- configuration ------------------------------------------------------------
 
     def configure(self, conf, errh):
+        values = parse_arguments(self, conf, type(self).arguments, errh)
+        if values is None:
+            return False
         eexist = 0
         ok = True
-        for i, text in enumerate(conf):
-            route = parse_route(text, False, self)
-            if route is None:
-                errh.error(f"argument {i + 1} should be 'ADDR/MASK [GATEWAY] OUTPUT'")
+        for route in values["route"]:
+            r, _ = self.add_route(route, False, errh)
+            if r == EEXIST:
+                eexist += 1
+            elif r < 0:
                 ok = False
-            elif route.port < 0 or route.port >= self.noutputs:
-                errh.error(f"argument {i + 1} bad OUTPUT")
-                ok = False
-            else:
-                r, _ = self.add_route(route, False, errh)
-                if r == EEXIST:
-                    eexist += 1
-                elif r < 0:
-                    ok = False
         if eexist:
             routes = "routes" if eexist > 1 else "route"
             errh.warning(f"{eexist} {routes} replaced by later versions")

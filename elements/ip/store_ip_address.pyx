@@ -43,7 +43,12 @@ cdef class StoreIPAddress(SimpleElement):
     """
     port_count = "1/1-2"
     processing = "a/ah"
-    arguments = None
+    # With one argument there is no ADDR: StoreIPAddress(OFFSET) stores the
+    # destination address annotation.
+    arguments = (
+        Arg("ADDR", IPAddress, None, positional=True, mandatory=True),
+        Arg("OFFSET", Word, None, positional=True, mandatory=True, doc="a byte offset, 'src' or 'dst'"),
+    )
 
     cdef public int offset          # >= 0 bytes, -12 source, -16 destination
     cdef public bint use_address
@@ -52,10 +57,8 @@ cdef class StoreIPAddress(SimpleElement):
 
     def configure(self, conf, errh):
         use_address = len(conf) > 1
-        spec = [Arg("OFFSET", Word, None, positional=True, mandatory=True)]
-        if use_address:
-            spec.insert(0, Arg("ADDR", IPAddress, None, positional=True, mandatory=True))
-        values = parse_arguments(self, conf, spec, errh)
+        spec = type(self).arguments
+        values = parse_arguments(self, conf, spec if use_address else spec[1:], errh)
         if values is None:
             return False
         word = values["offset"].lower()

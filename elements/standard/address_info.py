@@ -35,7 +35,7 @@ import sys
 import time
 
 from clickpy.lang.confstring import split_words, unquote
-from clickpy.runtime.args import ArgError, EtherAddress, IPAddress
+from clickpy.runtime.args import Arg, ArgError, EtherAddress, IPAddress, language, parse_arguments
 from clickpy.runtime.element import Element
 
 CONFIGURE_PHASE_FIRST = 0
@@ -302,6 +302,52 @@ def _parse_ip6(text: str):
     return None
 
 
+def _define(texts, element, errh):
+    """AddressInfo's arguments, each 'NAME ADDRESS...': defines each name in
+    element.definitions as it goes (a later argument may use an earlier name)."""
+    for arg in texts:
+        words = [unquote(w) for w in split_words(arg)]
+        if not words:
+            continue
+        if len(words) < 2:
+            errh.error("expected 'NAME [ADDRS]'")
+            continue
+        name = words[0]
+        defined_kinds: set[str] = set()
+        for word in words[1:]:
+            found: dict[str, object] = {}
+            try:
+                found["ether"] = EtherAddress(word, element)
+            except ArgError:
+                pass
+            try:
+                found["ip"] = IPAddress(word, element)
+            except ArgError:
+                pfx = _parse_prefix(word, element)
+                if pfx is not None:
+                    found["ipprefix"] = pfx
+                    if _ip_to_int(pfx[0]) & ~_ip_to_int(pfx[1]) & 0xFFFFFFFF:
+                        found["ip"] = pfx[0]
+            six = _parse_ip6(word)
+            if six is not None:
+                found[six[0]] = six[1]
+                if six[0] == "ip6prefix":
+                    net = ipaddress.IPv6Network(f"{six[1][0]}/{six[1][1]}", strict=False)
+                    if ipaddress.IPv6Address(six[1][0]) != net.network_address:
+                        found["ip6"] = six[1][0]
+            if not found:
+                errh.error(f"'{word}' is not a recognizable address")
+                continue
+            # A word of one kind always defines it; a word that reads as
+            # several kinds defines only those not defined yet.
+            one_kind = len(found) == 1
+            for kind, value in found.items():
+                if one_kind or kind not in defined_kinds:
+                    element.definitions[kind][name] = value
+            defined_kinds.update(found)
+    return element.definitions
+
+
 class AddressInfo(Element):
     """=c
     AddressInfo(NAME ADDRESS [ADDRESS...], ...)
@@ -333,7 +379,7 @@ class AddressInfo(Element):
     port_count = "0/0"
     processing = "a"
     configure_phase = CONFIGURE_PHASE_FIRST
-    arguments = None
+    arguments = (Arg("NAME", language(_define), rest=True, doc="'NAME ADDRESS...', any number"),)
 
     def __init__(self, *args, **kwargs):
         self.definitions = {"ip": {}, "ipprefix": {}, "ether": {}, "ip6": {}, "ip6prefix": {}}
@@ -346,43 +392,4 @@ class AddressInfo(Element):
         return lookup_address(self.router, name, kind, context)
 
     def configure(self, conf, errh):
-        for arg in conf:
-            words = [unquote(w) for w in split_words(arg)]
-            if not words:
-                continue
-            if len(words) < 2:
-                errh.error("expected 'NAME [ADDRS]'")
-                continue
-            name = words[0]
-            defined_kinds: set[str] = set()
-            for word in words[1:]:
-                found: dict[str, object] = {}
-                try:
-                    found["ether"] = EtherAddress(word, self)
-                except ArgError:
-                    pass
-                try:
-                    found["ip"] = IPAddress(word, self)
-                except ArgError:
-                    pfx = _parse_prefix(word, self)
-                    if pfx is not None:
-                        found["ipprefix"] = pfx
-                        if _ip_to_int(pfx[0]) & ~_ip_to_int(pfx[1]) & 0xFFFFFFFF:
-                            found["ip"] = pfx[0]
-                six = _parse_ip6(word)
-                if six is not None:
-                    found[six[0]] = six[1]
-                    if six[0] == "ip6prefix":
-                        net = ipaddress.IPv6Network(f"{six[1][0]}/{six[1][1]}", strict=False)
-                        if ipaddress.IPv6Address(six[1][0]) != net.network_address:
-                            found["ip6"] = six[1][0]
-                if not found:
-                    errh.error(f"'{word}' is not a recognizable address")
-                    continue
-                # A word of one kind always defines it; a word that reads as
-                # several kinds defines only those not defined yet.
-                one_kind = len(found) == 1
-                for kind, value in found.items():
-                    if one_kind or kind not in defined_kinds:
-                        self.definitions[kind][name] = value
-                defined_kinds.update(found)
+        return parse_arguments(self, conf, type(self).arguments, errh) is not None

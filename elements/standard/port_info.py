@@ -24,7 +24,7 @@ from __future__ import annotations
 import socket
 
 from clickpy.lang.confstring import split_words, unquote
-from clickpy.runtime.args import ArgError, Int
+from clickpy.runtime.args import Arg, ArgError, Int, language, parse_arguments
 from clickpy.runtime.element import Element
 
 
@@ -118,6 +118,43 @@ TCPPort = port_arg(IP_PROTO_TCP)
 UDPPort = port_arg(IP_PROTO_UDP)
 
 
+def _define(texts, element, errh):
+    """PortInfo's arguments, each 'NAME PORT[/PROTOCOL] [NAME...]': defines the names in element.ports."""
+    for arg in texts:
+        words = [unquote(w) for w in split_words(arg)]
+        if not words or words[0].startswith("#"):
+            continue
+        names = [words[0]]
+        port_text = words[1] if len(words) > 1 else ""
+        number, slash, proto_text = port_text.partition("/")
+        try:
+            port = Int(number) if number else None
+        except ArgError:
+            port = None
+        if port is None or not 0 <= port <= 0xFFFF:
+            errh.error("expected 'NAME PORT/PROTO'")
+            continue
+        proto = IP_PROTO_TCP_OR_UDP
+        if slash:
+            if not proto_text:
+                continue  # no protocol named: ignored, as in Click
+            if proto_text.lower() in PROTOCOLS:
+                proto = PROTOCOLS[proto_text.lower()]
+            else:
+                try:
+                    proto = Int(proto_text)
+                except ArgError:
+                    continue  # an unknown protocol: the argument is ignored, as in Click
+        for w in words[2:]:
+            if w.startswith("#"):
+                break
+            names.append(w)
+        for name in names:
+            for p in (IP_PROTO_TCP, IP_PROTO_UDP) if proto == IP_PROTO_TCP_OR_UDP else (proto,):
+                element.ports.setdefault(p, {})[name] = port
+    return element.ports
+
+
 class PortInfo(Element):
     """=c
     PortInfo(NAME PORT[/PROTOCOL], ...)
@@ -145,7 +182,7 @@ class PortInfo(Element):
     port_count = "0/0"
     processing = "a"
     configure_phase = CONFIGURE_PHASE_FIRST
-    arguments = None
+    arguments = (Arg("NAME", language(_define), rest=True, doc="'NAME PORT[/PROTOCOL]', any number"),)
 
     def __init__(self, *args, **kwargs):
         self.ports: dict[int, dict[str, int]] = {}
@@ -178,35 +215,4 @@ class PortInfo(Element):
         return _defined(name.strip(), proto, context)
 
     def configure(self, conf, errh):
-        for arg in conf:
-            words = [unquote(w) for w in split_words(arg)]
-            if not words or words[0].startswith("#"):
-                continue
-            names = [words[0]]
-            port_text = words[1] if len(words) > 1 else ""
-            number, slash, proto_text = port_text.partition("/")
-            try:
-                port = Int(number) if number else None
-            except ArgError:
-                port = None
-            if port is None or not 0 <= port <= 0xFFFF:
-                errh.error("expected 'NAME PORT/PROTO'")
-                continue
-            proto = IP_PROTO_TCP_OR_UDP
-            if slash:
-                if not proto_text:
-                    continue  # no protocol named: ignored, as in Click
-                if proto_text.lower() in PROTOCOLS:
-                    proto = PROTOCOLS[proto_text.lower()]
-                else:
-                    try:
-                        proto = Int(proto_text)
-                    except ArgError:
-                        continue  # an unknown protocol: the argument is ignored, as in Click
-            for w in words[2:]:
-                if w.startswith("#"):
-                    break
-                names.append(w)
-            for name in names:
-                for p in (IP_PROTO_TCP, IP_PROTO_UDP) if proto == IP_PROTO_TCP_OR_UDP else (proto,):
-                    self.ports.setdefault(p, {})[name] = port
+        return parse_arguments(self, conf, type(self).arguments, errh) is not None

@@ -135,9 +135,8 @@ cdef class RatedSource(Element):
             packet_kill(self._packet)
 
     def configure(self, conf, errh):
-        spec = type(self).arguments
         from clickpy.runtime.args import parse_arguments
-        values = parse_arguments(self, conf, spec, errh)
+        values = parse_arguments(self, conf, type(self).arguments, errh)
         if values is None:
             return False
         data = values["data"]

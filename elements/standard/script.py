@@ -13,7 +13,8 @@ import signal
 import sys
 import traceback
 
-from clickpy.lang.confstring import shift_word, split_keyword, split_words, uncomment, unquote
+from clickpy.lang.confstring import shift_word, split_words, uncomment, unquote
+from clickpy.runtime.args import AnyArg, Arg, Unparsed, parse_arguments
 from clickpy.runtime.element import Element
 from clickpy.runtime.handlers import Handler, HandlerError
 from clickpy.runtime.scheduler import Timer
@@ -272,7 +273,10 @@ class Script(Element):
 
     port_count = "-/-"
     processing = "ah/ah"
-    arguments = None
+    arguments = (
+        Arg("TYPE", AnyArg, None, doc="ACTIVE, PASSIVE, PACKET, PROXY, DRIVER or SIGNAL SIGNO..."),
+        Arg("INSTRUCTION", Unparsed, rest=True, doc="the script, read by configure"),
+    )
     default_type = None  # DriverManager: DRIVER
     handlers = (
         _step_like_handler("step", ST_STEP, False, True),
@@ -302,14 +306,10 @@ class Script(Element):
     # --- configuration ----------------------------------------------------
 
     def configure(self, conf, errh):
-        type_arg = None
-        instructions = []
-        for arg in conf:
-            kw = split_keyword(arg)
-            if kw is not None and kw[0] == "TYPE":
-                type_arg = kw[1]
-            else:
-                instructions.append(arg)
+        values = parse_arguments(self, conf, type(self).arguments, errh)
+        if values is None:
+            return False
+        type_arg, instructions = values["type"], values["instruction"]
         ok = True
         if type_arg is not None:
             word, rest = shift_word(type_arg)
