@@ -135,8 +135,11 @@ def lookup(name: str) -> type | None:
 
 
 def is_defined(name: str) -> bool:
-    """Does some element class have this name? (Imports nothing when the index knows it.)"""
-    return name in _imported_classes() or name in _library_index() or name in _import_library(strict=False)
+    """Does some element class have this name? With a built index this imports
+    nothing: the build lists every library class, so a name it lacks is not one."""
+    if name in _imported_classes() or name in _library_index():
+        return True
+    return not _have_index and name in _import_library(strict=False)
 
 
 def _import_library(strict: bool) -> dict[str, type]:

@@ -47,9 +47,6 @@ def test_is_defined_knows_a_class_without_importing_its_module():
     assert out.split() == ["True", "False", "False", "True"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the class index is a regular expression over the library's sources, so it also lists classes "
-    "that are not elements (FilterError, an abstract IPRouteTable): is_defined says yes, lookup says None"))
 @pytest.mark.parametrize("name", ["FilterError", "IPRouteTable"])
 def test_is_defined_only_for_element_classes(name):
     assert registry.is_defined(name) == (registry.lookup(name) is not None)
