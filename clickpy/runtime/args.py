@@ -53,71 +53,120 @@ class Arg:
 
 # --- value types ---------------------------------------------------------------
 
-_BOOLS = {"0": False, "false": False, "no": False, "f": False, "n": False,
-          "1": True, "true": True, "yes": True, "t": True, "y": True}
+# Click's value syntax, one definition for element arguments, handler values
+# and Script. The parse_* functions read the whole text exactly (no
+# surrounding space, as Click's IntArg/DoubleArg/BoolArg); the argument types
+# below them strip the space around an argument first, as Click's argument
+# splitting does before any value parser sees it.
+
+_BOOLS = {"0": False, "f": False, "n": False, "false": False, "no": False,
+          "1": True, "t": True, "y": True, "true": True, "yes": True}
 
 
-def Bool(text: str, element=None) -> bool:
-    v = _BOOLS.get(text.strip().lower())
+def parse_bool(text: str) -> bool:
+    """Click's BoolArg: exactly one of its ten spellings, lower case only ('TRUE' is no boolean)."""
+    v = _BOOLS.get(text)
     if v is None:
         raise ArgError("expected boolean")
     return v
 
 
-_INT_RE = re.compile(r"[+-]?(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)\Z")
+def _scan_int(text: str, signed: bool) -> int | None:
+    """The whole text as an integer in Click's IntArg syntax, unbounded; None if it is not one.
+
+    A '+' (or, when signed, a '-'); then '0x'/'0X' hex or '0b'/'0B' binary
+    when at least one character follows the prefix, a leading '0' for octal,
+    else decimal; a single '_' may separate two digits.
+    """
+    n = len(text)
+    i = 1 if n and (text[0] == "+" or (signed and text[0] == "-")) else 0
+    if i + 2 < n and text[i] == "0" and text[i + 1] in "xX":
+        base, i = 16, i + 2
+    elif i + 2 < n and text[i] == "0" and text[i + 1] in "bB":
+        base, i = 2, i + 2
+    else:
+        base = 8 if i < n and text[i] == "0" else 10
+    value = 0
+    after_digit = False
+    for c in text[i:]:
+        if c == "_" and after_digit:
+            after_digit = False
+            continue
+        d = _DIGIT_VALUES.get(c, 99)
+        if d >= base:
+            return None
+        value = value * base + d
+        after_digit = True
+    if not after_digit:  # no digits, or a trailing '_'
+        return None
+    return -value if text[0] == "-" else value
 
 
-def _parse_int(text: str) -> int:
-    t = text.strip()
-    if not _INT_RE.match(t):
-        raise ArgError("expected integer")
-    sign = -1 if t.startswith("-") else 1
-    body = t.lstrip("+-")
-    if body.lower().startswith("0x"):
-        return sign * int(body, 16)
-    if len(body) > 1 and body.startswith("0"):
-        return sign * int(body, 8)
-    return sign * int(body, 10)
+_DIGIT_VALUES = {c: int(c, 16) for c in "0123456789abcdefABCDEF"}
+
+
+def parse_int(text: str, bits: int = 32, signed: bool = True) -> int:
+    """Click's IntArg for a bits-wide integer: the syntax of _scan_int, and a
+    value outside the type's range is an error ('out of range, bound B')."""
+    v = _scan_int(text, signed)
+    if v is None:
+        raise ArgError("expected integer" if signed else "expected unsigned integer")
+    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    if not lo <= v <= hi:
+        raise ArgError(f"out of range, bound {lo if v < lo else hi}")
+    return v
+
+
+_REAL_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
+_HEXREAL_RE = re.compile(r"[+-]?0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?\d+)?\Z")
+_SPECIAL_REAL_RE = re.compile(r"[+-]?(?:inf|infinity|nan(?:\([0-9A-Za-z_]*\))?)\Z", re.IGNORECASE)
+
+
+def parse_double(text: str) -> float:
+    """Click's DoubleArg: the whole text as C's strtod reads it (decimal, hex
+    '0x1p3', 'inf', 'nan'); no leading space; overflow and underflow are errors."""
+    if _REAL_RE.match(text):
+        v = float(text)
+        if math.isinf(v):
+            raise ArgError("out of range")
+        mantissa = re.split("[eE]", text)[0]
+        if v == 0.0 and any(c in "123456789" for c in mantissa):
+            raise ArgError("underflow")
+        return v
+    if _HEXREAL_RE.match(text):
+        body = text.lstrip("+-")
+        try:
+            v = float.fromhex(body if "p" in body.lower() else body + "p0")
+        except OverflowError:
+            raise ArgError("out of range") from None
+        return -v if text[0] == "-" else v
+    if _SPECIAL_REAL_RE.match(text):
+        t = text.lower()
+        v = math.nan if "nan" in t else math.inf
+        return -v if t[0] == "-" else v
+    raise ArgError("expected real number")
+
+
+def Bool(text: str, element=None) -> bool:
+    return parse_bool(text.strip())
 
 
 def Int(text: str, element=None) -> int:
-    v = _parse_int(text)
-    if not -(1 << 31) <= v < (1 << 31):
-        raise ArgError("integer out of range")
-    return v
+    """A 32-bit signed integer (Click's int)."""
+    return parse_int(text.strip(), 32, signed=True)
 
 
 def Unsigned(text: str, element=None) -> int:
-    try:
-        v = _parse_int(text)
-    except ArgError:
-        raise ArgError("expected unsigned integer") from None
-    if v < 0 or v >= (1 << 32):
-        raise ArgError("expected unsigned integer")
-    return v
+    """A 32-bit unsigned integer (Click's uint32_t)."""
+    return parse_int(text.strip(), 32, signed=False)
 
 
 def Unsigned64(text: str, element=None) -> int:
-    try:
-        v = _parse_int(text)
-    except ArgError:
-        raise ArgError("expected unsigned integer") from None
-    if v < 0 or v >= (1 << 64):
-        raise ArgError("expected unsigned integer")
-    return v
-
-
-_REAL_RE = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+    return parse_int(text.strip(), 64, signed=False)
 
 
 def Double(text: str, element=None) -> float:
-    t = text.strip()
-    if not _REAL_RE.fullmatch(t):
-        raise ArgError("expected real number")
-    v = float(t)
-    if math.isinf(v):  # '1e999': out of range, as for Click's DoubleArg
-        raise ArgError("real number out of range")
-    return v
+    return parse_double(text.strip())
 
 
 # --- Click's time text (cp_time) ------------------------------------------------------
@@ -128,9 +177,11 @@ def Double(text: str, element=None) -> float:
 
 _TIME_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "d": 86400, "day": 86400}
 _TIME_PREFIXES = {"m": Fraction(1, 10**3), "u": Fraction(1, 10**6), "n": Fraction(1, 10**9)}
-_TIME_NUMBER_RE = re.compile(r"([+-]?)(\d+\.?\d*|\.\d+)(?:[eE]([+-]?\d+))?\Z")
+# Digits may be separated by single underscores, as in Click's parse_fraction.
+_TIME_NUMBER_RE = re.compile(r"([+-]?)([0-9](?:_?[0-9])*(?:\.(?:[0-9](?:_?[0-9])*)?)?|\.[0-9](?:_?[0-9])*)"
+                             r"(?:[eE]([+-]?[0-9]+))?\Z")
 NS_PER_SEC = 1_000_000_000
-_PLAIN_TIME_RE = re.compile(r"(\d+)(?:\.(\d*))?\Z")
+_PLAIN_TIME_RE = re.compile(r"([0-9]+)(?:\.([0-9]*))?\Z")
 # Times are 64-bit nanoseconds in elements (packet timestamps, timer
 # expiries). A time parses only when it is under 2^62 ns (about 146 years)
 # either way, so that adding it to the current time cannot overflow.
@@ -163,7 +214,7 @@ def _parse_time(text: str, allow_negative: bool) -> int:
     m = _TIME_NUMBER_RE.match(t)
     if not m or (m.group(1) == "-" and not allow_negative):
         raise ArgError("expected time in seconds")
-    value = Fraction(m.group(2)) * factor
+    value = Fraction(m.group(2).replace("_", "")) * factor
     if m.group(3):
         if abs(int(m.group(3))) > _MAX_EXPONENT:
             raise ArgError("time out of range")

@@ -5,7 +5,7 @@ import pytest
 from support import build_router, run_config
 
 from clickpy.errors import ConfigError
-from clickpy.runtime.router import ElementErrors
+from clickpy.runtime.error_handler import ElementErrors
 
 from clickpy.elements.standard.classifier import CompiledProgram, Program, parse_patterns
 
