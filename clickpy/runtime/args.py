@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from clickpy.lang.confstring import quote, split_words, unquote
+from clickpy.runtime.names import ANNOTATION_AREA, ANNOTATIONS
 
 REQUIRED = object()
 
@@ -342,18 +343,6 @@ def _address_info(element, name: str, kind: str):
     if router is None:
         return None
     return router.address_info(name, kind, element)
-
-
-# Click's annotation names: name -> (offset in the packet's annotation area, size).
-ANNOTATIONS = {
-    "AGGREGATE": (20, 4), "DST_IP": (0, 4), "DST_IP6": (0, 16), "EXTRA_LENGTH": (28, 4),
-    "EXTRA_PACKETS": (24, 4), "FIRST_TIMESTAMP": (32, 8), "FIX_IP_SRC": (19, 1),
-    "FWD_RATE": (20, 4), "GRID_ROUTE_CB": (27, 1), "ICMP_PARAMPROB": (17, 1),
-    "IPREASSEMBLER": (28, 4), "IPSEC_SPI": (32, 4), "MISC_IP": (20, 4), "PACKET_NUMBER": (32, 4),
-    "PAINT": (16, 1), "PERFCTR": (40, 8), "REV_RATE": (24, 4), "SEQUENCE_NUMBER": (36, 4),
-    "VLAN": (20, 2), "VLAN_TCI": (20, 2), "WIFI_EXTRA": (16, 24),
-}
-ANNOTATION_AREA = 48
 
 
 def Annotation(size: int):

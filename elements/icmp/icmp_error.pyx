@@ -13,7 +13,7 @@ from clickpy.runtime.packet cimport (
     pkt_set_network_header, pkt_take)
 from clickpy.runtime.scheduler cimport Scheduler
 
-from clickpy.elements.ip.ip_args import ICMP_CODES, ICMP_TYPES
+from clickpy.runtime.names import ICMP_CODES, ICMP_TYPES
 from clickpy.lang.confstring import split_words
 from clickpy.runtime.args import Arg, ArgError, Bool, Int, IPAddress, String, Unsigned, Word, parse_arguments
 from clickpy.runtime.handlers import HandlerError, ReadWrite

@@ -38,8 +38,11 @@ import socket
 
 from clickpy.lang.confstring import unquote
 from clickpy.runtime.args import ArgError, EtherAddress, IPAddress, IPPrefixOnly
+from clickpy.runtime.names import (
+    ICMP_TYPES, IP_PROTO_DCCP, IP_PROTO_ICMP, IP_PROTO_IGMP, IP_PROTO_IPIP, IP_PROTO_PAYLOAD, IP_PROTO_TCP,
+    IP_PROTO_TCP_OR_UDP, IP_PROTO_TRANSP, IP_PROTO_UDP, IP_PROTOS,
+)
 
-from clickpy.elements.ip.ip_args import ICMP_TYPES, IP_PROTOS
 from clickpy.elements.standard.classifier import (C_AND, C_OR, C_TERNARY, J_FAILURE, J_NEVER,
                                                    OFFSET_MAX, CompressedProgram, Program)
 from clickpy.elements.standard.port_info import lookup_port
@@ -68,15 +71,6 @@ FIELD_PROTO_MASK = 0x1FF << FIELD_PROTO_SHIFT
 FIELD_OFFSET_SHIFT = 5
 FIELD_OFFSET_MASK = 0xFFFF << FIELD_OFFSET_SHIFT
 FIELD_LENGTH_MASK = 0x1F
-
-IP_PROTO_ICMP = 1
-IP_PROTO_TCP = 6
-IP_PROTO_UDP = 17
-IP_PROTO_DCCP = 33
-IP_PROTO_TCP_OR_UDP = 256
-IP_PROTO_TRANSP = 258
-IP_PROTO_PAYLOAD = 259
-
 
 def _field(offset_bits, nbits, proto=0):
     return TYPE_FIELD | (proto << FIELD_PROTO_SHIFT) | (offset_bits << FIELD_OFFSET_SHIFT) | (nbits - 1)
@@ -128,7 +122,8 @@ _FIELD_NAMES = {
     FIELD_ICMP_TYPE: "icmp type",
 }
 
-_PROTO_WORDS = {IP_PROTO_ICMP: "icmp", 2: "igmp", 4: "ipip", IP_PROTO_TCP: "tcp",
+# The protocols IPFilter prints by name (the others as 'ip proto N').
+_PROTO_WORDS = {IP_PROTO_ICMP: "icmp", IP_PROTO_IGMP: "igmp", IP_PROTO_IPIP: "ipip", IP_PROTO_TCP: "tcp",
                 IP_PROTO_UDP: "udp", IP_PROTO_DCCP: "dccp", IP_PROTO_TCP_OR_UDP: "tcpudp",
                 IP_PROTO_TRANSP: "transp", IP_PROTO_PAYLOAD: "payload"}
 

@@ -26,32 +26,15 @@ import socket
 from clickpy.lang.confstring import split_words, unquote
 from clickpy.runtime.args import ArgError, Int
 from clickpy.runtime.element import Element
-
+from clickpy.runtime.names import IP_PROTO_TCP, IP_PROTO_TCP_OR_UDP, IP_PROTO_UDP, IP_PROTOS, KNOWN_PORTS
 
 CONFIGURE_PHASE_FIRST = 0
-IP_PROTO_TCP = 6
-IP_PROTO_UDP = 17
-IP_PROTO_TCP_OR_UDP = 0x10001  # Click's pseudo-protocol: both TCP and UDP
-
-# Click's protocol names (for 'PORT/PROTOCOL').
-PROTOCOLS = {"dccp": 33, "gre": 47, "icmp": 1, "igmp": 2, "ipip": 4, "sctp": 132,
-             "tcp": IP_PROTO_TCP, "udp": IP_PROTO_UDP, "tcpudp": IP_PROTO_TCP_OR_UDP}
-
-# Click's built-in well-known ports (used before the services database).
-KNOWN_PORTS = {
-    "auth": 113, "bootpc": 68, "bootps": 67, "chargen": 19, "daytime": 13, "discard": 9,
-    "dns": 53, "domain": 53, "echo": 7, "finger": 79, "ftp": 21, "ftp-data": 20,
-    "https": 443, "imap3": 220, "imaps": 993, "irc": 194, "netbios-dgm": 138,
-    "netbios-ns": 137, "netbios-ssn": 139, "nntp": 119, "ntp": 123, "pop3": 110,
-    "pop3s": 995, "pptp": 1723, "rip": 520, "route": 520, "smtp": 25, "snmp": 161,
-    "snmp-trap": 162, "ssh": 22, "sunrpc": 111, "telnet": 23, "tftp": 69, "www": 80,
-}
 
 
 def _protocol_number(proto) -> int:
     if isinstance(proto, int):
         return proto
-    return PROTOCOLS[str(proto).lower()]
+    return IP_PROTOS[str(proto).lower()]
 
 
 def _compound_prefix(element) -> str:
@@ -196,8 +179,8 @@ class PortInfo(Element):
             if slash:
                 if not proto_text:
                     continue  # no protocol named: ignored, as in Click
-                if proto_text.lower() in PROTOCOLS:
-                    proto = PROTOCOLS[proto_text.lower()]
+                if proto_text.lower() in IP_PROTOS:
+                    proto = IP_PROTOS[proto_text.lower()]
                 else:
                     try:
                         proto = Int(proto_text)
