@@ -19,7 +19,6 @@ with what it expected.
 """
 from __future__ import annotations
 
-import ipaddress
 import math
 import os
 import re
@@ -378,57 +377,119 @@ def Annotation(size: int):
     return parse
 
 
-def IPAddress(text: str, element=None) -> str:
-    t = unquote(text.strip())
-    try:
-        return str(ipaddress.IPv4Address(t))
-    except ValueError:
-        pass
-    v = _address_info(element, t, "ip")
-    if v is not None:
-        return v
-    raise ArgError("expected IP address")
+# --- IPv4 addresses -----------------------------------------------------------------
+#
+# An IPv4 address is an int holding the address as it is written, first octet
+# most significant: '10.0.0.1' is 0x0A000001 (host byte order, as Click's
+# IPAddress after ntohl). Masks, prefix lengths, ranges and comparisons are
+# then plain integer arithmetic, and printing needs no byte swap; an element
+# that writes an address into packets converts it once, when it is configured
+# (ip_packed gives the four bytes in network order, as they go on the wire).
+
+IP_ALL_ONES = 0xFFFFFFFF
 
 
-def _partial_address(text: str):
-    """'18.26.4' -> (bytes, 3): an address with 1 to 4 dotted octets, or None."""
+def _ip_octets(text: str) -> tuple[int, int] | None:
+    """'18.26.4' -> (0x121A0400, 3): one to four dotted decimal octets (Click's
+    IPAddressArg::basic_parse: leading zeros allowed, each at most 255), or None."""
     parts = text.split(".")
-    if not 1 <= len(parts) <= 4 or not all(p.isascii() and p.isdigit() and int(p) < 256 for p in parts):
+    if not 1 <= len(parts) <= 4:
         return None
-    return bytes(int(p) for p in parts) + bytes(4 - len(parts)), len(parts)
+    value = 0
+    for p in parts:
+        if not (p and p.isascii() and p.isdigit()) or int(p) > 255:
+            return None
+        value = value << 8 | int(p)
+    return value << 8 * (4 - len(parts)), len(parts)
 
 
-def ip_prefix(text: str, element=None, allow_bare: bool = True) -> tuple[str, str]:
+def parse_ip(text: str) -> int | None:
+    """A dotted-quad IPv4 address (exactly four octets, as _ip_octets reads them) as an int, or None."""
+    parts = text.split(".")
+    if len(parts) != 4 or not (text.isascii() and text.replace(".", "").isdigit()):
+        return None
+    try:
+        a, b, c, d = map(int, parts)
+    except ValueError:  # an empty octet
+        return None
+    if a | b | c | d > 255:
+        return None
+    return a << 24 | b << 16 | c << 8 | d
+
+
+def unparse_ip(addr: int) -> str:
+    """An address as Click prints one: '10.0.0.1'."""
+    return f"{addr >> 24 & 255}.{addr >> 16 & 255}.{addr >> 8 & 255}.{addr & 255}"
+
+
+def ip_packed(addr: int) -> bytes:
+    """The four bytes of an address in network byte order (as in a packet header)."""
+    return (addr & IP_ALL_ONES).to_bytes(4, "big")
+
+
+def ip_unpacked(data: bytes) -> int:
+    """An address from its four bytes in network byte order."""
+    return int.from_bytes(data[:4], "big")
+
+
+def prefix_mask(prefix_len: int) -> int:
+    """The mask of a prefix length 0-32: 24 -> 0xFFFFFF00."""
+    return (IP_ALL_ONES << (32 - prefix_len)) & IP_ALL_ONES if prefix_len > 0 else 0
+
+
+def mask_prefix_len(mask: int) -> int:
+    """The prefix length a mask stands for, or -1 if its one bits are not leading (Click's mask_to_prefix_len)."""
+    inverted = ~mask & IP_ALL_ONES
+    return 32 - inverted.bit_length() if inverted & (inverted + 1) == 0 else -1
+
+
+def IPAddress(text: str, element=None) -> int:
+    """An IPv4 address, dotted or a name (AddressInfo, an interface); the int form above."""
+    t = text.strip()
+    v = parse_ip(t)
+    if v is None:
+        t = unquote(t)
+        v = parse_ip(t)
+    if v is None:
+        v = _address_info(element, t, "ip")
+    if v is None:
+        raise ArgError("expected IP address")
+    return v
+
+
+def IPAddressList(text: str, element=None) -> list[int]:
+    """Space-separated IPv4 addresses (Click's IPAddressArg for a vector)."""
+    return [IPAddress(word, element) for word in split_words(text)]
+
+
+def ip_prefix(text: str, element=None, allow_bare: bool = True) -> tuple[int, int]:
     """An IP prefix, Click's way: 'A.B.C.D/N', 'A.B.C/24', 'ADDR/MASK', a name
     (AddressInfo) for the address or the whole prefix, and (when allow_bare)
-    a bare address meaning /32. Returns (address, mask) as dotted quads."""
+    a bare address meaning /32. Returns (address, mask) as ints."""
     t = unquote(text.strip())
     addr_text, slash, mask_text = t.rpartition("/")
-    if slash and mask_text:
-        parsed = _partial_address(addr_text)
+    if slash and addr_text and mask_text:
+        parsed = _ip_octets(addr_text)
         if parsed is None:
             named = _address_info(element, addr_text, "ip")
-            parsed = (ipaddress.IPv4Address(named).packed, 4) if named is not None else None
+            parsed = (named, 4) if named is not None else None
         if parsed is not None:
-            addr, nbytes = parsed
-            mask = None
+            addr, noctets = parsed
             if mask_text.isascii() and mask_text.isdigit() and int(mask_text) <= 32:
-                mask = (0xFFFFFFFF << (32 - int(mask_text))) & 0xFFFFFFFF
+                mask = prefix_mask(int(mask_text))
             else:
                 try:
-                    mask = int.from_bytes(ipaddress.IPv4Address(IPAddress(mask_text, element)).packed, "big")
+                    mask = IPAddress(mask_text, element)
                 except ArgError:
                     mask = None
             # A mask longer than the octets written is an error ('18.26/24').
-            defined = (0xFFFFFFFF << (32 - 8 * nbytes)) & 0xFFFFFFFF
-            if mask is not None and mask & defined == mask:
-                return (str(ipaddress.IPv4Address(addr)),
-                        str(ipaddress.IPv4Address(mask)))
+            if mask is not None and mask & prefix_mask(8 * noctets) == mask:
+                return addr, mask
     # As Click's IPPrefixArg: with bare addresses allowed, a name that is an
     # address means that host; otherwise it means the name's prefix.
     if allow_bare:
         try:
-            return IPAddress(t, element), "255.255.255.255"
+            return IPAddress(t, element), IP_ALL_ONES
         except ArgError:
             pass
     v = _address_info(element, t, "ipprefix")
@@ -437,12 +498,12 @@ def ip_prefix(text: str, element=None, allow_bare: bool = True) -> tuple[str, st
     raise ArgError("expected IP prefix")
 
 
-def IPPrefix(text: str, element=None) -> tuple[str, str]:
+def IPPrefix(text: str, element=None) -> tuple[int, int]:
     """An IP prefix or a bare address (/32); returns (address, mask)."""
     return ip_prefix(text, element, allow_bare=True)
 
 
-def IPPrefixOnly(text: str, element=None) -> tuple[str, str]:
+def IPPrefixOnly(text: str, element=None) -> tuple[int, int]:
     """An IP prefix; a bare address is not accepted."""
     return ip_prefix(text, element, allow_bare=False)
 

@@ -21,7 +21,9 @@ import hashlib
 import re
 import struct
 
-from clickpy.runtime.args import NS_PER_SEC as NS, parse_time, unparse_timestamp
+from clickpy.runtime.args import (
+    NS_PER_SEC as NS, ArgError, IPAddress, ip_packed, parse_ip as parse_ip_text, parse_time, unparse_timestamp,
+)
 from clickpy.lang.confstring import quote, unquote
 from clickpy.runtime.names import (
     ICMP_CODES, ICMP_TYPES, IP_PROTO_DCCP, IP_PROTO_ICMP, IP_PROTO_TCP, IP_PROTO_TCP_OR_UDP, IP_PROTO_UDP,
@@ -74,31 +76,15 @@ def parse_uint(s: str, limit: int = 1 << 32) -> int:
     return v
 
 
-_IP_RE = re.compile(r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\Z")
-
-
 def parse_ip(s: str, element=None) -> bytes:
-    parts = s.split(".")
-    if len(parts) == 4 and s.replace(".", "").isdigit() and s.isascii():
-        try:
-            return bytes([int(parts[0]), int(parts[1]), int(parts[2]), int(parts[3])])
-        except ValueError:       # empty part, or a number above 255
-            pass
-    return parse_ip_slow(s, element)
-
-
-def parse_ip_slow(s: str, element=None) -> bytes:
-    m = _IP_RE.match(s)
-    if m:
-        parts = [int(x) for x in m.groups()]
-        if all(p < 256 for p in parts):
-            return bytes(parts)
-    router = getattr(element, "router", None)
-    if router is not None:
-        v = router.address_info(s, "ip", element)
-        if v is not None:
-            return bytes(int(x) for x in str(v).split("."))
-    raise Bad(s)
+    """An address field, dotted or a name (AddressInfo): its four bytes, network order."""
+    v = parse_ip_text(s)
+    if v is not None:
+        return ip_packed(v)
+    try:
+        return ip_packed(IPAddress(s, element))
+    except ArgError:
+        raise Bad(s) from None
 
 
 def unparse_ip(b: bytes) -> str:

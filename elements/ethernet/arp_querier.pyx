@@ -16,12 +16,12 @@ from clickpy.runtime.packet cimport (
     pkt_data, pkt_push)
 
 from clickpy.elements.ethernet.arp_table import (
-    format_jiffies, ip_text, ip_value, timeout_jiffies, write_delete, write_insert)
+    format_jiffies, timeout_jiffies, write_delete, write_insert)
 from clickpy.elements.ethernet.ether_config import unparse_ether
 from clickpy.lang.confstring import split_keyword
 from clickpy.runtime.args import (
     Arg, ArgError, Bool, ElementRef, EtherAddress, IPAddress, IPPrefix, Seconds, Unsigned,
-    parse_arguments)
+    parse_arguments, unparse_ip)
 from clickpy.runtime.handlers import HandlerError, Read, ReadWrite, Write
 
 _KEYWORDS = (
@@ -50,7 +50,7 @@ def _ip_handler(attr):
             setattr(e, attr, IPAddress(value.strip(), e))
         except ArgError:
             raise HandlerError("expected IP address") from None
-    return ReadWrite(attr, lambda e: getattr(e, attr), write)
+    return ReadWrite(attr, lambda e: unparse_ip(getattr(e, attr)), write)
 
 
 def _table_insert(e, value):
@@ -181,11 +181,10 @@ cdef class ARPQuerier(Element):
         if "CAPACITY_SLIM_FACTOR" in given and kv["capacity_slim_factor"] == 0:
             errh.error("CAPACITY_SLIM_FACTOR cannot be zero")
             return False
-        my_ip = ip_value(av["ip"][0])
-        mask = ip_value(av["ip"][1])
+        my_ip, mask = av["ip"]
         eth = av["eth"]
         if "BROADCAST" in given:
-            bcast = ip_value(kv["broadcast"])
+            bcast = kv["broadcast"]
         else:
             bcast = my_ip | (~mask & 0xFFFFFFFF)
             if bcast == my_ip:
@@ -258,21 +257,22 @@ cdef class ARPQuerier(Element):
     def arp_table(self):
         return self._arpt
 
+    # Addresses are ints (clickpy.runtime.args' IPv4 form).
     @property
     def ipaddr(self):
-        return ip_text(self._my_ip)
+        return self._my_ip
 
     @ipaddr.setter
-    def ipaddr(self, str value):
-        self._my_ip = ip_value(value)
+    def ipaddr(self, value):
+        self._my_ip = value
 
     @property
     def broadcast(self):
-        return ip_text(self._my_bcast_ip)
+        return self._my_bcast_ip
 
     @broadcast.setter
-    def broadcast(self, str value):
-        self._my_bcast_ip = ip_value(value)
+    def broadcast(self, value):
+        self._my_bcast_ip = value
 
     @property
     def eth(self):

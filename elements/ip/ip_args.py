@@ -104,7 +104,3 @@ def BoolOrTwo(text: str, element=None) -> int:
         return 1 if Bool(t, element) else 0
     except ArgError:
         raise ArgError(f"bad ECT value '{t}'") from None
-
-
-def ip_aton(addr: str) -> bytes:
-    return socket.inet_aton(addr)

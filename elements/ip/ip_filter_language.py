@@ -33,16 +33,15 @@ says ``pattern 3 "tcp port htp"``). Each rule reports its first error.
 """
 from __future__ import annotations
 
-import ipaddress
 import socket
 
 from clickpy.lang.confstring import unquote
-from clickpy.runtime.args import ArgError, EtherAddress, IPAddress, IPPrefixOnly
+from clickpy.runtime.args import ArgError, EtherAddress, IPAddress, IPPrefixOnly, unparse_ip
+
 from clickpy.runtime.names import (
     ICMP_TYPES, IP_PROTO_DCCP, IP_PROTO_ICMP, IP_PROTO_IGMP, IP_PROTO_IPIP, IP_PROTO_PAYLOAD, IP_PROTO_TCP,
     IP_PROTO_TCP_OR_UDP, IP_PROTO_TRANSP, IP_PROTO_UDP, IP_PROTOS,
 )
-
 from clickpy.elements.standard.classifier import (C_AND, C_OR, C_TERNARY, J_FAILURE, J_NEVER,
                                                    OFFSET_MAX, CompressedProgram, Program)
 from clickpy.elements.standard.port_info import lookup_port
@@ -307,14 +306,6 @@ def unparse_transp_proto(proto):
         return ""
     name = _PROTO_WORDS.get(proto)
     return name if name is not None else f"ip proto {proto}"
-
-
-def _ip_int(text):
-    return int(ipaddress.IPv4Address(text))
-
-
-def _ip_text(v):
-    return str(ipaddress.IPv4Address(v & _M32))
 
 
 def _ffs_msb(x):
@@ -1173,15 +1164,14 @@ class Parser:
 
     def _ip(self, word):
         try:
-            return _ip_int(IPAddress(word, self.context))
-        except (ArgError, ValueError):
+            return IPAddress(word, self.context)
+        except ArgError:
             return None
 
     def _prefix(self, word):
         try:
-            addr, mask = IPPrefixOnly(word, self.context)
-            return _ip_int(addr), _ip_int(mask)
-        except (ArgError, ValueError):
+            return IPPrefixOnly(word, self.context)
+        except ArgError:
             return None
 
     def _ether(self, word):
@@ -1224,8 +1214,8 @@ def _primitive_text(prim, snapshot):
     if t == TYPE_HOST:
         o = "!= " if prim.op_negated else ""
         if prim.mask == _M32:
-            return f"{sd}host {o}{_ip_text(prim.u)}"
-        return f"{sd}net {o}{_ip_text(prim.u)} mask {_ip_text(prim.mask)}"
+            return f"{sd}host {o}{unparse_ip(prim.u & _M32)}"
+        return f"{sd}net {o}{unparse_ip(prim.u & _M32)} mask {unparse_ip(prim.mask & _M32)}"
     if t == TYPE_ETHER:
         o = "!= " if prim.op_negated else ""
         m = f" & {_ether_text(prim.mask)}" if prim.mask != b"\xff" * 6 else ""

@@ -1,11 +1,13 @@
-"""Values are read by Click's rules (lib/args.cc: IntArg, DoubleArg, BoolArg, cp_time), one way for
+"""Values are read by Click's rules (lib/args.cc: IntArg, DoubleArg, BoolArg, cp_time; lib/ipaddress.cc), one way for
 element arguments, handler values and Script."""
 import math
 
 import pytest
 
 from clickpy.runtime.args import (
-    ArgError, Bool, Double, Int, Interval, Unsigned, Unsigned64, parse_bool, parse_double, parse_int, parse_time,
+    ArgError, Bool, Double, Int, Interval, IPAddress, IPAddressList, IPPrefix, IPPrefixOnly, Unsigned, Unsigned64,
+    ip_packed, ip_unpacked, mask_prefix_len, parse_bool, parse_double, parse_int, parse_ip, parse_time, prefix_mask,
+    unparse_ip,
 )
 
 
@@ -141,3 +143,52 @@ def test_time_rejects(text):
 def test_interval_argument():
     assert Interval("20ms") == 20_000_000
 
+
+# --- IPv4 addresses (IPAddressArg / IPPrefixArg): ints inside, dotted quads outside -----------------
+
+def test_ip_addresses_are_ints_read_as_written():
+    assert parse_ip("10.0.0.1") == 0x0A000001 and IPAddress(" 10.0.0.1 ") == 0x0A000001
+    assert parse_ip("001.002.003.004") == 0x01020304          # leading zeros are decimal, as in Click
+    assert IPAddress('"1.2.3.4"') == 0x01020304
+    assert unparse_ip(0x0A000001) == "10.0.0.1" and unparse_ip(0) == "0.0.0.0"
+    assert ip_packed(0x0A000001) == b"\x0a\x00\x00\x01" and ip_unpacked(b"\x0a\x00\x00\x01") == 0x0A000001
+
+
+@pytest.mark.parametrize("text", ["1.2.3", "1.2.3.256", "1.2.3.4.", "1..2.3", "+1.2.3.4", "1.2.3.-4",
+                                  "1.2.3.4 5", "1.2.3.٣", "", "a.b.c.d", "0x1.2.3.4"])
+def test_ip_rejects(text):
+    assert parse_ip(text) is None
+    assert fails(IPAddress, text) == "expected IP address"
+
+
+def test_ip_address_list():
+    assert IPAddressList("1.2.3.4  5.6.7.8") == [0x01020304, 0x05060708] and IPAddressList("") == []
+    fails(IPAddressList, "1.2.3.4 x")
+
+
+@pytest.mark.parametrize("text, prefix", [
+    ("18.26.4.9/24", (0x121A0409, 0xFFFFFF00)),          # host bits kept, as Click's IPPrefixArg
+    ("18.26.4/24", (0x121A0400, 0xFFFFFF00)),            # fewer octets, mask within them
+    ("18/8", (0x12000000, 0xFF000000)),
+    ("10.0.0.0/255.255.0.0", (0x0A000000, 0xFFFF0000)),
+    ("10.0.0.0/0", (0x0A000000, 0)),
+    ("1.2.3.4", (0x01020304, 0xFFFFFFFF)),               # a bare address is /32
+])
+def test_ip_prefixes(text, prefix):
+    assert IPPrefix(text) == prefix
+
+
+@pytest.mark.parametrize("text", ["18.26/24", "1.2.3.4/33", "1.2.3.4/", "/24", "1.2.3.4/x", "1.2.3/255.255.255.255"])
+def test_ip_prefix_rejects(text):
+    assert fails(IPPrefix, text) == "expected IP prefix"
+
+
+def test_bare_address_is_no_prefix_only_prefix():
+    fails(IPPrefixOnly, "1.2.3.4")
+    assert IPPrefixOnly("1.2.3.4/32") == (0x01020304, 0xFFFFFFFF)
+
+
+def test_masks_and_prefix_lengths():
+    assert [prefix_mask(n) for n in (0, 1, 24, 32)] == [0, 0x80000000, 0xFFFFFF00, 0xFFFFFFFF]
+    assert [mask_prefix_len(m) for m in (0, 0x80000000, 0xFFFFFF00, 0xFFFFFFFF)] == [0, 1, 24, 32]
+    assert mask_prefix_len(0xFF00FF00) == -1
