@@ -149,8 +149,8 @@ def test_schedule_info_caps_and_errors():
     assert r.element("u").task.tickets == 32768
     r.element("u").task.unschedule()
     with pytest.raises(ConfigError) as e:
-        build_router("Idle -> Discard; ScheduleInfo(u, v 1 2, w x)")
-    assert str(e.value).count("expected 'ELEMENTNAME PARAM'") == 3
+        build_router("Idle -> Discard; ScheduleInfo(u, v 1 2, w x, y inf, z nan, t -1)")
+    assert str(e.value).count("expected 'ELEMENTNAME PARAM'") == 6
 
 
 def test_schedule_info_changes_shares():
