@@ -1,16 +1,18 @@
 """Names and argument types of the IP family (slow path: configuration, printing).
 
 The names themselves are Click's NameInfo tables, in clickpy.runtime.names.
-Arguments look names up first (PortInfo / AddressInfo elements, through the router, then the
-built-in tables and /etc/services), then read a number, as Click's
-``NameInfo::query_int`` does.
+Arguments look a name up first (protocols: elements answering through the
+router, the built-in table, /etc/protocols; ports: port_info.lookup_port),
+then read a number, as Click's ``NameInfo::query_int`` does.
 """
 from __future__ import annotations
 
 import socket
 
 from clickpy.runtime.args import ArgError, Bool, Int, String, Unsigned
-from clickpy.runtime.names import IP_PROTOS, KNOWN_PORTS
+from clickpy.runtime.names import IP_PROTOS
+
+from clickpy.elements.standard.port_info import lookup_port
 
 
 def _router_lookup(element, name: str, kinds) -> object | None:
@@ -46,27 +48,6 @@ def IPProto(text: str, element=None) -> int:
     if not 0 <= int(v) <= 255:
         raise ArgError("bad IP protocol")
     return int(v)
-
-
-_PROTO_WORDS = {6: "tcp", 17: "udp", 132: "sctp", 33: "dccp"}
-
-
-def lookup_port(name: str, proto: int, element=None) -> int | None:
-    """A port name for IP protocol proto: PortInfo, Click's table, /etc/services."""
-    word = _PROTO_WORDS.get(proto, "")
-    v = _router_lookup(element, name, (f"port/{word}", f"{word}port", "port"))
-    if v is not None:
-        if isinstance(v, tuple):
-            v = v[0]
-        return int(v)
-    if name in KNOWN_PORTS and proto in (6, 17):
-        return KNOWN_PORTS[name]
-    if word:
-        try:
-            return socket.getservbyname(name, word)
-        except (OSError, UnicodeError, ValueError):  # ValueError: a NUL in the name
-            pass
-    return None
 
 
 def IPPort(proto: int):

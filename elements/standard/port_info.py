@@ -1,23 +1,12 @@
 """PortInfo: names for TCP and UDP ports, and the port lookup elements use.
 
-Port arguments of other families (``clickpy.elements.ip.ip_args.IPPort``)
-ask ``Router.address_info(name, kind, element)`` with kinds ``"port/tcp"``,
-``"tcpport"``, ``"port/udp"``, ``"udpport"`` or ``"port"`` (either); every
-PortInfo answers those through ``address_for`` with the definitions the
-asking element can see, and the asker falls back on the defaults.
-
-An element that takes a port argument uses the argument type this module
-provides, which accepts a number or a name::
-
-    from clickpy.elements.standard.port_info import UDPPort
-    arguments = (Arg("SPORT", UDPPort, None, positional=True, mandatory=True), ...)
-
-(``TCPPort``, ``UDPPort``, or ``port_arg(protocol)`` for another IP protocol
-number). A name is looked up, as in Click, in the PortInfo elements that the
-element can see (a PortInfo inside a compound defines names only for that
-compound; an inner definition hides an outer one), then in Click's table of
-well-known ports, then in this host's services database (/etc/services).
-``lookup_port(name, protocol, element)`` is the lookup itself.
+``lookup_port(name, protocol, element)`` is the one port-name lookup (the
+argument type ``clickpy.elements.ip.ip_args.IPPort`` and IPFilter use it). A
+name is looked up, as in Click, in the PortInfo elements that the element can
+see (a PortInfo inside a compound defines names only for that compound; an
+inner definition hides an outer one), then in Click's table of well-known
+ports (TCP and UDP), then in this host's services database (/etc/services;
+TCP, UDP, SCTP and DCCP).
 """
 from __future__ import annotations
 
@@ -26,9 +15,13 @@ import socket
 from clickpy.lang.confstring import split_words, unquote
 from clickpy.runtime.args import ArgError, Int
 from clickpy.runtime.element import Element
-from clickpy.runtime.names import IP_PROTO_TCP, IP_PROTO_TCP_OR_UDP, IP_PROTO_UDP, IP_PROTOS, KNOWN_PORTS
+from clickpy.runtime.names import (
+    IP_PROTO_DCCP, IP_PROTO_SCTP, IP_PROTO_TCP, IP_PROTO_TCP_OR_UDP, IP_PROTO_UDP, IP_PROTOS, KNOWN_PORTS,
+)
 
 CONFIGURE_PHASE_FIRST = 0
+# The protocols /etc/services names ports for (Click's ServicesNameDB).
+_SERVICE_PROTOCOLS = {IP_PROTO_TCP: "tcp", IP_PROTO_UDP: "udp", IP_PROTO_SCTP: "sctp", IP_PROTO_DCCP: "dccp"}
 
 
 def _protocol_number(proto) -> int:
@@ -78,27 +71,13 @@ def lookup_port(name: str, proto, element=None) -> int | None:
         v = KNOWN_PORTS.get(name)
         if v is not None:
             return v
+    service_protocol = _SERVICE_PROTOCOLS.get(proto)
+    if service_protocol is not None:
         try:
-            return socket.getservbyname(name, "tcp" if proto == IP_PROTO_TCP else "udp")
+            return socket.getservbyname(name, service_protocol)
         except (OSError, UnicodeError, ValueError):  # ValueError: a NUL in the name
             return None
     return None
-
-
-def port_arg(proto):
-    """Argument type: a port number or name for IP protocol proto."""
-    def parse(text, element=None):
-        v = lookup_port(unquote(text.strip()), proto, element)
-        if v is None:
-            raise ArgError("expected port number")
-        return v
-
-    parse.__name__ = "port"
-    return parse
-
-
-TCPPort = port_arg(IP_PROTO_TCP)
-UDPPort = port_arg(IP_PROTO_UDP)
 
 
 class PortInfo(Element):
@@ -132,33 +111,6 @@ class PortInfo(Element):
 
     def __init__(self, *args, **kwargs):
         self.ports: dict[int, dict[str, int]] = {}
-
-    def address_for(self, name, kind, context=None):
-        """The router's name hook (see Router.address_info): port kinds only."""
-        if not isinstance(kind, str):
-            return None
-        k = kind.lower()
-        if k.startswith("port/"):
-            k = k[5:]
-        elif k.endswith("port") and k != "port":
-            k = k[:-4]
-        elif k == "port":
-            k = "tcpudp"
-        else:
-            return None
-        infos = [e for e in self.router.elements if isinstance(e, PortInfo)]
-        if infos and infos[0] is not self:
-            return None  # the first PortInfo answers for all of them
-        if context is None:
-            context = self  # names at this PortInfo's level
-        try:
-            proto = _protocol_number(k) if not (k.isascii() and k.isdigit()) else int(k)
-        except KeyError:
-            return None
-        if proto == IP_PROTO_TCP_OR_UDP:
-            v = _defined(name.strip(), IP_PROTO_TCP, context)
-            return v if v is not None else _defined(name.strip(), IP_PROTO_UDP, context)
-        return _defined(name.strip(), proto, context)
 
     def configure(self, conf, errh):
         for arg in conf:

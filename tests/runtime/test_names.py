@@ -78,3 +78,12 @@ def test_no_other_module_keeps_a_copy_of_a_name_table():
         text = path.read_text(encoding="utf-8", errors="replace")
         copies += [f"{path.relative_to(REPO)}: {pattern}" for pattern in _TABLE_ENTRIES if re.search(pattern, text)]
     assert copies == []
+
+
+def test_port_names_resolve_one_way_for_arguments_and_ipfilter():
+    from support import build_router
+
+    r = build_router("PortInfo(web 8080/udp); Idle -> u :: UDPIPEncap(1.0.0.1, web, 2.0.0.2, dns)"
+                     " -> f :: IPFilter(allow udp src port web) -> Discard")
+    assert (r.read("u.sport"), r.read("u.dport")) == ("8080", "53")
+    assert "512/1f900000%ffff0000" in r.read("f.program")     # source port 0x1f90 = 8080
