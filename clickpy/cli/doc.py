@@ -21,22 +21,24 @@ _PROCESSING = {"h": "push", "l": "pull", "a": "agnostic"}
 
 
 def sections(doc: str | None) -> dict[str, str]:
-    """A docstring's =c/=s/=d/=h/=e sections, each as dedented text."""
-    heads: dict[str, str] = {}
-    bodies: dict[str, list[str]] = {}
-    current = None
+    """A docstring's =c/=s/=d/=h/=e sections, each as dedented text; a
+    section given several times (one =h per handler) keeps every one."""
+    entries: dict[str, list[tuple[str, list[str]]]] = {}
+    body: list[str] | None = None
     for line in textwrap.dedent(doc or "").splitlines():
         stripped = line.strip()
         if stripped[:1] == "=" and stripped[1:2].isalpha() and (len(stripped) == 2 or stripped[2] == " "):
-            current = stripped[1]
-            heads[current] = stripped[3:]
-            bodies[current] = []
-        elif current is not None:
-            bodies[current].append(line)
+            body = []
+            entries.setdefault(stripped[1], []).append((stripped[3:], body))
+        elif body is not None:
+            body.append(line)
     out = {}
-    for k, head in heads.items():
-        body = textwrap.dedent("\n".join(bodies[k])).strip()
-        out[k] = "\n".join(x for x in (head, body) if x)
+    for k, items in entries.items():
+        texts = []
+        for head, lines in items:
+            text = textwrap.dedent("\n".join(lines)).strip()
+            texts.append("\n".join(x for x in (head, text) if x))
+        out[k] = "\n".join(texts)
     return out
 
 

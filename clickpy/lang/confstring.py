@@ -330,16 +330,20 @@ class VariableScope:
     """A chain of parameter definitions, innermost first (Click's VariableEnvironment).
 
     ``depth`` is the nesting depth of the compound (0 = file scope); compound
-    expansion uses it to find the lexically enclosing scope.
+    expansion uses it to find the lexically enclosing scope. References to the
+    parameters of a ``symbolic`` scope are kept as written: flattening keeps
+    the file's own ``define``s that way, so the flat output can still be run
+    with other values (as click-flatten does).
     """
 
-    __slots__ = ("names", "values", "parent", "depth")
+    __slots__ = ("names", "values", "parent", "depth", "symbolic")
 
-    def __init__(self, parent: VariableScope | None = None):
+    def __init__(self, parent: VariableScope | None = None, symbolic: bool = False):
         self.names: list[str] = []
         self.values: list[str] = []
         self.parent = parent
         self.depth = parent.depth + 1 if parent is not None else 0
+        self.symbolic = symbolic
 
     def define(self, name: str, value: str, override: bool = False) -> bool:
         """Define name; returns False if it was already defined in this scope."""
@@ -354,12 +358,16 @@ class VariableScope:
         return False
 
     def lookup(self, name: str) -> str | None:
+        scope = self.owner(name)
+        return None if scope is None else scope.values[scope.names.index(name)]
+
+    def owner(self, name: str) -> VariableScope | None:
+        """The innermost scope that defines name."""
         scope = self
         while scope is not None:
-            try:
-                return scope.values[scope.names.index(name)]
-            except ValueError:
-                scope = scope.parent
+            if name in scope.names:
+                return scope
+            scope = scope.parent
         return None
 
     def parent_of(self, depth: int) -> VariableScope | None:
@@ -369,9 +377,11 @@ class VariableScope:
             scope = scope.parent
         return scope
 
-    def reference(self, ref: str, kind: str, level: int) -> str | None:
-        """Value of one reference ($name, ${...}); None if undefined and no
-        default, and for $(...) (Script expressions are evaluated at run time)."""
+    def reference(self, ref: str, kind: str, level: int):
+        """Value of one reference ($name, ${...}) for expand_with: None if
+        undefined and no default, and for $(...) (Script expressions are
+        evaluated at run time); AS_WRITTEN if it names a parameter of a
+        symbolic scope."""
         if kind == "(":
             return None
         default = None
@@ -387,7 +397,10 @@ class VariableScope:
                 rest = rest[im.end() :]
             if rest.startswith("-"):
                 default = rest[1:]
-        value = self.lookup(name)
+        owner = self.owner(name)
+        if owner is not None and owner.symbolic:
+            return AS_WRITTEN
+        value = None if owner is None else owner.values[owner.names.index(name)]
         if value is not None:
             value = expand(value, self, level=level + 1)
             if index < 0:
@@ -400,6 +413,9 @@ class VariableScope:
         if default is not None:
             return expand(default, self, level=level + 1)
         return None
+
+
+AS_WRITTEN = object()  # a reference kept unexpanded (see VariableScope.symbolic)
 
 
 class ExpansionTooLarge(ValueError):
@@ -423,8 +439,9 @@ def expand_with(config: str, lookup, level: int = 0, expand_quote: bool = False,
                 limit: int | None = None) -> str:
     """Substitute $name, ${name} and $(...) references in config (Click's cp_expand).
 
-    ``lookup(ref, kind, level)`` gives a reference's text, or None to leave it
-    as written; kind is "a" ($name, $?, $#, $$), "{" or "(". Configuration
+    ``lookup(ref, kind, level)`` gives a reference's text, None to leave it
+    (with any inner reference expanded), or AS_WRITTEN to keep it exactly as
+    written; kind is "a" ($name, $?, $#, $$), "{" or "(". Configuration
     parameters (VariableScope.reference) and Script's variables and handler
     calls are both substituted by this one scan. References inside single
     quotes are not expanded; a value substituted inside double quotes (or,
@@ -490,7 +507,9 @@ def expand_with(config: str, lookup, level: int = 0, expand_quote: bool = False,
                 ref = expand_with(ref, lookup, level + 1, limit=limit)
             value = lookup(ref, kind, level)
             uninterpolated = end
-            if value is None:
+            if value is AS_WRITTEN:
+                out.append(s[before:end])
+            elif value is None:
                 if inner_has_dollar:
                     out.append(s[before : before + 2] + ref + s[end - 1])
                 else:

@@ -165,8 +165,7 @@ cdef class FromHost(Element):
             return
         if on and self._reading:
             self._reading = False
-            self.shared._readers.pop(self, None)
-            self.shared._update()
+            self.shared.stop_reading(self)
         elif not on and not self._reading:
             self._reading = True
             self.shared.want_read(self, self._readable)

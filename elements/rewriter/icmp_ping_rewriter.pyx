@@ -58,10 +58,10 @@ cdef class ICMPPingRewriter(IPRewriterBase):
     seconds), REAP_INTERVAL (default 15 minutes), MAPPING_CAPACITY,
     DST_ANNO (default true), REPLY_ANNO, as in IPRewriter.
 
-    =h table read-only
+    =h table, mappings read-only
     The mapping table: '(SRC, DST, ID) => (SRC2, DST2, ID2) [FOUT ROUT] iINPUT expSECONDS'.
 
-    =h table_size, mapping_failures, size, capacity, patterns, patternN, clear
+    =h table_size, nmappings, mapping_failures, size, capacity, patterns, patternN, clear
     As in IPRewriter.
 
     =e

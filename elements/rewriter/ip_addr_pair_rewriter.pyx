@@ -49,10 +49,10 @@ cdef class IPAddrPairRewriter(IPRewriterBase):
     seconds), REAP_INTERVAL (default 15 minutes), MAPPING_CAPACITY,
     REPLY_ANNO, as in IPRewriter.
 
-    =h table read-only
+    =h table, mappings read-only
     The mapping table: '(SA, DA) => (SA', DA') [FOUT ROUT] iINPUT expSECONDS' per direction.
 
-    =h table_size, mapping_failures, size, capacity, patterns, patternN, clear
+    =h table_size, nmappings, mapping_failures, size, capacity, patterns, patternN, clear
     As in IPRewriter.
 
     =e

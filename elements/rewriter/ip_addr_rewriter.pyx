@@ -69,10 +69,10 @@ cdef class IPAddrRewriter(IPRewriterBase):
     seconds), REAP_INTERVAL (default 15 minutes), MAPPING_CAPACITY,
     REPLY_ANNO, as in IPRewriter.
 
-    =h table read-only
+    =h table, mappings read-only
     The mapping table: 'SADDR => SADDR2 [FOUT ROUT] iINPUT expSECONDS' per direction.
 
-    =h table_size, mapping_failures, size, capacity, patterns, patternN, clear
+    =h table_size, nmappings, mapping_failures, size, capacity, patterns, patternN, clear
     As in IPRewriter.
 
     =e

@@ -87,8 +87,8 @@ cdef class IPRewriter(TCPRewriter):
 
     Times are router time (simulated under --simtime).
 
-    =h table_size read-only
-    The number of mappings made by this IPRewriter's inputs (nmappings: the same).
+    =h table_size, nmappings read-only
+    The number of mappings made by this IPRewriter's inputs.
 
     =h mapping_failures read-only
     How many new flows could not be mapped: no free port, or the table full.
@@ -101,12 +101,12 @@ cdef class IPRewriter(TCPRewriter):
     The flow set's capacity. Writing it removes the flows over the new
     capacity, those that expire first.
 
-    =h tcp_table read-only
+    =h tcp_table, tcp_mappings read-only
     The TCP mapping table: one line per direction of each flow,
     '(SA, SP, DA, DP) => (SA', SP', DA', DP') [FOUT ROUT] iINPUT expSECONDS',
     the output of that direction starred.
 
-    =h udp_table read-only
+    =h udp_table, udp_mappings read-only
     The UDP mapping table.
 
     =h tcp_lookup read-only

@@ -60,7 +60,7 @@ cdef class TCPRewriter(IPRewriterBase):
     REPLY_ANNO: a one-byte annotation reply packets get from the flow's first
     packet.
 
-    =h table read-only
+    =h table, mappings read-only
     The mapping table, one line per direction of each flow; a direction
     whose sequence numbers move shows 'seq +N'.
 
@@ -68,7 +68,7 @@ cdef class TCPRewriter(IPRewriterBase):
     Takes 'SADDR SPORT DADDR DPORT'; returns that flow's rewritten form in
     the same format, or nothing if it has no mapping.
 
-    =h table_size, mapping_failures, size, capacity, patterns, patternN, clear
+    =h table_size, nmappings, mapping_failures, size, capacity, patterns, patternN, clear
     As in UDPRewriter.
 
     =e

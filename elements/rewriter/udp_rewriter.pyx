@@ -58,12 +58,12 @@ cdef class UDPRewriter(IPRewriterBase):
     a one-byte annotation that reply packets get from the flow's first
     packet.
 
-    =h table read-only
+    =h table, mappings read-only
     The mapping table, one line per direction of each flow:
     '(SA, SP, DA, DP) => (SA', SP', DA', DP') [FOUT ROUT] iINPUT expSECONDS',
     the output this direction uses starred.
 
-    =h table_size read-only
+    =h table_size, nmappings read-only
     The number of flows made by this rewriter's inputs.
 
     =h mapping_failures read-only

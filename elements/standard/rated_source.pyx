@@ -81,6 +81,7 @@ cdef class RatedSource(Element):
     =h count read-only: packets made so far
     =h reset write-only: count from zero again (another LIMIT packets)
     =h data, length, rate, limit, active read/write
+    =h datasize read/write: the same as length (Click's older name)
 
     =e
     RatedSource(\\<0800>, 10, 1000) -> Queue -> ...

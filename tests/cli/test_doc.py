@@ -27,6 +27,15 @@ def test_sections_of_a_docstring():
                    "h": "count read-only"}
 
 
+def test_every_handler_section_is_kept():
+    doc = sections("""=h count read-only
+    =h reset write-only: zero
+      the counts
+    =h rate read-only
+    """)
+    assert doc["h"] == "count read-only\nreset write-only: zero\nthe counts\nrate read-only"
+
+
 def test_an_element_page_shows_its_declaration():
     text = describe("Counter")
     assert text.startswith("Counter — measures packet count and rate\n")

@@ -203,6 +203,17 @@ def test_timing_in_simulated_time(tmp_path, pull):
     r.cleanup()
 
 
+@pytest.mark.parametrize("pull", [False, True])
+def test_timing_in_real_time_emits_every_packet_and_stops(tmp_path, pull):
+    # Each packet is released by FromDump's timer waking its task (or its
+    # puller); nothing else keeps the driver awake between them.
+    recs = [(5 * NS + k * NS // 50, bytes(60)) for k in range(4)]
+    f = write(tmp_path / "f.pcap", pcap.file_header(1) + b"".join(pcap.record(t, d) for t, d in recs))
+    middle = "-> Unqueue" if pull else ""
+    r = run_config(f"FromDump({f}, STOP true, TIMING true) {middle} -> c :: Counter -> Discard", "-h", "c.count")
+    assert (r.returncode, r.stdout.strip()) == (0, "4"), r.stderr
+
+
 def test_pull_output(tmp_path):
     src = tmp_path / "in.pcap"
     wrpcap(str(src), mixed_packets())
