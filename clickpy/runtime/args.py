@@ -41,7 +41,6 @@ raw to another parser (ARPQuerier hands its table keywords to its ARPTable).
 """
 from __future__ import annotations
 
-import ipaddress
 import math
 import os
 import re
@@ -50,6 +49,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from clickpy.lang.confstring import quote, split_words, unquote
+from clickpy.runtime.names import ANNOTATION_AREA, ANNOTATIONS
 
 REQUIRED = object()
 
@@ -86,71 +86,120 @@ class Arg:
 
 # --- value types ---------------------------------------------------------------
 
-_BOOLS = {"0": False, "false": False, "no": False, "f": False, "n": False,
-          "1": True, "true": True, "yes": True, "t": True, "y": True}
+# Click's value syntax, one definition for element arguments, handler values
+# and Script. The parse_* functions read the whole text exactly (no
+# surrounding space, as Click's IntArg/DoubleArg/BoolArg); the argument types
+# below them strip the space around an argument first, as Click's argument
+# splitting does before any value parser sees it.
+
+_BOOLS = {"0": False, "f": False, "n": False, "false": False, "no": False,
+          "1": True, "t": True, "y": True, "true": True, "yes": True}
 
 
-def Bool(text: str, element=None) -> bool:
-    v = _BOOLS.get(text.strip().lower())
+def parse_bool(text: str) -> bool:
+    """Click's BoolArg: exactly one of its ten spellings, lower case only ('TRUE' is no boolean)."""
+    v = _BOOLS.get(text)
     if v is None:
         raise ArgError("expected boolean")
     return v
 
 
-_INT_RE = re.compile(r"[+-]?(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)\Z")
+def _scan_int(text: str, signed: bool) -> int | None:
+    """The whole text as an integer in Click's IntArg syntax, unbounded; None if it is not one.
+
+    A '+' (or, when signed, a '-'); then '0x'/'0X' hex or '0b'/'0B' binary
+    when at least one character follows the prefix, a leading '0' for octal,
+    else decimal; a single '_' may separate two digits.
+    """
+    n = len(text)
+    i = 1 if n and (text[0] == "+" or (signed and text[0] == "-")) else 0
+    if i + 2 < n and text[i] == "0" and text[i + 1] in "xX":
+        base, i = 16, i + 2
+    elif i + 2 < n and text[i] == "0" and text[i + 1] in "bB":
+        base, i = 2, i + 2
+    else:
+        base = 8 if i < n and text[i] == "0" else 10
+    value = 0
+    after_digit = False
+    for c in text[i:]:
+        if c == "_" and after_digit:
+            after_digit = False
+            continue
+        d = _DIGIT_VALUES.get(c, 99)
+        if d >= base:
+            return None
+        value = value * base + d
+        after_digit = True
+    if not after_digit:  # no digits, or a trailing '_'
+        return None
+    return -value if text[0] == "-" else value
 
 
-def _parse_int(text: str) -> int:
-    t = text.strip()
-    if not _INT_RE.match(t):
-        raise ArgError("expected integer")
-    sign = -1 if t.startswith("-") else 1
-    body = t.lstrip("+-")
-    if body.lower().startswith("0x"):
-        return sign * int(body, 16)
-    if len(body) > 1 and body.startswith("0"):
-        return sign * int(body, 8)
-    return sign * int(body, 10)
+_DIGIT_VALUES = {c: int(c, 16) for c in "0123456789abcdefABCDEF"}
+
+
+def parse_int(text: str, bits: int = 32, signed: bool = True) -> int:
+    """Click's IntArg for a bits-wide integer: the syntax of _scan_int, and a
+    value outside the type's range is an error ('out of range, bound B')."""
+    v = _scan_int(text, signed)
+    if v is None:
+        raise ArgError("expected integer" if signed else "expected unsigned integer")
+    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    if not lo <= v <= hi:
+        raise ArgError(f"out of range, bound {lo if v < lo else hi}")
+    return v
+
+
+_REAL_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
+_HEXREAL_RE = re.compile(r"[+-]?0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?\d+)?\Z")
+_SPECIAL_REAL_RE = re.compile(r"[+-]?(?:inf|infinity|nan(?:\([0-9A-Za-z_]*\))?)\Z", re.IGNORECASE)
+
+
+def parse_double(text: str) -> float:
+    """Click's DoubleArg: the whole text as C's strtod reads it (decimal, hex
+    '0x1p3', 'inf', 'nan'); no leading space; overflow and underflow are errors."""
+    if _REAL_RE.match(text):
+        v = float(text)
+        if math.isinf(v):
+            raise ArgError("out of range")
+        mantissa = re.split("[eE]", text)[0]
+        if v == 0.0 and any(c in "123456789" for c in mantissa):
+            raise ArgError("underflow")
+        return v
+    if _HEXREAL_RE.match(text):
+        body = text.lstrip("+-")
+        try:
+            v = float.fromhex(body if "p" in body.lower() else body + "p0")
+        except OverflowError:
+            raise ArgError("out of range") from None
+        return -v if text[0] == "-" else v
+    if _SPECIAL_REAL_RE.match(text):
+        t = text.lower()
+        v = math.nan if "nan" in t else math.inf
+        return -v if t[0] == "-" else v
+    raise ArgError("expected real number")
+
+
+def Bool(text: str, element=None) -> bool:
+    return parse_bool(text.strip())
 
 
 def Int(text: str, element=None) -> int:
-    v = _parse_int(text)
-    if not -(1 << 31) <= v < (1 << 31):
-        raise ArgError("integer out of range")
-    return v
+    """A 32-bit signed integer (Click's int)."""
+    return parse_int(text.strip(), 32, signed=True)
 
 
 def Unsigned(text: str, element=None) -> int:
-    try:
-        v = _parse_int(text)
-    except ArgError:
-        raise ArgError("expected unsigned integer") from None
-    if v < 0 or v >= (1 << 32):
-        raise ArgError("expected unsigned integer")
-    return v
+    """A 32-bit unsigned integer (Click's uint32_t)."""
+    return parse_int(text.strip(), 32, signed=False)
 
 
 def Unsigned64(text: str, element=None) -> int:
-    try:
-        v = _parse_int(text)
-    except ArgError:
-        raise ArgError("expected unsigned integer") from None
-    if v < 0 or v >= (1 << 64):
-        raise ArgError("expected unsigned integer")
-    return v
-
-
-_REAL_RE = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+    return parse_int(text.strip(), 64, signed=False)
 
 
 def Double(text: str, element=None) -> float:
-    t = text.strip()
-    if not _REAL_RE.fullmatch(t):
-        raise ArgError("expected real number")
-    v = float(t)
-    if math.isinf(v):  # '1e999': out of range, as for Click's DoubleArg
-        raise ArgError("real number out of range")
-    return v
+    return parse_double(text.strip())
 
 
 # --- Click's time text (cp_time) ------------------------------------------------------
@@ -161,9 +210,11 @@ def Double(text: str, element=None) -> float:
 
 _TIME_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "d": 86400, "day": 86400}
 _TIME_PREFIXES = {"m": Fraction(1, 10**3), "u": Fraction(1, 10**6), "n": Fraction(1, 10**9)}
-_TIME_NUMBER_RE = re.compile(r"([+-]?)(\d+\.?\d*|\.\d+)(?:[eE]([+-]?\d+))?\Z")
+# Digits may be separated by single underscores, as in Click's parse_fraction.
+_TIME_NUMBER_RE = re.compile(r"([+-]?)([0-9](?:_?[0-9])*(?:\.(?:[0-9](?:_?[0-9])*)?)?|\.[0-9](?:_?[0-9])*)"
+                             r"(?:[eE]([+-]?[0-9]+))?\Z")
 NS_PER_SEC = 1_000_000_000
-_PLAIN_TIME_RE = re.compile(r"(\d+)(?:\.(\d*))?\Z")
+_PLAIN_TIME_RE = re.compile(r"([0-9]+)(?:\.([0-9]*))?\Z")
 # Times are 64-bit nanoseconds in elements (packet timestamps, timer
 # expiries). A time parses only when it is under 2^62 ns (about 146 years)
 # either way, so that adding it to the current time cannot overflow.
@@ -196,7 +247,7 @@ def _parse_time(text: str, allow_negative: bool) -> int:
     m = _TIME_NUMBER_RE.match(t)
     if not m or (m.group(1) == "-" and not allow_negative):
         raise ArgError("expected time in seconds")
-    value = Fraction(m.group(2)) * factor
+    value = Fraction(m.group(2).replace("_", "")) * factor
     if m.group(3):
         if abs(int(m.group(3))) > _MAX_EXPONENT:
             raise ArgError("time out of range")
@@ -326,18 +377,6 @@ def _address_info(element, name: str, kind: str):
     return router.address_info(name, kind, element)
 
 
-# Click's annotation names: name -> (offset in the packet's annotation area, size).
-ANNOTATIONS = {
-    "AGGREGATE": (20, 4), "DST_IP": (0, 4), "DST_IP6": (0, 16), "EXTRA_LENGTH": (28, 4),
-    "EXTRA_PACKETS": (24, 4), "FIRST_TIMESTAMP": (32, 8), "FIX_IP_SRC": (19, 1),
-    "FWD_RATE": (20, 4), "GRID_ROUTE_CB": (27, 1), "ICMP_PARAMPROB": (17, 1),
-    "IPREASSEMBLER": (28, 4), "IPSEC_SPI": (32, 4), "MISC_IP": (20, 4), "PACKET_NUMBER": (32, 4),
-    "PAINT": (16, 1), "PERFCTR": (40, 8), "REV_RATE": (24, 4), "SEQUENCE_NUMBER": (36, 4),
-    "VLAN": (20, 2), "VLAN_TCI": (20, 2), "WIFI_EXTRA": (16, 24),
-}
-ANNOTATION_AREA = 48
-
-
 def Annotation(size: int):
     """Argument type: an annotation of size bytes (0: any size), by name or byte offset.
 
@@ -371,57 +410,119 @@ def Annotation(size: int):
     return parse
 
 
-def IPAddress(text: str, element=None) -> str:
-    t = unquote(text.strip())
-    try:
-        return str(ipaddress.IPv4Address(t))
-    except ValueError:
-        pass
-    v = _address_info(element, t, "ip")
-    if v is not None:
-        return v
-    raise ArgError("expected IP address")
+# --- IPv4 addresses -----------------------------------------------------------------
+#
+# An IPv4 address is an int holding the address as it is written, first octet
+# most significant: '10.0.0.1' is 0x0A000001 (host byte order, as Click's
+# IPAddress after ntohl). Masks, prefix lengths, ranges and comparisons are
+# then plain integer arithmetic, and printing needs no byte swap; an element
+# that writes an address into packets converts it once, when it is configured
+# (ip_packed gives the four bytes in network order, as they go on the wire).
+
+IP_ALL_ONES = 0xFFFFFFFF
 
 
-def _partial_address(text: str):
-    """'18.26.4' -> (bytes, 3): an address with 1 to 4 dotted octets, or None."""
+def _ip_octets(text: str) -> tuple[int, int] | None:
+    """'18.26.4' -> (0x121A0400, 3): one to four dotted decimal octets (Click's
+    IPAddressArg::basic_parse: leading zeros allowed, each at most 255), or None."""
     parts = text.split(".")
-    if not 1 <= len(parts) <= 4 or not all(p.isascii() and p.isdigit() and int(p) < 256 for p in parts):
+    if not 1 <= len(parts) <= 4:
         return None
-    return bytes(int(p) for p in parts) + bytes(4 - len(parts)), len(parts)
+    value = 0
+    for p in parts:
+        if not (p and p.isascii() and p.isdigit()) or int(p) > 255:
+            return None
+        value = value << 8 | int(p)
+    return value << 8 * (4 - len(parts)), len(parts)
 
 
-def ip_prefix(text: str, element=None, allow_bare: bool = True) -> tuple[str, str]:
+def parse_ip(text: str) -> int | None:
+    """A dotted-quad IPv4 address (exactly four octets, as _ip_octets reads them) as an int, or None."""
+    parts = text.split(".")
+    if len(parts) != 4 or not (text.isascii() and text.replace(".", "").isdigit()):
+        return None
+    try:
+        a, b, c, d = map(int, parts)
+    except ValueError:  # an empty octet
+        return None
+    if a | b | c | d > 255:
+        return None
+    return a << 24 | b << 16 | c << 8 | d
+
+
+def unparse_ip(addr: int) -> str:
+    """An address as Click prints one: '10.0.0.1'."""
+    return f"{addr >> 24 & 255}.{addr >> 16 & 255}.{addr >> 8 & 255}.{addr & 255}"
+
+
+def ip_packed(addr: int) -> bytes:
+    """The four bytes of an address in network byte order (as in a packet header)."""
+    return (addr & IP_ALL_ONES).to_bytes(4, "big")
+
+
+def ip_unpacked(data: bytes) -> int:
+    """An address from its four bytes in network byte order."""
+    return int.from_bytes(data[:4], "big")
+
+
+def prefix_mask(prefix_len: int) -> int:
+    """The mask of a prefix length 0-32: 24 -> 0xFFFFFF00."""
+    return (IP_ALL_ONES << (32 - prefix_len)) & IP_ALL_ONES if prefix_len > 0 else 0
+
+
+def mask_prefix_len(mask: int) -> int:
+    """The prefix length a mask stands for, or -1 if its one bits are not leading (Click's mask_to_prefix_len)."""
+    inverted = ~mask & IP_ALL_ONES
+    return 32 - inverted.bit_length() if inverted & (inverted + 1) == 0 else -1
+
+
+def IPAddress(text: str, element=None) -> int:
+    """An IPv4 address, dotted or a name (AddressInfo, an interface); the int form above."""
+    t = text.strip()
+    v = parse_ip(t)
+    if v is None:
+        t = unquote(t)
+        v = parse_ip(t)
+    if v is None:
+        v = _address_info(element, t, "ip")
+    if v is None:
+        raise ArgError("expected IP address")
+    return v
+
+
+def IPAddressList(text: str, element=None) -> list[int]:
+    """Space-separated IPv4 addresses (Click's IPAddressArg for a vector)."""
+    return [IPAddress(word, element) for word in split_words(text)]
+
+
+def ip_prefix(text: str, element=None, allow_bare: bool = True) -> tuple[int, int]:
     """An IP prefix, Click's way: 'A.B.C.D/N', 'A.B.C/24', 'ADDR/MASK', a name
     (AddressInfo) for the address or the whole prefix, and (when allow_bare)
-    a bare address meaning /32. Returns (address, mask) as dotted quads."""
+    a bare address meaning /32. Returns (address, mask) as ints."""
     t = unquote(text.strip())
     addr_text, slash, mask_text = t.rpartition("/")
-    if slash and mask_text:
-        parsed = _partial_address(addr_text)
+    if slash and addr_text and mask_text:
+        parsed = _ip_octets(addr_text)
         if parsed is None:
             named = _address_info(element, addr_text, "ip")
-            parsed = (ipaddress.IPv4Address(named).packed, 4) if named is not None else None
+            parsed = (named, 4) if named is not None else None
         if parsed is not None:
-            addr, nbytes = parsed
-            mask = None
+            addr, noctets = parsed
             if mask_text.isascii() and mask_text.isdigit() and int(mask_text) <= 32:
-                mask = (0xFFFFFFFF << (32 - int(mask_text))) & 0xFFFFFFFF
+                mask = prefix_mask(int(mask_text))
             else:
                 try:
-                    mask = int.from_bytes(ipaddress.IPv4Address(IPAddress(mask_text, element)).packed, "big")
+                    mask = IPAddress(mask_text, element)
                 except ArgError:
                     mask = None
             # A mask longer than the octets written is an error ('18.26/24').
-            defined = (0xFFFFFFFF << (32 - 8 * nbytes)) & 0xFFFFFFFF
-            if mask is not None and mask & defined == mask:
-                return (str(ipaddress.IPv4Address(addr)),
-                        str(ipaddress.IPv4Address(mask)))
+            if mask is not None and mask & prefix_mask(8 * noctets) == mask:
+                return addr, mask
     # As Click's IPPrefixArg: with bare addresses allowed, a name that is an
     # address means that host; otherwise it means the name's prefix.
     if allow_bare:
         try:
-            return IPAddress(t, element), "255.255.255.255"
+            return IPAddress(t, element), IP_ALL_ONES
         except ArgError:
             pass
     v = _address_info(element, t, "ipprefix")
@@ -430,12 +531,12 @@ def ip_prefix(text: str, element=None, allow_bare: bool = True) -> tuple[str, st
     raise ArgError("expected IP prefix")
 
 
-def IPPrefix(text: str, element=None) -> tuple[str, str]:
+def IPPrefix(text: str, element=None) -> tuple[int, int]:
     """An IP prefix or a bare address (/32); returns (address, mask)."""
     return ip_prefix(text, element, allow_bare=True)
 
 
-def IPPrefixOnly(text: str, element=None) -> tuple[str, str]:
+def IPPrefixOnly(text: str, element=None) -> tuple[int, int]:
     """An IP prefix; a bare address is not accepted."""
     return ip_prefix(text, element, allow_bare=False)
 

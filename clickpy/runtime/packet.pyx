@@ -539,9 +539,9 @@ cdef class PacketObject:
 
     @dst_ip.setter
     def dst_ip(self, value):
-        import ipaddress
+        from clickpy.runtime.args import IPAddress, ip_packed
 
-        self.set_anno(DST_IP_ANNO_OFFSET, ipaddress.IPv4Address(value).packed)
+        self.set_anno(DST_IP_ANNO_OFFSET, ip_packed(IPAddress(value)))
 
     @property
     def timestamp(self):

@@ -96,7 +96,7 @@ def host_devices(cls, conf: list[str]) -> list[str]:
     nothing (running it reports why). Ports named with their backend
     (pipe:, pcap:) are not interfaces; an Ethernet address names the
     interface that has it."""
-    from clickpy.runtime.router import ElementErrors
+    from clickpy.runtime.error_handler import ElementErrors
 
     errh = ElementErrors()
     element = cls()

@@ -16,11 +16,11 @@ from clickpy.runtime.packet cimport (
     pkt_data, pkt_push)
 
 from clickpy.elements.ethernet.arp_table import (
-    format_jiffies, ip_text, ip_value, timeout_jiffies, write_delete, write_insert)
+    format_jiffies, timeout_jiffies, write_delete, write_insert)
 from clickpy.elements.ethernet.ether_config import unparse_ether
 from clickpy.runtime.args import (
     Arg, ArgError, Bool, ElementRef, EtherAddress, IPAddress, IPPrefix, Seconds,
-    parse_arguments)
+    parse_arguments, unparse_ip)
 from clickpy.runtime.handlers import HandlerError, Read, ReadWrite, Write
 
 # What ARPQuerier hands to the ARPTable it makes for itself (Click's subconf).
@@ -33,7 +33,7 @@ def _ip_handler(attr):
             setattr(e, attr, IPAddress(value.strip(), e))
         except ArgError:
             raise HandlerError("expected IP address") from None
-    return ReadWrite(attr, lambda e: getattr(e, attr), write)
+    return ReadWrite(attr, lambda e: unparse_ip(getattr(e, attr)), write)
 
 
 def _table_insert(e, value):
@@ -167,11 +167,10 @@ cdef class ARPQuerier(Element):
         if values["_slim"] == 0:
             errh.error("CAPACITY_SLIM_FACTOR cannot be zero")
             return False
-        my_ip = ip_value(values["ip"][0])
-        mask = ip_value(values["ip"][1])
+        my_ip, mask = values["ip"]
         eth = values["eth"]
         if "BROADCAST" in given:
-            bcast = ip_value(values["broadcast"])
+            bcast = values["broadcast"]
         else:
             bcast = my_ip | (~mask & 0xFFFFFFFF)
             if bcast == my_ip:
@@ -242,21 +241,22 @@ cdef class ARPQuerier(Element):
     def arp_table(self):
         return self._arpt
 
+    # Addresses are ints (clickpy.runtime.args' IPv4 form).
     @property
     def ipaddr(self):
-        return ip_text(self._my_ip)
+        return self._my_ip
 
     @ipaddr.setter
-    def ipaddr(self, str value):
-        self._my_ip = ip_value(value)
+    def ipaddr(self, value):
+        self._my_ip = value
 
     @property
     def broadcast(self):
-        return ip_text(self._my_bcast_ip)
+        return self._my_bcast_ip
 
     @broadcast.setter
-    def broadcast(self, str value):
-        self._my_bcast_ip = ip_value(value)
+    def broadcast(self, value):
+        self._my_bcast_ip = value
 
     @property
     def eth(self):

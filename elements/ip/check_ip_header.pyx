@@ -10,11 +10,10 @@ from clickpy.runtime.packet cimport (DST_IP_ANNO_OFFSET, Packet, packet_kill, pk
 from clickpy.elements.ip.ip_header cimport (IP_HEADER_LEN, in_cksum, ip_dst_raw, ip_hl, ip_len,
                                             ip_src_raw, ip_v, store_u32_raw)
 
-import ipaddress
 import sys
 
 from clickpy.lang.confstring import split_words
-from clickpy.runtime.args import ArgError, Bool, IPAddress, IPPrefix, Unsigned, parse_arguments, Arg
+from clickpy.runtime.args import IP_ALL_ONES, ArgError, Bool, IPAddressList, IPPrefix, Unsigned, ip_packed, parse_arguments, Arg
 from clickpy.runtime.handlers import Read
 
 REASONS = ("tiny packet", "bad IP version", "bad IP header length",
@@ -30,21 +29,14 @@ cdef enum:
     NREASONS = 6
 
 
-def _address_list(text, element=None):
-    """Space-separated IP addresses."""
-    return [IPAddress(w, element) for w in split_words(text)]
-
-
 def _interfaces(text, element=None):
     """'ADDR/PREFIX ...' -> (broadcast addresses + 0.0.0.0 + 255.255.255.255, the addresses)."""
     bad, good = [], []
     for w in split_words(text):
         addr, mask = IPPrefix(w, element)
-        a = int(ipaddress.IPv4Address(addr))
-        m = int(ipaddress.IPv4Address(mask))
-        bad.append(str(ipaddress.IPv4Address((a & m) | (~m & 0xFFFFFFFF))))
+        bad.append((addr & mask) | (~mask & IP_ALL_ONES))
         good.append(addr)
-    bad += ["0.0.0.0", "255.255.255.255"]
+    bad += [0, IP_ALL_ONES]
     return bad, good
 
 
@@ -68,7 +60,7 @@ cdef uint32_t *_raw_array(list addrs, int *n) except? NULL:
     if a == NULL:
         raise MemoryError()
     for i, addr in enumerate(addrs):
-        b = ipaddress.IPv4Address(addr).packed
+        b = ip_packed(addr)
         memcpy(&a[i], <const char *> b, 4)
     return a
 
@@ -113,8 +105,8 @@ cdef class CheckIPHeader(SimpleElement):
     processing = "a/ah"
     arguments = (
         Arg("INTERFACES", _interfaces, None),
-        Arg("BADSRC", _address_list, None),
-        Arg("GOODDST", _address_list, None),
+        Arg("BADSRC", IPAddressList, None),
+        Arg("GOODDST", IPAddressList, None),
         Arg("OFFSET", Unsigned, 0),
         Arg("VERBOSE", Bool, False),
         Arg("DETAILS", Bool, False),

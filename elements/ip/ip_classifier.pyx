@@ -15,7 +15,7 @@ def _pattern_handler(int i):
         return conf[i] if i < len(conf) else ""
 
     def write(e, value):
-        from clickpy.runtime.router import ElementErrors
+        from clickpy.runtime.error_handler import ElementErrors
 
         conf = split_args(e.config)
         while len(conf) <= i:

@@ -9,9 +9,9 @@ from clickpy.elements.ip.ip_route_table cimport anno_dst_ip, set_anno_dst_ip
 from clickpy.runtime.element cimport Element
 from clickpy.runtime.packet cimport Packet
 
-from clickpy.elements.ip.ip_route_table import ip_unparse, parse_ip_address, parse_ip_prefix
+from clickpy.elements.ip.ip_route_table import parse_ip_address, parse_ip_prefix
 from clickpy.lang.confstring import split_words
-from clickpy.runtime.args import Arg, ArgError, Int, each_argument, parse_arguments
+from clickpy.runtime.args import Arg, ArgError, Int, each_argument, parse_arguments, unparse_ip
 
 
 cdef struct MPRoute:
@@ -99,7 +99,7 @@ cdef class LookupIPRouteMP(Element):
 
     def routes(self):
         cdef int i
-        return [(ip_unparse(self._t[i].dst), ip_unparse(self._t[i].mask), ip_unparse(self._t[i].gw),
+        return [(unparse_ip(self._t[i].dst), unparse_ip(self._t[i].mask), unparse_ip(self._t[i].gw),
                  self._t[i].port) for i in range(self._n)]
 
     cdef int lookup(self, uint32_t a, uint32_t *gw) noexcept:

@@ -12,9 +12,7 @@ from clickpy.elements.ip.ip_header cimport (IP_HEADER_LEN, IP_PROTO_TCP, IP_PROT
                                             pkt_transport_length, store_u32_raw,
                                             update_in_cksum_u32)
 
-import socket
-
-from clickpy.runtime.args import Arg, ArgError, Int, IPAddress, Word, parse_arguments
+from clickpy.runtime.args import Arg, ArgError, Int, IPAddress, Word, ip_packed, parse_arguments
 
 
 cdef class StoreIPAddress(SimpleElement):
@@ -52,7 +50,7 @@ cdef class StoreIPAddress(SimpleElement):
 
     cdef public int offset          # >= 0 bytes, -12 source, -16 destination
     cdef public bint use_address
-    cdef public str address
+    cdef public object address      # an int (clickpy.runtime.args' IPv4 form), or None
     cdef uint32_t _addr             # memory order
 
     def configure(self, conf, errh):
@@ -75,7 +73,7 @@ cdef class StoreIPAddress(SimpleElement):
                 return errh.error("type mismatch: OFFSET requires integer")
         self.use_address = use_address
         self.address = values.get("addr")
-        cdef bytes raw = socket.inet_aton(self.address or "0.0.0.0")
+        cdef bytes raw = ip_packed(self.address or 0)
         memcpy(&self._addr, <const char *> raw, 4)
         self.offset = offset
         return True

@@ -34,7 +34,8 @@ from clickpy.runtime.element cimport Element
 from clickpy.runtime.packet cimport (MAX_BATCH, Batch, Packet, packet_kill, packet_shared, packet_uniqueify)
 from clickpy.runtime.scheduler cimport Scheduler, Timer
 
-from clickpy.elements.ip.ip_header cimport IP_PROTO_TCP, IP_PROTO_UDP, ip_header_ok, load_u16_raw, load_u32_raw, ntohs
+from clickpy.elements.ip.ip_header cimport (IP_PROTO_TCP, IP_PROTO_UDP, htonl, htons, ip_header_ok, load_u16_raw,
+                                            load_u32_raw, ntohl, ntohs)
 from clickpy.elements.rewriter.flow_table cimport (
     NOREF, OWNER_PLAIN, RW_ADDMAP, RW_DROP, SPEC_DROP, SPEC_KEEP, SPEC_MAPPER, SPEC_NOCHANGE, SPEC_PATTERN,
     FlowKey, FlowMap, FlowSet, FlowStore, InputSpec, Pattern, RWFlow, RWOwner, entry_rewritten, flow_at,
@@ -42,14 +43,13 @@ from clickpy.elements.rewriter.flow_table cimport (
     pattern_rewrite, transport_length,
     store_add_owner, store_owner, store_remove_owner, store_shrink, store_size)
 
-import ipaddress
-import socket
-import struct
 
 from dataclasses import replace
 
-from clickpy.lang.confstring import split_words
-from clickpy.runtime.args import AnyArg, Arg, ArgError, Int, IPAddress, Seconds, each_argument, parse_arguments
+from clickpy.lang.confstring import split_keyword, split_words
+from clickpy.runtime.args import (
+    AnyArg, Arg, ArgError, Bool, Int, IPAddress, Seconds, each_argument, parse_arguments, unparse_ip,
+)
 from clickpy.runtime.handlers import Handler, HandlerError, Read, ReadWrite, Write
 
 from clickpy.elements.ip.ip_args import IPPort
@@ -118,7 +118,8 @@ def _input_specs(texts, element):
 
 
 def ip_unparse_raw(uint32_t raw):
-    return socket.inet_ntoa(struct.pack("=I", raw))
+    """An address as stored in a flow key (network byte order) as text."""
+    return unparse_ip(ntohl(raw))
 
 
 cdef str key_unparse(const FlowKey *k):
@@ -680,16 +681,16 @@ cdef class IPRewriterBase(Element):
         return (f" [{'' if d else '*'}{f.output[0]} {'*' if d else ''}{f.output[1]}]"
                 f" i{f.input} exp{max(secs, 0)}")
 
-    def lookup_text(self, int owner_index, saddr, int sport, daddr, int dport):
+    def lookup_text(self, int owner_index, uint32_t saddr, int sport, uint32_t daddr, int dport):
         cdef RWOwner *o = self._owner_at(owner_index)
         cdef FlowKey k, rw
         cdef uint32_t ref
         if o == NULL or not self._registered:
             return ""
-        k.saddr = struct.unpack("=I", socket.inet_aton(saddr))[0]
-        k.daddr = struct.unpack("=I", socket.inet_aton(daddr))[0]
-        k.sport = struct.unpack("=H", struct.pack("!H", sport))[0]
-        k.dport = struct.unpack("=H", struct.pack("!H", dport))[0]
+        k.saddr = htonl(saddr)
+        k.daddr = htonl(daddr)
+        k.sport = htons(sport)
+        k.dport = htons(dport)
         ref = map_find(&o.map, &k)
         if ref == NOREF:
             return ""
@@ -697,22 +698,24 @@ cdef class IPRewriterBase(Element):
         return f"{ip_unparse_raw(rw.saddr)} {ntohs(rw.sport)} {ip_unparse_raw(rw.daddr)} {ntohs(rw.dport)}"
 
     # For tests and tools: find the entry for a flow ID given as Python values.
-    def lookup(self, saddr, int sport, daddr, int dport, int owner_index=0):
-        """The rewritten (saddr, sport, daddr, dport) and output for a flow, or None."""
+    def lookup(self, uint32_t saddr, int sport, uint32_t daddr, int dport, int owner_index=0):
+        """The rewritten (saddr, sport, daddr, dport) and output for a flow, or None.
+
+        Addresses are ints (clickpy.runtime.args' IPv4 form)."""
         cdef RWOwner *o = self._owner_at(owner_index)
         cdef FlowKey k, rw
         cdef uint32_t ref
         if o == NULL or not self._registered:
             return None
-        k.saddr = struct.unpack("=I", socket.inet_aton(saddr))[0]
-        k.daddr = struct.unpack("=I", socket.inet_aton(daddr))[0]
-        k.sport = struct.unpack("=H", struct.pack("!H", sport))[0]
-        k.dport = struct.unpack("=H", struct.pack("!H", dport))[0]
+        k.saddr = htonl(saddr)
+        k.daddr = htonl(daddr)
+        k.sport = htons(sport)
+        k.dport = htons(dport)
         ref = map_find(&o.map, &k)
         if ref == NOREF:
             return None
         entry_rewritten(self._store, ref, &rw)
-        return ((ip_unparse_raw(rw.saddr), ntohs(rw.sport), ip_unparse_raw(rw.daddr), ntohs(rw.dport)),
+        return ((ntohl(rw.saddr), ntohs(rw.sport), ntohl(rw.daddr), ntohs(rw.dport)),
                 flow_at(self._store, ref >> 1).output[ref & 1])
 
 

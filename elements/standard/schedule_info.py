@@ -1,6 +1,8 @@
 """ScheduleInfo: how often named elements' tasks run, relative to each other."""
 from __future__ import annotations
 
+import math
+
 from clickpy.lang.confstring import split_words
 from clickpy.runtime.args import Arg, ArgError, Double, language, parse_arguments
 from clickpy.runtime.element import Element
@@ -20,7 +22,7 @@ def _compound_prefix(element) -> str:
 
 def _fixed(text: str) -> int:
     v = Double(text)
-    if v < 0:
+    if not 0 <= v < math.inf:   # Click's reals include 'inf' and 'nan'; no share can be either
         raise ArgError("expected nonnegative real")
     return int(round(v * DEFAULT_TICKETS))
 

@@ -5,6 +5,8 @@ from scapy.all import IP, TCP, UDP, raw
 
 from support import run_config
 
+from clickpy.runtime.args import parse_ip
+
 NAT = "IPRewriter(pattern 203.0.113.1 1024-65535 - - 0 1, drop{kw})"
 
 
@@ -172,8 +174,8 @@ def test_port_exhaustion_drops_and_counts():
     assert r.read("rw.mapping_failures") == "7"
     assert r.read("rw.nmappings") == "3"
     # existing flows still work
-    mapped = r.find("rw").lookup("10.0.0.1", 4444, "8.8.8.8", 53, 1)
-    assert mapped is not None and mapped[0][0] == "203.0.113.1" and 5000 <= mapped[0][1] <= 5002
+    mapped = r.find("rw").lookup(parse_ip("10.0.0.1"), 4444, parse_ip("8.8.8.8"), 53, 1)
+    assert mapped is not None and mapped[0][0] == parse_ip("203.0.113.1") and 5000 <= mapped[0][1] <= 5002
 
 
 def test_port_exhaustion_with_two_ports_tcp():
@@ -204,8 +206,8 @@ def test_capacity_full_of_guaranteed_flows_drops_new_flows():
     assert r.read("rw.size") == "2"
     assert r.read("rw.capacity") == "2"
     rw = r.find("rw")
-    assert rw.lookup("10.0.0.9", 1000, "8.8.8.8", 53, 1) is not None
-    assert rw.lookup("10.0.0.1", 1000, "8.8.8.8", 53, 1) is None
+    assert rw.lookup(parse_ip("10.0.0.9"), 1000, parse_ip("8.8.8.8"), 53, 1) is not None
+    assert rw.lookup(parse_ip("10.0.0.1"), 1000, parse_ip("8.8.8.8"), 53, 1) is None
 
 
 def test_capacity_without_guarantee_evicts_oldest():
@@ -214,7 +216,8 @@ def test_capacity_without_guarantee_evicts_oldest():
     assert len(log) == 5
     assert r.read("rw.size") == "3"
     rw = r.find("rw")
-    alive = [i for i in range(1, 6) if rw.lookup(f"10.0.0.{i}", 1000, "8.8.8.8", 53, 1) is not None]
+    alive = [i for i in range(1, 6)
+             if rw.lookup(parse_ip(f"10.0.0.{i}"), 1000, parse_ip("8.8.8.8"), 53, 1) is not None]
     assert alive == [3, 4, 5]
 
 
@@ -325,8 +328,8 @@ def test_guarantee_protects_flows_until_it_runs_out():
     assert [(o.arrived - out[0].arrived) / 1e9 for o in out] == [0, 70]
     assert r.read("rw.mapping_failures") == "1"
     rw = r.find("rw")
-    assert rw.lookup("10.0.0.3", 2000, "8.8.8.8", 53, 1) is not None
-    assert rw.lookup("10.0.0.1", 2000, "8.8.8.8", 53, 1) is None
+    assert rw.lookup(parse_ip("10.0.0.3"), 2000, parse_ip("8.8.8.8"), 53, 1) is not None
+    assert rw.lookup(parse_ip("10.0.0.1"), 2000, parse_ip("8.8.8.8"), 53, 1) is None
 
 
 def test_table_shows_expiry_seconds():

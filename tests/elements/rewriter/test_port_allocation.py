@@ -15,6 +15,7 @@ from rewriter_helpers import make_feed, rewrite, udp, write_flows_pcap
 from scapy.all import IP, UDP
 
 from clickpy.elements.rewriter import flow_table
+from clickpy.runtime.args import parse_ip, unparse_ip
 from clickpy.runtime.packet import PacketObject
 from support import build_router
 
@@ -106,7 +107,16 @@ def push(router, data, port):
 
 
 def ip4(v):
-    return ".".join(str((v >> s) & 255) for s in (24, 16, 8, 0))
+    return unparse_ip(v)
+
+
+def lookup(rw, saddr, sport, daddr, dport, owner=0):
+    """rw.lookup with dotted addresses in and out."""
+    got = rw.lookup(parse_ip(saddr), sport, parse_ip(daddr), dport, owner)
+    if got is None:
+        return None
+    (s, sp, d, dp), out = got
+    return (unparse_ip(s), sp, unparse_ip(d), dp), out
 
 
 class NaptModel:
@@ -124,7 +134,7 @@ class NaptModel:
             src = ip4(0x0A000000 | rng.randrange(1, 1 << 20))
             sport = rng.choice([rng.randrange(self.lo, self.hi + 1), rng.randrange(1024, 65536)])
             dst = rng.choice(self.dsts)
-            if rw.lookup(src, sport, dst, 53, 1) is None:
+            if lookup(rw, src, sport, dst, 53, 1) is None:
                 return (src, sport, dst), udp(src, sport, dst, 53)
 
     def foreign(self, rng):
@@ -133,10 +143,10 @@ class NaptModel:
 
     def used(self, rw, flow):
         dst = flow[2]
-        return {v for v in range(self.lo, self.hi + 1) if rw.lookup(dst, 53, NAT, v, 1) is not None}
+        return {v for v in range(self.lo, self.hi + 1) if lookup(rw, dst, 53, NAT, v, 1) is not None}
 
     def chosen(self, rw, flow):
-        got = rw.lookup(flow[0], flow[1], flow[2], 53, 1)
+        got = lookup(rw, flow[0], flow[1], flow[2], 53, 1)
         if got is None:
             return None
         (nsrc, nsport, ndst, ndport), out = got
@@ -164,7 +174,7 @@ class AddrModel:
     def new_flow(self, rng, rw):
         while True:
             src = ip4(0x0A000000 | rng.randrange(1, 1 << 20))
-            if rw.lookup(src, 0, "0.0.0.0", 0) is None:
+            if lookup(rw, src, 0, "0.0.0.0", 0) is None:
                 return (src,), udp(src, 1, "8.8.8.8", 53)
 
     def foreign(self, rng):
@@ -172,10 +182,10 @@ class AddrModel:
 
     def used(self, rw, flow):
         return {v for v in range(self.lo, self.hi + 1)
-                if rw.lookup("0.0.0.0", 0, ip4(self.base + v), 0) is not None}
+                if lookup(rw, "0.0.0.0", 0, ip4(self.base + v), 0) is not None}
 
     def chosen(self, rw, flow):
-        got = rw.lookup(flow[0], 0, "0.0.0.0", 0)
+        got = lookup(rw, flow[0], 0, "0.0.0.0", 0)
         if got is None:
             return None
         (nsrc, _, _, _), out = got
@@ -313,7 +323,7 @@ def test_exhausted_destination_costs_a_few_probes_per_flow(tmp_path):
     assert probes <= 4 * n, probes
     rw = r.find("rw")
     src, sport = 0x0A000000 + 4242, 2000 + 4242
-    assert rw.lookup(ip4(src), sport, "1.2.3.4", 53, 1)[0] == (NAT, sport, "1.2.3.4", 53)
+    assert lookup(rw, ip4(src), sport, "1.2.3.4", 53, 1)[0] == (NAT, sport, "1.2.3.4", 53)
     # cleared, every port is free again: the same flows once more
     r.write("rw.clear", "")
     r.write("fd.filepos", "24")

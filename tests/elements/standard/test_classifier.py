@@ -6,7 +6,7 @@ from harness import feed, run_router
 from support import build_router, run_config
 
 from clickpy.errors import ConfigError
-from clickpy.runtime.router import ElementErrors
+from clickpy.runtime.error_handler import ElementErrors
 
 from clickpy.elements.standard.classifier import CompiledProgram, Program, parse_patterns
 
