@@ -22,7 +22,7 @@ def large_config(nelements: int = 10_000) -> str:
         parts = [f"Queue({100 + chain % 7})", "Unqueue"]
         parts += [f"Stage({chain % 256}, {chain % 14})" for _ in range(4)]
         parts += ["Counter", f"Print(chain{chain})"]
-        lines.append(f"src -> " + " -> ".join(parts) + " -> sink;")
+        lines.append("src -> " + " -> ".join(parts) + " -> sink;")
         made += 2 + 4 * 4 + 2
         chain += 1
     return "\n".join(lines) + "\n"

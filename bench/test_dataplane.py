@@ -4,32 +4,20 @@ Run:  pytest bench/test_dataplane.py --benchmark-enable
 or:   clickpy bench infsrc classify [--burst 1]
 Only the driver loop is timed; building the router is setup.
 """
+import sys
+from pathlib import Path
+
 import pytest
 
-from clickpy import bench, pipeline
+from clickpy import bench
 
-LIMIT = 2_000_000
+sys.path.insert(0, str(Path(__file__).parent))
+
+from driver_timing import driver_loop_mpps  # noqa: E402
 
 
 @pytest.mark.parametrize("workload", ["infsrc", "classify"])
 @pytest.mark.parametrize("burst", [1, 32])
 def test_workload(benchmark, workload, burst):
-    from clickpy.runtime.router import Router
-
-    text, _ = bench.WORKLOADS[workload]
-    source = pipeline.Source(text, workload)
-    defs = {"BURST": str(burst), "LIMIT": str(LIMIT)}
-
-    def setup():
-        return (Router.build(source, defs),), {}
-
-    def run(router):
-        router.run()
-        return router
-
-    router = benchmark.pedantic(run, setup=setup, rounds=3, iterations=1)
-    assert int(router.read("c.count")) == LIMIT
-    if benchmark.stats is not None:
-        mpps = LIMIT / benchmark.stats.stats.median / 1e6
-        benchmark.extra_info["mpps"] = round(mpps, 2)
-        print(f"\n{workload} BURST {burst}: {mpps:.2f} Mpps")
+    text, description = bench.WORKLOADS[workload]
+    driver_loop_mpps(benchmark, text, workload, burst, description)

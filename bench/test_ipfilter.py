@@ -22,11 +22,13 @@ from pathlib import Path
 
 import pytest
 
-from clickpy import pipeline
+from clickpy.bench import UDP_FRAME
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from driver_timing import driver_loop_mpps  # noqa: E402
 
 SHARED = Path("/work/shared/bench")
-UDP_FRAME = ("0011223344550066778899aa080045000032000000004011ad050a010203c0a8010a"
-             "30391f90001e000000000000000000000000000000000000000000000000")
 RULES = """
     deny src net 10.99.0.0/16,
     deny dst net 172.16.0.0/12,
@@ -49,7 +51,6 @@ RULES = """
     allow udp dst port 8080 && src net 10.1.0.0/16 && dst net 192.168.0.0/16,
     allow tcp src port 22,
     deny all"""
-LIMIT = 2_000_000
 WALKS = 2_000_000
 
 
@@ -93,24 +94,8 @@ CHAIN = (
 
 @pytest.mark.parametrize("burst", [32, 1])
 def test_fw_chain(benchmark, burst):
-    from clickpy.runtime.router import Router
-
-    source = pipeline.Source(CHAIN, "bench-ipfilter.click")
-    defs = {"BURST": str(burst), "LIMIT": str(LIMIT)}
-
-    def setup():
-        return (Router.build(source, defs),), {}
-
-    def run(router):
-        router.run()
-        return router
-
-    router = benchmark.pedantic(run, setup=setup, rounds=3, iterations=1)
-    assert int(router.read("c.count")) == LIMIT
-    if benchmark.stats is not None:
-        mpps = LIMIT / benchmark.stats.stats.median / 1e6
-        benchmark.extra_info["mpps"] = round(mpps, 2)
-        print(f"\n... -> CheckIPHeader -> IPFilter(21 rules), BURST {burst}: {mpps:.2f} Mpps")
+    driver_loop_mpps(benchmark, CHAIN, "bench-ipfilter.click", burst,
+                     "... -> CheckIPHeader -> IPFilter(21 rules)")
 
 
 def _clickbench(args, cwd):

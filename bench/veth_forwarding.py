@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,7 +46,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-from netns import Lab, is_root, wait_for  # noqa: E402
+from netns import Lab, control_read, is_root, wait_for  # noqa: E402
 
 FAKE_MAC = "02:00:00:00:00:99"
 
@@ -66,24 +65,6 @@ def trafgen_config(dst_mac: str, src_mac: str) -> str:
         "  fill(0x00, 18),\n"
         "}\n"
     )
-
-
-def control_read(path: str, handler: str) -> str:
-    """Read one handler through a ControlSocket on a Unix socket (Click's protocol)."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(5)
-    s.connect(path)
-    f = s.makefile("rwb")
-    f.readline()  # greeting
-    f.write(f"READ {handler}\n".encode())
-    f.flush()
-    status = f.readline().decode()
-    if not status.startswith("200"):
-        raise RuntimeError(f"{handler}: {status.strip()}")
-    n = int(f.readline().decode().split()[1])
-    data = f.read(n).decode()
-    s.close()
-    return data.strip()
 
 
 class Topology:

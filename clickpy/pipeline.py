@@ -66,14 +66,19 @@ def load(
     definitions: dict[str, str] | None = None,
     *,
     run_check: bool = True,
+    keep_parameters: bool = False,
 ) -> Result:
-    """Parse, elaborate and (optionally) check; every error lands in the result."""
+    """Parse, elaborate and (optionally) check; every error lands in the result.
+
+    ``keep_parameters`` leaves the file's ``define``d parameters symbolic
+    (for printing a flat configuration; such a graph is not for running).
+    """
     d = Diagnostics()
     result = Result(d)
     result.program = parse(source.text, source.filename, d)
     if d.nerrors:
         return result
-    result.graph = elaborate(result.program, d, definitions)
+    result.graph = elaborate(result.program, d, definitions, keep_parameters=keep_parameters)
     if run_check:
         result.ports = check(result.graph, d)
     return result

@@ -1,8 +1,5 @@
 """The clickpy element library, by family (installed as clickpy.elements).
 
-Importing this package imports every family, which registers every element
-class (the class name is the configuration name).
+Each family is a sub-package; the build writes ``_index.py`` here, which
+tells the registry which module defines each element class.
 """
-from clickpy.runtime.registry import import_family
-
-import_family(__name__, __path__)

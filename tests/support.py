@@ -84,3 +84,11 @@ def run_for(router, seconds: float):
     router.run()
     t.unschedule()
     return router
+
+
+def refused(result, element_class: str) -> bool:
+    """True if 'clickpy run' refused its configuration because an element of
+    element_class could not be configured: exit status 1, an error naming
+    the element, and no traceback."""
+    return (result.returncode == 1 and f" :: {element_class}':" in result.stderr
+            and "Traceback" not in result.stderr)

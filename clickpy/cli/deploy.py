@@ -3,9 +3,10 @@
     clickpy deploy CONFIG [NAME=value]... [-u PATH] [-p PORT] [-h ELEMENT.HANDLER]...
                    [--no-setup] [--per-packet] [-w]
 
-The interfaces are the ones the configuration names: the device argument of
-every FromDevice and ToDevice in the elaborated (flat) configuration, with
-the ``NAME=value`` parameters applied. Before the router starts, each is
+The interfaces are the ones the configuration names: those every device
+element of the elaborated (flat) configuration opens (FromDevice and
+ToDevice say which, from their arguments), with the ``NAME=value``
+parameters applied. Before the router starts, each is
 prepared for a forwarder that reads and writes whole frames:
 
 - the link is brought up;
@@ -29,9 +30,8 @@ import signal
 import sys
 
 from clickpy import pipeline
-from clickpy.lang.confstring import split_args, unquote
-
-DEVICE_CLASSES = ("FromDevice", "ToDevice")
+from clickpy.cli import source as config_source
+from clickpy.lang.confstring import split_args
 
 # Offloads that make the kernel hand a packet socket frames larger than the
 # MTU (receive coalescing) or accept them from one (segmentation on send).
@@ -48,15 +48,21 @@ class DeployError(Exception):
 
 
 def device_names(graph) -> list[str]:
-    """The interfaces a flat graph's device elements name, in order, once each."""
+    """The interfaces a flat graph's device elements name, in order, once each.
+
+    Each element class that opens host interfaces says which ones its
+    configuration names (its ``host_devices``), parsing it its own way.
+    """
+    from clickpy.runtime import registry
+
     names: list[str] = []
     for e in graph.elements:
-        if e.class_name in DEVICE_CLASSES:
-            args = split_args(e.config)
-            if args and args[0].strip():
-                name = unquote(args[0].strip())
-                if name not in names:
-                    names.append(name)
+        host_devices = getattr(registry.lookup(e.class_name), "host_devices", None)
+        if host_devices is None:
+            continue
+        for name in host_devices(split_args(e.config)):
+            if name not in names:
+                names.append(name)
     return names
 
 
@@ -163,9 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="clickpy deploy", add_help=False,
                                 description="Run a configuration on this host's network interfaces, "
                                             "set up for it and restored afterwards.")
-    p.add_argument("args", nargs="*", metavar="FILE|NAME=value")
-    p.add_argument("-f", "--file")
-    p.add_argument("-e", "--expression")
+    config_source.add_arguments(p)
     p.add_argument("-h", "--handler", action="append", default=[], metavar="ELEMENT.HANDLER",
                    help="print a read handler's value after the run (globs allowed)")
     p.add_argument("-p", "--port", action="append", default=[], help="ControlSocket on a TCP port")
@@ -189,20 +193,11 @@ def main(argv: list[str]) -> int:
     from clickpy.cli import run
 
     ns = build_parser().parse_intermixed_args(argv)
-    rest, defs = pipeline.split_definitions(ns.args)
-    file = ns.file
-    if rest:
-        if file is not None or ns.expression is not None or len(rest) > 1:
-            print(f"clickpy deploy: too many configuration files: {' '.join(rest)}", file=sys.stderr)
-            return 1
-        file = rest[0]
-    if file is None and ns.expression is None:
-        print("clickpy deploy: give a configuration file (or -e EXPR)", file=sys.stderr)
-        return 1
     try:
-        source = pipeline.read_source(file, ns.expression)
-    except OSError as e:
-        print(f"clickpy deploy: {e.filename}: {e.strerror}", file=sys.stderr)
+        # Not standard input: a deployed router runs as a service.
+        source, defs = config_source.from_arguments(ns, stdin=False)
+    except config_source.SourceError as e:
+        print(f"clickpy deploy: {e}", file=sys.stderr)
         return 1
     result = pipeline.load(source, defs)
     if not result.ok:

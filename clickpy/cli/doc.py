@@ -21,22 +21,24 @@ _PROCESSING = {"h": "push", "l": "pull", "a": "agnostic"}
 
 
 def sections(doc: str | None) -> dict[str, str]:
-    """A docstring's =c/=s/=d/=h/=e sections, each as dedented text."""
-    heads: dict[str, str] = {}
-    bodies: dict[str, list[str]] = {}
-    current = None
+    """A docstring's =c/=s/=d/=h/=e sections, each as dedented text; a
+    section given several times (one =h per handler) keeps every one."""
+    entries: dict[str, list[tuple[str, list[str]]]] = {}
+    body: list[str] | None = None
     for line in textwrap.dedent(doc or "").splitlines():
         stripped = line.strip()
         if stripped[:1] == "=" and stripped[1:2].isalpha() and (len(stripped) == 2 or stripped[2] == " "):
-            current = stripped[1]
-            heads[current] = stripped[3:]
-            bodies[current] = []
-        elif current is not None:
-            bodies[current].append(line)
+            body = []
+            entries.setdefault(stripped[1], []).append((stripped[3:], body))
+        elif body is not None:
+            body.append(line)
     out = {}
-    for k, head in heads.items():
-        body = textwrap.dedent("\n".join(bodies[k])).strip()
-        out[k] = "\n".join(x for x in (head, body) if x)
+    for k, items in entries.items():
+        texts = []
+        for head, lines in items:
+            text = textwrap.dedent("\n".join(lines)).strip()
+            texts.append("\n".join(x for x in (head, text) if x))
+        out[k] = "\n".join(texts)
     return out
 
 
@@ -65,14 +67,31 @@ def _processing_text(code: str) -> str:
 
 
 def _arguments_text(cls) -> list[str]:
-    args = getattr(cls, "arguments", None)
-    if not args:
-        return []
-    lines = []
+    """One line per declared argument: keyword, how it is given, its default and note.
+
+    A keyword an earlier stage reads is shadowed (never reached) and left
+    out; synonyms show the default of the attribute they set.
+    """
+    args = getattr(cls, "arguments", ()) or ()
+    defaults: dict[str, object] = {}
     for a in args:
-        kind = "positional or keyword" if a.positional else "keyword"
-        need = ", mandatory" if a.mandatory else (f", default {a.default!r}" if a.default is not None else "")
-        line = f"  {a.keyword:<18} {kind}{need}"
+        if not a.rest and defaults.get(a.attribute) is None:
+            defaults[a.attribute] = a.default
+    lines, seen = [], set()
+    for a in sorted(args, key=lambda a: (a.rest, a.stage)):
+        if a.keyword in seen:
+            continue
+        seen.add(a.keyword)
+        if a.rest:
+            name, kind, need = f"{a.keyword}...", "the rest of the arguments", ""
+        else:
+            name = a.keyword
+            kind = "positional or keyword" if a.positional else "keyword"
+            default = defaults.get(a.attribute)
+            need = ", mandatory" if a.mandatory else (f", default {default!r}" if default is not None else "")
+            if a.default_from:
+                need += f" (when missing, read from {a.default_from})"
+        line = f"  {name:<18} {kind}{need}"
         if a.doc:
             line += f" — {a.doc}"
         lines.append(line)

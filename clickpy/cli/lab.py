@@ -14,7 +14,7 @@ import argparse
 import os
 import sys
 
-from clickpy import pipeline
+from clickpy.cli import source as config_source
 from clickpy.lab import PLAN, ROLES, Lab, LabError
 
 
@@ -93,11 +93,11 @@ def main(argv: list[str]) -> int:
     try:
         lab = Lab(ns.name, ns.state_dir)
         if ns.action == "up":
-            rest, defs = pipeline.split_definitions(ns.args)
-            if len(rest) > 1:
-                print(f"clickpy lab: one configuration at a time, not {' '.join(rest)}", file=sys.stderr)
-                return 2
-            config = rest[0] if rest else None
+            # The middlebox reads the file itself; reading it here reports a
+            # file that cannot be read before the lab is built.
+            config, defs = config_source.split(ns.args)
+            if config is not None:
+                config_source.read(config)
             run_args = [*(a for p in ns.port for a in ("-p", p)),
                         *(a for u in ns.unix_socket for a in ("-u", os.path.abspath(u))),
                         *(["-R"] if ns.allow_reconfigure else [])]
@@ -151,7 +151,7 @@ def main(argv: list[str]) -> int:
                 print(line)
             print(f"lab '{lab.name}' is down")
             return 0
-    except LabError as e:
+    except (LabError, config_source.SourceError) as e:
         print(f"clickpy lab: {e}", file=sys.stderr)
         return 1
     except PermissionError as e:

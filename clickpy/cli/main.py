@@ -12,25 +12,14 @@ import sys
 
 import clickpy
 from clickpy import pipeline
-
-
-def _add_config_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("args", nargs="*", metavar="FILE|NAME=value", help="configuration file and parameters")
-    p.add_argument("-f", "--file", help="read the configuration from FILE")
-    p.add_argument("-e", "--expression", help="use EXPR as the configuration")
+from clickpy.cli import source as config_source
 
 
 def _source(ns: argparse.Namespace) -> tuple[pipeline.Source, dict[str, str]]:
-    rest, defs = pipeline.split_definitions(ns.args)
-    file = ns.file
-    if rest:
-        if file is not None or ns.expression is not None or len(rest) > 1:
-            raise SystemExit(f"clickpy: too many configuration files: {' '.join(rest)}")
-        file = rest[0]
     try:
-        return pipeline.read_source(file, ns.expression), defs
-    except OSError as e:
-        raise _Fail(f"{e.filename}: {e.strerror}") from None
+        return config_source.from_arguments(ns)
+    except config_source.SourceError as e:
+        raise _Fail(str(e)) from None
 
 
 class _Version(argparse.Action):
@@ -100,7 +89,9 @@ def _configure_only(result: pipeline.Result) -> None:
 
 def cmd_flatten(ns: argparse.Namespace) -> int:
     source, defs = _source(ns)
-    result = pipeline.load(source, defs, run_check=False)
+    # As click-flatten: the file's parameters (with NAME=value overrides)
+    # stay symbolic unless --expand-vars asks for their values.
+    result = pipeline.load(source, defs, run_check=False, keep_parameters=not ns.expand_vars)
     _report(result)
     if not result.ok:
         return 1
@@ -141,8 +132,14 @@ def cmd_bench(ns: argparse.Namespace) -> int:
     rest, defs = pipeline.split_definitions(ns.workloads)
     names = rest or ["infsrc"]
     for name in names:
-        if name not in bench.WORKLOADS and not os.path.exists(name):
+        if name in bench.WORKLOADS:
+            continue
+        if not os.path.exists(name):
             raise _Fail(f"no workload or file named '{name}' (workloads: {', '.join(bench.WORKLOADS)})")
+        try:
+            config_source.read(name)  # a file that cannot be read is reported as every command does
+        except config_source.SourceError as e:
+            raise _Fail(str(e)) from None
     try:
         for name in names:
             m = bench.measure(name, burst=ns.burst, limit=ns.limit, rounds=ns.rounds,
@@ -222,18 +219,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="check and configure a configuration (nothing runs or opens);"
                                      " print every error as file:line:col")
-    _add_config_arguments(p)
+    config_source.add_arguments(p)
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing when the config is valid")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("flatten", help="print the configuration with compounds expanded (click-flatten)")
-    _add_config_arguments(p)
+    config_source.add_arguments(p)
     p.add_argument("-o", "--output", help="write to FILE instead of standard output")
     p.add_argument("--landmarks", action="store_true", help="precede declarations with line directives")
+    p.add_argument("--expand-vars", action="store_true",
+                   help="substitute the file's define'd parameters (by default they stay $NAME, with their define)")
     p.set_defaults(func=cmd_flatten)
 
     p = sub.add_parser("graph", help="draw the router graph (.dot always; .svg/.png/.pdf need Graphviz)")
-    _add_config_arguments(p)
+    config_source.add_arguments(p)
     p.add_argument("-o", "--output", help="output file; its extension picks the format")
     p.add_argument("-T", "--format", choices=["dot", "svg", "png", "pdf"], help="output format")
     p.set_defaults(func=cmd_graph)

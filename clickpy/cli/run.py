@@ -19,6 +19,7 @@ import sys
 import time
 
 from clickpy import pipeline
+from clickpy.cli import source as config_source
 from clickpy.errors import ConfigError, Diagnostics
 from clickpy.runtime.handlers import HandlerError
 
@@ -26,9 +27,7 @@ from clickpy.runtime.handlers import HandlerError
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="clickpy run", add_help=False,
                                 description="Run a Click router configuration.")
-    p.add_argument("args", nargs="*", metavar="FILE|NAME=value")
-    p.add_argument("-f", "--file")
-    p.add_argument("-e", "--expression")
+    config_source.add_arguments(p)
     p.add_argument("-h", "--handler", action="append", default=[], metavar="ELEMENT.HANDLER",
                    help="print a read handler's value after the run (globs allowed)")
     p.add_argument("-x", "--exit-handler", metavar="ELEMENT.HANDLER",
@@ -229,19 +228,12 @@ def main(argv: list[str]) -> int:
               file=sys.stderr)
         return 1
     ns.simtime = (simtime_start or 0.0) if ns.simtime else None
-    rest, defs = pipeline.split_definitions(ns.args)
     if ns.clickpath:
         os.environ["CLICKPATH"] = ns.clickpath
-    file = ns.file
-    if rest:
-        if file is not None or ns.expression is not None or len(rest) > 1:
-            print(f"clickpy run: too many configuration files: {' '.join(rest)}", file=sys.stderr)
-            return 1
-        file = rest[0]
     try:
-        source = pipeline.read_source(file, ns.expression)
-    except OSError as e:
-        print(f"clickpy: {e.filename}: {e.strerror}", file=sys.stderr)
+        source, defs = config_source.from_arguments(ns)
+    except config_source.SourceError as e:
+        print(f"clickpy run: {e}", file=sys.stderr)
         return 1
     driver = Driver(ns, defs)
 

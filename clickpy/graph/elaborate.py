@@ -779,11 +779,16 @@ def elaborate(
     diagnostics: Diagnostics | None = None,
     definitions: dict[str, str] | None = None,
     known_class=catalog.is_known,
+    keep_parameters: bool = False,
 ) -> FlatGraph:
     """Expand a program into a flat router graph; errors go to diagnostics.
 
     ``definitions`` are command-line ``NAME=value`` parameters; they override
-    the file's own ``define``s of the same name.
+    the file's own ``define``s of the same name. With ``keep_parameters``
+    (click-flatten's default), the file-scope parameters stay symbolic: their
+    ``$NAME`` references are left in the configurations and the graph keeps
+    their definitions, so its printout can be run with other values. The
+    formals and ``define``s of compounds are substituted either way.
     """
     diagnostics = diagnostics if diagnostics is not None else Diagnostics()
     el = Elaborator(diagnostics, known_class)
@@ -791,6 +796,7 @@ def elaborate(
     scope = el.top.scope
     for name, value in (definitions or {}).items():
         scope.define(name, value, override=True)
+    scope.symbolic = keep_parameters
     el.expand_all(scope)
     if not el.too_large:
         real = [i for i, t in enumerate(el.top.types) if t is not TUNNEL]
@@ -799,4 +805,7 @@ def elaborate(
                             f"more than {limits.MAX_ELEMENTS} elements")
     if el.too_large:
         return FlatGraph()
-    return el.flatten()
+    graph = el.flatten()
+    if keep_parameters:
+        graph.parameters = list(zip(scope.names, scope.values))
+    return graph

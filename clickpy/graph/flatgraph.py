@@ -3,7 +3,9 @@
 A flat graph has primitive elements only (compound elements and groups are
 gone), each with Click's name (``Class@N`` for anonymous elements,
 ``compound/inner`` for components), its class name, its configuration string
-with parameters substituted, and the landmark where it was written.
+with parameters substituted (or, when flattening, the file's own parameters
+left as ``$NAME`` beside their definitions), and the landmark where it was
+written.
 Connections are (from element, output port, to element, input port), sorted
 and without duplicates, as Click's router keeps them.
 """
@@ -43,6 +45,9 @@ class FlatGraph:
     connection_landmarks: dict[Connection, Landmark] = field(default_factory=dict)  # where each was written
     requirements: list[tuple[str, str]] = field(default_factory=list)  # (kind, value)
     requirement_landmarks: dict[tuple[str, str], Landmark] = field(default_factory=dict)
+    # File-scope parameters left symbolic in the configurations (name, value
+    # as written); empty when they were substituted.
+    parameters: list[tuple[str, str]] = field(default_factory=list)
 
     def index(self, name: str) -> int | None:
         for i, e in enumerate(self.elements):
@@ -65,6 +70,7 @@ class FlatGraph:
             tuple(sorted((e.name, e.class_name, e.config) for e in self.elements)),
             tuple(sorted(self.edges())),
             tuple(self.requirements),
+            tuple(self.parameters),
         )
 
     # --- printing, in Click's flat-configuration format ----------------------
@@ -81,6 +87,9 @@ class FlatGraph:
             for kind, value in self.requirements:
                 items.append(kind + (" " + quote(value) if value else ""))
             out.append("require(" + ", ".join(items) + ");\n\n")
+        if self.parameters:
+            items = [f"${name} {value}" for name, value in self.parameters]
+            out.append("define(" + ", ".join(items) + ");\n\n")
         for e in self.elements:
             if landmarks and e.landmark.line:
                 out.append(f'# {e.landmark.line} "{e.landmark.file}"\n')

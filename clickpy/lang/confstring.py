@@ -330,16 +330,20 @@ class VariableScope:
     """A chain of parameter definitions, innermost first (Click's VariableEnvironment).
 
     ``depth`` is the nesting depth of the compound (0 = file scope); compound
-    expansion uses it to find the lexically enclosing scope.
+    expansion uses it to find the lexically enclosing scope. References to the
+    parameters of a ``symbolic`` scope are kept as written: flattening keeps
+    the file's own ``define``s that way, so the flat output can still be run
+    with other values (as click-flatten does).
     """
 
-    __slots__ = ("names", "values", "parent", "depth")
+    __slots__ = ("names", "values", "parent", "depth", "symbolic")
 
-    def __init__(self, parent: VariableScope | None = None):
+    def __init__(self, parent: VariableScope | None = None, symbolic: bool = False):
         self.names: list[str] = []
         self.values: list[str] = []
         self.parent = parent
         self.depth = parent.depth + 1 if parent is not None else 0
+        self.symbolic = symbolic
 
     def define(self, name: str, value: str, override: bool = False) -> bool:
         """Define name; returns False if it was already defined in this scope."""
@@ -354,12 +358,16 @@ class VariableScope:
         return False
 
     def lookup(self, name: str) -> str | None:
+        scope = self.owner(name)
+        return None if scope is None else scope.values[scope.names.index(name)]
+
+    def owner(self, name: str) -> VariableScope | None:
+        """The innermost scope that defines name."""
         scope = self
         while scope is not None:
-            try:
-                return scope.values[scope.names.index(name)]
-            except ValueError:
-                scope = scope.parent
+            if name in scope.names:
+                return scope
+            scope = scope.parent
         return None
 
     def parent_of(self, depth: int) -> VariableScope | None:
@@ -369,8 +377,13 @@ class VariableScope:
             scope = scope.parent
         return scope
 
-    def _expand_reference(self, ref: str, kind: str, level: int) -> str | None:
-        """Value of one reference ($name, ${...}); None if undefined and no default."""
+    def reference(self, ref: str, kind: str, level: int):
+        """Value of one reference ($name, ${...}) for expand_with: None if
+        undefined and no default, and for $(...) (Script expressions are
+        evaluated at run time); AS_WRITTEN if it names a parameter of a
+        symbolic scope."""
+        if kind == "(":
+            return None
         default = None
         index = -1
         name = ref
@@ -384,7 +397,10 @@ class VariableScope:
                 rest = rest[im.end() :]
             if rest.startswith("-"):
                 default = rest[1:]
-        value = self.lookup(name)
+        owner = self.owner(name)
+        if owner is not None and owner.symbolic:
+            return AS_WRITTEN
+        value = None if owner is None else owner.values[owner.names.index(name)]
         if value is not None:
             value = expand(value, self, level=level + 1)
             if index < 0:
@@ -399,23 +415,42 @@ class VariableScope:
         return None
 
 
+AS_WRITTEN = object()  # a reference kept unexpanded (see VariableScope.symbolic)
+
+
 class ExpansionTooLarge(ValueError):
     """Parameter expansion would make a string longer than the limit."""
 
 
 def expand(config: str, scope: VariableScope | None, level: int = 0) -> str:
-    """Substitute parameter references in a configuration string (Click's cp_expand).
+    """Substitute a scope's parameters in a configuration string.
 
-    Undefined references stay as written; references inside single quotes are
-    not expanded; values substituted inside double quotes are escaped so the
-    string still unquotes to the value. ``$(...)`` is left alone unless its
-    inner text names a variable (Script expressions are evaluated at run time).
-
-    Values that name other values can multiply a short text exponentially:
-    a result longer than ``limits.MAX_EXPANDED_STRING`` raises
-    ExpansionTooLarge as soon as it is passed.
+    ``$(...)`` is left alone unless its inner text names a variable (Script
+    expressions are evaluated at run time). Values that name other values can
+    multiply a short text exponentially: a result longer than
+    ``limits.MAX_EXPANDED_STRING`` raises ExpansionTooLarge as soon as it is passed.
     """
-    if scope is None or "$" not in config:
+    if scope is None:
+        return config
+    return expand_with(config, scope.reference, level, limit=MAX_EXPANDED_STRING)
+
+
+def expand_with(config: str, lookup, level: int = 0, expand_quote: bool = False,
+                limit: int | None = None) -> str:
+    """Substitute $name, ${name} and $(...) references in config (Click's cp_expand).
+
+    ``lookup(ref, kind, level)`` gives a reference's text, None to leave it
+    (with any inner reference expanded), or AS_WRITTEN to keep it exactly as
+    written; kind is "a" ($name, $?, $#, $$), "{" or "(". Configuration
+    parameters (VariableScope.reference) and Script's variables and handler
+    calls are both substituted by this one scan. References inside single
+    quotes are not expanded; a value substituted inside double quotes (or,
+    with expand_quote, anywhere outside quotes, then inside added quotes) is
+    escaped so the string still unquotes to the value. A reference whose
+    inner text has a '$' (outside single quotes) has it expanded first.
+    A result longer than limit raises ExpansionTooLarge.
+    """
+    if "$" not in config:
         return config
     out: list[str] = []
     size = 0
@@ -454,7 +489,7 @@ def expand(config: str, scope: VariableScope | None, level: int = 0) -> str:
                 if end is None:
                     break
                 ref = s[i + 2 : end - 1]
-                inner_has_dollar = "$" in ref
+                inner_has_dollar = _has_dollar_outside_single_quotes(ref)
                 kind = "("
             elif _WORD_CHARS.match(nxt):
                 j = i + 1
@@ -469,22 +504,26 @@ def expand(config: str, scope: VariableScope | None, level: int = 0) -> str:
             out.append(s[uninterpolated:before])
             size += before - uninterpolated
             if inner_has_dollar:
-                ref = expand(ref, scope, level + 1)
-            value = scope._expand_reference(ref, kind, level) if kind != "(" else None
+                ref = expand_with(ref, lookup, level + 1, limit=limit)
+            value = lookup(ref, kind, level)
             uninterpolated = end
-            if value is None:
+            if value is AS_WRITTEN:
+                out.append(s[before:end])
+            elif value is None:
                 if inner_has_dollar:
                     out.append(s[before : before + 2] + ref + s[end - 1])
                 else:
                     uninterpolated = before
             elif quote_char == '"':
                 out.append(quote(value)[1:-1])
+            elif expand_quote and not quote_char:
+                out.append(quote(value))
             else:
                 out.append(value)
             if value is not None:
                 size += len(out[-1])
-            if size > MAX_EXPANDED_STRING:
-                raise ExpansionTooLarge(f"parameters expand to more than {MAX_EXPANDED_STRING} characters")
+            if limit is not None and size > limit:
+                raise ExpansionTooLarge(f"parameters expand to more than {limit} characters")
             i = end
             continue
         i += 1
@@ -492,6 +531,21 @@ def expand(config: str, scope: VariableScope | None, level: int = 0) -> str:
         return config
     out.append(s[uninterpolated:])
     return "".join(out)
+
+
+def _has_dollar_outside_single_quotes(s: str) -> bool:
+    q = ""
+    i, n = 0, len(s)
+    while i < n:
+        c = s[i]
+        if c in "\"'":
+            q = c if not q else ("" if q == c else q)
+        elif c == "\\" and q != "'":
+            i += 1
+        elif c == "$" and q != "'":
+            return True
+        i += 1
+    return False
 
 
 def _match_paren(s: str, i: int) -> int | None:

@@ -16,10 +16,31 @@ case, unless ``attr`` says otherwise.
 
 A type is a function ``(text, element) -> value`` that raises ``ArgError``
 with what it expected.
+
+Beyond a flat list, a declaration says what Click's hand-written parsers
+did (Click's ``Args::consume``):
+
+* ``stage``: arguments are read stage by stage, lowest first; each stage
+  takes its keywords (and positionals) out of the configuration and leaves
+  the rest to the next. A subclass's keywords come in an earlier stage than
+  its base's, so a keyword both know belongs to the subclass.
+* ``rest``: the argument takes every argument left after the last stage, as
+  a list; its type is the parser of that small language (Classifier
+  patterns, routes, ...): ``(texts, element) -> value``. It raises
+  ``ArgError(*messages)`` with every error, each worded as Click words it, and
+  may return ``Warned(value, warnings)``.
+* ``default_from``: a missing argument is read from the text given for
+  another one (ARPQuerier's ``NAME`` stands for both ``IP`` and ``ETH``).
+
+Several arguments may set one attribute (synonyms such as CAPACITY and
+MAPPING_CAPACITY): a given value always wins over a default, and of two given
+values the one read later wins. The default is the first one declared that is
+not None (None: the argument brings no default of its own). ``given_arguments`` maps each given keyword
+to its text exactly as written, so a sub-configuration can be passed through
+raw to another parser (ARPQuerier hands its table keywords to its ARPTable).
 """
 from __future__ import annotations
 
-import ipaddress
 import math
 import os
 import re
@@ -28,12 +49,21 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from clickpy.lang.confstring import quote, split_words, unquote
+from clickpy.runtime.names import ANNOTATION_AREA, ANNOTATIONS
 
 REQUIRED = object()
 
 
 class ArgError(ValueError):
-    """A value that does not parse; the message says what was expected."""
+    """A value that does not parse; the message says what was expected.
+
+    A language's parser may give several messages at once, and warnings to
+    report with them.
+    """
+
+    def __init__(self, *messages, warnings=()):
+        super().__init__(*messages)
+        self.warnings = list(warnings)
 
 
 @dataclass(frozen=True)
@@ -45,6 +75,9 @@ class Arg:
     mandatory: bool = False
     attr: str | None = None
     doc: str = ""
+    stage: int = 0                   # read after every argument of a lower stage
+    rest: bool = False               # takes the list of arguments left over
+    default_from: str | None = None  # when missing, read the text given for that keyword
 
     @property
     def attribute(self) -> str:
@@ -53,71 +86,120 @@ class Arg:
 
 # --- value types ---------------------------------------------------------------
 
-_BOOLS = {"0": False, "false": False, "no": False, "f": False, "n": False,
-          "1": True, "true": True, "yes": True, "t": True, "y": True}
+# Click's value syntax, one definition for element arguments, handler values
+# and Script. The parse_* functions read the whole text exactly (no
+# surrounding space, as Click's IntArg/DoubleArg/BoolArg); the argument types
+# below them strip the space around an argument first, as Click's argument
+# splitting does before any value parser sees it.
+
+_BOOLS = {"0": False, "f": False, "n": False, "false": False, "no": False,
+          "1": True, "t": True, "y": True, "true": True, "yes": True}
 
 
-def Bool(text: str, element=None) -> bool:
-    v = _BOOLS.get(text.strip().lower())
+def parse_bool(text: str) -> bool:
+    """Click's BoolArg: exactly one of its ten spellings, lower case only ('TRUE' is no boolean)."""
+    v = _BOOLS.get(text)
     if v is None:
         raise ArgError("expected boolean")
     return v
 
 
-_INT_RE = re.compile(r"[+-]?(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)\Z")
+def _scan_int(text: str, signed: bool) -> int | None:
+    """The whole text as an integer in Click's IntArg syntax, unbounded; None if it is not one.
+
+    A '+' (or, when signed, a '-'); then '0x'/'0X' hex or '0b'/'0B' binary
+    when at least one character follows the prefix, a leading '0' for octal,
+    else decimal; a single '_' may separate two digits.
+    """
+    n = len(text)
+    i = 1 if n and (text[0] == "+" or (signed and text[0] == "-")) else 0
+    if i + 2 < n and text[i] == "0" and text[i + 1] in "xX":
+        base, i = 16, i + 2
+    elif i + 2 < n and text[i] == "0" and text[i + 1] in "bB":
+        base, i = 2, i + 2
+    else:
+        base = 8 if i < n and text[i] == "0" else 10
+    value = 0
+    after_digit = False
+    for c in text[i:]:
+        if c == "_" and after_digit:
+            after_digit = False
+            continue
+        d = _DIGIT_VALUES.get(c, 99)
+        if d >= base:
+            return None
+        value = value * base + d
+        after_digit = True
+    if not after_digit:  # no digits, or a trailing '_'
+        return None
+    return -value if text[0] == "-" else value
 
 
-def _parse_int(text: str) -> int:
-    t = text.strip()
-    if not _INT_RE.match(t):
-        raise ArgError("expected integer")
-    sign = -1 if t.startswith("-") else 1
-    body = t.lstrip("+-")
-    if body.lower().startswith("0x"):
-        return sign * int(body, 16)
-    if len(body) > 1 and body.startswith("0"):
-        return sign * int(body, 8)
-    return sign * int(body, 10)
+_DIGIT_VALUES = {c: int(c, 16) for c in "0123456789abcdefABCDEF"}
+
+
+def parse_int(text: str, bits: int = 32, signed: bool = True) -> int:
+    """Click's IntArg for a bits-wide integer: the syntax of _scan_int, and a
+    value outside the type's range is an error ('out of range, bound B')."""
+    v = _scan_int(text, signed)
+    if v is None:
+        raise ArgError("expected integer" if signed else "expected unsigned integer")
+    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    if not lo <= v <= hi:
+        raise ArgError(f"out of range, bound {lo if v < lo else hi}")
+    return v
+
+
+_REAL_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
+_HEXREAL_RE = re.compile(r"[+-]?0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?\d+)?\Z")
+_SPECIAL_REAL_RE = re.compile(r"[+-]?(?:inf|infinity|nan(?:\([0-9A-Za-z_]*\))?)\Z", re.IGNORECASE)
+
+
+def parse_double(text: str) -> float:
+    """Click's DoubleArg: the whole text as C's strtod reads it (decimal, hex
+    '0x1p3', 'inf', 'nan'); no leading space; overflow and underflow are errors."""
+    if _REAL_RE.match(text):
+        v = float(text)
+        if math.isinf(v):
+            raise ArgError("out of range")
+        mantissa = re.split("[eE]", text)[0]
+        if v == 0.0 and any(c in "123456789" for c in mantissa):
+            raise ArgError("underflow")
+        return v
+    if _HEXREAL_RE.match(text):
+        body = text.lstrip("+-")
+        try:
+            v = float.fromhex(body if "p" in body.lower() else body + "p0")
+        except OverflowError:
+            raise ArgError("out of range") from None
+        return -v if text[0] == "-" else v
+    if _SPECIAL_REAL_RE.match(text):
+        t = text.lower()
+        v = math.nan if "nan" in t else math.inf
+        return -v if t[0] == "-" else v
+    raise ArgError("expected real number")
+
+
+def Bool(text: str, element=None) -> bool:
+    return parse_bool(text.strip())
 
 
 def Int(text: str, element=None) -> int:
-    v = _parse_int(text)
-    if not -(1 << 31) <= v < (1 << 31):
-        raise ArgError("integer out of range")
-    return v
+    """A 32-bit signed integer (Click's int)."""
+    return parse_int(text.strip(), 32, signed=True)
 
 
 def Unsigned(text: str, element=None) -> int:
-    try:
-        v = _parse_int(text)
-    except ArgError:
-        raise ArgError("expected unsigned integer") from None
-    if v < 0 or v >= (1 << 32):
-        raise ArgError("expected unsigned integer")
-    return v
+    """A 32-bit unsigned integer (Click's uint32_t)."""
+    return parse_int(text.strip(), 32, signed=False)
 
 
 def Unsigned64(text: str, element=None) -> int:
-    try:
-        v = _parse_int(text)
-    except ArgError:
-        raise ArgError("expected unsigned integer") from None
-    if v < 0 or v >= (1 << 64):
-        raise ArgError("expected unsigned integer")
-    return v
-
-
-_REAL_RE = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+    return parse_int(text.strip(), 64, signed=False)
 
 
 def Double(text: str, element=None) -> float:
-    t = text.strip()
-    if not _REAL_RE.fullmatch(t):
-        raise ArgError("expected real number")
-    v = float(t)
-    if math.isinf(v):  # '1e999': out of range, as for Click's DoubleArg
-        raise ArgError("real number out of range")
-    return v
+    return parse_double(text.strip())
 
 
 # --- Click's time text (cp_time) ------------------------------------------------------
@@ -128,9 +210,11 @@ def Double(text: str, element=None) -> float:
 
 _TIME_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "d": 86400, "day": 86400}
 _TIME_PREFIXES = {"m": Fraction(1, 10**3), "u": Fraction(1, 10**6), "n": Fraction(1, 10**9)}
-_TIME_NUMBER_RE = re.compile(r"([+-]?)(\d+\.?\d*|\.\d+)(?:[eE]([+-]?\d+))?\Z")
+# Digits may be separated by single underscores, as in Click's parse_fraction.
+_TIME_NUMBER_RE = re.compile(r"([+-]?)([0-9](?:_?[0-9])*(?:\.(?:[0-9](?:_?[0-9])*)?)?|\.[0-9](?:_?[0-9])*)"
+                             r"(?:[eE]([+-]?[0-9]+))?\Z")
 NS_PER_SEC = 1_000_000_000
-_PLAIN_TIME_RE = re.compile(r"(\d+)(?:\.(\d*))?\Z")
+_PLAIN_TIME_RE = re.compile(r"([0-9]+)(?:\.([0-9]*))?\Z")
 # Times are 64-bit nanoseconds in elements (packet timestamps, timer
 # expiries). A time parses only when it is under 2^62 ns (about 146 years)
 # either way, so that adding it to the current time cannot overflow.
@@ -163,7 +247,7 @@ def _parse_time(text: str, allow_negative: bool) -> int:
     m = _TIME_NUMBER_RE.match(t)
     if not m or (m.group(1) == "-" and not allow_negative):
         raise ArgError("expected time in seconds")
-    value = Fraction(m.group(2)) * factor
+    value = Fraction(m.group(2).replace("_", "")) * factor
     if m.group(3):
         if abs(int(m.group(3))) > _MAX_EXPONENT:
             raise ArgError("time out of range")
@@ -293,18 +377,6 @@ def _address_info(element, name: str, kind: str):
     return router.address_info(name, kind, element)
 
 
-# Click's annotation names: name -> (offset in the packet's annotation area, size).
-ANNOTATIONS = {
-    "AGGREGATE": (20, 4), "DST_IP": (0, 4), "DST_IP6": (0, 16), "EXTRA_LENGTH": (28, 4),
-    "EXTRA_PACKETS": (24, 4), "FIRST_TIMESTAMP": (32, 8), "FIX_IP_SRC": (19, 1),
-    "FWD_RATE": (20, 4), "GRID_ROUTE_CB": (27, 1), "ICMP_PARAMPROB": (17, 1),
-    "IPREASSEMBLER": (28, 4), "IPSEC_SPI": (32, 4), "MISC_IP": (20, 4), "PACKET_NUMBER": (32, 4),
-    "PAINT": (16, 1), "PERFCTR": (40, 8), "REV_RATE": (24, 4), "SEQUENCE_NUMBER": (36, 4),
-    "VLAN": (20, 2), "VLAN_TCI": (20, 2), "WIFI_EXTRA": (16, 24),
-}
-ANNOTATION_AREA = 48
-
-
 def Annotation(size: int):
     """Argument type: an annotation of size bytes (0: any size), by name or byte offset.
 
@@ -338,57 +410,119 @@ def Annotation(size: int):
     return parse
 
 
-def IPAddress(text: str, element=None) -> str:
-    t = unquote(text.strip())
-    try:
-        return str(ipaddress.IPv4Address(t))
-    except ValueError:
-        pass
-    v = _address_info(element, t, "ip")
-    if v is not None:
-        return v
-    raise ArgError("expected IP address")
+# --- IPv4 addresses -----------------------------------------------------------------
+#
+# An IPv4 address is an int holding the address as it is written, first octet
+# most significant: '10.0.0.1' is 0x0A000001 (host byte order, as Click's
+# IPAddress after ntohl). Masks, prefix lengths, ranges and comparisons are
+# then plain integer arithmetic, and printing needs no byte swap; an element
+# that writes an address into packets converts it once, when it is configured
+# (ip_packed gives the four bytes in network order, as they go on the wire).
+
+IP_ALL_ONES = 0xFFFFFFFF
 
 
-def _partial_address(text: str):
-    """'18.26.4' -> (bytes, 3): an address with 1 to 4 dotted octets, or None."""
+def _ip_octets(text: str) -> tuple[int, int] | None:
+    """'18.26.4' -> (0x121A0400, 3): one to four dotted decimal octets (Click's
+    IPAddressArg::basic_parse: leading zeros allowed, each at most 255), or None."""
     parts = text.split(".")
-    if not 1 <= len(parts) <= 4 or not all(p.isascii() and p.isdigit() and int(p) < 256 for p in parts):
+    if not 1 <= len(parts) <= 4:
         return None
-    return bytes(int(p) for p in parts) + bytes(4 - len(parts)), len(parts)
+    value = 0
+    for p in parts:
+        if not (p and p.isascii() and p.isdigit()) or int(p) > 255:
+            return None
+        value = value << 8 | int(p)
+    return value << 8 * (4 - len(parts)), len(parts)
 
 
-def ip_prefix(text: str, element=None, allow_bare: bool = True) -> tuple[str, str]:
+def parse_ip(text: str) -> int | None:
+    """A dotted-quad IPv4 address (exactly four octets, as _ip_octets reads them) as an int, or None."""
+    parts = text.split(".")
+    if len(parts) != 4 or not (text.isascii() and text.replace(".", "").isdigit()):
+        return None
+    try:
+        a, b, c, d = map(int, parts)
+    except ValueError:  # an empty octet
+        return None
+    if a | b | c | d > 255:
+        return None
+    return a << 24 | b << 16 | c << 8 | d
+
+
+def unparse_ip(addr: int) -> str:
+    """An address as Click prints one: '10.0.0.1'."""
+    return f"{addr >> 24 & 255}.{addr >> 16 & 255}.{addr >> 8 & 255}.{addr & 255}"
+
+
+def ip_packed(addr: int) -> bytes:
+    """The four bytes of an address in network byte order (as in a packet header)."""
+    return (addr & IP_ALL_ONES).to_bytes(4, "big")
+
+
+def ip_unpacked(data: bytes) -> int:
+    """An address from its four bytes in network byte order."""
+    return int.from_bytes(data[:4], "big")
+
+
+def prefix_mask(prefix_len: int) -> int:
+    """The mask of a prefix length 0-32: 24 -> 0xFFFFFF00."""
+    return (IP_ALL_ONES << (32 - prefix_len)) & IP_ALL_ONES if prefix_len > 0 else 0
+
+
+def mask_prefix_len(mask: int) -> int:
+    """The prefix length a mask stands for, or -1 if its one bits are not leading (Click's mask_to_prefix_len)."""
+    inverted = ~mask & IP_ALL_ONES
+    return 32 - inverted.bit_length() if inverted & (inverted + 1) == 0 else -1
+
+
+def IPAddress(text: str, element=None) -> int:
+    """An IPv4 address, dotted or a name (AddressInfo, an interface); the int form above."""
+    t = text.strip()
+    v = parse_ip(t)
+    if v is None:
+        t = unquote(t)
+        v = parse_ip(t)
+    if v is None:
+        v = _address_info(element, t, "ip")
+    if v is None:
+        raise ArgError("expected IP address")
+    return v
+
+
+def IPAddressList(text: str, element=None) -> list[int]:
+    """Space-separated IPv4 addresses (Click's IPAddressArg for a vector)."""
+    return [IPAddress(word, element) for word in split_words(text)]
+
+
+def ip_prefix(text: str, element=None, allow_bare: bool = True) -> tuple[int, int]:
     """An IP prefix, Click's way: 'A.B.C.D/N', 'A.B.C/24', 'ADDR/MASK', a name
     (AddressInfo) for the address or the whole prefix, and (when allow_bare)
-    a bare address meaning /32. Returns (address, mask) as dotted quads."""
+    a bare address meaning /32. Returns (address, mask) as ints."""
     t = unquote(text.strip())
     addr_text, slash, mask_text = t.rpartition("/")
-    if slash and mask_text:
-        parsed = _partial_address(addr_text)
+    if slash and addr_text and mask_text:
+        parsed = _ip_octets(addr_text)
         if parsed is None:
             named = _address_info(element, addr_text, "ip")
-            parsed = (ipaddress.IPv4Address(named).packed, 4) if named is not None else None
+            parsed = (named, 4) if named is not None else None
         if parsed is not None:
-            addr, nbytes = parsed
-            mask = None
+            addr, noctets = parsed
             if mask_text.isascii() and mask_text.isdigit() and int(mask_text) <= 32:
-                mask = (0xFFFFFFFF << (32 - int(mask_text))) & 0xFFFFFFFF
+                mask = prefix_mask(int(mask_text))
             else:
                 try:
-                    mask = int.from_bytes(ipaddress.IPv4Address(IPAddress(mask_text, element)).packed, "big")
+                    mask = IPAddress(mask_text, element)
                 except ArgError:
                     mask = None
             # A mask longer than the octets written is an error ('18.26/24').
-            defined = (0xFFFFFFFF << (32 - 8 * nbytes)) & 0xFFFFFFFF
-            if mask is not None and mask & defined == mask:
-                return (str(ipaddress.IPv4Address(addr)),
-                        str(ipaddress.IPv4Address(mask)))
+            if mask is not None and mask & prefix_mask(8 * noctets) == mask:
+                return addr, mask
     # As Click's IPPrefixArg: with bare addresses allowed, a name that is an
     # address means that host; otherwise it means the name's prefix.
     if allow_bare:
         try:
-            return IPAddress(t, element), "255.255.255.255"
+            return IPAddress(t, element), IP_ALL_ONES
         except ArgError:
             pass
     v = _address_info(element, t, "ipprefix")
@@ -397,12 +531,12 @@ def ip_prefix(text: str, element=None, allow_bare: bool = True) -> tuple[str, st
     raise ArgError("expected IP prefix")
 
 
-def IPPrefix(text: str, element=None) -> tuple[str, str]:
+def IPPrefix(text: str, element=None) -> tuple[int, int]:
     """An IP prefix or a bare address (/32); returns (address, mask)."""
     return ip_prefix(text, element, allow_bare=True)
 
 
-def IPPrefixOnly(text: str, element=None) -> tuple[str, str]:
+def IPPrefixOnly(text: str, element=None) -> tuple[int, int]:
     """An IP prefix; a bare address is not accepted."""
     return ip_prefix(text, element, allow_bare=False)
 
@@ -475,21 +609,136 @@ def _keyword_length(arg: str) -> int:
     return m.end()
 
 
+@dataclass(frozen=True)
+class Warned:
+    """What a parser of the rest returns to have warnings reported with its value."""
+    value: Any
+    warnings: list[str]
+
+
+class _Collected:
+    """An error handler that keeps what a language's parser reports (see ``language``)."""
+
+    def __init__(self):
+        self.errors: list[str] = []
+        self.warnings: list[str] = []
+
+    def error(self, message) -> int:
+        self.errors.append(str(message))
+        return -1
+
+    def warning(self, message) -> int:
+        self.warnings.append(str(message))
+        return 0
+
+    @property
+    def nerrors(self) -> int:
+        return len(self.errors)
+
+
+def language(parse):
+    """The type of an argument taking the rest, from a language's parser that
+    reports to an error handler as Click's do: ``parse(texts, element, errh) -> value``."""
+    def parse_rest(texts, element=None):
+        errh = _Collected()
+        value = parse(texts, element, errh)
+        if errh.errors:
+            raise ArgError(*errh.errors, warnings=errh.warnings)
+        return Warned(value, errh.warnings)
+
+    parse_rest.__name__ = parse.__name__
+    return parse_rest
+
+
+def each_argument(parse_one):
+    """The type of an argument taking the rest from a parser of one argument,
+    ``parse_one(text, index, element) -> value``, whose ArgError names the
+    argument: the list of values; every argument's errors are reported."""
+    def parse_rest(texts, element=None):
+        values, errors = [], []
+        for i, text in enumerate(texts):
+            try:
+                values.append(parse_one(text, i, element))
+            except ArgError as e:
+                errors.extend(e.args)
+        if errors:
+            raise ArgError(*errors)
+        return values
+
+    parse_rest.__name__ = parse_one.__name__
+    return parse_rest
+
+
+def Unparsed(texts: list[str], element=None) -> list[str]:
+    """The type of an argument taking the rest whose language the element
+    reads itself later (Script's instructions): the texts as written, in order."""
+    return list(texts)
+
+
 def parse_arguments(element, conf: list[str], spec, errh) -> dict[str, Any] | None:
     """Match conf against spec as Click's Args does; {attribute: value}, or None after errors.
+
+    The stages of spec are read in order, each from what the earlier ones
+    left (see the module's docstring); '_given' maps each given keyword to its
+    text. Left-over arguments are errors, unless an argument takes the rest.
+    """
+    values: dict[str, Any] = {}
+    given: dict[str, str] = {}
+    errors: list[str] = []
+    stages = sorted({a.stage for a in spec})
+    left = list(conf)
+    for stage in stages:
+        left = _read_stage(element, left, [a for a in spec if a.stage == stage], values, given, errors)
+    defaults: dict[str, Any] = {}
+    for a in spec:
+        if not (a.rest or a.attribute in values or a.default is REQUIRED) and defaults.get(a.attribute) is None:
+            defaults[a.attribute] = a.default
+    values.update(defaults)
+    rest = next((a for a in spec if a.rest), None)
+    if rest is not None:
+        try:
+            v = rest.type(left, element)
+        except ArgError as e:
+            for w in e.warnings:
+                errh.warning(w)
+            errors.extend(str(m) for m in e.args)
+        else:
+            if isinstance(v, Warned):
+                for w in v.warnings:
+                    errh.warning(w)
+                v = v.value
+            values[rest.attribute] = v
+    else:
+        unknown = [a[:k] for a, k in ((a, _keyword_length(a)) for a in left) if k]
+        for kw in unknown:
+            errors.append(f"{kw}: unknown argument")
+        if unknown and spec:
+            keywords = dict.fromkeys(a.keyword for a in spec if not a.rest)
+            errors[-1] += f"\n(valid keywords are {', '.join(keywords)})"
+        if len(unknown) < len(left):
+            errors.append("too many arguments")
+    for e in errors:
+        errh.error(e)
+    if errors:
+        return None
+    values["_given"] = given
+    return values
+
+
+def _read_stage(element, conf: list[str], spec, values: dict, given: dict, errors: list) -> list[str]:
+    """Read one stage's arguments out of conf into values; the arguments left.
 
     Declared arguments are matched in order. A keyword argument matches
     'KEYWORD value' anywhere (the last one wins). A positional argument takes
     the first argument not yet used, provided no keyword argument came before
     it, and, unless it is mandatory, provided it does not look like
-    'KEYWORD value'. Left-over arguments are errors.
+    'KEYWORD value'.
     """
     CONSUMED_POSITIONAL, CONSUMED_KEYWORD = -1, -2
     kwpos = [_keyword_length(a) for a in conf]
-    values: dict[str, Any] = {}
-    given: set[str] = set()
-    errors: list[str] = []
     for a in spec:
+        if a.rest:
+            continue
         position = None
         for i, k in enumerate(kwpos):
             if k != CONSUMED_POSITIONAL:
@@ -506,39 +755,25 @@ def parse_arguments(element, conf: list[str], spec, errh) -> dict[str, Any] | No
             kwpos[position] = CONSUMED_POSITIONAL
             if got < position:
                 got, got_kw = position, 0
-        if got < 0:
+        if got >= 0:
+            text = conf[got][got_kw:].lstrip() if got_kw else conf[got]
+        elif a.default_from is not None and a.default_from in given:
+            text = given[a.default_from]
+        else:
             if a.mandatory:
                 errors.append(f"{a.keyword}: required argument missing")
-            elif a.default is not REQUIRED:
-                values[a.attribute] = a.default
             continue
-        text = conf[got][got_kw:].lstrip() if got_kw else conf[got]
-        given.add(a.keyword)
+        given[a.keyword] = text
         try:
             values[a.attribute] = a.type(text, element)
         except ArgError as e:
             errors.append(f"{a.keyword}: {e}")
-    unknown = [conf[i][:k] for i, k in enumerate(kwpos) if k > 0]
-    for kw in unknown:
-        errors.append(f"{kw}: unknown argument")
-    if unknown and spec:
-        errors[-1] += f"\n(valid keywords are {', '.join(a.keyword for a in spec)})"
-    if any(k == 0 for k in kwpos):
-        errors.append("too many arguments")
-    for e in errors:
-        errh.error(e)
-    if errors:
-        return None
-    values["_given"] = given
-    return values
+    return [conf[i] for i, k in enumerate(kwpos) if k >= 0]
 
 
-def apply_arguments(element, conf: list[str], errh, spec=None) -> bool:
+def apply_arguments(element, conf: list[str], errh) -> bool:
     """Parse conf by the element's declaration and set its attributes (all or nothing)."""
-    spec = type(element).arguments if spec is None else spec
-    if spec is None:
-        return True
-    values = parse_arguments(element, conf, spec, errh)
+    values = parse_arguments(element, conf, type(element).arguments, errh)
     if values is None:
         return False
     given = values.pop("_given")

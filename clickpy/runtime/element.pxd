@@ -6,7 +6,7 @@ An element class declares, once, as class attributes:
 * ``port_count``  -- Click's notation, e.g. ``"1/1-2"``;
 * ``processing``  -- e.g. ``"a/ah"`` (h push, l pull, a agnostic);
 * ``flow_code``   -- optional, e.g. ``"#/#"``;
-* ``arguments``   -- a tuple of ``Arg`` (see args.py), or None for raw;
+* ``arguments``   -- a tuple of ``Arg`` (see args.py);
 * ``handlers``    -- a tuple of handler declarations (see handlers.py).
 
 Data-path methods are ``cdef ... noexcept`` and work on ``Packet*`` and

@@ -177,11 +177,11 @@ def generic_handlers(element) -> list[Handler]:
 
 def _write_tickets(e, value: str):
     # As Click's: any integer, pinned to 1..MAX_TICKETS.
-    from clickpy.runtime.args import ArgError, _parse_int
+    from clickpy.runtime.args import ArgError, Int
     from clickpy.runtime.scheduler import MAX_TICKETS
 
     try:
-        n = _parse_int(value)
+        n = Int(value)
     except ArgError as err:
         raise HandlerError(f"tickets: {err}") from None
     e.task.tickets = min(max(n, 1), MAX_TICKETS)

@@ -182,22 +182,20 @@ cdef inline bint _take_buffer(uint64_t size, Packet *d) noexcept nogil:
     return True
 
 
-cdef inline void _release_buffer(Packet *p) noexcept nogil:
-    cdef Pool *pool = _pools[p.pool]
-    pool.refcount[p.buf] -= 1
-    if pool.refcount[p.buf] == 0:
-        pool.free_stack[pool.nfree] = p.buf
+cdef inline void _unref_buffer(Pool *pool, uint32_t buf) noexcept nogil:
+    pool.refcount[buf] -= 1
+    if pool.refcount[buf] == 0:
+        pool.free_stack[pool.nfree] = buf
         pool.nfree += 1
 
 
-cdef Packet *packet_make(uint32_t headroom, const unsigned char *data, uint32_t length, uint32_t tailroom) noexcept nogil:
-    cdef Packet *d = _new_descriptor()
-    if d == NULL:
-        return NULL
-    if not _take_buffer(<uint64_t> headroom + length + tailroom, d):
-        _free_descriptor(d)
-        return NULL
-    d.data = headroom
+cdef inline void _release_buffer(Packet *p) noexcept nogil:
+    _unref_buffer(_pools[p.pool], p.buf)
+
+
+cdef inline void _fresh_packet(Packet *d, uint32_t offset, uint32_t length) noexcept nogil:
+    """A new packet's fields: its data at offset, no headers marked, zero annotations."""
+    d.data = offset
     d.length = length
     d.mac = -1
     d.network = -1
@@ -207,6 +205,16 @@ cdef Packet *packet_make(uint32_t headroom, const unsigned char *data, uint32_t 
     d.device = 0
     d.next = NULL
     memset(d.anno, 0, PACKET_ANNO_SIZE)
+
+
+cdef Packet *packet_make(uint32_t headroom, const unsigned char *data, uint32_t length, uint32_t tailroom) noexcept nogil:
+    cdef Packet *d = _new_descriptor()
+    if d == NULL:
+        return NULL
+    if not _take_buffer(<uint64_t> headroom + length + tailroom, d):
+        _free_descriptor(d)
+        return NULL
+    _fresh_packet(d, headroom, length)
     if data != NULL and length:
         memcpy(d.buffer + headroom, data, length)
     return d
@@ -322,11 +330,7 @@ cdef int64_t buffer_alloc() noexcept nogil:
 
 
 cdef void buffer_free(uint32_t buf) noexcept nogil:
-    cdef Pool *pool = _pools[0]
-    pool.refcount[buf] -= 1
-    if pool.refcount[buf] == 0:
-        pool.free_stack[pool.nfree] = buf
-        pool.nfree += 1
+    _unref_buffer(_pools[0], buf)
 
 
 cdef Packet *packet_adopt_buffer(uint32_t buf, uint32_t offset, uint32_t length) noexcept nogil:
@@ -341,16 +345,7 @@ cdef Packet *packet_adopt_buffer(uint32_t buf, uint32_t offset, uint32_t length)
     d.buffer = pool.base + <size_t> buf * pool.buffer_size
     d.buffer_length = pool.buffer_size
     d.pool = 0
-    d.data = offset
-    d.length = length
-    d.mac = -1
-    d.network = -1
-    d.transport = -1
-    d.timestamp = 0
-    d.packet_type = PACKET_HOST
-    d.device = 0
-    d.next = NULL
-    memset(d.anno, 0, PACKET_ANNO_SIZE)
+    _fresh_packet(d, offset, length)
     return d
 
 
@@ -544,9 +539,9 @@ cdef class PacketObject:
 
     @dst_ip.setter
     def dst_ip(self, value):
-        import ipaddress
+        from clickpy.runtime.args import IPAddress, ip_packed
 
-        self.set_anno(DST_IP_ANNO_OFFSET, ipaddress.IPv4Address(value).packed)
+        self.set_anno(DST_IP_ANNO_OFFSET, ip_packed(IPAddress(value)))
 
     @property
     def timestamp(self):

@@ -17,35 +17,13 @@ from clickpy.errors import ConfigError, Diagnostic, Diagnostics, Landmark
 from clickpy.graph.ports import PULL, PUSH
 from clickpy.lang.confstring import split_args
 from clickpy.runtime import registry
+from clickpy.runtime.error_handler import ElementErrors
 from clickpy.runtime.handlers import Handler, HandlerError, format_value, generic_handlers
 from clickpy.runtime.notifier import SEARCH_CONTINUE_WAKE, SEARCH_STOP, NotifierSignal
 from clickpy.runtime.pending import Pending
 from clickpy.runtime.scheduler import Scheduler
 
 VERSION = "2.1 (clickpy 0.1.0)"
-
-
-class ElementErrors:
-    """What an element's configure or initialize reports: errors, warnings, messages."""
-
-    def __init__(self):
-        self.items: list[tuple[str, str]] = []
-
-    def error(self, message: str) -> int:
-        self.items.append(("error", str(message)))
-        return -1
-
-    def warning(self, message: str) -> int:
-        self.items.append(("warning", str(message)))
-        return 0
-
-    def message(self, message: str) -> int:
-        self.items.append(("message", str(message)))
-        return 0
-
-    @property
-    def nerrors(self) -> int:
-        return sum(1 for kind, _ in self.items if kind == "error")
 
 
 def _context_diagnostic(landmark: Landmark, context: str, items, severity: str) -> Diagnostic:
@@ -457,15 +435,32 @@ class Router:
                 hs[name] = h
         return h
 
+    def handler_name(self, name: str, context=None) -> tuple:
+        """'[element.]handler' -> (element, or None for the router, handler name): Click's cp_handler_name.
+
+        A leading '.' names a router handler. Otherwise the part before the
+        first '.' is an element, found relative to context's compound; when
+        there is no such element, the whole name is a handler of context
+        itself if it has one, else of the router. Raises HandlerError.
+        """
+        dot = name.find(".")
+        if not name or dot == len(name) - 1:
+            raise HandlerError("syntax error")
+        if dot == 0:
+            return None, name[1:]
+        if dot > 0:
+            e = self.find(name[:dot], context)
+            if e is not None:
+                return e, name[dot + 1:]
+        if context is not None and context.eindex >= 0 and self.handler(context, name) is not None:
+            return context, name
+        if dot < 0 or self.handler(None, name) is not None:
+            return None, name
+        raise HandlerError(f"no element named '{name[:dot]}'")
+
     def resolve_handler(self, full: str, context=None):
-        """'element.handler' or 'handler' (the router's) -> (element or None, Handler)."""
-        if "." in full:
-            ename, hname = full.split(".", 1)
-            e = self.find(ename, context)
-            if e is None:
-                raise HandlerError(f"no element named '{ename}'")
-        else:
-            e, hname = None, full
+        """'element.handler' or 'handler' -> (element or None, Handler), by handler_name's rules."""
+        e, hname = self.handler_name(full, context)
         h = self.handler(e, hname)
         if h is None:
             raise HandlerError(f"no handler '{full}'")

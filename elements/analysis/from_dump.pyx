@@ -355,10 +355,9 @@ cdef class FromDump(Element):
     cdef uint64_t _errors
     cdef bint _per_packet
     cdef Scheduler _sched
-    cdef Timer _timer
-    cdef bint _kick                         # _timer is only keeping the driver awake
-    cdef ActiveNotifier _notifier
-    cdef NotifierSignal _nonfull
+    cdef Timer _timer                       # TIMING: wakes the task (or puller) when the next packet is due
+    cdef ActiveNotifier _notifier           # pull output: has a packet to give
+    cdef NotifierSignal _nonfull            # push output: downstream has room
 
     def __cinit__(self):
         self._buf = NULL
@@ -821,7 +820,6 @@ cdef class FromDump(Element):
         cdef int64_t now = self._sched.now()
         cdef int64_t due = p.timestamp + self._timing_offset
         if now < due:
-            self._kick = False
             self._timer.schedule_at(due)
             if not self.output_is_push(0):
                 self._notifier.sleep()
@@ -829,19 +827,11 @@ cdef class FromDump(Element):
         return True
 
     cdef void run_timer(self, object timer) noexcept:
-        if self._kick:
-            self._kick = False
-            return
         if self.active:
             if self.task is not None:
                 self.task.reschedule()
             else:
                 self._notifier.wake()
-            # Runtime workaround: Scheduler.run goes to sleep without looking
-            # at the task queue when the last timer has just woken a task;
-            # a timer kept pending at 'now' makes it loop once more.
-            self._kick = True
-            self._timer.schedule_at(self._sched.now() + 1)
 
     # --- emitting -------------------------------------------------------------------
 

@@ -153,7 +153,6 @@ cdef class FromIPSummaryDump(Element):
     cdef int64_t _mp_delta, _mp_end
     cdef Scheduler _sched
     cdef Timer _timer
-    cdef bint _kick                         # _timer is only keeping the driver awake
     cdef ActiveNotifier _notifier
     cdef bint _mp_work                       # _work is the rest of a multipacket line
 
@@ -541,7 +540,6 @@ cdef class FromIPSummaryDump(Element):
             self._have_timing = True
         due = p.timestamp + self._timing_offset
         if now < due:
-            self._kick = False
             self._timer.schedule_at(due)
             if not self.output_is_push(0):
                 self._notifier.sleep()
@@ -552,19 +550,11 @@ cdef class FromIPSummaryDump(Element):
         return True
 
     cdef void run_timer(self, object timer) noexcept:
-        if self._kick:
-            self._kick = False
-            return
         if self.active:
             if self.task is not None:
                 self.task.reschedule()
             else:
                 self._notifier.wake()
-            # Runtime workaround: Scheduler.run goes to sleep without looking
-            # at the task queue when the last timer has just woken a task;
-            # a timer kept pending at 'now' makes it loop once more.
-            self._kick = True
-            self._timer.schedule_at(self._sched.now() + 1)
 
     # --- emitting -----------------------------------------------------------------------
 

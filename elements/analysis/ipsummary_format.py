@@ -21,8 +21,14 @@ import hashlib
 import re
 import struct
 
-from clickpy.runtime.args import NS_PER_SEC as NS, parse_time, unparse_timestamp
+from clickpy.runtime.args import (
+    NS_PER_SEC as NS, ArgError, IPAddress, ip_packed, parse_ip as parse_ip_text, parse_time, unparse_timestamp,
+)
 from clickpy.lang.confstring import quote, unquote
+from clickpy.runtime.names import (
+    ICMP_CODES, ICMP_TYPES, IP_PROTO_DCCP, IP_PROTO_ICMP, IP_PROTO_TCP, IP_PROTO_TCP_OR_UDP, IP_PROTO_UDP,
+    IP_PROTO_UDPLITE, IP_PROTOS, icmp_code_name, icmp_type_name,
+)
 
 MAJOR_VERSION = 1
 MINOR_VERSION = 3
@@ -35,27 +41,9 @@ B_NOTALLOWED = -1
 
 ORDER_ANNO, ORDER_LINK, ORDER_NET, ORDER_TRANSP, ORDER_PAYLOAD = 100, 200, 300, 400, 500
 
-IP_PROTO_ICMP, IP_PROTO_TCP, IP_PROTO_UDP, IP_PROTO_DCCP, IP_PROTO_UDPLITE = 1, 6, 17, 33, 136
-IP_PROTO_TCP_OR_UDP = 256
 IP_DF, IP_MF, IP_OFFMASK = 0x4000, 0x2000, 0x1FFF
 MISSING_IP, MISSING_ETHERNET = 0, 260
 
-ICMP_TYPES = {"echo-reply": 0, "unreachable": 3, "sourcequench": 4, "redirect": 5, "echo": 8,
-              "routeradvert": 9, "routersolicit": 10, "timeexceeded": 11, "parameterproblem": 12,
-              "timestamp": 13, "timestamp-reply": 14, "inforeq": 15, "inforeq-reply": 16,
-              "maskreq": 17, "maskreq-reply": 18}
-ICMP_CODES = {
-    3: {"net": 0, "host": 1, "protocol": 2, "port": 3, "needfrag": 4, "srcroutefail": 5, "netunknown": 6,
-        "hostunknown": 7, "isolated": 8, "netprohibited": 9, "hostprohibited": 10, "tosnet": 11,
-        "toshost": 12, "filterprohibited": 13, "hostprecedence": 14, "precedencecutoff": 15},
-    5: {"net": 0, "host": 1, "tosnet": 2, "toshost": 3},
-    11: {"transit": 0, "reassembly": 1},
-    12: {"erroratptr": 0, "missingopt": 1, "length": 2},
-}
-IP_PROTOS = {"icmp": 1, "igmp": 2, "ipip": 4, "tcp": 6, "udp": 17, "gre": 47, "dccp": 33, "sctp": 132,
-             "tcpudp": 256, "transp": 257, "payload": 258}
-_ICMP_TYPE_NAMES = {v: k for k, v in ICMP_TYPES.items()}
-_ICMP_CODE_NAMES = {t: {v: k for k, v in codes.items()} for t, codes in ICMP_CODES.items()}
 ICMP_TYPE_HAVE_FLOW = (1 << 8) | (1 << 0) | (1 << 15) | (1 << 16) | (1 << 13) | (1 << 14)
 
 TCP_FLAGS_WORD = "FSRPAUECN"
@@ -88,31 +76,15 @@ def parse_uint(s: str, limit: int = 1 << 32) -> int:
     return v
 
 
-_IP_RE = re.compile(r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\Z")
-
-
 def parse_ip(s: str, element=None) -> bytes:
-    parts = s.split(".")
-    if len(parts) == 4 and s.replace(".", "").isdigit() and s.isascii():
-        try:
-            return bytes([int(parts[0]), int(parts[1]), int(parts[2]), int(parts[3])])
-        except ValueError:       # empty part, or a number above 255
-            pass
-    return parse_ip_slow(s, element)
-
-
-def parse_ip_slow(s: str, element=None) -> bytes:
-    m = _IP_RE.match(s)
-    if m:
-        parts = [int(x) for x in m.groups()]
-        if all(p < 256 for p in parts):
-            return bytes(parts)
-    router = getattr(element, "router", None)
-    if router is not None:
-        v = router.address_info(s, "ip", element)
-        if v is not None:
-            return bytes(int(x) for x in str(v).split("."))
-    raise Bad(s)
+    """An address field, dotted or a name (AddressInfo): its four bytes, network order."""
+    v = parse_ip_text(s)
+    if v is not None:
+        return ip_packed(v)
+    try:
+        return ip_packed(IPAddress(s, element))
+    except ArgError:
+        raise Bad(s) from None
 
 
 def unparse_ip(b: bytes) -> str:
@@ -1800,9 +1772,9 @@ for _f in (
     Field("icmp_type", B_1, ORDER_TRANSP, _icmp_parse_type, _icmp_injector("type"), _icmp_type),
     Field("icmp_code", B_1, ORDER_TRANSP + 1, _icmp_parse_code, _icmp_injector("code"), _icmp_code),
     Field("icmp_type_name", B_1, ORDER_TRANSP, _icmp_parse_type, _icmp_injector("type"), _icmp_type,
-          lambda d, v: _ICMP_TYPE_NAMES.get(v, str(v))),
+          lambda d, v: icmp_type_name(v) or str(v)),
     Field("icmp_code_name", B_1, ORDER_TRANSP + 1, _icmp_parse_code, _icmp_injector("code"), _icmp_code,
-          lambda d, v: _ICMP_CODE_NAMES.get(d.buf[d.icmph], {}).get(v, str(v))),
+          lambda d, v: icmp_code_name(d.buf[d.icmph], v) or str(v)),
     Field("icmp_flowid", B_2, ORDER_TRANSP + 2, _num_parser(B_2), _icmp_injector("flowid"), _icmp_flow(4)),
     Field("icmp_seq", B_2, ORDER_TRANSP + 2, _num_parser(B_2), _icmp_injector("seq"), _icmp_flow(6)),
     Field("icmp_nextmtu", B_2, ORDER_TRANSP + 2, _num_parser(B_2), _icmp_injector("nextmtu"), _icmp_nextmtu),

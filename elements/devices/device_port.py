@@ -88,6 +88,29 @@ def resolve_device(element, devname: str, errh) -> str | None:
     return matches[0]
 
 
+def host_devices(cls, conf: list[str]) -> list[str]:
+    """The network interfaces of this host that an element of class cls,
+    configured with conf, opens: what 'clickpy deploy' prepares.
+
+    The element's own configure reads conf; a configuration it refuses names
+    nothing (running it reports why). Ports named with their backend
+    (pipe:, pcap:) are not interfaces; an Ethernet address names the
+    interface that has it."""
+    from clickpy.runtime.error_handler import ElementErrors
+
+    errh = ElementErrors()
+    element = cls()
+    if not element.configure(conf, errh):
+        return []
+    if direct_kind(element.devname) is not None:
+        return []
+    try:
+        name = resolve_device(element, element.devname, errh)
+    except Exception:  # an AddressInfo name needs a router: leave the name as written
+        name = element.devname
+    return [] if name is None else [name]
+
+
 def link_state(ifname: str) -> str:
     """'up', 'down' (administratively: ip link set down) or 'gone'.
 
@@ -137,6 +160,12 @@ class SharedPort:
     def want_read(self, element, callback) -> None:
         self._readers[element] = callback
         self._update()
+
+    def stop_reading(self, element) -> None:
+        """Stop calling element when the port is readable (it paused, or its
+        input ended); want_read starts again."""
+        if self._readers.pop(element, None) is not None:
+            self._update()
 
     def want_write(self, element, callback) -> None:
         """Call callback once, the next time the port is writable."""

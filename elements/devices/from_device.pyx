@@ -178,6 +178,11 @@ cdef class FromDevice(Element):
         self.state = "closed"
         self.method = ""
 
+    @classmethod
+    def host_devices(cls, conf):
+        """The host interfaces an element configured with conf opens (for clickpy deploy)."""
+        return device_port.host_devices(cls, conf)
+
     def configure(self, conf, errh):
         if not Element.configure(self, conf, errh):
             return False
@@ -293,8 +298,7 @@ cdef class FromDevice(Element):
         if self.shared is None or not getattr(self.shared.port, "eof", False):
             return
         self.state = "eof"
-        self.shared._readers.pop(self, None)
-        self.shared._update()
+        self.shared.stop_reading(self)
 
     def _port_failed(self):
         if self.shared is None:

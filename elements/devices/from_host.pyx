@@ -1,6 +1,5 @@
 # cython: language_level=3
 """FromHost: frames the host sends through a tap device."""
-import ipaddress
 
 from libc.stdint cimport int64_t, uint64_t
 
@@ -12,7 +11,7 @@ from clickpy.runtime.packet cimport (DST_IP_ANNO_OFFSET, MAX_BATCH, Batch, Packe
 from clickpy.runtime.scheduler cimport Scheduler, Task
 from libc.string cimport memcpy
 
-from clickpy.runtime.args import Arg, EtherAddress, IPAddress, IPPrefix, String, Unsigned
+from clickpy.runtime.args import Arg, EtherAddress, IPAddress, IPPrefix, String, Unsigned, mask_prefix_len, unparse_ip
 from clickpy.runtime.handlers import Read
 
 from clickpy.elements.devices import device_port
@@ -100,9 +99,9 @@ cdef class FromHost(Element):
         if self.headroom > 1024:
             errh.error("HEADROOM too large")
             return False
-        if self.gateway and self.gateway != "0.0.0.0" and self.dst:
-            net = ipaddress.IPv4Network(f"{self.dst[0]}/{self.dst[1]}", strict=False)
-            if ipaddress.IPv4Address(self.gateway) not in net:
+        if self.gateway and self.dst:
+            addr, mask = self.dst
+            if self.gateway & mask != addr & mask:
                 errh.error("bad GATEWAY")
                 return False
         if self.burst == 0:
@@ -112,10 +111,10 @@ cdef class FromHost(Element):
     def initialize(self, errh):
         options = {"headroom": self.headroom}
         if self.dst:
-            plen = ipaddress.IPv4Network(f"0.0.0.0/{self.dst[1]}").prefixlen
-            options["addr"] = f"{self.dst[0]}/{plen}"
-        if self.gateway and self.gateway != "0.0.0.0":
-            options["gateway"] = self.gateway
+            plen = mask_prefix_len(self.dst[1])
+            options["addr"] = f"{unparse_ip(self.dst[0])}/{unparse_ip(self.dst[1]) if plen < 0 else plen}"
+        if self.gateway:
+            options["gateway"] = unparse_ip(self.gateway)
         if self.ether:
             options["ether"] = ":".join(f"{b:02x}" for b in self.ether)
         if self.mtu:
@@ -166,8 +165,7 @@ cdef class FromHost(Element):
             return
         if on and self._reading:
             self._reading = False
-            self.shared._readers.pop(self, None)
-            self.shared._update()
+            self.shared.stop_reading(self)
         elif not on and not self._reading:
             self._reading = True
             self.shared.want_read(self, self._readable)

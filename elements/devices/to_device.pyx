@@ -63,6 +63,8 @@ cdef class ToDevice(Element):
     Zero count, drops and pulls.
     =h method read-only
     AFXDP or AFPACKET.
+    =h debug read-only
+    The DEBUG argument.
 
     =e
       ... -> Queue -> ToDevice(eth1);
@@ -111,6 +113,11 @@ cdef class ToDevice(Element):
         self.shared = None
         self.state = "closed"
         self.method = ""
+
+    @classmethod
+    def host_devices(cls, conf):
+        """The host interfaces an element configured with conf opens (for clickpy deploy)."""
+        return device_port.host_devices(cls, conf)
 
     def configure(self, conf, errh):
         if not Element.configure(self, conf, errh):

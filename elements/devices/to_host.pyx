@@ -24,6 +24,8 @@ cdef class ToHost(Element):
     (with a routable source) and ARP replies; it drops the rest. Frames
     shorter than an Ethernet header are dropped.
 
+    =h count read-only
+    Frames handed to the host.
     =h dev_name read-only
     The device's name.
     =h drops read-only

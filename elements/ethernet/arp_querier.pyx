@@ -16,32 +16,15 @@ from clickpy.runtime.packet cimport (
     pkt_data, pkt_push)
 
 from clickpy.elements.ethernet.arp_table import (
-    format_jiffies, ip_text, ip_value, timeout_jiffies, write_delete, write_insert)
+    format_jiffies, timeout_jiffies, write_delete, write_insert)
 from clickpy.elements.ethernet.ether_config import unparse_ether
-from clickpy.lang.confstring import split_keyword
 from clickpy.runtime.args import (
-    Arg, ArgError, Bool, ElementRef, EtherAddress, IPAddress, IPPrefix, Seconds, Unsigned,
-    parse_arguments)
+    Arg, ArgError, Bool, ElementRef, EtherAddress, IPAddress, IPPrefix, Seconds,
+    parse_arguments, unparse_ip)
 from clickpy.runtime.handlers import HandlerError, Read, ReadWrite, Write
 
-_KEYWORDS = (
-    Arg("CAPACITY", Unsigned),
-    Arg("ENTRY_CAPACITY", Unsigned),
-    Arg("ENTRY_PACKET_CAPACITY", Unsigned),
-    Arg("CAPACITY_SLIM_FACTOR", Unsigned),
-    Arg("TIMEOUT", Seconds),
-    Arg("BROADCAST", IPAddress),
-    Arg("TABLE", ElementRef),
-    Arg("POLL_TIMEOUT", Seconds, 60.0),
-    Arg("BROADCAST_POLL", Bool, False),
-)
-_KEYWORD_NAMES = frozenset(a.keyword for a in _KEYWORDS)
-_ADDRESSES = (
-    Arg("IP", IPPrefix, positional=True, mandatory=True),
-    Arg("ETH", EtherAddress, positional=True, mandatory=True),
-)
 # What ARPQuerier hands to the ARPTable it makes for itself (Click's subconf).
-_TABLE_KEYWORDS = ("CAPACITY", "ENTRY_CAPACITY", "ENTRY_PACKET_CAPACITY", "CAPACITY_SLIM_FACTOR", "TIMEOUT")
+_TABLE_KEYWORDS = tuple(a.keyword for a in ARPTable.arguments)
 
 
 def _ip_handler(attr):
@@ -50,7 +33,7 @@ def _ip_handler(attr):
             setattr(e, attr, IPAddress(value.strip(), e))
         except ArgError:
             raise HandlerError("expected IP address") from None
-    return ReadWrite(attr, lambda e: getattr(e, attr), write)
+    return ReadWrite(attr, lambda e: unparse_ip(getattr(e, attr)), write)
 
 
 def _table_insert(e, value):
@@ -123,7 +106,17 @@ cdef class ARPQuerier(Element):
     flow_code = "xy/x"
     flags = "L2"
     live_reconfigure = True
-    arguments = None
+    # Keywords first (its table's, handed to the table as written, then its
+    # own), then IP and ETH from what is left (Click's consume); a single
+    # NAME stands for both.
+    arguments = ARPTable.arguments + (
+        Arg("BROADCAST", IPAddress),
+        Arg("TABLE", ElementRef),
+        Arg("POLL_TIMEOUT", Seconds, 60.0),
+        Arg("BROADCAST_POLL", Bool, False),
+        Arg("IP", IPPrefix, positional=True, mandatory=True, stage=1),
+        Arg("ETH", EtherAddress, positional=True, mandatory=True, stage=1, default_from="IP"),
+    )
     handlers = (
         Read("table", lambda e: e.arp_table.table_text()),
         Read("stats", lambda e: f"{e.drops + e.arp_table.drops} packets killed\n"
@@ -167,33 +160,23 @@ cdef class ARPQuerier(Element):
     # --- configuration -----------------------------------------------------------
 
     def configure(self, conf, errh):
-        keywords, addresses = [], []
-        for arg in conf:
-            kw = split_keyword(arg)
-            (keywords if kw is not None and kw[1] and kw[0] in _KEYWORD_NAMES else addresses).append(arg)
-        if len(addresses) == 1:
-            addresses.append(addresses[0])     # NAME: both the IP and the Ethernet address
-        kv = parse_arguments(self, keywords, _KEYWORDS, errh)
-        av = parse_arguments(self, addresses, _ADDRESSES, errh)
-        if kv is None or av is None:
+        values = parse_arguments(self, conf, type(self).arguments, errh)
+        if values is None:
             return False
-        given = kv["_given"]
-        if "CAPACITY_SLIM_FACTOR" in given and kv["capacity_slim_factor"] == 0:
+        given = values["_given"]
+        if values["_slim"] == 0:
             errh.error("CAPACITY_SLIM_FACTOR cannot be zero")
             return False
-        my_ip = ip_value(av["ip"][0])
-        mask = ip_value(av["ip"][1])
-        eth = av["eth"]
+        my_ip, mask = values["ip"]
+        eth = values["eth"]
         if "BROADCAST" in given:
-            bcast = ip_value(kv["broadcast"])
+            bcast = values["broadcast"]
         else:
             bcast = my_ip | (~mask & 0xFFFFFFFF)
             if bcast == my_ip:
                 bcast = 0xFFFFFFFF
-        subconf = []
-        for k in _TABLE_KEYWORDS:
-            if k in given:
-                subconf.append(f"{k} {kv[k.lower()]!r}")
+        # The table keywords go to our ARPTable as written.
+        subconf = [f"{k} {given[k]}" for k in _TABLE_KEYWORDS if k in given]
 
         live = self.router is not None and self.router.initialized and self._arpt is not None
         if live:
@@ -203,7 +186,7 @@ cdef class ARPQuerier(Element):
                     self._arpt.clear()
                 self._arpt.configure_given(subconf, errh)
         elif "TABLE" in given:
-            self._table_ref = kv["table"]
+            self._table_ref = values["table"]
             self._my_arpt = False
         else:
             self._arpt = ARPTable()
@@ -216,8 +199,8 @@ cdef class ARPQuerier(Element):
         self._my_ip = my_ip
         memcpy(self._my_en, <const char *> eth, 6)
         self._my_bcast_ip = bcast
-        self._broadcast_poll = kv["broadcast_poll"]
-        self._poll_timeout_j = timeout_jiffies(kv["poll_timeout"])
+        self._broadcast_poll = values["broadcast_poll"]
+        self._poll_timeout_j = timeout_jiffies(values["poll_timeout"])
         return True
 
     def initialize(self, errh):
@@ -258,21 +241,22 @@ cdef class ARPQuerier(Element):
     def arp_table(self):
         return self._arpt
 
+    # Addresses are ints (clickpy.runtime.args' IPv4 form).
     @property
     def ipaddr(self):
-        return ip_text(self._my_ip)
+        return self._my_ip
 
     @ipaddr.setter
-    def ipaddr(self, str value):
-        self._my_ip = ip_value(value)
+    def ipaddr(self, value):
+        self._my_ip = value
 
     @property
     def broadcast(self):
-        return ip_text(self._my_bcast_ip)
+        return self._my_bcast_ip
 
     @broadcast.setter
-    def broadcast(self, str value):
-        self._my_bcast_ip = ip_value(value)
+    def broadcast(self, value):
+        self._my_bcast_ip = value
 
     @property
     def eth(self):

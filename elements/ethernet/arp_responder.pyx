@@ -14,10 +14,10 @@ from clickpy.runtime.branch cimport BranchElement
 from clickpy.runtime.packet cimport (
     DEFAULT_HEADROOM, VLAN_TCI_ANNO_OFFSET, Packet, packet_kill, packet_make, pkt_data)
 
-from clickpy.elements.ethernet.arp_table import ip_text, ip_value
 from clickpy.elements.ethernet.ether_config import unparse_ether
 from clickpy.lang.confstring import split_words
-from clickpy.runtime.args import ArgError, EtherAddress, IPAddress, IPPrefix
+from clickpy.runtime.args import (Arg, ArgError, EtherAddress, IPAddress, IPPrefix, Warned, each_argument, mask_prefix_len,
+                                 parse_arguments, unparse_ip)
 from clickpy.runtime.handlers import HandlerError, Read, Write
 
 
@@ -29,10 +29,8 @@ cdef struct ResponderEntry:
 
 def unparse_with_mask(uint32_t addr, uint32_t mask):
     """'A.B.C.D/LEN', or 'A.B.C.D/MASK' for a mask that is not a prefix (Click's)."""
-    cdef uint32_t inv = ~mask
-    if inv & (inv + 1):
-        return f"{ip_text(addr)}/{ip_text(mask)}"
-    return f"{ip_text(addr)}/{bin(mask).count('1')}"
+    prefix_len = mask_prefix_len(mask)
+    return f"{unparse_ip(addr)}/{unparse_ip(mask) if prefix_len < 0 else prefix_len}"
 
 
 def parse_entries(element, str arg):
@@ -43,8 +41,7 @@ def parse_entries(element, str arg):
     for w in words:
         try:
             addr, mask = IPPrefix(w, element)
-            m = ip_value(mask)
-            prefixes.append((ip_value(addr) & m, m))
+            prefixes.append((addr & mask, mask))
             continue
         except ArgError:
             pass
@@ -68,6 +65,23 @@ def parse_entries(element, str arg):
     if eth is None:
         raise ValueError("missing ETH")
     return [(d, m, eth) for d, m in prefixes]
+
+
+def _entry(str arg, int i, element):
+    try:
+        return parse_entries(element, arg)
+    except ValueError as err:
+        raise ArgError(f"argument {i}: {err}") from None
+
+
+_entries = each_argument(_entry)
+
+
+def parse_table(texts, element):
+    """Every argument 'IP/MASK [IP/MASK...] ETH' -> the normalized entries (ARPResponder's language)."""
+    warnings = []
+    entries = [e for entries in _entries(texts, element) for e in entries]
+    return Warned(normalize(entries, warnings.append), warnings)
 
 
 def normalize(entries, warn=None):
@@ -115,8 +129,8 @@ def _remove_handler(e, value):
         addr, mask = IPPrefix(value.strip(), e)
     except ArgError:
         raise HandlerError("expected IP/MASK") from None
-    m = ip_value(mask)
-    a = ip_value(addr) & m
+    m = mask
+    a = addr & m
     entries = e.entries()
     for i, (d, dm, _) in enumerate(entries):
         if d == a and dm == m:
@@ -160,7 +174,7 @@ cdef class ARPResponder(BranchElement):
     port_count = "1/1-2"
     processing = "a/ah"
     live_reconfigure = True
-    arguments = None
+    arguments = (Arg("ENTRY", parse_table, rest=True, doc="'IP/MASK [IP/MASK...] ETH', one or more"),)
     handlers = (
         Read("table", lambda e: "".join(f"{unparse_with_mask(d, m)} {unparse_ether(eth)}\n"
                                         for d, m, eth in e.entries())),
@@ -180,17 +194,10 @@ cdef class ARPResponder(BranchElement):
         free(self._v)
 
     def configure(self, conf, errh):
-        entries = []
-        ok = True
-        for i, arg in enumerate(conf):
-            try:
-                entries += parse_entries(self, arg)
-            except ValueError as err:
-                errh.error(f"argument {i}: {err}")
-                ok = False
-        if not ok:
+        values = parse_arguments(self, conf, type(self).arguments, errh)
+        if values is None:
             return False
-        self.set_entries(normalize(entries, errh.warning))
+        self.set_entries(values["entry"])
         return True
 
     def entries(self):
@@ -212,9 +219,9 @@ cdef class ARPResponder(BranchElement):
         self._v = v
         self._n = len(entries)
 
-    def lookup(self, str ip):
-        """The Ethernet address (bytes) answered for ip, or None."""
-        cdef const uint8_t *eth = self.lookup_eth(ip_value(ip))
+    def lookup(self, ip):
+        """The Ethernet address (bytes) answered for ip (an int), or None."""
+        cdef const uint8_t *eth = self.lookup_eth(ip)
         return None if eth == NULL else bytes(eth[:6])
 
     cdef const uint8_t *lookup_eth(self, uint32_t a) noexcept:

@@ -26,7 +26,7 @@ from clickpy.runtime.scheduler cimport Scheduler, Timer
 
 from clickpy.elements.ethernet.ether_config import unparse_ether
 from clickpy.lang.confstring import split_words
-from clickpy.runtime.args import Arg, ArgError, EtherAddress, IPAddress, Seconds, Unsigned, parse_arguments
+from clickpy.runtime.args import Arg, ArgError, EtherAddress, IPAddress, Seconds, Unsigned, parse_arguments, unparse_ip
 from clickpy.runtime.handlers import HandlerError, Read, Write
 
 cdef uint8_t BROADCAST[6]
@@ -35,16 +35,6 @@ memset(BROADCAST, 0xFF, 6)
 
 cdef inline uint32_t hash_ip(uint32_t ip) noexcept nogil:
     return (ip * 2654435761U) ^ (ip >> 16)
-
-
-def ip_text(uint32_t a):
-    return f"{a >> 24}.{(a >> 16) & 255}.{(a >> 8) & 255}.{a & 255}"
-
-
-def ip_value(str dotted):
-    """A dotted quad as a host-order integer."""
-    a, b, c, d = (int(x) for x in dotted.split("."))
-    return (a << 24) | (b << 16) | (c << 8) | d
 
 
 def format_jiffies(int64_t j):
@@ -558,12 +548,12 @@ cdef class ARPTable(Element):
 
     # --- the slow path: handlers and tools ------------------------------------------
 
-    def insert_mapping(self, str ip, bytes eth):
-        """Map ip (dotted quad) to eth (6 bytes); waiting packets stay queued, as in Click."""
+    def insert_mapping(self, ip, bytes eth):
+        """Map ip (an int, clickpy.runtime.args' IPv4 form) to eth (6 bytes); waiting packets stay queued, as in Click."""
         cdef const uint8_t *b = eth
         if len(eth) != 6:
             raise ValueError("an Ethernet address has 6 bytes")
-        if self.insert(ip_value(ip), b, NULL) < 0:
+        if self.insert(ip, b, NULL) < 0:
             raise HandlerError("no memory")
 
     def clear_all(self):
@@ -578,17 +568,17 @@ cdef class ARPTable(Element):
         while i >= 0:
             e = &self._e[i]
             valid = bool(e.known) and not (self.timeout_j and e.live_at_j + self.timeout_j < now)
-            out.append((ip_text(e.ip), valid, bytes(e.eth[:6]), now - e.live_at_j))
+            out.append((e.ip, valid, bytes(e.eth[:6]), now - e.live_at_j))
             i = e.age_next
         return out
 
     def table_text(self):
-        return "".join(f"{ip} {1 if ok else 0} {unparse_ether(eth)} {format_jiffies(age)}\n"
+        return "".join(f"{unparse_ip(ip)} {1 if ok else 0} {unparse_ether(eth)} {format_jiffies(age)}\n"
                        for ip, ok, eth, age in self.entries())
 
-    def lookup_eth(self, str ip):
-        """The valid Ethernet address for ip (6 bytes), or None."""
+    def lookup_eth(self, ip):
+        """The valid Ethernet address for ip (an int) as 6 bytes, or None."""
         cdef uint8_t eth[6]
-        if self.lookup(ip_value(ip), eth, 0) < 0:
+        if self.lookup(ip, eth, 0) < 0:
             return None
         return bytes(eth[:6])

@@ -26,6 +26,7 @@ cdef class EtherEncap(SimpleElement):
     =h src read/write: the SRC address (writing reconfigures)
     =h dst read/write: the DST address (writing reconfigures)
     =h ethertype read/write: the ETHERTYPE, in decimal (writing reconfigures)
+    =h etht read/write: the same as ethertype (Click's older name)
 
     =e
     Encapsulate in an Ethernet header of type IP (0x0800) from 1:1:1:1:1:1

@@ -13,9 +13,12 @@ from clickpy.runtime.packet cimport (
     pkt_set_network_header, pkt_take)
 from clickpy.runtime.scheduler cimport Scheduler
 
-from clickpy.elements.ip.ip_args import ICMP_CODES, ICMP_TYPES
+from clickpy.runtime.names import ICMP_CODES, ICMP_TYPES
 from clickpy.lang.confstring import split_words
-from clickpy.runtime.args import Arg, ArgError, Bool, Int, IPAddress, String, Unsigned, Word, parse_arguments
+from clickpy.runtime.args import (
+    Arg, ArgError, Bool, Int, IPAddress, IPAddressList, String, Unsigned, Word, ip_packed, ip_unpacked,
+    parse_arguments, unparse_ip,
+)
 from clickpy.runtime.handlers import HandlerError, ReadWrite
 
 cdef enum:
@@ -57,15 +60,6 @@ def icmp_code_value(int icmp_type, str word, element=None):
         return Int(word)
     except ArgError:
         return None
-
-
-def addr_list(text, element=None):
-    """Space-separated IP addresses, as host-order integers."""
-    out = []
-    for w in split_words(text):
-        a, b, c, d = (int(x) for x in IPAddress(w, element).split("."))
-        out.append((a << 24) | (b << 16) | (c << 8) | d)
-    return out
 
 
 cdef inline bint is_error_type(int t) noexcept nogil:
@@ -158,13 +152,13 @@ cdef class ICMPError(SimpleElement):
         Arg("SRC", IPAddress, positional=True, mandatory=True),
         Arg("TYPE", icmp_type_arg, positional=True, mandatory=True),
         Arg("CODE", Word, "0", positional=True),
-        Arg("BADADDRS", addr_list, (), positional=True),
+        Arg("BADADDRS", IPAddressList, (), positional=True),
         Arg("MTU", Unsigned, 576),
         Arg("PMTU", Unsigned, 0),
         Arg("SET_FIX_ANNO", Bool, True),
     )
     handlers = (
-        ReadWrite("src", lambda e: e.src, _src_write),
+        ReadWrite("src", lambda e: unparse_ip(e.src), _src_write),
         ReadWrite("mtu", lambda e: e.mtu, _unsigned_write("mtu")),
         ReadWrite("pmtu", lambda e: e.pmtu, _unsigned_write("pmtu")),
     )
@@ -213,12 +207,13 @@ cdef class ICMPError(SimpleElement):
 
     @property
     def src(self):
-        return f"{self._src[0]}.{self._src[1]}.{self._src[2]}.{self._src[3]}"
+        """The SRC address as an int (clickpy.runtime.args' IPv4 form)."""
+        return ip_unpacked(self._src[:4])
 
     @src.setter
-    def src(self, str value):
-        for i, x in enumerate(value.split(".")):
-            self._src[i] = int(x)
+    def src(self, value):
+        cdef bytes packed = ip_packed(value)
+        memcpy(self._src, <const char *> packed, 4)
 
     @property
     def badaddrs(self):

@@ -9,7 +9,7 @@ from clickpy.runtime.element cimport SimpleElement
 from clickpy.runtime.packet cimport DST_IP_ANNO_OFFSET, Packet, pkt_data, pkt_push, pkt_set_network_header
 
 from clickpy.elements.icmp.icmp_error import icmp_code_value, icmp_type_arg
-from clickpy.runtime.args import Arg, ArgError, IPAddress, Unsigned, Word, parse_arguments
+from clickpy.runtime.args import Arg, ArgError, IPAddress, Unsigned, Word, ip_packed, ip_unpacked, parse_arguments, unparse_ip
 from clickpy.runtime.handlers import HandlerError, ReadWrite
 
 cdef enum:
@@ -73,8 +73,8 @@ cdef class ICMPIPEncap(SimpleElement):
         Arg("IDENTIFIER", _identifier, 0),
     )
     handlers = (
-        ReadWrite("src", lambda e: e.src, _address_write("src"), calm=True),
-        ReadWrite("dst", lambda e: e.dst, _address_write("dst"), calm=True),
+        ReadWrite("src", lambda e: unparse_ip(e.src), _address_write("src"), calm=True),
+        ReadWrite("dst", lambda e: unparse_ip(e.dst), _address_write("dst"), calm=True),
     )
 
     cdef unsigned char _src[4]
@@ -106,23 +106,24 @@ cdef class ICMPIPEncap(SimpleElement):
         self.identifier = v["identifier"]
         return True
 
+    # Addresses are ints (clickpy.runtime.args' IPv4 form).
     @property
     def src(self):
-        return f"{self._src[0]}.{self._src[1]}.{self._src[2]}.{self._src[3]}"
+        return ip_unpacked(self._src[:4])
 
     @src.setter
-    def src(self, str value):
-        for i, x in enumerate(value.split(".")):
-            self._src[i] = int(x)
+    def src(self, value):
+        cdef bytes packed = ip_packed(value)
+        memcpy(self._src, <const char *> packed, 4)
 
     @property
     def dst(self):
-        return f"{self._dst[0]}.{self._dst[1]}.{self._dst[2]}.{self._dst[3]}"
+        return ip_unpacked(self._dst[:4])
 
     @dst.setter
-    def dst(self, str value):
-        for i, x in enumerate(value.split(".")):
-            self._dst[i] = int(x)
+    def dst(self, value):
+        cdef bytes packed = ip_packed(value)
+        memcpy(self._dst, <const char *> packed, 4)
 
     cdef Packet *simple_action(self, Packet *p) noexcept:
         cdef int icmp_len = ICMP_TSTAMP_LEN if (self.icmp_type == ICMP_TSTAMP

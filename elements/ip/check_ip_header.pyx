@@ -11,10 +11,8 @@ from clickpy.elements.ip.header_check cimport HEADER_OK, HeaderCheck
 from clickpy.elements.ip.ip_header cimport (IP_HEADER_LEN, in_cksum, ip_dst_raw, ip_hl, ip_len,
                                             ip_src_raw, ip_v, store_u32_raw)
 
-import ipaddress
-
-from clickpy.lang.confstring import split_keyword, split_words
-from clickpy.runtime.args import ArgError, Bool, IPAddress, IPPrefix, Unsigned, parse_arguments, Arg
+from clickpy.lang.confstring import split_words
+from clickpy.runtime.args import IP_ALL_ONES, ArgError, Bool, IPAddressList, IPPrefix, Unsigned, ip_packed, parse_arguments, Arg
 
 cdef enum:      # the reasons check returns: indexes into the class's REASONS
     MINISCULE_PACKET = 0
@@ -25,33 +23,24 @@ cdef enum:      # the reasons check returns: indexes into the class's REASONS
     BAD_SADDR = 5
 
 
-def _address_list(text, element=None):
-    """Space-separated IP addresses."""
-    return [IPAddress(w, element) for w in split_words(text)]
-
-
 def _interfaces(text, element=None):
     """'ADDR/PREFIX ...' -> (broadcast addresses + 0.0.0.0 + 255.255.255.255, the addresses)."""
     bad, good = [], []
     for w in split_words(text):
         addr, mask = IPPrefix(w, element)
-        a = int(ipaddress.IPv4Address(addr))
-        m = int(ipaddress.IPv4Address(mask))
-        bad.append(str(ipaddress.IPv4Address((a & m) | (~m & 0xFFFFFFFF))))
+        bad.append((addr & mask) | (~mask & IP_ALL_ONES))
         good.append(addr)
-    bad += ["0.0.0.0", "255.255.255.255"]
+    bad += [0, IP_ALL_ONES]
     return bad, good
 
 
-KEYWORDS = (
-    Arg("INTERFACES", _interfaces, None),
-    Arg("BADSRC", _address_list, None),
-    Arg("GOODDST", _address_list, None),
-    Arg("OFFSET", Unsigned, 0),
-    Arg("VERBOSE", Bool, False),
-    Arg("DETAILS", Bool, False),
-    Arg("CHECKSUM", Bool, True),
-)
+def _old_offset(text, element=None):
+    """Click's old syntax (BADSRC2, OFFSET): the one positional argument left
+    must be an integer OFFSET; -1 (reported as too many arguments) if not."""
+    try:
+        return Unsigned(text)
+    except ArgError:
+        return -1
 
 
 cdef uint32_t *_raw_array(list addrs, int *n) except? NULL:
@@ -65,7 +54,7 @@ cdef uint32_t *_raw_array(list addrs, int *n) except? NULL:
     if a == NULL:
         raise MemoryError()
     for i, addr in enumerate(addrs):
-        b = ipaddress.IPv4Address(addr).packed
+        b = ip_packed(addr)
         memcpy(&a[i], <const char *> b, 4)
     return a
 
@@ -103,7 +92,17 @@ cdef class CheckIPHeader(HeaderCheck):
 
     =a CheckIPHeader2, MarkIPHeader, SetIPChecksum, StripIPHeader
     """
-    arguments = None
+    arguments = (
+        Arg("INTERFACES", _interfaces, None),
+        Arg("BADSRC", IPAddressList, None),
+        Arg("GOODDST", IPAddressList, None),
+        Arg("OFFSET", Unsigned, 0),
+        Arg("VERBOSE", Bool, False),
+        Arg("DETAILS", Bool, False),
+        Arg("CHECKSUM", Bool, True),
+        Arg("OFFSET", _old_offset, None, positional=True, attr="old_offset", stage=1,
+            doc="Click's old syntax: a lone integer after the keywords"),
+    )
     REASONS = ("tiny packet", "bad IP version", "bad IP header length", "bad IP length",
                "bad IP checksum", "bad source address")
     FAILURE = "{name}: IP header check failed: {reason}"
@@ -128,24 +127,12 @@ cdef class CheckIPHeader(HeaderCheck):
 
     def configure(self, conf, errh):
         cdef int n
-        keywords = {a.keyword for a in KEYWORDS}
-        kw_args, positional = [], []
-        for arg in conf:
-            kw = split_keyword(arg)
-            (kw_args if kw is not None and kw[0] in keywords else positional).append(arg)
-        values = parse_arguments(self, kw_args, KEYWORDS, errh)
+        values = parse_arguments(self, conf, type(self).arguments, errh)
         if values is None:
             return False
-        offset = values["offset"]
-        if positional:
-            # Click's old syntax (BADSRC2, OFFSET) reads keywords only, so the one
-            # positional argument it accepts is an integer OFFSET.
-            try:
-                if len(positional) != 1:
-                    raise ArgError("")
-                offset = Unsigned(positional[0])
-            except ArgError:
-                return errh.error("too many arguments")
+        offset = values["offset"] if values["old_offset"] is None else values["old_offset"]
+        if offset < 0:
+            return errh.error("too many arguments")
         bad_src, good_dst = [], []
         if values["interfaces"] is not None:
             bad_src, good_dst = values["interfaces"]

@@ -29,8 +29,8 @@ from clickpy.elements.ip.ip_route_table cimport NO_ROUTE_PORT, IPRouteTable
 from clickpy.runtime.packet cimport Packet
 
 from clickpy.elements.ip.ip_route_table import (
-    EEXIST, ENOENT, ENOMEM, LOOKUP_HANDLER, TABLE_HANDLER, UPDATE_HANDLERS, IPRoute, mask_prefix_len,
-    prefix_mask)
+    EEXIST, ENOENT, ENOMEM, LOOKUP_HANDLER, TABLE_HANDLER, UPDATE_HANDLERS, IPRoute)
+from clickpy.runtime.args import mask_prefix_len, prefix_mask
 from clickpy.runtime.handlers import Write
 
 cdef enum:

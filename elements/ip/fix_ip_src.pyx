@@ -6,7 +6,7 @@ from clickpy.elements.ip.ip_header cimport IP_HEADER_LEN, ip_hl, ip_set_checksum
 from clickpy.runtime.element cimport SimpleElement
 from clickpy.runtime.packet cimport FIX_IP_SRC_ANNO_OFFSET, Packet, packet_uniqueify
 
-from clickpy.runtime.args import Arg, IPAddress, parse_arguments
+from clickpy.runtime.args import Arg, IPAddress, ip_packed, ip_unpacked, parse_arguments
 
 
 cdef class FixIPSrc(SimpleElement):
@@ -41,12 +41,13 @@ cdef class FixIPSrc(SimpleElement):
 
     @property
     def ipaddr(self):
-        return f"{self._ip[0]}.{self._ip[1]}.{self._ip[2]}.{self._ip[3]}"
+        """IPADDR as an int (clickpy.runtime.args' IPv4 form)."""
+        return ip_unpacked(self._ip[:4])
 
     @ipaddr.setter
-    def ipaddr(self, str value):
-        for i, x in enumerate(value.split(".")):
-            self._ip[i] = int(x)
+    def ipaddr(self, value):
+        cdef bytes packed = ip_packed(value)
+        memcpy(self._ip, <const char *> packed, 4)
 
     cdef Packet *simple_action(self, Packet *p) noexcept:
         cdef unsigned char *iph

@@ -3,6 +3,7 @@
 from clickpy.elements.ip.ip_filter cimport IPFilter
 
 from clickpy.lang.confstring import join_args, split_args
+from clickpy.runtime.args import Arg, language, parse_arguments
 from clickpy.runtime.handlers import Handler, HandlerError
 
 from clickpy.elements.ip.ip_filter_language import compile_rules
@@ -14,7 +15,7 @@ def _pattern_handler(int i):
         return conf[i] if i < len(conf) else ""
 
     def write(e, value):
-        from clickpy.runtime.router import ElementErrors
+        from clickpy.runtime.error_handler import ElementErrors
 
         conf = split_args(e.config)
         while len(conf) <= i:
@@ -27,6 +28,17 @@ def _pattern_handler(int i):
         e.config = join_args(conf)
 
     return Handler(f"pattern{i}", read=read, write=write, calm=True)
+
+
+def _patterns(texts, element, errh):
+    """IPClassifier's arguments, one pattern per output -> the CompiledRules."""
+    if len(texts) != element.noutputs:
+        return errh.error(f"need {element.noutputs} arguments, one per output port")
+    result = compile_rules(texts, element.noutputs, element, errh, classifier=True)
+    router = element.router
+    if result is not None and (router is None or not getattr(router, "initialized", False)):
+        result.program.warn_unused_outputs(element.noutputs, errh)
+    return result
 
 
 cdef class IPClassifier(IPFilter):
@@ -118,15 +130,11 @@ cdef class IPClassifier(IPFilter):
     """
     port_count = "1/-"
     processing = "h"
+    arguments = (Arg("PATTERN", language(_patterns), rest=True, doc="one per output port"),)
 
     def configure(self, conf, errh):
-        if len(conf) != self.noutputs:
-            return errh.error(f"need {self.noutputs} arguments, one per output port")
-        result = compile_rules(conf, self.noutputs, self, errh, classifier=True)
-        if result is None:
+        values = parse_arguments(self, conf, type(self).arguments, errh)
+        if values is None:
             return False
-        router = self.router
-        if router is None or not getattr(router, "initialized", False):
-            result.program.warn_unused_outputs(self.noutputs, errh)
         self.extra_handlers = tuple(_pattern_handler(i) for i in range(self.noutputs))
-        return self._finish_configure(result)
+        return self._finish_configure(values["pattern"])

@@ -9,9 +9,7 @@ from clickpy.elements.ip.ip_header cimport (IP_DF, IP_ECN_CE, IP_ECN_ECT1, IP_EC
                                             in_cksum, load_u16_raw, store_u16_raw, update_in_cksum,
                                             wr16)
 
-import socket
-
-from clickpy.runtime.args import Arg, AnyArg, ArgError, Bool, Int, IPAddress, parse_arguments
+from clickpy.runtime.args import Arg, AnyArg, ArgError, Bool, Int, IPAddress, ip_packed, parse_arguments, unparse_ip
 from clickpy.runtime.handlers import Handler, write_keyword
 from clickpy.elements.ip.ip_args import Byte, IPProto
 
@@ -62,15 +60,16 @@ cdef class IPEncap(SimpleElement):
         Arg("DF", Bool, False),
     )
     handlers = (
-        Handler("src", read=lambda e: e.src, write=write_keyword("SRC", 1), calm=True),
-        Handler("dst", read=lambda e: e.dst, write=write_keyword("DST", 2), calm=True),
+        Handler("src", read=lambda e: unparse_ip(e.src), write=write_keyword("SRC", 1), calm=True),
+        Handler("dst", read=lambda e: "DST_ANNO" if e.use_dst_anno else unparse_ip(e.dst),
+                write=write_keyword("DST", 2), calm=True),
     )
     live_reconfigure = True
 
     cdef unsigned char _iph[20]
     cdef public bint use_dst_anno
-    cdef public str src
-    cdef public str dst
+    cdef public object src          # ints (clickpy.runtime.args' IPv4 form); dst 0 with DST_ANNO
+    cdef public object dst
     cdef public uint32_t id
 
     def configure(self, conf, errh):
@@ -81,7 +80,7 @@ cdef class IPEncap(SimpleElement):
         dst_text = values["dst"].strip()
         use_dst_anno = dst_text == "DST_ANNO"
         if use_dst_anno:
-            dst = "0.0.0.0"
+            dst = 0
         else:
             try:
                 dst = IPAddress(dst_text, self)
@@ -117,8 +116,8 @@ cdef class IPEncap(SimpleElement):
             tosv |= IP_ECN_ECT1 if ect == 1 else IP_ECN_ECT2
         if ce:
             tosv |= IP_ECN_CE
-        cdef bytes s = socket.inet_aton(values["src"])
-        cdef bytes d = socket.inet_aton(dst)
+        cdef bytes s = ip_packed(values["src"])
+        cdef bytes d = ip_packed(dst)
         h[0] = 0x45
         h[1] = tosv
         wr16(h + 2, 0)
@@ -135,7 +134,7 @@ cdef class IPEncap(SimpleElement):
         memcpy(self._iph, h, 20)
         self.use_dst_anno = use_dst_anno
         self.src = values["src"]
-        self.dst = "DST_ANNO" if use_dst_anno else dst
+        self.dst = dst
         return True
 
     def initialize(self, errh):

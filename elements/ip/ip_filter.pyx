@@ -16,6 +16,7 @@ from libc.string cimport memcpy, memset
 from clickpy.runtime.element cimport Element, OutputRun, run_add, run_flush, run_start
 from clickpy.runtime.packet cimport Batch, Packet, PacketObject
 
+from clickpy.runtime.args import Arg, language, parse_arguments
 from clickpy.runtime.handlers import Read
 
 from clickpy.elements.ip.ip_filter_language import OFFSET_NET, OFFSET_TRANSP, compile_rules
@@ -210,6 +211,11 @@ cdef void _free_code(FilterCode *code) noexcept:
     code.nsteps = 0
 
 
+def _rules(texts, element, errh):
+    """IPFilter's arguments, 'ACTION PATTERN' rules -> the CompiledRules."""
+    return compile_rules(texts, element.noutputs, element, errh)
+
+
 cdef class IPFilter(Element):
     """=c
     IPFilter(ACTION_1 PATTERN_1, ..., ACTION_N PATTERN_N)
@@ -261,7 +267,7 @@ cdef class IPFilter(Element):
     port_count = "1/-"
     processing = "h"
     flags = ""
-    arguments = None
+    arguments = (Arg("RULE", language(_rules), rest=True, doc="'ACTION PATTERN', one per output"),)
     live_reconfigure = True
     handlers = (Read("program", lambda e: e.program_text(), calm=True),)
 
@@ -274,10 +280,10 @@ cdef class IPFilter(Element):
         _free_code(&self._code)
 
     def configure(self, conf, errh):
-        result = compile_rules(conf, self.noutputs, self, errh)
-        if result is None:
+        values = parse_arguments(self, conf, type(self).arguments, errh)
+        if values is None:
             return False
-        return self._finish_configure(result)
+        return self._finish_configure(values["rule"])
 
     def _finish_configure(self, compiled):
         cdef FilterCode code

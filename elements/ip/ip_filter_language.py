@@ -33,13 +33,15 @@ says ``pattern 3 "tcp port htp"``). Each rule reports its first error.
 """
 from __future__ import annotations
 
-import ipaddress
 import socket
 
 from clickpy.lang.confstring import unquote
-from clickpy.runtime.args import ArgError, EtherAddress, IPAddress, IPPrefixOnly
+from clickpy.runtime.args import ArgError, EtherAddress, IPAddress, IPPrefixOnly, unparse_ip
 
-from clickpy.elements.ip.ip_args import ICMP_TYPES, IP_PROTOS
+from clickpy.runtime.names import (
+    ICMP_TYPES, IP_PROTO_DCCP, IP_PROTO_ICMP, IP_PROTO_IGMP, IP_PROTO_IPIP, IP_PROTO_PAYLOAD, IP_PROTO_TCP,
+    IP_PROTO_TCP_OR_UDP, IP_PROTO_TRANSP, IP_PROTO_UDP, IP_PROTOS,
+)
 from clickpy.elements.standard.classifier import (C_AND, C_OR, C_TERNARY, J_FAILURE, J_NEVER,
                                                    OFFSET_MAX, CompressedProgram, Program)
 from clickpy.elements.standard.port_info import lookup_port
@@ -68,15 +70,6 @@ FIELD_PROTO_MASK = 0x1FF << FIELD_PROTO_SHIFT
 FIELD_OFFSET_SHIFT = 5
 FIELD_OFFSET_MASK = 0xFFFF << FIELD_OFFSET_SHIFT
 FIELD_LENGTH_MASK = 0x1F
-
-IP_PROTO_ICMP = 1
-IP_PROTO_TCP = 6
-IP_PROTO_UDP = 17
-IP_PROTO_DCCP = 33
-IP_PROTO_TCP_OR_UDP = 256
-IP_PROTO_TRANSP = 258
-IP_PROTO_PAYLOAD = 259
-
 
 def _field(offset_bits, nbits, proto=0):
     return TYPE_FIELD | (proto << FIELD_PROTO_SHIFT) | (offset_bits << FIELD_OFFSET_SHIFT) | (nbits - 1)
@@ -128,7 +121,8 @@ _FIELD_NAMES = {
     FIELD_ICMP_TYPE: "icmp type",
 }
 
-_PROTO_WORDS = {IP_PROTO_ICMP: "icmp", 2: "igmp", 4: "ipip", IP_PROTO_TCP: "tcp",
+# The protocols IPFilter prints by name (the others as 'ip proto N').
+_PROTO_WORDS = {IP_PROTO_ICMP: "icmp", IP_PROTO_IGMP: "igmp", IP_PROTO_IPIP: "ipip", IP_PROTO_TCP: "tcp",
                 IP_PROTO_UDP: "udp", IP_PROTO_DCCP: "dccp", IP_PROTO_TCP_OR_UDP: "tcpudp",
                 IP_PROTO_TRANSP: "transp", IP_PROTO_PAYLOAD: "payload"}
 
@@ -312,14 +306,6 @@ def unparse_transp_proto(proto):
         return ""
     name = _PROTO_WORDS.get(proto)
     return name if name is not None else f"ip proto {proto}"
-
-
-def _ip_int(text):
-    return int(ipaddress.IPv4Address(text))
-
-
-def _ip_text(v):
-    return str(ipaddress.IPv4Address(v & _M32))
 
 
 def _ffs_msb(x):
@@ -1178,15 +1164,14 @@ class Parser:
 
     def _ip(self, word):
         try:
-            return _ip_int(IPAddress(word, self.context))
-        except (ArgError, ValueError):
+            return IPAddress(word, self.context)
+        except ArgError:
             return None
 
     def _prefix(self, word):
         try:
-            addr, mask = IPPrefixOnly(word, self.context)
-            return _ip_int(addr), _ip_int(mask)
-        except (ArgError, ValueError):
+            return IPPrefixOnly(word, self.context)
+        except ArgError:
             return None
 
     def _ether(self, word):
@@ -1229,8 +1214,8 @@ def _primitive_text(prim, snapshot):
     if t == TYPE_HOST:
         o = "!= " if prim.op_negated else ""
         if prim.mask == _M32:
-            return f"{sd}host {o}{_ip_text(prim.u)}"
-        return f"{sd}net {o}{_ip_text(prim.u)} mask {_ip_text(prim.mask)}"
+            return f"{sd}host {o}{unparse_ip(prim.u & _M32)}"
+        return f"{sd}net {o}{unparse_ip(prim.u & _M32)} mask {unparse_ip(prim.mask & _M32)}"
     if t == TYPE_ETHER:
         o = "!= " if prim.op_negated else ""
         m = f" & {_ether_text(prim.mask)}" if prim.mask != b"\xff" * 6 else ""

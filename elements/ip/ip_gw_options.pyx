@@ -10,8 +10,7 @@ from clickpy.runtime.branch cimport BranchElement
 from clickpy.runtime.packet cimport ICMP_PARAMPROB_ANNO_OFFSET, Packet, packet_uniqueify
 from clickpy.runtime.scheduler cimport Scheduler
 
-from clickpy.elements.icmp.icmp_error import addr_list
-from clickpy.runtime.args import Arg, IPAddress, parse_arguments
+from clickpy.runtime.args import Arg, IPAddress, IPAddressList, ip_packed, parse_arguments
 from clickpy.runtime.handlers import Read
 
 cdef enum:
@@ -47,7 +46,7 @@ cdef class IPGWOptions(BranchElement):
     processing = "a/ah"
     arguments = (
         Arg("MYADDR", IPAddress, positional=True, mandatory=True),
-        Arg("OTHERADDRS", addr_list, (), positional=True),
+        Arg("OTHERADDRS", IPAddressList, (), positional=True),
     )
     handlers = (Read("drops", lambda e: e.drops),)
 
@@ -64,10 +63,9 @@ cdef class IPGWOptions(BranchElement):
         if len(v["otheraddrs"]) > MAX_ADDRS:
             errh.error(f"OTHERADDRS: at most {MAX_ADDRS} addresses")
             return False
-        my = [int(x) for x in v["myaddr"].split(".")]
-        for i in range(4):
-            self._preferred[i] = my[i]
-        addrs = list(v["otheraddrs"]) + [(my[0] << 24) | (my[1] << 16) | (my[2] << 8) | my[3]]
+        cdef bytes packed = ip_packed(v["myaddr"])
+        memcpy(self._preferred, <const char *> packed, 4)
+        addrs = list(v["otheraddrs"]) + [v["myaddr"]]
         for i, a in enumerate(addrs):
             self._addrs[i] = a
         self._naddrs = len(addrs)

@@ -16,7 +16,7 @@ import sys
 from clickpy.runtime.args import (Arg, ArgError, Bool, Filename, Int, String, Word, parse_arguments,
                                   unparse_timestamp)
 from clickpy.runtime.handlers import HandlerError, ReadWrite
-from clickpy.elements.ip.ip_args import icmp_code_name, icmp_type_name, ip_proto_name
+from clickpy.runtime.names import icmp_code_name, icmp_type_name, ip_proto_name
 
 cdef enum:
     ICMP_ECHOREPLY = 0

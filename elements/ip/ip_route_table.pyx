@@ -14,7 +14,6 @@ path, the ``lookup_route`` cdef method.
 Routes on the slow path are ``IPRoute`` objects with host-order integer
 addresses; the data path never sees them.
 """
-import re
 import sys
 
 from libc.stdint cimport int32_t, uint32_t
@@ -23,7 +22,10 @@ from clickpy.runtime.element cimport Element, OutputRun, run_add, run_flush, run
 from clickpy.runtime.packet cimport Batch, Packet
 
 from clickpy.lang.confstring import shift_word, split_words, uncomment
-from clickpy.runtime.args import ArgError, Int, IPAddress
+from clickpy.runtime.args import (
+    Arg, ArgError, Int, IPAddress, IPPrefix, each_argument, mask_prefix_len, parse_arguments, parse_ip,
+    prefix_mask, unparse_ip,
+)
 from clickpy.runtime.handlers import HandlerError, Read, Write
 
 # Return codes of add_route / remove_route, as Click's negative errnos.
@@ -34,116 +36,27 @@ EINVAL = -22
 
 CMD_ADD, CMD_SET, CMD_REMOVE = 0, 1, 2
 
-_ALL_ONES = 0xFFFFFFFF
-
 
 # --- addresses and masks ------------------------------------------------------------
 
-def ip_unparse(uint32_t a):
-    return f"{a >> 24}.{(a >> 16) & 255}.{(a >> 8) & 255}.{a & 255}"
-
-
-def mask_prefix_len(uint32_t m):
-    """The prefix length of a contiguous mask, or -1 (Click's mask_to_prefix_len)."""
-    cdef uint32_t inv = ~m
-    if inv & (inv + 1):
-        return -1
-    return bin(m).count("1")
-
-
 def mask_unparse(uint32_t m):
     cdef int n = mask_prefix_len(m)
-    return str(n) if n >= 0 else ip_unparse(m)
-
-
-def prefix_mask(int n):
-    return 0 if n <= 0 else (_ALL_ONES << (32 - n)) & _ALL_ONES
-
-
-_DOTTED = re.compile(r"(\d{1,3})(?:\.(\d{1,3}))?(?:\.(\d{1,3}))?(?:\.(\d{1,3}))?\Z")
-
-
-def _basic_ip(str text):
-    """'A[.B[.C[.D]]]' -> (host-order value, bytes given), or None."""
-    m = _DOTTED.match(text)
-    if m is None:
-        return None
-    value = 0
-    n = 0
-    for g in m.groups():
-        if g is None:
-            break
-        b = int(g)
-        if b > 255:
-            return None
-        value |= b << (24 - 8 * n)
-        n += 1
-    return value, n
-
-
-def _dotted_to_int(str s):
-    a, b, c, d = s.split(".")
-    return (int(a) << 24) | (int(b) << 16) | (int(c) << 8) | int(d)
+    return str(n) if n >= 0 else unparse_ip(m)
 
 
 def parse_ip_address(str text, element=None):
-    """An IP address (dotted quad or an AddressInfo name) as an integer, or None."""
-    b = _basic_ip(text)
-    if b is not None:
-        return b[0] if b[1] == 4 else None
+    """An IP address (clickpy.runtime.args' IPAddress) as an integer, or None."""
     try:
-        return _dotted_to_int(IPAddress(text, element))
-    except (ArgError, ValueError):
+        return IPAddress(text, element)
+    except ArgError:
         return None
-
-
-def _prefix_with_slash(str addr_text, str mask_text, element):
-    b = _basic_ip(addr_text)
-    if b is not None:
-        addr, nbytes = b
-    else:
-        addr = parse_ip_address(addr_text, element)
-        if addr is None:
-            return None
-        nbytes = 4
-    if mask_text.isdigit() and mask_text.isascii() and int(mask_text) <= 32:
-        mask = prefix_mask(int(mask_text))
-    else:
-        mask = parse_ip_address(mask_text, element)
-        if mask is None:
-            return None
-    # A mask may not cover bits the address left out ('18.26/24' is wrong).
-    if nbytes < 4 and mask & ~prefix_mask(nbytes * 8) & _ALL_ONES:
-        return None
-    return addr, mask
 
 
 def parse_ip_prefix(str text, element=None):
-    """'ADDR/MASK', 'ADDR/LEN', a bare address (/32), or an AddressInfo name.
-
-    Returns (addr, mask) as integers or None. The order of attempts is
-    Click's IPPrefixArg with bare addresses allowed: an AddressInfo name
-    that is both an address and a prefix means the address.
-    """
-    slash = text.rfind("/")
-    if 0 < slash < len(text) - 1:
-        r = _prefix_with_slash(text[:slash], text[slash + 1:], element)
-        if r is not None:
-            return r
-    a = parse_ip_address(text, element)
-    if a is not None:
-        return a, _ALL_ONES
-    # Last, an AddressInfo prefix name (and nothing more lenient).
-    router = getattr(element, "router", None)
-    if router is None:
-        return None
+    """An IP prefix or bare address (clickpy.runtime.args' IPPrefix) as (addr, mask), or None."""
     try:
-        v = router.address_info(text, "ipprefix", element)
-        if v is None:
-            return None
-        addr, mask = v
-        return _dotted_to_int(str(addr)), _dotted_to_int(str(mask))
-    except (ArgError, ValueError, TypeError, IndexError):
+        return IPPrefix(text, element)
+    except ArgError:
         return None
 
 
@@ -174,17 +87,17 @@ class IPRoute:
                 and (self.port < 0 or (self.gw == other.gw and self.port == other.port)))
 
     def unparse_addr(self):
-        return f"{ip_unparse(self.addr)}/{mask_unparse(self.mask)}"
+        return f"{unparse_ip(self.addr)}/{mask_unparse(self.mask)}"
 
     def unparse(self, tabs=False):
         """Click's format: 'ADDR/MASK GW PORT', or tab-aligned columns for tables."""
         if not tabs:
-            gw = ip_unparse(self.gw) if self.gw else "-"
+            gw = unparse_ip(self.gw) if self.gw else "-"
             return f"{self.unparse_addr()} {gw} {self.port if self.real() else -1}"
         a = self.unparse_addr() + "\t"
         if len(a) < 17:
             a += "\t"
-        g = (ip_unparse(self.gw) if self.gw else "-") + "\t"
+        g = (unparse_ip(self.gw) if self.gw else "-") + "\t"
         if len(g) < 9:
             g += "\t"
         return a + g + str(self.port if self.real() else -1)
@@ -196,23 +109,6 @@ class IPRoute:
         return f"IPRoute({self.unparse()!r})"
 
 
-cdef long _dotted_quad(str s):
-    """'A.B.C.D' in decimal (the common case) as an integer, or -1 for anything else."""
-    parts = s.split(".")
-    if len(parts) != 4:
-        return -1
-    cdef long v = 0
-    cdef long b
-    for part in parts:
-        if not part.isdigit() or len(part) > 3 or not part.isascii():
-            return -1
-        b = int(part)
-        if b > 255:
-            return -1
-        v = (v << 8) | b
-    return v
-
-
 def parse_route(str text, bint remove=False, element=None):
     """Parse 'ADDR/MASK [GW] OUT' (Click's cp_ip_route); None if malformed.
 
@@ -220,7 +116,8 @@ def parse_route(str text, bint remove=False, element=None):
     """
     # Fast path for the plain 'A.B.C.D/LEN [A.B.C.D|-] PORT' of big tables;
     # anything else (names, short or dotted masks, quotes) takes the full parser.
-    cdef long addr, gw = 0, plen
+    cdef long plen
+    gw = 0
     words = text.split()
     if 2 <= len(words) <= 3:
         addr_text, slash, plen_text = words[0].partition("/")
@@ -228,11 +125,11 @@ def parse_route(str text, bint remove=False, element=None):
         if (slash and plen_text.isdigit() and plen_text.isascii() and len(plen_text) <= 2
                 and port_text.isdigit() and port_text.isascii() and len(port_text) <= 9
                 and (len(port_text) == 1 or port_text[0] != "0")):
-            addr = _dotted_quad(addr_text)
+            addr = parse_ip(addr_text)
             plen = int(plen_text)
             if len(words) == 3 and words[1] != "-":
-                gw = _dotted_quad(words[1])
-            if addr >= 0 and gw >= 0 and plen <= 32:
+                gw = parse_ip(words[1])
+            if addr is not None and gw is not None and plen <= 32:
                 mask = prefix_mask(plen)
                 return IPRoute(addr & mask, mask, gw, int(port_text))
     return _parse_route_slow(text, remove, element)
@@ -265,6 +162,16 @@ def _parse_route_slow(str text, bint remove, element):
         return None
     if i + 1 < len(words):
         return None
+    return route
+
+
+def _configured_route(str text, int i, element):
+    """One of a route table's arguments, 'ADDR/MASK [GATEWAY] OUTPUT' -> Route."""
+    route = parse_route(text, False, element)
+    if route is None:
+        raise ArgError(f"argument {i + 1} should be 'ADDR/MASK [GATEWAY] OUTPUT'")
+    if route.port < 0 or route.port >= element.noutputs:
+        raise ArgError(f"argument {i + 1} bad OUTPUT")
     return route
 
 
@@ -305,7 +212,7 @@ def _lookup_handler(e, param):
     if a is None:
         raise HandlerError("expected IP address")
     port, gw = e.lookup(a)
-    return f"{port} {ip_unparse(gw)}" if gw else str(port)
+    return f"{port} {unparse_ip(gw)}" if gw else str(port)
 
 
 _write_add = _run(lambda e, v, errh: e.run_command(CMD_ADD, v, None, errh))
@@ -352,7 +259,7 @@ cdef class IPRouteTable(Element):
     abstract = True
     port_count = "1/-"
     processing = "h"
-    arguments = None
+    arguments = (Arg("ROUTE", each_argument(_configured_route), rest=True, doc="'ADDR/MASK [GATEWAY] OUTPUT', any number"),)
     handlers = UPDATE_HANDLERS + (TABLE_HANDLER, LOOKUP_HANDLER)
     # Which routine's name prefixes the 'no route' complaint (Click's).
     no_route_label = "IPRouteTable"
@@ -360,22 +267,17 @@ cdef class IPRouteTable(Element):
     # --- configuration ------------------------------------------------------------
 
     def configure(self, conf, errh):
+        values = parse_arguments(self, conf, type(self).arguments, errh)
+        if values is None:
+            return False
         eexist = 0
         ok = True
-        for i, text in enumerate(conf):
-            route = parse_route(text, False, self)
-            if route is None:
-                errh.error(f"argument {i + 1} should be 'ADDR/MASK [GATEWAY] OUTPUT'")
+        for route in values["route"]:
+            r, _ = self.add_route(route, False, errh)
+            if r == EEXIST:
+                eexist += 1
+            elif r < 0:
                 ok = False
-            elif route.port < 0 or route.port >= self.noutputs:
-                errh.error(f"argument {i + 1} bad OUTPUT")
-                ok = False
-            else:
-                r, _ = self.add_route(route, False, errh)
-                if r == EEXIST:
-                    eexist += 1
-                elif r < 0:
-                    ok = False
         if eexist:
             routes = "routes" if eexist > 1 else "route"
             errh.warning(f"{eexist} {routes} replaced by later versions")
@@ -521,6 +423,6 @@ cdef class IPRouteTable(Element):
             n = _complaints.get(label, 0) + 1
             _complaints[label] = n
             if n <= 5:
-                sys.stderr.write(f"{label}: no route for {ip_unparse(addr)}\n")
+                sys.stderr.write(f"{label}: no route for {unparse_ip(addr)}\n")
         except BaseException:
             pass

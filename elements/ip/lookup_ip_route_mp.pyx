@@ -9,9 +9,9 @@ from clickpy.elements.ip.ip_route_table cimport anno_dst_ip, set_anno_dst_ip
 from clickpy.runtime.element cimport Element
 from clickpy.runtime.packet cimport Packet
 
-from clickpy.elements.ip.ip_route_table import ip_unparse, parse_ip_address, parse_ip_prefix
+from clickpy.elements.ip.ip_route_table import parse_ip_address, parse_ip_prefix
 from clickpy.lang.confstring import split_words
-from clickpy.runtime.args import ArgError, Int
+from clickpy.runtime.args import Arg, ArgError, Int, each_argument, parse_arguments, unparse_ip
 
 
 cdef struct MPRoute:
@@ -19,6 +19,21 @@ cdef struct MPRoute:
     uint32_t mask
     uint32_t gw
     int32_t port
+
+
+def _route(str arg, int i, element):
+    """One of LookupIPRouteMP's arguments, 'DADDR/MASK [GATEWAY] OUTPUT' -> (dst, mask, gw, output)."""
+    words = split_words(arg)
+    if len(words) in (2, 3):
+        pm = parse_ip_prefix(words[0], element)
+        try:
+            out = Int(words[len(words) - 1])
+        except ArgError:
+            out = None
+        gw = parse_ip_address(words[1], element) if len(words) == 3 else 0
+        if pm is not None and out is not None and gw is not None and out >= 0:
+            return (pm[0] & pm[1], pm[1], gw, out)
+    raise ArgError(f"argument {i + 1} should be `DADDR/MASK [GATEWAY] OUTPUT'")
 
 
 cdef class LookupIPRouteMP(Element):
@@ -40,7 +55,7 @@ cdef class LookupIPRouteMP(Element):
     """
     port_count = "1/-"
     processing = "a"
-    arguments = None
+    arguments = (Arg("ROUTE", each_argument(_route), rest=True, doc="'DADDR/MASK [GATEWAY] OUTPUT', any number"),)
 
     cdef MPRoute *_t
     cdef int _n
@@ -55,29 +70,11 @@ cdef class LookupIPRouteMP(Element):
         free(self._t)
 
     def configure(self, conf, errh):
-        routes = []
-        maxout = -1
-        for i, arg in enumerate(conf):
-            words = split_words(arg)
-            r = None
-            if len(words) in (2, 3):
-                pm = parse_ip_prefix(words[0], self)
-                try:
-                    out = Int(words[len(words) - 1])
-                except ArgError:
-                    out = None
-                gw = 0
-                if len(words) == 3:
-                    gw = parse_ip_address(words[1], self)
-                if pm is not None and out is not None and gw is not None and out >= 0:
-                    r = (pm[0] & pm[1], pm[1], gw, out)
-            if r is None:
-                errh.error(f"argument {i + 1} should be `DADDR/MASK [GATEWAY] OUTPUT'")
-            else:
-                routes.append(r)
-                maxout = max(maxout, r[3])
-        if len(routes) != len(conf):
+        values = parse_arguments(self, conf, type(self).arguments, errh)
+        if values is None:
             return False
+        routes = values["route"]
+        maxout = max((r[3] for r in routes), default=-1)
         if maxout < 0:
             errh.warning("no routes")
         if maxout >= self.noutputs:
@@ -102,7 +99,7 @@ cdef class LookupIPRouteMP(Element):
 
     def routes(self):
         cdef int i
-        return [(ip_unparse(self._t[i].dst), ip_unparse(self._t[i].mask), ip_unparse(self._t[i].gw),
+        return [(unparse_ip(self._t[i].dst), unparse_ip(self._t[i].mask), unparse_ip(self._t[i].gw),
                  self._t[i].port) for i in range(self._n)]
 
     cdef int lookup(self, uint32_t a, uint32_t *gw) noexcept:

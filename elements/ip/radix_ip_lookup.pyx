@@ -31,8 +31,8 @@ from clickpy.elements.ip.ip_route_table cimport (
 from clickpy.runtime.packet cimport Packet
 
 from clickpy.elements.ip.ip_route_table import (
-    ENOENT, EEXIST, ENOMEM, LOOKUP_HANDLER, TABLE_HANDLER, UPDATE_HANDLERS, IPRoute,
-    mask_prefix_len)
+    ENOENT, EEXIST, ENOMEM, LOOKUP_HANDLER, TABLE_HANDLER, UPDATE_HANDLERS, IPRoute)
+from clickpy.runtime.args import mask_prefix_len
 from clickpy.runtime.handlers import Write
 
 

@@ -5,9 +5,7 @@ from libc.string cimport memcpy
 from clickpy.runtime.element cimport SimpleElement
 from clickpy.runtime.packet cimport DST_IP_ANNO_OFFSET, Packet
 
-import socket
-
-from clickpy.runtime.args import Annotation, Arg, ArgError, IPAddress
+from clickpy.runtime.args import Annotation, Arg, ArgError, IPAddress, ip_packed, unparse_ip
 from clickpy.runtime.handlers import HandlerError, ReadWrite
 
 
@@ -38,10 +36,10 @@ cdef class SetIPAddress(SimpleElement):
         Arg("IPADDR", IPAddress, None, positional=True, mandatory=True, attr="addr"),
         Arg("ANNO", Annotation(4), DST_IP_ANNO_OFFSET),
     )
-    handlers = (ReadWrite("addr", lambda e: e.addr, _write_addr),)
+    handlers = (ReadWrite("addr", lambda e: unparse_ip(e.addr), _write_addr),)
     live_reconfigure = True
 
-    cdef public str addr
+    cdef public object addr     # an int (clickpy.runtime.args' IPv4 form)
     cdef public int anno
     cdef unsigned char _raw[4]
 
@@ -53,7 +51,7 @@ cdef class SetIPAddress(SimpleElement):
         return True
 
     def set_addr(self, addr):
-        cdef bytes b = socket.inet_aton(addr)
+        cdef bytes b = ip_packed(addr)
         memcpy(self._raw, <const char *> b, 4)
         self.addr = addr
 

@@ -12,9 +12,7 @@ from clickpy.elements.ip.ip_header cimport (IP_HEADER_LEN, IP_PROTO_TCP, IP_PROT
                                             pkt_transport_length, store_u32_raw,
                                             update_in_cksum_u32)
 
-import socket
-
-from clickpy.runtime.args import Arg, ArgError, Int, IPAddress, Word, parse_arguments
+from clickpy.runtime.args import Arg, ArgError, Int, IPAddress, Word, ip_packed, parse_arguments
 
 
 cdef class StoreIPAddress(BranchElement):
@@ -43,19 +41,22 @@ cdef class StoreIPAddress(BranchElement):
     """
     port_count = "1/1-2"
     processing = "a/ah"
-    arguments = None
+    # With one argument there is no ADDR: StoreIPAddress(OFFSET) stores the
+    # destination address annotation.
+    arguments = (
+        Arg("ADDR", IPAddress, None, positional=True, mandatory=True),
+        Arg("OFFSET", Word, None, positional=True, mandatory=True, doc="a byte offset, 'src' or 'dst'"),
+    )
 
     cdef public int offset          # >= 0 bytes, -12 source, -16 destination
     cdef public bint use_address
-    cdef public str address
+    cdef public object address      # an int (clickpy.runtime.args' IPv4 form), or None
     cdef uint32_t _addr             # memory order
 
     def configure(self, conf, errh):
         use_address = len(conf) > 1
-        spec = [Arg("OFFSET", Word, None, positional=True, mandatory=True)]
-        if use_address:
-            spec.insert(0, Arg("ADDR", IPAddress, None, positional=True, mandatory=True))
-        values = parse_arguments(self, conf, spec, errh)
+        spec = type(self).arguments
+        values = parse_arguments(self, conf, spec if use_address else spec[1:], errh)
         if values is None:
             return False
         word = values["offset"].lower()
@@ -72,7 +73,7 @@ cdef class StoreIPAddress(BranchElement):
                 return errh.error("type mismatch: OFFSET requires integer")
         self.use_address = use_address
         self.address = values.get("addr")
-        cdef bytes raw = socket.inet_aton(self.address or "0.0.0.0")
+        cdef bytes raw = ip_packed(self.address or 0)
         memcpy(&self._addr, <const char *> raw, 4)
         self.offset = offset
         return True

@@ -11,11 +11,11 @@ from clickpy.elements.rewriter.flow_table cimport (ANNO_REPLY, NOREF, RW_ADDMAP,
                                                    map_find, transport_length)
 from clickpy.elements.rewriter.rewriter_base cimport GET_ENTRY_REPLY, IPRewriterBase
 
-from clickpy.runtime.args import Bool
+from clickpy.runtime.args import Arg, Bool
 from clickpy.runtime.handlers import Read
 
 from clickpy.elements.ip.ip_header cimport ntohs
-from clickpy.elements.rewriter.rewriter_base import REWRITER_HANDLERS, AnnoByte, ip_unparse_raw
+from clickpy.elements.rewriter.rewriter_base import REWRITER_HANDLERS, AnnoByte, ip_unparse_raw, rewriter_arguments
 
 cdef enum:
     ICMP_ECHOREPLY = 0
@@ -58,10 +58,10 @@ cdef class ICMPPingRewriter(IPRewriterBase):
     seconds), REAP_INTERVAL (default 15 minutes), MAPPING_CAPACITY,
     DST_ANNO (default true), REPLY_ANNO, as in IPRewriter.
 
-    =h table read-only
+    =h table, mappings read-only
     The mapping table: '(SRC, DST, ID) => (SRC2, DST2, ID2) [FOUT ROUT] iINPUT expSECONDS'.
 
-    =h table_size, mapping_failures, size, capacity, patterns, patternN, clear
+    =h table_size, nmappings, mapping_failures, size, capacity, patterns, patternN, clear
     As in IPRewriter.
 
     =e
@@ -69,10 +69,10 @@ cdef class ICMPPingRewriter(IPRewriterBase):
 
     =a IPRewriter, ICMPPingResponder, ICMPRewriter
     """
-    keyword_stages = ((
-        ("DST_ANNO", Bool, "dst_anno"),
-        ("REPLY_ANNO", AnnoByte, "reply_anno"),
-    ),)
+    arguments = rewriter_arguments((
+        Arg("DST_ANNO", Bool, True),
+        Arg("REPLY_ANNO", AnnoByte, None),
+    ))
     handlers = REWRITER_HANDLERS + (
         Read("table", lambda e: e.table_text(0), expensive=True),
         Read("mappings", lambda e: e.table_text(0), expensive=True),

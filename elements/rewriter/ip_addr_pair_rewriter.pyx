@@ -10,9 +10,10 @@ from clickpy.elements.rewriter.flow_table cimport (ANNO_REPLY, NOREF, RW_ADDMAP,
 from clickpy.elements.rewriter.rewriter_base cimport IPRewriterBase
 from clickpy.elements.rewriter.ip_addr_rewriter cimport addr_flow_transport_csum
 
+from clickpy.runtime.args import Arg
 from clickpy.runtime.handlers import Read
 
-from clickpy.elements.rewriter.rewriter_base import REWRITER_HANDLERS, AnnoByte, ip_unparse_raw
+from clickpy.elements.rewriter.rewriter_base import REWRITER_HANDLERS, AnnoByte, ip_unparse_raw, rewriter_arguments
 
 
 cdef class IPAddrPairRewriter(IPRewriterBase):
@@ -49,10 +50,10 @@ cdef class IPAddrPairRewriter(IPRewriterBase):
     seconds), REAP_INTERVAL (default 15 minutes), MAPPING_CAPACITY,
     REPLY_ANNO, as in IPRewriter.
 
-    =h table read-only
+    =h table, mappings read-only
     The mapping table: '(SA, DA) => (SA', DA') [FOUT ROUT] iINPUT expSECONDS' per direction.
 
-    =h table_size, mapping_failures, size, capacity, patterns, patternN, clear
+    =h table_size, nmappings, mapping_failures, size, capacity, patterns, patternN, clear
     As in IPRewriter.
 
     =e
@@ -60,8 +61,7 @@ cdef class IPAddrPairRewriter(IPRewriterBase):
 
     =a IPRewriter, IPAddrRewriter
     """
-    keyword_stages = ((("REPLY_ANNO", AnnoByte, "reply_anno"),),)
-    default_timeout = 60 * 120
+    arguments = rewriter_arguments((Arg("REPLY_ANNO", AnnoByte, None),), default_timeout=60 * 120)
     handlers = REWRITER_HANDLERS + (
         Read("table", lambda e: e.table_text(0), expensive=True),
         Read("mappings", lambda e: e.table_text(0), expensive=True),

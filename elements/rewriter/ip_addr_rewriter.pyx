@@ -12,9 +12,10 @@ from clickpy.elements.rewriter.flow_table cimport (ANNO_DST, ANNO_REPLY, NOREF, 
                                                    transport_length)
 from clickpy.elements.rewriter.rewriter_base cimport IPRewriterBase
 
+from clickpy.runtime.args import Arg
 from clickpy.runtime.handlers import Read
 
-from clickpy.elements.rewriter.rewriter_base import REWRITER_HANDLERS, AnnoByte, ip_unparse_raw
+from clickpy.elements.rewriter.rewriter_base import REWRITER_HANDLERS, AnnoByte, ip_unparse_raw, rewriter_arguments
 
 
 cdef void addr_flow_transport_csum(RWFlow *f, Packet *p, int d) noexcept nogil:
@@ -69,10 +70,10 @@ cdef class IPAddrRewriter(IPRewriterBase):
     seconds), REAP_INTERVAL (default 15 minutes), MAPPING_CAPACITY,
     REPLY_ANNO, as in IPRewriter.
 
-    =h table read-only
+    =h table, mappings read-only
     The mapping table: 'SADDR => SADDR2 [FOUT ROUT] iINPUT expSECONDS' per direction.
 
-    =h table_size, mapping_failures, size, capacity, patterns, patternN, clear
+    =h table_size, nmappings, mapping_failures, size, capacity, patterns, patternN, clear
     As in IPRewriter.
 
     =e
@@ -80,8 +81,7 @@ cdef class IPAddrRewriter(IPRewriterBase):
 
     =a IPRewriter, IPAddrPairRewriter, StoreIPAddress
     """
-    keyword_stages = ((("REPLY_ANNO", AnnoByte, "reply_anno"),),)
-    default_timeout = 60 * 120
+    arguments = rewriter_arguments((Arg("REPLY_ANNO", AnnoByte, None),), default_timeout=60 * 120)
     handlers = REWRITER_HANDLERS + (
         Read("table", lambda e: e.table_text(0), expensive=True),
         Read("mappings", lambda e: e.table_text(0), expensive=True),

@@ -13,9 +13,11 @@ from clickpy.elements.rewriter.flow_table cimport (ANNO_REPLY, NOREF, OWNER_UDP,
 from clickpy.elements.rewriter.rewriter_base cimport IPRewriterBase, prefetch_port_flows
 from clickpy.elements.rewriter.tcp_rewriter cimport TCPRewriter
 
+from clickpy.runtime.args import Arg
 from clickpy.runtime.handlers import Read
 
-from clickpy.elements.rewriter.rewriter_base import DEFAULT_GUARANTEE, NS, REWRITER_HANDLERS, SecondsArg, lookup_handler
+from clickpy.elements.rewriter.rewriter_base import (DEFAULT_GUARANTEE, NS, REWRITER_HANDLERS, SecondsArg, lookup_handler,
+                                                        rewriter_arguments)
 from clickpy.elements.rewriter.tcp_rewriter import TCP_KEYWORDS
 
 
@@ -87,8 +89,8 @@ cdef class IPRewriter(TCPRewriter):
 
     Times are router time (simulated under --simtime).
 
-    =h table_size read-only
-    The number of mappings made by this IPRewriter's inputs (nmappings: the same).
+    =h table_size, nmappings read-only
+    The number of mappings made by this IPRewriter's inputs.
 
     =h mapping_failures read-only
     How many new flows could not be mapped: no free port, or the table full.
@@ -101,12 +103,12 @@ cdef class IPRewriter(TCPRewriter):
     The flow set's capacity. Writing it removes the flows over the new
     capacity, those that expire first.
 
-    =h tcp_table read-only
+    =h tcp_table, tcp_mappings read-only
     The TCP mapping table: one line per direction of each flow,
     '(SA, SP, DA, DP) => (SA', SP', DA', DP') [FOUT ROUT] iINPUT expSECONDS',
     the output of that direction starred.
 
-    =h udp_table read-only
+    =h udp_table, udp_mappings read-only
     The UDP mapping table.
 
     =h tcp_lookup read-only
@@ -131,10 +133,10 @@ cdef class IPRewriter(TCPRewriter):
     IPRewriterPatterns, RoundRobinIPMapper, FTPPortMapper, ICMPRewriter,
     ICMPPingRewriter
     """
-    keyword_stages = ((
-        ("UDP_TIMEOUT", SecondsArg, "udp_timeout"),
-        ("UDP_STREAMING_TIMEOUT", SecondsArg, "udp_streaming_timeout"),
-        ("UDP_GUARANTEE", SecondsArg, "udp_guarantee"),
+    arguments = rewriter_arguments((
+        Arg("UDP_TIMEOUT", SecondsArg, 300),
+        Arg("UDP_STREAMING_TIMEOUT", SecondsArg, None, doc="default: the UDP_TIMEOUT"),
+        Arg("UDP_GUARANTEE", SecondsArg, DEFAULT_GUARANTEE),
     ), TCP_KEYWORDS)
     handlers = REWRITER_HANDLERS + (
         Read("tcp_table", lambda e: e.table_text(0), expensive=True),
@@ -167,16 +169,13 @@ cdef class IPRewriter(TCPRewriter):
     cdef RWOwner *owner_for(self, int ip_p) noexcept:
         return &self._udp_owner if ip_p == IP_PROTO_UDP else &self._owner
 
-    def keyword_defaults(self):
-        values = TCPRewriter.keyword_defaults(self)
-        values.update(udp_timeout=300, udp_guarantee=DEFAULT_GUARANTEE)
-        return values
-
-    def apply_keywords(self, values, given, errh):
-        if not TCPRewriter.apply_keywords(self, values, given, errh):
+    def apply_keywords(self, values, errh):
+        if not TCPRewriter.apply_keywords(self, values, errh):
             return False
         udp_timeout = values["udp_timeout"]
-        streaming = values["udp_streaming_timeout"] if "udp_streaming_timeout" in given else udp_timeout
+        streaming = values["udp_streaming_timeout"]
+        if streaming is None:
+            streaming = udp_timeout
         self._udp_owner.timeout = udp_timeout * NS
         self._udp_owner.guarantee = values["udp_guarantee"] * NS
         self._udp_owner.udp_streaming_timeout = streaming * NS

@@ -1,10 +1,33 @@
 """IPRewriterPatterns: names patterns for the rewriters' input specs."""
 from clickpy.lang.confstring import shift_word, split_words
+from clickpy.runtime.args import Arg, ArgError, parse_arguments
 from clickpy.runtime.element import Element
 
 from clickpy.elements.rewriter import flow_table
 from clickpy.elements.rewriter.rewriter_pattern import (PatternError, PatternSpec, define_pattern, find_pattern,
                                                         parse_pattern, undefine_patterns)
+
+
+def _named_patterns(texts, element):
+    """IPRewriterPatterns' arguments, each 'NAME pattern...' -> [(name, Pattern)]."""
+    named, errors, seen = [], [], set()
+    for arg in texts:
+        name, rest = shift_word(arg)
+        if not name:
+            continue
+        if name in seen or find_pattern(element, name) is not None:
+            errors.append(f"pattern '{name}' already defined")
+            continue
+        try:
+            pattern = parse_pattern(split_words(rest), element)
+        except PatternError as err:
+            errors.append(str(err))
+            continue
+        seen.add(name)
+        named.append((name, flow_table.Pattern(pattern) if isinstance(pattern, PatternSpec) else pattern))
+    if errors:
+        raise ArgError(*errors)
+    return named
 
 
 class IPRewriterPatterns(Element):
@@ -35,29 +58,16 @@ class IPRewriterPatterns(Element):
     """
     port_count = "0/0"
     processing = "a"
-    arguments = None
+    arguments = (Arg("NAME", _named_patterns, rest=True, doc="'NAME SADDR SPORT DADDR DPORT', any number"),)
     configure_phase = 20        # Click's CONFIGURE_PHASE_INFO: before the rewriters
 
     def configure(self, conf, errh):
-        ok = True
-        for arg in conf:
-            name, rest = shift_word(arg)
-            if not name:
-                continue
-            if find_pattern(self, name) is not None:
-                errh.error(f"pattern '{name}' already defined")
-                ok = False
-                continue
-            try:
-                pattern = parse_pattern(split_words(rest), self)
-            except PatternError as err:
-                errh.error(str(err))
-                ok = False
-                continue
-            if isinstance(pattern, PatternSpec):
-                pattern = flow_table.Pattern(pattern)
+        values = parse_arguments(self, conf, type(self).arguments, errh)
+        if values is None:
+            return False
+        for name, pattern in values["name"]:
             define_pattern(self, name, pattern)
-        return ok
+        return True
 
     def cleanup(self, stage):
         undefine_patterns(self)

@@ -14,7 +14,7 @@ packet of a flow without mapping:
 Keyword arguments common to all: MAPPING_CAPACITY (a number, or another
 rewriter whose capacity to share; CAPACITY is a synonym), TIMEOUT,
 GUARANTEE, REAP_INTERVAL (REAP_TIME, deprecated). Each class adds its own
-(see ``keyword_stages``): as in Click, a class's keywords are read before
+(see ``rewriter_arguments``): as in Click, a class's keywords are read before
 its base's, so a keyword both know belongs to the class.
 
 The data path of each class is its ``process`` method: the packet's flow
@@ -34,7 +34,8 @@ from clickpy.runtime.element cimport Element, OutputRun, run_add, run_flush, run
 from clickpy.runtime.packet cimport (MAX_BATCH, Batch, Packet, packet_kill, packet_shared, packet_uniqueify)
 from clickpy.runtime.scheduler cimport Scheduler, Timer
 
-from clickpy.elements.ip.ip_header cimport IP_PROTO_TCP, IP_PROTO_UDP, ip_header_ok, load_u16_raw, load_u32_raw, ntohs
+from clickpy.elements.ip.ip_header cimport (IP_PROTO_TCP, IP_PROTO_UDP, htonl, htons, ip_header_ok, load_u16_raw,
+                                            load_u32_raw, ntohl, ntohs)
 from clickpy.elements.rewriter.flow_table cimport (
     NOREF, OWNER_PLAIN, RW_ADDMAP, RW_DROP, SPEC_DROP, SPEC_KEEP, SPEC_MAPPER, SPEC_NOCHANGE, SPEC_PATTERN,
     FlowKey, FlowMap, FlowSet, FlowStore, InputSpec, Pattern, RWFlow, RWOwner, entry_rewritten, flow_at,
@@ -42,12 +43,13 @@ from clickpy.elements.rewriter.flow_table cimport (
     pattern_rewrite, transport_length,
     store_add_owner, store_owner, store_remove_owner, store_shrink, store_size)
 
-import ipaddress
-import socket
-import struct
+
+from dataclasses import replace
 
 from clickpy.lang.confstring import split_keyword, split_words
-from clickpy.runtime.args import ArgError, Bool, Int, IPAddress, Seconds
+from clickpy.runtime.args import (
+    AnyArg, Arg, ArgError, Bool, Int, IPAddress, Seconds, each_argument, parse_arguments, unparse_ip,
+)
 from clickpy.runtime.handlers import Handler, HandlerError, Read, ReadWrite, Write
 
 from clickpy.elements.ip.ip_args import IPPort
@@ -79,48 +81,45 @@ def AnnoByte(text, element=None):
     return Annotation(1)(text, element)
 
 
-def AnyWord(text, element=None):
-    return text.strip()
+def rewriter_arguments(*stages, default_timeout=DEFAULT_TIMEOUT):
+    """A rewriter class's argument declaration: its own keyword stages, most
+    derived first, then the base's keywords, then one INPUTSPEC per input
+    port (Click's Args::consume: a keyword both know belongs to the class)."""
+    out = [replace(a, stage=n) for n, stage in enumerate(stages) for a in stage]
+    n = len(stages)
+    out += [
+        Arg("CAPACITY", AnyArg, None, attr="capacity", stage=n,
+            doc="a number, or a rewriter whose flow table to share"),
+        Arg("MAPPING_CAPACITY", AnyArg, None, attr="capacity", stage=n),
+        Arg("TIMEOUT", SecondsArg, default_timeout, stage=n),
+        Arg("GUARANTEE", SecondsArg, DEFAULT_GUARANTEE, stage=n),
+        Arg("REAP_INTERVAL", SecondsArg, DEFAULT_GC_INTERVAL, stage=n),
+        Arg("REAP_TIME", SecondsArg, DEFAULT_GC_INTERVAL, attr="reap_interval", stage=n),
+        Arg("INPUTSPEC", _input_specs, rest=True, doc="one per input port"),
+    ]
+    return tuple(out)
 
 
-BASE_KEYWORDS = (
-    ("CAPACITY", AnyWord, "capacity"),
-    ("MAPPING_CAPACITY", AnyWord, "capacity"),
-    ("TIMEOUT", SecondsArg, "timeout"),
-    ("GUARANTEE", SecondsArg, "guarantee"),
-    ("REAP_INTERVAL", SecondsArg, "reap_interval"),
-    ("REAP_TIME", SecondsArg, "reap_interval"),
-)
+def _input_spec(text, int i, element):
+    try:
+        return element.parse_input_spec(text, i)
+    except PatternError as err:
+        raise ArgError(f"input spec {i}: {err}") from None
 
 
-def consume_keywords(element, conf, stage, values, given, errh):
-    """Read stage's keywords out of conf (Click's Args::consume); the rest stays.
+_each_input_spec = each_argument(_input_spec)
 
-    A keyword given twice takes its last value. Returns (rest, ok).
-    """
-    rest = []
-    found = {}
-    for arg in conf:
-        kw = split_keyword(arg)
-        if kw is not None and any(k == kw[0] for k, _, _ in stage):
-            found[kw[0]] = kw[1]
-        else:
-            rest.append(arg)
-    ok = True
-    for keyword, parse, attr in stage:
-        if keyword not in found:
-            continue
-        try:
-            values[attr] = parse(found[keyword], element)
-            given.add(attr)
-        except ArgError as e:
-            errh.error(f"{keyword}: {e}")
-            ok = False
-    return rest, ok
+
+def _input_specs(texts, element):
+    """One INPUTSPEC per input port -> [ParsedSpec]."""
+    if len(texts) != element.ninputs:
+        raise ArgError(f"need {element.ninputs} arguments, one per input port")
+    return _each_input_spec(texts, element)
 
 
 def ip_unparse_raw(uint32_t raw):
-    return socket.inet_ntoa(struct.pack("=I", raw))
+    """An address as stored in a flow key (network byte order) as text."""
+    return unparse_ip(ntohl(raw))
 
 
 cdef str key_unparse(const FlowKey *k):
@@ -243,13 +242,9 @@ cdef class IPRewriterBase(Element):
     abstract = True
     port_count = "1-/1-"
     processing = "h"
-    arguments = None
+    arguments = rewriter_arguments()
     handlers = REWRITER_HANDLERS
     configure_phase = 100               # Click's CONFIGURE_PHASE_REWRITER
-    # This class's own keywords, read before its base's: stages of
-    # (KEYWORD, parser, attribute), most derived first.
-    keyword_stages = ()
-    default_timeout = DEFAULT_TIMEOUT
     owner_kind = OWNER_PLAIN
 
     def __cinit__(self, *args, **kwargs):
@@ -329,24 +324,14 @@ cdef class IPRewriterBase(Element):
 
     # --- configuration ----------------------------------------------------------------
 
-    @classmethod
-    def all_keyword_stages(cls):
-        return tuple(cls.keyword_stages) + (BASE_KEYWORDS,)
-
-    def keyword_defaults(self):
-        """Values of keyword attributes when not given (seconds for times)."""
-        return {"timeout": type(self).default_timeout, "guarantee": DEFAULT_GUARANTEE,
-                "reap_interval": DEFAULT_GC_INTERVAL, "capacity": None, "dst_anno": True,
-                "reply_anno": None}
-
-    def apply_keywords(self, values, given, errh):
-        """Set the C state from the keyword values; False after an error."""
+    def apply_keywords(self, values, errh):
+        """Set the C state from the parsed arguments; False after an error."""
         cdef IPRewriterBase other
         self._timeouts[0] = values["timeout"] * NS
         self._timeouts[1] = values["guarantee"] * NS
         self._gc_interval = values["reap_interval"]
-        self._annos = (1 if values["dst_anno"] else 0)
-        if values["reply_anno"] is not None:
+        self._annos = (1 if values.get("dst_anno", True) else 0)
+        if values.get("reply_anno") is not None:
             self._annos |= 2 | (values["reply_anno"] << 2)
         cap = values["capacity"]
         if cap is not None:
@@ -370,27 +355,10 @@ cdef class IPRewriterBase(Element):
         return True
 
     def configure(self, conf, errh):
-        values = self.keyword_defaults()
-        given = set()
-        rest = list(conf)
-        for stage in type(self).all_keyword_stages():
-            rest, ok = consume_keywords(self, rest, stage, values, given, errh)
-            if not ok:
-                return False
-        if not self.apply_keywords(values, given, errh):
+        values = parse_arguments(self, conf, type(self).arguments, errh)
+        if values is None or not self.apply_keywords(values, errh):
             return False
-        if len(rest) != self.ninputs:
-            errh.error(f"need {self.ninputs} arguments, one per input port")
-            return False
-        specs = []
-        for i, text in enumerate(rest):
-            try:
-                specs.append(self.parse_input_spec(text, i))
-            except PatternError as err:
-                errh.error(f"input spec {i}: {err}")
-        if len(specs) != self.ninputs:
-            return False
-        self._install_specs(specs)
+        self._install_specs(values["inputspec"])
         self.extra_handlers = tuple(
             Handler(f"pattern{i}", read=_pattern_read(i), write=_pattern_write(i))
             for i in range(self.ninputs))
@@ -706,16 +674,16 @@ cdef class IPRewriterBase(Element):
         return (f" [{'' if d else '*'}{f.output[0]} {'*' if d else ''}{f.output[1]}]"
                 f" i{f.input} exp{max(secs, 0)}")
 
-    def lookup_text(self, int owner_index, saddr, int sport, daddr, int dport):
+    def lookup_text(self, int owner_index, uint32_t saddr, int sport, uint32_t daddr, int dport):
         cdef RWOwner *o = self._owner_at(owner_index)
         cdef FlowKey k, rw
         cdef uint32_t ref
         if o == NULL or not self._registered:
             return ""
-        k.saddr = struct.unpack("=I", socket.inet_aton(saddr))[0]
-        k.daddr = struct.unpack("=I", socket.inet_aton(daddr))[0]
-        k.sport = struct.unpack("=H", struct.pack("!H", sport))[0]
-        k.dport = struct.unpack("=H", struct.pack("!H", dport))[0]
+        k.saddr = htonl(saddr)
+        k.daddr = htonl(daddr)
+        k.sport = htons(sport)
+        k.dport = htons(dport)
         ref = map_find(&o.map, &k)
         if ref == NOREF:
             return ""
@@ -723,22 +691,24 @@ cdef class IPRewriterBase(Element):
         return f"{ip_unparse_raw(rw.saddr)} {ntohs(rw.sport)} {ip_unparse_raw(rw.daddr)} {ntohs(rw.dport)}"
 
     # For tests and tools: find the entry for a flow ID given as Python values.
-    def lookup(self, saddr, int sport, daddr, int dport, int owner_index=0):
-        """The rewritten (saddr, sport, daddr, dport) and output for a flow, or None."""
+    def lookup(self, uint32_t saddr, int sport, uint32_t daddr, int dport, int owner_index=0):
+        """The rewritten (saddr, sport, daddr, dport) and output for a flow, or None.
+
+        Addresses are ints (clickpy.runtime.args' IPv4 form)."""
         cdef RWOwner *o = self._owner_at(owner_index)
         cdef FlowKey k, rw
         cdef uint32_t ref
         if o == NULL or not self._registered:
             return None
-        k.saddr = struct.unpack("=I", socket.inet_aton(saddr))[0]
-        k.daddr = struct.unpack("=I", socket.inet_aton(daddr))[0]
-        k.sport = struct.unpack("=H", struct.pack("!H", sport))[0]
-        k.dport = struct.unpack("=H", struct.pack("!H", dport))[0]
+        k.saddr = htonl(saddr)
+        k.daddr = htonl(daddr)
+        k.sport = htons(sport)
+        k.dport = htons(dport)
         ref = map_find(&o.map, &k)
         if ref == NOREF:
             return None
         entry_rewritten(self._store, ref, &rw)
-        return ((ip_unparse_raw(rw.saddr), ntohs(rw.sport), ip_unparse_raw(rw.daddr), ntohs(rw.dport)),
+        return ((ntohl(rw.saddr), ntohs(rw.sport), ntohl(rw.daddr), ntohs(rw.dport)),
                 flow_at(self._store, ref >> 1).output[ref & 1])
 
 

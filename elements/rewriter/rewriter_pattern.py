@@ -23,10 +23,9 @@ rewriter that names one uses the same ``Pattern``.
 """
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 
-from clickpy.runtime.args import ArgError, Int, IPAddress, ip_prefix
+from clickpy.runtime.args import ArgError, Int, IPAddress, ip_prefix, mask_prefix_len, unparse_ip
 
 _MESSAGES = {
     "syntax": "syntax error",
@@ -56,9 +55,9 @@ class PatternSpec:
         """As Click's IPRewriterPattern::unparse (the 'patterns' handler)."""
         out = []
         if not self.is_napt and self.variation_top:
-            out.append(f"{_ip(self.saddr)}-{_ip(self.saddr + self.variation_top)}")
+            out.append(f"{unparse_ip(self.saddr)}-{unparse_ip(self.saddr + self.variation_top)}")
         elif self.saddr:
-            out.append(_ip(self.saddr))
+            out.append(unparse_ip(self.saddr))
         else:
             out.append("-")
         if self.is_napt:
@@ -68,20 +67,16 @@ class PatternSpec:
                 out.append(f"{self.sport}-{self.sport + self.variation_top}")
             else:
                 out.append(str(self.sport))
-        out.append(_ip(self.daddr) if self.daddr else "-")
+        out.append(unparse_ip(self.daddr) if self.daddr else "-")
         if self.is_napt:
             out.append(str(self.dport) if self.dport else "-")
         return " ".join(out)
 
 
-def _ip(v: int) -> str:
-    return str(ipaddress.IPv4Address(v & 0xFFFFFFFF))
-
-
 def _addr(text: str, context) -> int | None:
     try:
-        return int(ipaddress.IPv4Address(IPAddress(text, context)))
-    except (ArgError, ValueError):
+        return IPAddress(text, context)
+    except ArgError:
         return None
 
 
@@ -102,13 +97,6 @@ def _strip_flags(text: str, spec: PatternSpec) -> str:
     return text
 
 
-def _mask_prefix_len(mask: int) -> int:
-    inv = ~mask & 0xFFFFFFFF
-    if inv & (inv + 1):
-        return -1
-    return bin(mask).count("1")
-
-
 def _address_variation(text: str, spec: PatternSpec, context) -> bool:
     """'A1-A2[#?]' or 'ADDR/LEN[#?]': sets saddr and variation_top."""
     body = _strip_flags(text, spec)
@@ -120,11 +108,10 @@ def _address_variation(text: str, spec: PatternSpec, context) -> bool:
         spec.saddr, spec.variation_top = a1, a2 - a1
         return True
     try:
-        a, m = ip_prefix(body, context, allow_bare=True)
+        addr, mask = ip_prefix(body, context, allow_bare=True)
     except ArgError:
         return False
-    addr, mask = int(ipaddress.IPv4Address(a)), int(ipaddress.IPv4Address(m))
-    if not addr or not mask or _mask_prefix_len(mask) < 0:
+    if not addr or not mask or mask_prefix_len(mask) < 0:
         return False
     if mask == 0xFFFFFFFF:
         spec.saddr, spec.variation_top = addr, 0

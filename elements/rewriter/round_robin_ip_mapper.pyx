@@ -8,9 +8,32 @@ from clickpy.elements.rewriter.flow_table cimport (RW_DROP, SPEC_PATTERN, FlowKe
 from clickpy.elements.rewriter.rewriter_base cimport IPMapper
 
 from clickpy.lang.confstring import split_words
+from clickpy.runtime.args import Arg, ArgError, Warned, each_argument, parse_arguments
 
 from clickpy.elements.rewriter import flow_table
 from clickpy.elements.rewriter.rewriter_pattern import PatternError, PatternSpec, parse_pattern_with_ports
+
+
+def _pattern(str arg, int i, element):
+    try:
+        pattern, f, r = parse_pattern_with_ports(split_words(arg), element)
+    except PatternError as err:
+        raise ArgError(str(err)) from None
+    return (flow_table.Pattern(pattern) if isinstance(pattern, PatternSpec) else pattern), f, r
+
+
+_each_pattern = each_argument(_pattern)
+
+
+def _mapper_patterns(texts, element):
+    """RoundRobinIPMapper's arguments, each 'PATTERN FOUTPUT ROUTPUT' -> [(Pattern, foutput, routput)]."""
+    if not texts:
+        raise ArgError("no patterns given")
+    warnings = ["only one pattern given"] if len(texts) == 1 else []
+    try:
+        return Warned(_each_pattern(texts, element), warnings)
+    except ArgError as e:
+        raise ArgError(*e.args, warnings=warnings) from None
 
 
 cdef class RoundRobinIPMapper(IPMapper):
@@ -36,7 +59,7 @@ cdef class RoundRobinIPMapper(IPMapper):
     """
     port_count = "0/0"
     processing = "a"
-    arguments = None
+    arguments = (Arg("PATTERN", _mapper_patterns, rest=True, doc="'SADDR SPORT DADDR DPORT FOUTPUT ROUTPUT', one or more"),)
     configure_phase = 99        # Click's CONFIGURE_PHASE_MAPPER: just before the rewriters
 
     cdef InputSpec *_is
@@ -55,23 +78,10 @@ cdef class RoundRobinIPMapper(IPMapper):
 
     def configure(self, conf, errh):
         cdef Pattern pat
-        if not conf:
-            errh.error("no patterns given")
+        values = parse_arguments(self, conf, type(self).arguments, errh)
+        if values is None:
             return False
-        if len(conf) == 1:
-            errh.warning("only one pattern given")
-        parsed = []
-        for arg in conf:
-            try:
-                pattern, f, r = parse_pattern_with_ports(split_words(arg), self)
-            except PatternError as err:
-                errh.error(str(err))
-                continue
-            if isinstance(pattern, PatternSpec):
-                pattern = flow_table.Pattern(pattern)
-            parsed.append((pattern, f, r))
-        if len(parsed) != len(conf):
-            return False
+        parsed = values["pattern"]
         free(self._is)
         self._is = <InputSpec *> calloc(len(parsed), sizeof(InputSpec))
         if self._is == NULL:

@@ -10,19 +10,20 @@ from clickpy.elements.rewriter.flow_table cimport (ANNO_REPLY, NOREF, OWNER_TCP,
                                                    transport_length)
 from clickpy.elements.rewriter.rewriter_base cimport IPRewriterBase, prefetch_port_flows
 
-from clickpy.runtime.args import Bool
+from clickpy.runtime.args import Arg, Bool
 from clickpy.runtime.handlers import Read
 
-from clickpy.elements.rewriter.rewriter_base import NS, REWRITER_HANDLERS, AnnoByte, SecondsArg, lookup_handler
+from clickpy.elements.rewriter.rewriter_base import (NS, REWRITER_HANDLERS, AnnoByte, SecondsArg, lookup_handler,
+                                                        rewriter_arguments)
 
 TCP_KEYWORDS = (
-    ("TCP_NODATA_TIMEOUT", SecondsArg, "timeout"),
-    ("TCP_GUARANTEE", SecondsArg, "guarantee"),
-    ("TIMEOUT", SecondsArg, "tcp_data_timeout"),
-    ("TCP_TIMEOUT", SecondsArg, "tcp_data_timeout"),
-    ("TCP_DONE_TIMEOUT", SecondsArg, "tcp_done_timeout"),
-    ("DST_ANNO", Bool, "dst_anno"),
-    ("REPLY_ANNO", AnnoByte, "reply_anno"),
+    Arg("TCP_NODATA_TIMEOUT", SecondsArg, None, attr="timeout"),
+    Arg("TCP_GUARANTEE", SecondsArg, None, attr="guarantee"),
+    Arg("TIMEOUT", SecondsArg, 86400, attr="tcp_data_timeout"),
+    Arg("TCP_TIMEOUT", SecondsArg, 86400, attr="tcp_data_timeout"),
+    Arg("TCP_DONE_TIMEOUT", SecondsArg, 240),
+    Arg("DST_ANNO", Bool, True),
+    Arg("REPLY_ANNO", AnnoByte, None),
 )
 
 
@@ -60,7 +61,7 @@ cdef class TCPRewriter(IPRewriterBase):
     REPLY_ANNO: a one-byte annotation reply packets get from the flow's first
     packet.
 
-    =h table read-only
+    =h table, mappings read-only
     The mapping table, one line per direction of each flow; a direction
     whose sequence numbers move shows 'seq +N'.
 
@@ -68,7 +69,7 @@ cdef class TCPRewriter(IPRewriterBase):
     Takes 'SADDR SPORT DADDR DPORT'; returns that flow's rewritten form in
     the same format, or nothing if it has no mapping.
 
-    =h table_size, mapping_failures, size, capacity, patterns, patternN, clear
+    =h table_size, nmappings, mapping_failures, size, capacity, patterns, patternN, clear
     As in UDPRewriter.
 
     =e
@@ -77,7 +78,7 @@ cdef class TCPRewriter(IPRewriterBase):
 
     =a IPRewriter, FTPPortMapper, UDPRewriter
     """
-    keyword_stages = (TCP_KEYWORDS,)
+    arguments = rewriter_arguments(TCP_KEYWORDS)
     owner_kind = OWNER_TCP
     handlers = REWRITER_HANDLERS + (
         Read("table", lambda e: e.table_text(0), expensive=True),
@@ -85,13 +86,8 @@ cdef class TCPRewriter(IPRewriterBase):
         Read("lookup", lambda e, param: lookup_handler(e, param, 0), read_param=True),
     )
 
-    def keyword_defaults(self):
-        values = IPRewriterBase.keyword_defaults(self)
-        values.update(tcp_data_timeout=86400, tcp_done_timeout=240)
-        return values
-
-    def apply_keywords(self, values, given, errh):
-        if not IPRewriterBase.apply_keywords(self, values, given, errh):
+    def apply_keywords(self, values, errh):
+        if not IPRewriterBase.apply_keywords(self, values, errh):
             return False
         self._owner.tcp_data_timeout = values["tcp_data_timeout"] * NS
         self._owner.tcp_done_timeout = values["tcp_done_timeout"] * NS

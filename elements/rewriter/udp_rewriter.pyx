@@ -11,10 +11,10 @@ from clickpy.elements.rewriter.flow_table cimport (ANNO_REPLY, NOREF, OWNER_UDP,
                                                    udp_flow_apply)
 from clickpy.elements.rewriter.rewriter_base cimport IPRewriterBase, prefetch_port_flows
 
-from clickpy.runtime.args import Bool
+from clickpy.runtime.args import Arg, Bool
 from clickpy.runtime.handlers import Read
 
-from clickpy.elements.rewriter.rewriter_base import NS, REWRITER_HANDLERS, AnnoByte, SecondsArg
+from clickpy.elements.rewriter.rewriter_base import NS, REWRITER_HANDLERS, AnnoByte, SecondsArg, rewriter_arguments
 
 
 cdef class UDPRewriter(IPRewriterBase):
@@ -58,12 +58,12 @@ cdef class UDPRewriter(IPRewriterBase):
     a one-byte annotation that reply packets get from the flow's first
     packet.
 
-    =h table read-only
+    =h table, mappings read-only
     The mapping table, one line per direction of each flow:
     '(SA, SP, DA, DP) => (SA', SP', DA', DP') [FOUT ROUT] iINPUT expSECONDS',
     the output this direction uses starred.
 
-    =h table_size read-only
+    =h table_size, nmappings read-only
     The number of flows made by this rewriter's inputs.
 
     =h mapping_failures read-only
@@ -91,25 +91,28 @@ cdef class UDPRewriter(IPRewriterBase):
 
     =a IPRewriter, TCPRewriter, IPAddrRewriter, IPRewriterPatterns
     """
-    keyword_stages = ((
-        ("DST_ANNO", Bool, "dst_anno"),
-        ("REPLY_ANNO", AnnoByte, "reply_anno"),
-        ("UDP_TIMEOUT", SecondsArg, "timeout"),
-        ("TIMEOUT", SecondsArg, "timeout"),
-        ("UDP_STREAMING_TIMEOUT", SecondsArg, "streaming_timeout"),
-        ("STREAMING_TIMEOUT", SecondsArg, "streaming_timeout"),
-        ("UDP_GUARANTEE", SecondsArg, "guarantee"),
-    ),)
+    arguments = rewriter_arguments((
+        Arg("DST_ANNO", Bool, True),
+        Arg("REPLY_ANNO", AnnoByte, None),
+        Arg("UDP_TIMEOUT", SecondsArg, None, attr="timeout"),
+        Arg("TIMEOUT", SecondsArg, None),
+        Arg("UDP_STREAMING_TIMEOUT", SecondsArg, None, attr="streaming_timeout",
+            doc="default: the TIMEOUT"),
+        Arg("STREAMING_TIMEOUT", SecondsArg, None),
+        Arg("UDP_GUARANTEE", SecondsArg, None, attr="guarantee"),
+    ))
     owner_kind = OWNER_UDP
     handlers = REWRITER_HANDLERS + (
         Read("table", lambda e: e.table_text(0), expensive=True),
         Read("mappings", lambda e: e.table_text(0), expensive=True),
     )
 
-    def apply_keywords(self, values, given, errh):
-        if not IPRewriterBase.apply_keywords(self, values, given, errh):
+    def apply_keywords(self, values, errh):
+        if not IPRewriterBase.apply_keywords(self, values, errh):
             return False
-        streaming = values["streaming_timeout"] if "streaming_timeout" in given else values["timeout"]
+        streaming = values["streaming_timeout"]
+        if streaming is None:
+            streaming = values["timeout"]
         self._owner.udp_streaming_timeout = streaming * NS
         return True
 

@@ -11,10 +11,10 @@ is the same lookup for code that has a router but no AddressInfo.
 
 Kinds and what they return:
 
-* ``"ip"``: an IPv4 address as a dotted-quad string;
-* ``"ipprefix"``: ``(address, mask)``, two dotted-quad strings (a name for
-  an IPv4 address gives that address with mask 255.255.255.255, as the
-  literal address would);
+* ``"ip"``: an IPv4 address, as an int (clickpy.runtime.args' form);
+* ``"ipprefix"``: ``(address, mask)``, two such ints (a name for an IPv4
+  address gives that address with mask 255.255.255.255, as the literal
+  address would);
 * ``"ether"``: 6 bytes;
 * ``"ip6"``: an IPv6 address string; ``"ip6prefix"``: ``(address, prefix length)``.
 
@@ -30,12 +30,13 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
-import struct
-import sys
 import time
 
 from clickpy.lang.confstring import split_words, unquote
-from clickpy.runtime.args import ArgError, EtherAddress, IPAddress
+from clickpy.runtime.args import (
+    IP_ALL_ONES, Arg, ArgError, EtherAddress, IPAddress, IPPrefixOnly, ip_unpacked, language, parse_arguments,
+    parse_ip, prefix_mask,
+)
 from clickpy.runtime.element import Element
 
 CONFIGURE_PHASE_FIRST = 0
@@ -48,25 +49,26 @@ _devices: dict[str, dict[str, object]] = {}
 _devices_read = 0.0
 
 
-def _ipv4_addresses() -> dict[str, tuple[str, int]]:
+def _ipv4_addresses() -> dict[str, tuple[int, int]]:
     """Each interface's first IPv4 address and prefix length."""
     from pyroute2 import IPRoute
 
-    out: dict[str, tuple[str, int]] = {}
+    out: dict[str, tuple[int, int]] = {}
     try:
         with IPRoute() as ipr:
             names = {link["index"]: link.get("IFLA_IFNAME") for link in ipr.get_links()}
             for a in ipr.get_addr(family=socket.AF_INET):
                 name = names.get(a["index"])
-                if name and name not in out and a.get("IFA_ADDRESS"):
-                    out[name] = (a.get("IFA_ADDRESS"), a["prefixlen"])
+                addr = parse_ip(a.get("IFA_ADDRESS") or "")
+                if name and name not in out and addr is not None:
+                    out[name] = (addr, a["prefixlen"])
     except OSError:
         pass
     return out
 
 
 def _read_devices() -> dict[str, dict[str, object]]:
-    """Interface name -> {"ether": bytes, "ip": str, "ipprefix": (str, str)}; cached 30 s."""
+    """Interface name -> {"ether": bytes, "ip": int, "ipprefix": (int, int)}; cached 30 s."""
     global _devices, _devices_read
     if _devices_read and time.monotonic() - _devices_read < 30:
         return _devices
@@ -92,7 +94,7 @@ def _read_devices() -> dict[str, dict[str, object]]:
         if name in addresses:
             addr, prefixlen = addresses[name]
             info["ip"] = addr
-            info["ipprefix"] = (addr, str(ipaddress.IPv4Network(f"0.0.0.0/{prefixlen}").netmask))
+            info["ipprefix"] = (addr, prefix_mask(prefixlen))
         devices[name] = info
     _devices, _devices_read = devices, time.monotonic()
     return devices
@@ -102,7 +104,7 @@ def _device(name: str, kind: str):
     return _read_devices().get(name, {}).get(kind)
 
 
-def _device_gateway(name: str) -> str | None:
+def _device_gateway(name: str) -> int | None:
     """The default gateway through interface name, from /proc/net/route."""
     try:
         with open("/proc/net/route") as f:
@@ -114,7 +116,8 @@ def _device_gateway(name: str) -> str | None:
         if len(fields) >= 8 and fields[0] == name and fields[1] == "00000000" and fields[7] == "00000000":
             flags = int(fields[3], 16)
             if flags & 0x2:  # RTF_GATEWAY
-                return socket.inet_ntoa(struct.pack("<I", int(fields[2], 16)))
+                # The kernel prints the address as a little-endian word.
+                return ip_unpacked(int(fields[2], 16).to_bytes(4, "little"))
     return None
 
 
@@ -157,15 +160,7 @@ def _split_suffix(s: str) -> tuple[str, str | None]:
     return s[:colon], s[colon:].lower()
 
 
-def _ip_to_int(a: str) -> int:
-    return int(ipaddress.IPv4Address(a))
-
-
-def _int_to_ip(v: int) -> str:
-    return str(ipaddress.IPv4Address(v & 0xFFFFFFFF))
-
-
-def _query_ip(router, s: str, context) -> str | None:
+def _query_ip(router, s: str, context) -> int | None:
     base, suffix = _split_suffix(s)
     if suffix is None:
         return _defined(router, context, "ip", s) or _device(s, "ip")
@@ -175,7 +170,7 @@ def _query_ip(router, s: str, context) -> str | None:
         pfx = _query_ip_prefix(router, base, context)
         if pfx is None:
             return None
-        return _int_to_ip(_ip_to_int(pfx[0]) | (~_ip_to_int(pfx[1]) & 0xFFFFFFFF))
+        return pfx[0] | (~pfx[1] & IP_ALL_ONES)
     if suffix == ":gw":
         v = _defined(router, context, "ip", s)
         if v is not None:
@@ -188,7 +183,7 @@ def _query_ip(router, s: str, context) -> str | None:
             pfx = _device(base, "ipprefix")
         if pfx is None:
             return None
-        return _int_to_ip((_ip_to_int(pfx[0]) & _ip_to_int(pfx[1])) | 1)
+        return (pfx[0] & pfx[1]) | 1
     return None
 
 
@@ -228,13 +223,10 @@ def _query_ip6_prefix(router, s: str, context):
     return _defined(router, context, "ip6prefix", s)
 
 
-def _mask_of(bits: str) -> str | None:
+def _mask_of(bits: str) -> int | None:
     if bits.isascii() and bits.isdigit() and int(bits) <= 32:
-        return str(ipaddress.IPv4Network(f"0.0.0.0/{bits}").netmask)
-    try:
-        return str(ipaddress.IPv4Address(bits))
-    except ValueError:
-        return None
+        return prefix_mask(int(bits))
+    return parse_ip(bits)
 
 
 def lookup_address(router, name: str, kind: str, context=None):
@@ -269,22 +261,10 @@ def lookup_address(router, name: str, kind: str, context=None):
 
 def _parse_prefix(text: str, element):
     """An IPv4 prefix written with a slash (address or name, then bits or mask), or None."""
-    t = unquote(text.strip())
-    if "/" not in t:
-        return _query_ip_prefix(element.router, t, element) if element.router is not None else None
-    addr, _, bits = t.rpartition("/")
-    parts = addr.split(".")
-    if 1 <= len(parts) < 4 and all(p.isascii() and p.isdigit() for p in parts):
-        addr = ".".join(parts + ["0"] * (4 - len(parts)))
     try:
-        a = str(ipaddress.IPv4Address(addr))
-    except ValueError:
-        try:
-            a = IPAddress(addr, element)
-        except ArgError:
-            return None
-    mask = _mask_of(bits)
-    return (a, mask) if mask is not None else None
+        return IPPrefixOnly(text, element)
+    except ArgError:
+        return None
 
 
 def _parse_ip6(text: str):
@@ -300,6 +280,52 @@ def _parse_ip6(text: str):
             return None
         return ("ip6prefix", (str(net.ip), net.network.prefixlen))
     return None
+
+
+def _define(texts, element, errh):
+    """AddressInfo's arguments, each 'NAME ADDRESS...': defines each name in
+    element.definitions as it goes (a later argument may use an earlier name)."""
+    for arg in texts:
+        words = [unquote(w) for w in split_words(arg)]
+        if not words:
+            continue
+        if len(words) < 2:
+            errh.error("expected 'NAME [ADDRS]'")
+            continue
+        name = words[0]
+        defined_kinds: set[str] = set()
+        for word in words[1:]:
+            found: dict[str, object] = {}
+            try:
+                found["ether"] = EtherAddress(word, element)
+            except ArgError:
+                pass
+            try:
+                found["ip"] = IPAddress(word, element)
+            except ArgError:
+                pfx = _parse_prefix(word, element)
+                if pfx is not None:
+                    found["ipprefix"] = pfx
+                    if pfx[0] & ~pfx[1] & IP_ALL_ONES:
+                        found["ip"] = pfx[0]
+            six = _parse_ip6(word)
+            if six is not None:
+                found[six[0]] = six[1]
+                if six[0] == "ip6prefix":
+                    net = ipaddress.IPv6Network(f"{six[1][0]}/{six[1][1]}", strict=False)
+                    if ipaddress.IPv6Address(six[1][0]) != net.network_address:
+                        found["ip6"] = six[1][0]
+            if not found:
+                errh.error(f"'{word}' is not a recognizable address")
+                continue
+            # A word of one kind always defines it; a word that reads as
+            # several kinds defines only those not defined yet.
+            one_kind = len(found) == 1
+            for kind, value in found.items():
+                if one_kind or kind not in defined_kinds:
+                    element.definitions[kind][name] = value
+            defined_kinds.update(found)
+    return element.definitions
 
 
 class AddressInfo(Element):
@@ -333,7 +359,7 @@ class AddressInfo(Element):
     port_count = "0/0"
     processing = "a"
     configure_phase = CONFIGURE_PHASE_FIRST
-    arguments = None
+    arguments = (Arg("NAME", language(_define), rest=True, doc="'NAME ADDRESS...', any number"),)
 
     def __init__(self, *args, **kwargs):
         self.definitions = {"ip": {}, "ipprefix": {}, "ether": {}, "ip6": {}, "ip6prefix": {}}
@@ -346,43 +372,4 @@ class AddressInfo(Element):
         return lookup_address(self.router, name, kind, context)
 
     def configure(self, conf, errh):
-        for arg in conf:
-            words = [unquote(w) for w in split_words(arg)]
-            if not words:
-                continue
-            if len(words) < 2:
-                errh.error("expected 'NAME [ADDRS]'")
-                continue
-            name = words[0]
-            defined_kinds: set[str] = set()
-            for word in words[1:]:
-                found: dict[str, object] = {}
-                try:
-                    found["ether"] = EtherAddress(word, self)
-                except ArgError:
-                    pass
-                try:
-                    found["ip"] = IPAddress(word, self)
-                except ArgError:
-                    pfx = _parse_prefix(word, self)
-                    if pfx is not None:
-                        found["ipprefix"] = pfx
-                        if _ip_to_int(pfx[0]) & ~_ip_to_int(pfx[1]) & 0xFFFFFFFF:
-                            found["ip"] = pfx[0]
-                six = _parse_ip6(word)
-                if six is not None:
-                    found[six[0]] = six[1]
-                    if six[0] == "ip6prefix":
-                        net = ipaddress.IPv6Network(f"{six[1][0]}/{six[1][1]}", strict=False)
-                        if ipaddress.IPv6Address(six[1][0]) != net.network_address:
-                            found["ip6"] = six[1][0]
-                if not found:
-                    errh.error(f"'{word}' is not a recognizable address")
-                    continue
-                # A word of one kind always defines it; a word that reads as
-                # several kinds defines only those not defined yet.
-                one_kind = len(found) == 1
-                for kind, value in found.items():
-                    if one_kind or kind not in defined_kinds:
-                        self.definitions[kind][name] = value
-                defined_kinds.update(found)
+        return parse_arguments(self, conf, type(self).arguments, errh) is not None

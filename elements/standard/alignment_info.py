@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from clickpy.lang.confstring import split_words
-from clickpy.runtime.args import ArgError, Int
+from clickpy.runtime.args import Arg, ArgError, Int, language, parse_arguments
 from clickpy.runtime.element import Element
 
 CONFIGURE_PHASE_INFO = 20
@@ -14,6 +14,36 @@ def _primary(router):
         if isinstance(e, AlignmentInfo):
             return e
     return None
+
+
+def _alignments(texts, element, errh):
+    """AlignmentInfo's arguments, each 'ELEMENT [MODULUS OFFSET ...]' -> [(name, element, pairs)].
+    Arguments naming no element are skipped."""
+    out = []
+    for i, arg in enumerate(texts):
+        words = split_words(arg)
+        if not words:
+            errh.warning(f"empty configuration argument {i}")
+            continue
+        e = element.router.find(words[0], element)
+        if e is None:
+            continue
+        if len(words) % 2 != 1:
+            errh.error("expected 'ELEMENTNAME CHUNK OFFSET [CHUNK OFFSET...]'")
+        pairs = []
+        for j in range(1, len(words) - 1, 2):
+            chunk = offset = -1
+            try:
+                chunk = Int(words[j])
+            except ArgError:
+                errh.error("expected CHUNK")
+            try:
+                offset = Int(words[j + 1])
+            except ArgError:
+                errh.error("expected OFFSET")
+            pairs.append((chunk, offset))
+        out.append((words[0], e, pairs))
+    return out
 
 
 class AlignmentInfo(Element):
@@ -40,7 +70,7 @@ class AlignmentInfo(Element):
     port_count = "0/0"
     processing = "a"
     configure_phase = CONFIGURE_PHASE_INFO
-    arguments = None
+    arguments = (Arg("ELEMENT", language(_alignments), rest=True, doc="'ELEMENT [MODULUS OFFSET ...]', any number"),)
 
     def __init__(self, *args, **kwargs):
         self.table: dict[int, list[tuple[int, int]]] = {}   # element index -> per input (chunk, offset)
@@ -57,30 +87,12 @@ class AlignmentInfo(Element):
         return pairs[port]
 
     def configure(self, conf, errh):
+        values = parse_arguments(self, conf, type(self).arguments, errh)
+        if values is None:
+            return False
         primary = _primary(self.router) or self
-        for i, arg in enumerate(conf):
-            words = split_words(arg)
-            if not words:
-                errh.warning(f"empty configuration argument {i}")
-                continue
-            e = self.router.find(words[0], self)
-            if e is None:
-                continue
-            if len(words) % 2 != 1:
-                errh.error("expected 'ELEMENTNAME CHUNK OFFSET [CHUNK OFFSET...]'")
-            pairs = []
-            for j in range(1, len(words) - 1, 2):
-                chunk = offset = -1
-                try:
-                    chunk = Int(words[j])
-                except ArgError:
-                    errh.error("expected CHUNK")
-                try:
-                    offset = Int(words[j + 1])
-                except ArgError:
-                    errh.error("expected OFFSET")
-                pairs.append((chunk, offset))
+        for name, e, pairs in values["element"]:
             old = primary.table.get(e.eindex)
             primary.table[e.eindex] = pairs
             if old is not None and old != pairs:
-                errh.error(f"conflicting AlignmentInfo for '{words[0]}'")
+                errh.error(f"conflicting AlignmentInfo for '{name}'")

@@ -28,6 +28,7 @@ from clickpy.runtime.packet cimport Batch, Packet, pkt_data
 
 import sys
 
+from clickpy.runtime.args import Arg, language, parse_arguments
 from clickpy.runtime.handlers import Read
 
 # Jump targets during construction (Click's values): an output is -port.
@@ -973,6 +974,16 @@ def _nibble(c):
     return int(c, 16), 0xF
 
 
+def _patterns(texts, element, errh):
+    """Classifier's arguments, one pattern per output -> the optimized Program."""
+    if len(texts) != element.noutputs:
+        return errh.error(f"need {element.noutputs} arguments, one per output port")
+    prog = parse_patterns(texts, errh)
+    if not errh.nerrors:
+        prog.warn_unused_outputs(element.noutputs, errh)
+    return prog
+
+
 def parse_patterns(patterns, errh, align_offset=0):
     """Compile Classifier patterns into an optimized Program (errors go to errh)."""
     prog = Program(align_offset)
@@ -1105,7 +1116,7 @@ cdef class Classifier(Element):
     """
     port_count = "1/-"
     processing = "h"
-    arguments = None
+    arguments = (Arg("PATTERN", language(_patterns), rest=True, doc="one per output port"),)
     live_reconfigure = True
     handlers = (Read("program", lambda e: e.program_text(), calm=True),)
 
@@ -1113,13 +1124,10 @@ cdef class Classifier(Element):
     cdef public object program      # the optimized Program (Python form)
 
     def configure(self, conf, errh):
-        if len(conf) != self.noutputs:
-            return errh.error(f"need {self.noutputs} arguments, one per output port")
-        nerr = errh.nerrors
-        prog = parse_patterns(conf, errh)
-        if errh.nerrors != nerr:
+        values = parse_arguments(self, conf, type(self).arguments, errh)
+        if values is None:
             return False
-        prog.warn_unused_outputs(self.noutputs, errh)
+        prog = values["pattern"]
         self._prog = CompiledProgram.build(prog)
         self.program = prog
         return True

@@ -6,7 +6,24 @@ from libc.string cimport memcpy
 from clickpy.runtime.element cimport Element
 from clickpy.runtime.packet cimport Packet, packet_uniqueify, pkt_data
 
-from clickpy.runtime.args import ArgError, Unsigned
+from clickpy.runtime.args import Arg, ArgError, Unsigned, parse_arguments
+
+
+def _ranges(texts, element):
+    """Clipboard's arguments, each 'OFFSET/LENGTH' -> [(offset, length)]."""
+    ranges = []
+    for i, arg in enumerate(texts):
+        arg = arg.strip()
+        slash = arg.find("/")
+        if slash <= 0 or slash >= len(arg) - 1:
+            raise ArgError(f"range {i}: expected '/' between offset and length")
+        try:
+            ranges.append((Unsigned(arg[:slash]), Unsigned(arg[slash + 1:])))
+        except ArgError:
+            raise ArgError(f"range {i}: invalid offset or length") from None
+    if sum(n for _, n in ranges) > (1 << 24):
+        raise ArgError("ranges too long")
+    return ranges
 
 
 cdef class Clipboard(Element):
@@ -39,7 +56,7 @@ cdef class Clipboard(Element):
     processing = "a"
     flow_code = "#/#"
     flags = "S0"
-    arguments = None
+    arguments = (Arg("RANGE", _ranges, rest=True, doc="'OFFSET/LENGTH', any number"),)
 
     cdef unsigned *_offset
     cdef unsigned *_length
@@ -60,19 +77,11 @@ cdef class Clipboard(Element):
         free(self._clip)
 
     def configure(self, conf, errh):
-        ranges = []
-        for i, arg in enumerate(conf):
-            arg = arg.strip()
-            slash = arg.find("/")
-            if slash <= 0 or slash >= len(arg) - 1:
-                return errh.error(f"range {i}: expected '/' between offset and length")
-            try:
-                ranges.append((Unsigned(arg[:slash]), Unsigned(arg[slash + 1:])))
-            except ArgError:
-                return errh.error(f"range {i}: invalid offset or length")
+        values = parse_arguments(self, conf, type(self).arguments, errh)
+        if values is None:
+            return False
+        ranges = values["range"]
         total = sum(n for _, n in ranges)
-        if total > (1 << 24):
-            return errh.error("ranges too long")
         free(self._offset)
         free(self._length)
         free(self._clip)

@@ -8,12 +8,13 @@ from clickpy.runtime.packet cimport Batch, Packet
 from clickpy.runtime.scheduler cimport Scheduler
 
 from clickpy.runtime.args import Arg, ArgError, Raw
-from clickpy.runtime.handlers import HandlerCall, HandlerError, Read, Write
+from clickpy.runtime.handlers import HandlerCall, HandlerError, Read, ReadWrite, Write
 
 # Rates are exponentially weighted moving averages over 1 ms epochs, each
 # epoch weighing 1/16 (Click's Counter uses the same stability).
 cdef int64_t EPOCH_NS = 1000000
 cdef double KEEP = 15.0 / 16.0
+cdef uint64_t NONE = <uint64_t> -1   # no call (Click's "(counter_t) -1")
 
 
 cdef class RateMeter:
@@ -53,26 +54,33 @@ cdef class RateMeter:
         return self.average * (1000000000.0 / EPOCH_NS)
 
 
-def _parse_count_call(text, element=None):
-    """'N HANDLER [VALUE]' -> (N, HandlerCall)."""
+def _parse_count_call(text, element=None, handler_optional=False):
+    """'N HANDLER [VALUE]' -> (N, HandlerCall, or None when the handler may be omitted)."""
     from clickpy.lang.confstring import shift_word
     from clickpy.runtime.args import Unsigned64
 
     n, rest = shift_word(text)
-    if not rest:
+    if not rest and not handler_optional:
         raise ArgError("expected 'N HANDLER [VALUE]'")
-    return Unsigned64(n), HandlerCall(rest)
+    return Unsigned64(n), (HandlerCall(rest) if rest else None)
 
 
 def _write_call(which):
     def write(e, value):
+        # As in Click, the handler can be omitted: the count is set, nothing is called.
         try:
-            n, call = _parse_count_call(value)
-            call.initialize(e)
+            n, call = _parse_count_call(value, handler_optional=True)
+            if call is not None:
+                call.initialize(e)
         except (ArgError, HandlerError) as err:
             raise HandlerError(f"{which}: {err}") from None
         e.set_call(which, n, call)
     return write
+
+
+def _read_count_call(e):
+    """The count at which the call fires; empty without a call (Click's answer)."""
+    return e.count_call_trigger()
 
 
 cdef class Counter(Element):
@@ -84,13 +92,17 @@ cdef class Counter(Element):
 
     =d
     Passes packets unchanged, counting packets and bytes and measuring their
-    rates. COUNT_CALL 'N HANDLER [VALUE]' calls a write handler when the packet
-    count reaches N; BYTE_COUNT_CALL when the byte count reaches N.
+    rates. COUNT_CALL 'N HANDLER [VALUE]' calls a write handler, before the
+    packet goes on, when the packet count becomes exactly N;
+    BYTE_COUNT_CALL when the byte count reaches or passes N. Each call fires
+    once, until a reset (or a new call) arms it again.
 
     =h count, byte_count read-only
     =h rate, bit_rate, byte_rate read-only: recent rates per second (EWMA)
-    =h reset_counts, reset write-only: zero the counts and rates
-    =h count_call, byte_count_call write-only: set a new call
+    =h reset_counts, reset write-only: zero the counts and rates, and re-arm the calls
+    =h count_call read/write: the N of the count call ('' if none); writing
+    'N [HANDLER [VALUE]]' sets a new call and arms it
+    =h byte_count_call write-only: set a new byte count call, as count_call does
     """
     port_count = "1/1"
     processing = "a"
@@ -106,7 +118,7 @@ cdef class Counter(Element):
         Read("byte_rate", lambda e: e.byte_rate()),
         Write("reset_counts", lambda e, v: e.reset()),
         Write("reset", lambda e, v: e.reset()),
-        Write("count_call", _write_call("count_call")),
+        ReadWrite("count_call", _read_count_call, _write_call("count_call")),
         Write("byte_count_call", _write_call("byte_count_call")),
     )
 
@@ -114,8 +126,12 @@ cdef class Counter(Element):
     cdef public uint64_t byte_count
     cdef public object count_call
     cdef public object byte_count_call
+    # Each call's N (NONE: no call) and the count at which it fires next:
+    # N while armed, NONE once fired until a reset re-arms it.
     cdef uint64_t _count_trigger
     cdef uint64_t _byte_trigger
+    cdef uint64_t _count_fire_at
+    cdef uint64_t _byte_fire_at
     cdef object _count_handler
     cdef object _byte_handler
     cdef RateMeter _packets
@@ -125,8 +141,8 @@ cdef class Counter(Element):
     def __cinit__(self):
         self._packets = RateMeter()
         self._bytes = RateMeter()
-        self._count_trigger = <uint64_t> -1
-        self._byte_trigger = <uint64_t> -1
+        self._count_trigger = self._count_fire_at = NONE
+        self._byte_trigger = self._byte_fire_at = NONE
 
     def initialize(self, errh):
         self._sched = self.router.scheduler
@@ -140,16 +156,26 @@ cdef class Counter(Element):
                 self.set_call(which, spec[0], spec[1])
 
     def set_call(self, which, n, call):
+        """A new call (call None: a count without a handler), armed."""
         if which == "count_call":
             self._count_trigger, self._count_handler = n, call
         else:
             self._byte_trigger, self._byte_handler = n, call
+        self._arm()
+
+    def count_call_trigger(self):
+        return str(self._count_trigger) if self._count_handler is not None else ""
+
+    cdef void _arm(self):
+        self._count_fire_at = self._count_trigger if self._count_handler is not None else NONE
+        self._byte_fire_at = self._byte_trigger if self._byte_handler is not None else NONE
 
     def reset(self):
         self.count = 0
         self.byte_count = 0
         self._packets.reset()
         self._bytes.reset()
+        self._arm()
 
     def rate(self):
         return self._packets.rate(self._sched.now())
@@ -158,11 +184,11 @@ cdef class Counter(Element):
         return self._bytes.rate(self._sched.now())
 
     cdef inline void _calls(self) noexcept:
-        if self.count >= self._count_trigger:
-            self._count_trigger = <uint64_t> -1
+        if self.count == self._count_fire_at:
+            self._count_fire_at = NONE
             self._count_handler.call_write()
-        if self.byte_count >= self._byte_trigger:
-            self._byte_trigger = <uint64_t> -1
+        if self.byte_count >= self._byte_fire_at:
+            self._byte_fire_at = NONE
             self._byte_handler.call_write()
 
     cdef Packet *simple_action(self, Packet *p) noexcept:
@@ -171,7 +197,7 @@ cdef class Counter(Element):
         cdef int64_t now = self._sched.recent_now()
         self._packets.update(now, 1)
         self._bytes.update(now, p.length)
-        if self.count >= self._count_trigger or self.byte_count >= self._byte_trigger:
+        if self.count == self._count_fire_at or self.byte_count >= self._byte_fire_at:
             self._calls()
         return p
 
@@ -181,7 +207,7 @@ cdef class Counter(Element):
     cdef void push_batch(self, int port, Batch *b) noexcept:
         cdef int i
         cdef uint64_t nbytes = 0
-        if self._count_trigger != <uint64_t> -1 or self._byte_trigger != <uint64_t> -1:
+        if self._count_fire_at != NONE or self._byte_fire_at != NONE:
             # A call fires between two packets: keep exact per-packet order.
             Element.push_batch(self, port, b)
             return

@@ -1,57 +1,33 @@
 """PortInfo: names for TCP and UDP ports, and the port lookup elements use.
 
-Port arguments of other families (``clickpy.elements.ip.ip_args.IPPort``)
-ask ``Router.address_info(name, kind, element)`` with kinds ``"port/tcp"``,
-``"tcpport"``, ``"port/udp"``, ``"udpport"`` or ``"port"`` (either); every
-PortInfo answers those through ``address_for`` with the definitions the
-asking element can see, and the asker falls back on the defaults.
-
-An element that takes a port argument uses the argument type this module
-provides, which accepts a number or a name::
-
-    from clickpy.elements.standard.port_info import UDPPort
-    arguments = (Arg("SPORT", UDPPort, None, positional=True, mandatory=True), ...)
-
-(``TCPPort``, ``UDPPort``, or ``port_arg(protocol)`` for another IP protocol
-number). A name is looked up, as in Click, in the PortInfo elements that the
-element can see (a PortInfo inside a compound defines names only for that
-compound; an inner definition hides an outer one), then in Click's table of
-well-known ports, then in this host's services database (/etc/services).
-``lookup_port(name, protocol, element)`` is the lookup itself.
+``lookup_port(name, protocol, element)`` is the one port-name lookup (the
+argument type ``clickpy.elements.ip.ip_args.IPPort`` and IPFilter use it). A
+name is looked up, as in Click, in the PortInfo elements that the element can
+see (a PortInfo inside a compound defines names only for that compound; an
+inner definition hides an outer one), then in Click's table of well-known
+ports (TCP and UDP), then in this host's services database (/etc/services;
+TCP, UDP, SCTP and DCCP).
 """
 from __future__ import annotations
 
 import socket
 
 from clickpy.lang.confstring import split_words, unquote
-from clickpy.runtime.args import ArgError, Int
+from clickpy.runtime.args import Arg, ArgError, Int, language, parse_arguments
 from clickpy.runtime.element import Element
-
+from clickpy.runtime.names import (
+    IP_PROTO_DCCP, IP_PROTO_SCTP, IP_PROTO_TCP, IP_PROTO_TCP_OR_UDP, IP_PROTO_UDP, IP_PROTOS, KNOWN_PORTS,
+)
 
 CONFIGURE_PHASE_FIRST = 0
-IP_PROTO_TCP = 6
-IP_PROTO_UDP = 17
-IP_PROTO_TCP_OR_UDP = 0x10001  # Click's pseudo-protocol: both TCP and UDP
-
-# Click's protocol names (for 'PORT/PROTOCOL').
-PROTOCOLS = {"dccp": 33, "gre": 47, "icmp": 1, "igmp": 2, "ipip": 4, "sctp": 132,
-             "tcp": IP_PROTO_TCP, "udp": IP_PROTO_UDP, "tcpudp": IP_PROTO_TCP_OR_UDP}
-
-# Click's built-in well-known ports (used before the services database).
-KNOWN_PORTS = {
-    "auth": 113, "bootpc": 68, "bootps": 67, "chargen": 19, "daytime": 13, "discard": 9,
-    "dns": 53, "domain": 53, "echo": 7, "finger": 79, "ftp": 21, "ftp-data": 20,
-    "https": 443, "imap3": 220, "imaps": 993, "irc": 194, "netbios-dgm": 138,
-    "netbios-ns": 137, "netbios-ssn": 139, "nntp": 119, "ntp": 123, "pop3": 110,
-    "pop3s": 995, "pptp": 1723, "rip": 520, "route": 520, "smtp": 25, "snmp": 161,
-    "snmp-trap": 162, "ssh": 22, "sunrpc": 111, "telnet": 23, "tftp": 69, "www": 80,
-}
+# The protocols /etc/services names ports for (Click's ServicesNameDB).
+_SERVICE_PROTOCOLS = {IP_PROTO_TCP: "tcp", IP_PROTO_UDP: "udp", IP_PROTO_SCTP: "sctp", IP_PROTO_DCCP: "dccp"}
 
 
 def _protocol_number(proto) -> int:
     if isinstance(proto, int):
         return proto
-    return PROTOCOLS[str(proto).lower()]
+    return IP_PROTOS[str(proto).lower()]
 
 
 def _compound_prefix(element) -> str:
@@ -95,27 +71,50 @@ def lookup_port(name: str, proto, element=None) -> int | None:
         v = KNOWN_PORTS.get(name)
         if v is not None:
             return v
+    service_protocol = _SERVICE_PROTOCOLS.get(proto)
+    if service_protocol is not None:
         try:
-            return socket.getservbyname(name, "tcp" if proto == IP_PROTO_TCP else "udp")
+            return socket.getservbyname(name, service_protocol)
         except (OSError, UnicodeError, ValueError):  # ValueError: a NUL in the name
             return None
     return None
 
 
-def port_arg(proto):
-    """Argument type: a port number or name for IP protocol proto."""
-    def parse(text, element=None):
-        v = lookup_port(unquote(text.strip()), proto, element)
-        if v is None:
-            raise ArgError("expected port number")
-        return v
-
-    parse.__name__ = "port"
-    return parse
-
-
-TCPPort = port_arg(IP_PROTO_TCP)
-UDPPort = port_arg(IP_PROTO_UDP)
+def _define(texts, element, errh):
+    """PortInfo's arguments, each 'NAME PORT[/PROTOCOL] [NAME...]': defines the names in element.ports."""
+    for arg in texts:
+        words = [unquote(w) for w in split_words(arg)]
+        if not words or words[0].startswith("#"):
+            continue
+        names = [words[0]]
+        port_text = words[1] if len(words) > 1 else ""
+        number, slash, proto_text = port_text.partition("/")
+        try:
+            port = Int(number) if number else None
+        except ArgError:
+            port = None
+        if port is None or not 0 <= port <= 0xFFFF:
+            errh.error("expected 'NAME PORT/PROTO'")
+            continue
+        proto = IP_PROTO_TCP_OR_UDP
+        if slash:
+            if not proto_text:
+                continue  # no protocol named: ignored, as in Click
+            if proto_text.lower() in IP_PROTOS:
+                proto = IP_PROTOS[proto_text.lower()]
+            else:
+                try:
+                    proto = Int(proto_text)
+                except ArgError:
+                    continue  # an unknown protocol: the argument is ignored, as in Click
+        for w in words[2:]:
+            if w.startswith("#"):
+                break
+            names.append(w)
+        for name in names:
+            for p in (IP_PROTO_TCP, IP_PROTO_UDP) if proto == IP_PROTO_TCP_OR_UDP else (proto,):
+                element.ports.setdefault(p, {})[name] = port
+    return element.ports
 
 
 class PortInfo(Element):
@@ -145,68 +144,10 @@ class PortInfo(Element):
     port_count = "0/0"
     processing = "a"
     configure_phase = CONFIGURE_PHASE_FIRST
-    arguments = None
+    arguments = (Arg("NAME", language(_define), rest=True, doc="'NAME PORT[/PROTOCOL]', any number"),)
 
     def __init__(self, *args, **kwargs):
         self.ports: dict[int, dict[str, int]] = {}
 
-    def address_for(self, name, kind, context=None):
-        """The router's name hook (see Router.address_info): port kinds only."""
-        if not isinstance(kind, str):
-            return None
-        k = kind.lower()
-        if k.startswith("port/"):
-            k = k[5:]
-        elif k.endswith("port") and k != "port":
-            k = k[:-4]
-        elif k == "port":
-            k = "tcpudp"
-        else:
-            return None
-        infos = [e for e in self.router.elements if isinstance(e, PortInfo)]
-        if infos and infos[0] is not self:
-            return None  # the first PortInfo answers for all of them
-        if context is None:
-            context = self  # names at this PortInfo's level
-        try:
-            proto = _protocol_number(k) if not (k.isascii() and k.isdigit()) else int(k)
-        except KeyError:
-            return None
-        if proto == IP_PROTO_TCP_OR_UDP:
-            v = _defined(name.strip(), IP_PROTO_TCP, context)
-            return v if v is not None else _defined(name.strip(), IP_PROTO_UDP, context)
-        return _defined(name.strip(), proto, context)
-
     def configure(self, conf, errh):
-        for arg in conf:
-            words = [unquote(w) for w in split_words(arg)]
-            if not words or words[0].startswith("#"):
-                continue
-            names = [words[0]]
-            port_text = words[1] if len(words) > 1 else ""
-            number, slash, proto_text = port_text.partition("/")
-            try:
-                port = Int(number) if number else None
-            except ArgError:
-                port = None
-            if port is None or not 0 <= port <= 0xFFFF:
-                errh.error("expected 'NAME PORT/PROTO'")
-                continue
-            proto = IP_PROTO_TCP_OR_UDP
-            if slash:
-                if not proto_text:
-                    continue  # no protocol named: ignored, as in Click
-                if proto_text.lower() in PROTOCOLS:
-                    proto = PROTOCOLS[proto_text.lower()]
-                else:
-                    try:
-                        proto = Int(proto_text)
-                    except ArgError:
-                        continue  # an unknown protocol: the argument is ignored, as in Click
-            for w in words[2:]:
-                if w.startswith("#"):
-                    break
-                names.append(w)
-            for name in names:
-                for p in (IP_PROTO_TCP, IP_PROTO_UDP) if proto == IP_PROTO_TCP_OR_UDP else (proto,):
-                    self.ports.setdefault(p, {})[name] = port
+        return parse_arguments(self, conf, type(self).arguments, errh) is not None

@@ -115,16 +115,14 @@ def token_bucket_arguments(bandwidth: bool):
     )
 
 
-def parse_token_bucket(element, conf, errh, bandwidth: bool, spec=None):
+def parse_token_bucket(element, conf, errh, bandwidth: bool):
     """(rate, capacity in tokens) for a token bucket configured Click's way, or None after errors.
 
-    spec is the element's declaration (token_bucket_arguments(bandwidth) by default).
+    The element declares its arguments with token_bucket_arguments(bandwidth).
     """
     from clickpy.runtime.args import parse_arguments
 
-    if spec is None:
-        spec = token_bucket_arguments(bandwidth)
-    values = parse_arguments(element, conf, spec, errh)
+    values = parse_arguments(element, conf, type(element).arguments, errh)
     if values is None:
         return None
     rate = values["rate"]

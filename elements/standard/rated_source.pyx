@@ -81,6 +81,7 @@ cdef class RatedSource(Element):
     =h count read-only: packets made so far
     =h reset write-only: count from zero again (another LIMIT packets)
     =h data, length, rate, limit, active read/write
+    =h datasize read/write: the same as length (Click's older name)
 
     =e
     RatedSource(\\<0800>, 10, 1000) -> Queue -> ...
@@ -134,9 +135,8 @@ cdef class RatedSource(Element):
             packet_kill(self._packet)
 
     def configure(self, conf, errh):
-        spec = type(self).arguments
         from clickpy.runtime.args import parse_arguments
-        values = parse_arguments(self, conf, spec, errh)
+        values = parse_arguments(self, conf, type(self).arguments, errh)
         if values is None:
             return False
         data = values["data"]

@@ -75,7 +75,7 @@ cdef class RatedUnqueue(Element):
         self.task = None
 
     def configure(self, conf, errh):
-        r = parse_token_bucket(self, conf, errh, type(self).bandwidth, type(self).arguments)
+        r = parse_token_bucket(self, conf, errh, type(self).bandwidth)
         if r is None:
             return False
         tb_assign(&self._tb, r[0], r[1])

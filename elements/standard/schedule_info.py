@@ -1,8 +1,10 @@
 """ScheduleInfo: how often named elements' tasks run, relative to each other."""
 from __future__ import annotations
 
+import math
+
 from clickpy.lang.confstring import split_words
-from clickpy.runtime.args import ArgError, Double
+from clickpy.runtime.args import Arg, ArgError, Double, language, parse_arguments
 from clickpy.runtime.element import Element
 
 FRAC_BITS = 10                 # parameters are fixed point, 1.0 = 1 << FRAC_BITS
@@ -20,9 +22,24 @@ def _compound_prefix(element) -> str:
 
 def _fixed(text: str) -> int:
     v = Double(text)
-    if v < 0:
+    if not 0 <= v < math.inf:   # Click's reals include 'inf' and 'nan'; no share can be either
         raise ArgError("expected nonnegative real")
     return int(round(v * DEFAULT_TICKETS))
+
+
+def _define(texts, element, errh):
+    """ScheduleInfo's arguments, each 'ELEMENTNAME PARAM': defines them in element.params."""
+    for arg in texts:
+        words = split_words(arg)
+        if not words:
+            continue
+        try:
+            if len(words) != 2:
+                raise ArgError("")
+            element.params[words[0]] = _fixed(words[1])
+        except ArgError:
+            errh.error("expected 'ELEMENTNAME PARAM'")
+    return element.params
 
 
 class ScheduleInfo(Element):
@@ -55,22 +72,13 @@ class ScheduleInfo(Element):
     port_count = "0/0"
     processing = "a"
     configure_phase = CONFIGURE_PHASE_LAST
-    arguments = None
+    arguments = (Arg("ELEMENT", language(_define), rest=True, doc="'ELEMENTNAME PARAM', any number"),)
 
     def __init__(self, *args, **kwargs):
         self.params: dict[str, int] = {}   # name relative to this compound -> fixed-point PARAM
 
     def configure(self, conf, errh):
-        for arg in conf:
-            words = split_words(arg)
-            if not words:
-                continue
-            try:
-                if len(words) != 2:
-                    raise ArgError("")
-                self.params[words[0]] = _fixed(words[1])
-            except ArgError:
-                errh.error("expected 'ELEMENTNAME PARAM'")
+        return parse_arguments(self, conf, type(self).arguments, errh) is not None
 
     def initialize(self, errh):
         infos = [e for e in self.router.elements if isinstance(e, ScheduleInfo)]

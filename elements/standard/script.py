@@ -13,17 +13,18 @@ import signal
 import sys
 import traceback
 
-from clickpy.lang.confstring import shift_word, split_keyword, split_words, uncomment, unquote
+from clickpy.lang.confstring import expand_with, shift_word, split_words, uncomment, unquote
+from clickpy.runtime.args import AnyArg, Arg, Unparsed, parse_arguments, parse_bool, parse_int, parse_time, unparse_bool
 from clickpy.runtime.element import Element
+from clickpy.runtime.error_handler import ContextErrors, ErrorHandler, StderrErrors
 from clickpy.runtime.handlers import Handler, HandlerError
 from clickpy.runtime.scheduler import Timer
 
 from clickpy.elements.standard.script_language import (
     BUILTINS, END, ERROR, ERRORQ, EXIT, EXPORT, EXPORTQ, GOTO, INIT, INITIAL, INITQ, OP_READ,
     OP_WRITE, PRINT, PRINTN, PRINTNQ, PRINTQ, READ, READQ, RETURN, RETURNQ, SET, SETQ, STOP,
-    WAIT_STEP, WAIT_TIME, WRITE, WRITEQ, ContextErrors, Errors, HandlerRef, ScriptError, StderrErrors,
-    call_with_errh, expand, parse_bool, parse_int, parse_program, parse_signal, parse_time_ns,
-    unparse_bool, unparse_handler_name,
+    WAIT_STEP, WAIT_TIME, WRITE, WRITEQ, HandlerRef, ScriptError,
+    call_with_errh, parse_program, parse_signal, unparse_handler_name, value_or_none,
 )
 
 # Script types.
@@ -35,20 +36,6 @@ STEP_NORMAL, STEP_ROUTER, STEP_TIMER, STEP_JUMP = range(4)
 ST_STEP, ST_RUN, ST_GOTO = range(3)
 # A script that jumps this often without blocking is looping: it is stopped.
 MAX_JUMPS = 1000
-
-
-class _ElementErrh(Errors):
-    """Script errors reported while configuring or initializing (to the router's errh)."""
-
-    def __init__(self, errh):
-        super().__init__(None)
-        self.errh = errh
-
-    def emit(self, text: str, kind: str) -> None:
-        if kind == "error":
-            self.errh.error(text)
-        else:
-            self.errh.message(text)
 
 
 def _bug(element, where: str) -> None:
@@ -272,7 +259,10 @@ class Script(Element):
 
     port_count = "-/-"
     processing = "ah/ah"
-    arguments = None
+    arguments = (
+        Arg("TYPE", AnyArg, None, doc="ACTIVE, PASSIVE, PACKET, PROXY, DRIVER or SIGNAL SIGNO..."),
+        Arg("INSTRUCTION", Unparsed, rest=True, doc="the script, read by configure"),
+    )
     default_type = None  # DriverManager: DRIVER
     handlers = (
         _step_like_handler("step", ST_STEP, False, True),
@@ -302,14 +292,10 @@ class Script(Element):
     # --- configuration ----------------------------------------------------
 
     def configure(self, conf, errh):
-        type_arg = None
-        instructions = []
-        for arg in conf:
-            kw = split_keyword(arg)
-            if kw is not None and kw[0] == "TYPE":
-                type_arg = kw[1]
-            else:
-                instructions.append(arg)
+        values = parse_arguments(self, conf, type(self).arguments, errh)
+        if values is None:
+            return False
+        type_arg, instructions = values["type"], values["instruction"]
         ok = True
         if type_arg is not None:
             word, rest = shift_word(type_arg)
@@ -350,8 +336,7 @@ class Script(Element):
             errh.error("ports allowed only on PACKET scripts")
             return False
 
-        element_errh = _ElementErrh(errh)
-        self._prog = parse_program(instructions, element_errh, self._type == DRIVER)
+        self._prog = parse_program(instructions, errh, self._type == DRIVER)
         self._vars = {name: "" for name in self._prog.variables}
 
         extra = []
@@ -365,7 +350,7 @@ class Script(Element):
                 extra.append(Handler(name, read=lambda e, name=name: e._vars.get(name, ""),
                                      write=old.write if old is not None else None))
         self.extra_handlers = tuple(extra)
-        return ok and not element_errh.nerrors
+        return ok and not errh.nerrors
 
     # --- initialization ------------------------------------------------------
 
@@ -377,23 +362,22 @@ class Script(Element):
         self._timer = Timer(callback=self._on_timer)
         self._timer.initialize(sched)
 
-        element_errh = _ElementErrh(errh)
-        lookup = self._lookup(element_errh)
+        lookup = self._lookup(errh)
         for i, insn in enumerate(prog.insns):
             if insn in (INIT, EXPORT):
-                self._vars[prog.var[i]] = expand(prog.args3[i], lookup)
+                self._vars[prog.var[i]] = expand_with(prog.args3[i], lookup)
             elif insn in (INITQ, EXPORTQ):
-                self._vars[prog.var[i]] = unquote(expand(prog.args3[i], lookup))
+                self._vars[prog.var[i]] = unquote(expand_with(prog.args3[i], lookup))
 
         first = prog.insns[0]
         if self._type in (SIGNAL, PASSIVE, PUSH, PROXY):
             pass
         elif first == WAIT_TIME:
-            ns = parse_time_ns(expand(prog.args3[0], lookup))
+            ns = value_or_none(parse_time, expand_with(prog.args3[0], lookup))
             if ns is not None:
                 self._timer.schedule_at(sched.now() + ns)
             else:
-                element_errh.error("syntax error at 'wait'")
+                errh.error("syntax error at 'wait'")
         elif first == INITIAL:
             # Start at once: a driver script by giving up the router's first
             # runcount (so the driver asks it what to do), others by a timer.
@@ -411,10 +395,10 @@ class Script(Element):
                 for signo in self._signos:
                     _signals.add(signo, self)
             except (ValueError, OSError) as err:
-                element_errh.error(f"cannot catch signal: {err}")
+                errh.error(f"cannot catch signal: {err}")
             self._signal_timer = Timer(callback=self._on_signal_timer)
             self._signal_timer.initialize(sched)
-        return not element_errh.nerrors
+        return not errh.nerrors
 
     def star_handler(self, name):
         """A PROXY script answers any handler name by running itself (Click's '*')."""
@@ -456,7 +440,7 @@ class Script(Element):
         else:
             raise ScriptError(f"undefined variable '{name}'")
 
-    def _run_builtin(self, fn, param: str, errh: Errors) -> str:
+    def _run_builtin(self, fn, param: str, errh: ErrorHandler) -> str:
         try:
             return fn(self, param, errh)
         except ScriptError as err:
@@ -468,7 +452,7 @@ class Script(Element):
 
     # --- substitution -------------------------------------------------------------------
 
-    def _lookup(self, errh: Errors):
+    def _lookup(self, errh: ErrorHandler):
         def lookup(name: str, kind: str, depth: int):
             if kind == "(":
                 hc = HandlerRef(name)
@@ -486,7 +470,7 @@ class Script(Element):
             if name == "0":
                 return self._run_handler_name
             if name and name[0] in "123456789":
-                x = parse_int(name, 32)
+                x = value_or_none(parse_int, name, 32)
                 if x is not None:
                     words = split_words(self._run_args)
                     return words[x - 1] if x <= len(words) else ""
@@ -503,7 +487,7 @@ class Script(Element):
     def _adjust_runcount(self, delta: int) -> None:
         self.router.scheduler.adjust_runcount(delta)
 
-    def _step(self, nsteps: int, step_type: int, njumps: int, errh: Errors) -> int:
+    def _step(self, nsteps: int, step_type: int, njumps: int, errh: ErrorHandler) -> int:
         """Run instructions until one blocks, the script ends, or it loops too much.
 
         nsteps is how many blocking instructions to move past. Returns the
@@ -535,7 +519,7 @@ class Script(Element):
 
             elif insn == WAIT_TIME:
                 if self._step_count == nsteps:
-                    ns = parse_time_ns(expand(args3[ipos], lookup))
+                    ns = value_or_none(parse_time, expand_with(args3[ipos], lookup))
                     if ns is not None:
                         self._timer.schedule_at(self.router.scheduler.now() + ns)
                         self._insn_pos -= 1
@@ -554,19 +538,19 @@ class Script(Element):
                 self._print(insn, args3[ipos], lookup, errh)
 
             elif insn in (READ, READQ):
-                hc = HandlerRef(expand(args3[ipos], lookup))
+                hc = HandlerRef(expand_with(args3[ipos], lookup))
                 if hc.initialize(OP_READ, self, errh, unquote_value=insn == READQ):
                     result = hc.call_read(ContextErrors(errh, f"While calling '{hc.unparse()}':"))
                     StderrErrors().message(f"{unparse_handler_name(hc.element, hc.handler.name)}:\n{result}\n")
 
             elif insn in (WRITE, WRITEQ):
-                hc = HandlerRef(expand(args3[ipos], lookup))
+                hc = HandlerRef(expand_with(args3[ipos], lookup))
                 if hc.initialize(OP_WRITE, self, errh, unquote_value=insn == WRITEQ):
                     self._write_status = hc.call_write(
                         ContextErrors(errh, f"While calling '{hc.unparse()}':"))
 
             elif insn in (RETURN, RETURNQ, SET, SETQ):
-                value = expand(args3[ipos], lookup)
+                value = expand_with(args3[ipos], lookup)
                 if insn in (SETQ, RETURNQ):
                     value = unquote(value)
                 self._vars[prog.var[ipos]] = value
@@ -575,8 +559,8 @@ class Script(Element):
                     break
 
             elif insn == GOTO:
-                cond_text = expand(args3[ipos], lookup)
-                cond = parse_bool(cond_text) if cond_text else None
+                cond_text = expand_with(args3[ipos], lookup)
+                cond = value_or_none(parse_bool, cond_text) if cond_text else None
                 if cond_text and cond is None:
                     errh.error(f"bad condition '{cond_text}'")
                 elif not cond_text or cond:
@@ -591,7 +575,7 @@ class Script(Element):
 
             elif insn in (ERROR, ERRORQ, END, EXIT):
                 if insn != END and insn != EXIT:
-                    msg = expand(args3[ipos], lookup)
+                    msg = expand_with(args3[ipos], lookup)
                     if insn == ERRORQ:
                         msg = unquote(msg)
                     if msg:
@@ -639,7 +623,7 @@ class Script(Element):
             return 1, value
         return 0, value
 
-    def _print(self, insn: int, text: str, lookup, errh: Errors) -> None:
+    def _print(self, insn: int, text: str, lookup, errh: ErrorHandler) -> None:
         out = None
         if text.startswith(">"):
             append = text[1:2] == ">"
@@ -654,11 +638,11 @@ class Script(Element):
         before = errh.nerrors
         result = ""
         if text and ((text[0].isascii() and text[0].isalpha()) or text[0] in "@_"):
-            hc = HandlerRef(expand(text, lookup))
+            hc = HandlerRef(expand_with(text, lookup))
             if hc.initialize(OP_READ, self, errh, unquote_value=insn in (PRINTQ, PRINTNQ)):
                 result = hc.call_read(ContextErrors(errh, f"While calling '{hc.unparse()}':"))
         else:
-            result = unquote(expand(text, lookup, expand_quote=True))
+            result = unquote(expand_with(text, lookup, expand_quote=True))
         if errh.nerrors == before and not result.endswith("\n") and insn not in (PRINTN, PRINTNQ):
             result += "\n"
         data = result.encode("latin-1", "replace")
@@ -682,7 +666,7 @@ class Script(Element):
         except (OSError, ValueError):
             pass
 
-    def _step_handler(self, op: int, text: str, name: str, what: int, errh: Errors):
+    def _step_handler(self, op: int, text: str, name: str, what: int, errh: ErrorHandler):
         """The step, goto and run handlers (and a PROXY script's): (status, returned value)."""
         prog = self._prog
         data = uncomment(text)
@@ -711,7 +695,7 @@ class Script(Element):
             elif not data:
                 nsteps, step_type = 1, STEP_NORMAL
             else:
-                n = parse_int(data, 32)
+                n = value_or_none(parse_int, data, 32)
                 if n is None:
                     ret = errh.error("syntax error")
                     nsteps = None
@@ -801,7 +785,7 @@ class Script(Element):
         self._insn_pos = 0
         self._step(0, STEP_JUMP, 0, errh)
         _, out = self._complete_step()
-        p = parse_int(out, 32)
+        p = value_or_none(parse_int, out, 32)
         return -1 if p is None else p
 
     def push(self, port, packet):

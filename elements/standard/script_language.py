@@ -2,21 +2,13 @@
 
 Script and DriverManager share everything here:
 
-* value syntax as Click reads it: integers (``IntArg``: decimal, ``0x``
-  hex, ``0b`` binary, leading-zero octal, ``_`` between digits), reals
-  (``strtod``), booleans (``BoolArg``, exact spelling), time intervals
-  (``cp_time``), and Click's ways of printing numbers (``%.12g``) and
-  timestamps;
-* error reporting as Click's ErrorHandlers do it: a plain handler on
-  standard error, a context handler that prints "While executing ...:" once
-  and indents what follows, and a collector for handlers called from
-  outside a script;
-* ``expand``, the ``$x`` / ``${x}`` / ``$(handler args)`` substitution
-  (Click's ``cp_expand``), parameterised by a lookup function;
+* Click's way of printing real numbers (``%.12g``); values are read by the
+  runtime's parsers (``clickpy.runtime.args``), substitutions made by
+  ``clickpy.lang.confstring.expand_with`` and errors reported to the
+  runtime's error handlers (``clickpy.runtime.error_handler``);
+* the error handler of the script calling a handler (``call_with_errh``);
 * ``HandlerRef``, a handler named in a script ("[element.]handler [value]"),
-  resolved as Click's ``cp_handler_name`` resolves it: the element relative
-  to the script's compound, else a handler of the script itself, else a
-  handler of the router;
+  resolved by the router's ``handler_name`` (Click's ``cp_handler_name``);
 * ``BUILTINS``, the read handlers every Script has (``add``, ``lt``,
   ``sprintf``, ``random``, ``cat``, ...);
 * ``parse_program``, which turns a Script's configuration arguments into its
@@ -29,129 +21,38 @@ from __future__ import annotations
 import math
 import os
 import random
-import re
 import signal as _signal
-import sys
 
 from clickpy.lang.confstring import quote, shift_word, split_words, unquote
-from clickpy.runtime.args import ArgError, parse_time, unparse_timestamp
+from clickpy.runtime.args import (
+    ArgError, parse_bool, parse_double, parse_int, parse_time, unparse_bool, unparse_timestamp,
+)
+from clickpy.runtime.error_handler import EINVAL, ElementErrors, ErrorHandler
 from clickpy.runtime.handlers import HandlerError, format_value
 from clickpy.runtime.pending import Pending
 
 DIGITS = "0123456789"  # str.isdigit() also takes '²', which int() refuses
 
-EINVAL = 22
 
 # --- values --------------------------------------------------------------------
+# Values are read by the runtime's parsers (clickpy.runtime.args), Click's rules.
 
 INT64_MIN = -(1 << 63)
-INT64_MAX = (1 << 63) - 1
 
 
-def parse_int(text: str, bits: int = 64, signed: bool = True) -> int | None:
-    """The whole of text as an integer the way Click's IntArg reads it, or None.
-
-    Base prefixes ``0x`` and ``0b``, a leading ``0`` for octal, ``_``
-    between digits; out of range for the type (``bits``, ``signed``) is None.
-    """
-    n = len(text)
-    i = 0
-    if i < n and ((signed and text[i] == "-") or text[i] == "+"):
-        i += 1
-    if i + 2 < n and text[i] == "0" and text[i + 1] in "xX":
-        base, i = 16, i + 2
-    elif i + 2 < n and text[i] == "0" and text[i + 1] in "bB":
-        base, i = 2, i + 2
-    elif i < n and text[i] == "0":
-        base = 8
-    else:
-        base = 10
-    digits = []
-    last_was_digit = False
-    j = i
-    while j < n:
-        c = text[j]
-        if c == "_" and last_was_digit:
-            last_was_digit = False
-        else:
-            try:
-                d = int(c, 36)
-            except ValueError:
-                break
-            if d >= base:
-                break
-            digits.append(c)
-            last_was_digit = True
-        j += 1
-    # A trailing '_' is not part of the number, so the parse stops short.
-    if not digits or j != n or text[-1] == "_":
+def value_or_none(parse, text: str, *args):
+    """parse(text, *args), or None when text is not such a value: Script tries
+    one reading after another (integer, then real, then string), so a text
+    that is not a number is an answer here, not an error."""
+    try:
+        return parse(text, *args)
+    except ArgError:
         return None
-    value = int("".join(digits), base)
-    if text[0] == "-":
-        value = -value
-    if signed:
-        lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    else:
-        lo, hi = 0, (1 << bits) - 1
-    return value if lo <= value <= hi else None
-
-
-_REAL_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
-_HEXREAL_RE = re.compile(r"[+-]?0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?\d+)?\Z")
-_SPECIAL_RE = re.compile(r"[+-]?(?:inf|infinity|nan(?:\([0-9A-Za-z_]*\))?)\Z", re.IGNORECASE)
-
-
-def parse_double(text: str) -> float | None:
-    """The whole of text as a real number (C's strtod, no leading space), or None."""
-    if not text or text[0].isspace():
-        return None
-    if _REAL_RE.match(text):
-        v = float(text)
-        if math.isinf(v):
-            return None  # ERANGE: overflow
-        if v == 0.0 and any(c in "123456789" for c in text.split("e")[0].split("E")[0]):
-            return None  # ERANGE: underflow
-        return v
-    if _HEXREAL_RE.match(text):
-        sign = -1.0 if text[0] == "-" else 1.0
-        body = text.lstrip("+-")
-        if "p" not in body.lower():
-            body += "p0"
-        try:
-            return sign * float.fromhex(body)
-        except (OverflowError, ValueError):
-            return None
-    if _SPECIAL_RE.match(text):
-        t = text.lower()
-        sign = -1.0 if t.startswith("-") else 1.0
-        return sign * (math.nan if "nan" in t else math.inf)
-    return None
-
-
-_BOOLS = {"0": False, "n": False, "f": False, "false": False, "no": False,
-          "1": True, "y": True, "t": True, "true": True, "yes": True}
-
-
-def parse_bool(text: str) -> bool | None:
-    """Click's BoolArg: exactly one of its spellings, case-sensitive; else None."""
-    return _BOOLS.get(text)
-
-
-def unparse_bool(b) -> str:
-    return "true" if b else "false"
 
 
 def format_double(x: float) -> str:
     """A real number as Click's String(double) prints it."""
     return "%.12g" % x
-
-
-def parse_time_ns(text: str) -> int | None:
-    """A time interval (Click's cp_time) in nanoseconds, or None."""
-    try:
-        return parse_time(text)
-    except ArgError:
-        return None
 
 
 def cp_string(word: str) -> str | None:
@@ -169,88 +70,13 @@ def is_space_only(text: str) -> bool:
 # --- error reporting ----------------------------------------------------------------
 
 
-class Errors:
-    """Where a script reports errors and messages (Click's ErrorHandler, reduced).
-
-    ``emit(text, kind)`` prints; kind is "error" or "message", so a handler
-    that forwards to the router's configure-time errh keeps errors errors.
-    """
-
-    def __init__(self, parent: "Errors | None" = None):
-        self.parent = parent
-        self.nerrors = 0
-
-    def _count(self) -> None:
-        e = self
-        while e is not None:
-            e.nerrors += 1
-            e = e.parent
-
-    def error(self, text: str) -> int:
-        self._count()
-        self.emit(text, "error")
-        return -EINVAL
-
-    def message(self, text: str) -> int:
-        self.emit(text, "message")
-        return 0
-
-    def emit(self, text: str, kind: str) -> None:
-        raise NotImplementedError
-
-
-class StderrErrors(Errors):
-    """Click's default handler at user level: each message on standard error."""
-
-    def emit(self, text: str, kind: str) -> None:
-        if not text.endswith("\n"):
-            text += "\n"
-        try:
-            sys.stdout.flush()
-            sys.stderr.write(text)
-            sys.stderr.flush()
-        except (OSError, ValueError):
-            pass
-
-
-class ContextErrors(Errors):
-    """Prints a context line before the first message, and indents the messages."""
-
-    def __init__(self, parent: Errors, context: str, indent: str = "  "):
-        super().__init__(parent)
-        self.context = context
-        self.indent = indent
-        self.printed = False
-
-    def emit(self, text: str, kind: str) -> None:
-        if not self.printed:
-            self.printed = True
-            self.parent.emit(self.context, kind)
-        lines = text[:-1].split("\n") if text.endswith("\n") else text.split("\n")
-        self.parent.emit("\n".join(self.indent + line for line in lines), kind)
-
-
-class CollectErrors(Errors):
-    """Keeps messages, for a handler called from outside any script."""
-
-    def __init__(self):
-        super().__init__(None)
-        self.lines: list[str] = []
-
-    def emit(self, text: str, kind: str) -> None:
-        self.lines.append(text.rstrip("\n"))
-
-    def text(self) -> str:
-        return "\n".join(self.lines)
-
-
 # Handlers written in this module (Script's own) report to the error handler
 # of the script that calls them, as Click passes an ErrorHandler to every
 # handler call; this stack holds it while a script calls a handler.
-_errh_stack: list[Errors] = []
+_errh_stack: list[ErrorHandler] = []
 
 
-def current_errh() -> Errors | None:
+def current_errh() -> ErrorHandler | None:
     return _errh_stack[-1] if _errh_stack else None
 
 
@@ -263,7 +89,7 @@ def call_with_errh(fn):
     errh = current_errh()
     if errh is not None:
         return fn(errh)
-    collect = CollectErrors()
+    collect = ElementErrors()
     result = fn(collect)
     if collect.nerrors:
         raise HandlerError(collect.text())
@@ -278,49 +104,10 @@ class ScriptError(Exception):
 
 OP_READ = 1
 OP_WRITE = 2
-_ROOT = object()  # the router itself (Click's root element)
 
 
 def unparse_handler_name(element, hname: str) -> str:
     return f"{element.name}.{hname}" if element is not None else hname
-
-
-def resolve_handler_name(context, text: str, errh: Errors | None):
-    """'[element.]handler' -> (element or None for the router, handler name), or None.
-
-    Click's cp_handler_name: a leading dot names a router handler; an element
-    name is looked up relative to the context's compound; failing that, a
-    handler of the context element with the whole name, then a router handler.
-    """
-    name = cp_string(text) if text else None
-    if not name:
-        if errh is not None:
-            errh.error("syntax error")
-        return None
-    router = context.router
-    dot = name.find(".")
-    element = None
-    start = 0
-    if dot == 0:
-        return None, name[1:]
-    if dot == len(name) - 1:
-        if errh is not None:
-            errh.error("syntax error")
-        return None
-    if dot > 0:
-        element = router.find(name[:dot], context)
-        if element is not None:
-            start = dot + 1
-    if element is None:
-        if context.eindex >= 0 and router.handler(context, name) is not None:
-            element = context
-        elif dot < 0 or router.handler(None, name) is not None:
-            element = None
-        else:
-            if errh is not None:
-                errh.error(f"no element named '{name[:dot]}'")
-            return None
-    return element, name[start:]
 
 
 class HandlerRef:
@@ -335,12 +122,17 @@ class HandlerRef:
         self.value = ""
         self.router = None
 
-    def initialize(self, op: int, context, errh: Errors | None, unquote_value: bool = False) -> bool:
+    def initialize(self, op: int, context, errh: ErrorHandler | None, unquote_value: bool = False) -> bool:
         word, value = shift_word(self.text)
-        found = resolve_handler_name(context, word, errh)
-        if found is None:
+        name = cp_string(word) if word else None
+        try:
+            if not name:
+                raise HandlerError("syntax error")
+            element, hname = context.router.handler_name(name, context)
+        except HandlerError as err:
+            if errh is not None:
+                errh.error(str(err))
             return False
-        element, hname = found
         if unquote_value:
             value = unquote(value)
         router = context.router
@@ -365,7 +157,7 @@ class HandlerRef:
         name = unparse_handler_name(self.element, self.handler.name)
         return f"{name} {self.value}" if self.value else name
 
-    def call_read(self, errh: Errors) -> str:
+    def call_read(self, errh: ErrorHandler) -> str:
         h = self.handler
         _errh_stack.append(errh)
         try:
@@ -381,7 +173,7 @@ class HandlerRef:
             _errh_stack.pop()
         return format_value(v)
 
-    def call_write(self, errh: Errors) -> int:
+    def call_write(self, errh: ErrorHandler) -> int:
         """Call the write handler; returns Click's status (0, or negative on error)."""
         _errh_stack.append(errh)
         try:
@@ -410,130 +202,6 @@ def handler_exists(context, text: str, op: int) -> bool:
     return HandlerRef(text).initialize(op, context, None)
 
 
-# --- substitution -------------------------------------------------------------------
-
-
-def expand(config: str, lookup, expand_quote: bool = False, depth: int = 0) -> str:
-    """Substitute $name, ${name} and $(handler ...) in config (Click's cp_expand).
-
-    lookup(name, kind, depth) returns the text for a reference, or None to
-    leave it as written; kind is 'a' ($name, $?, $#, $$), '{' or '('.
-    Nothing inside single quotes is substituted. A value substituted inside
-    double quotes (or anywhere, with expand_quote) is quoted so that
-    unquoting the result gives the value back exactly.
-    """
-    if not config or "$" not in config:
-        return config
-    s = config
-    end = len(s)
-    out: list[str] = []
-    uninterpolated = 0
-    quote_char = ""
-    i = 0
-    while i < end:
-        c = s[i]
-        if c == "\\":
-            if i + 1 < end and quote_char == '"':
-                i += 1
-        elif c in "'\"":
-            if not quote_char:
-                quote_char = c
-            elif quote_char == c:
-                quote_char = ""
-        elif c == "/":
-            if i + 1 < end and s[i + 1] in "/*" and not quote_char:
-                i = _skip_comment_space(s, i) - 1
-        elif c == "$":
-            if i + 1 >= end or quote_char == "'" or depth > 10:
-                i += 1
-                continue
-            before = i
-            expand_name = False
-            nxt = s[i + 1]
-            if nxt == "{":
-                kind = "{"
-                j = i + 2
-                start = j
-                while j < end and s[j] != "}":
-                    if s[j] == "$":
-                        expand_name = True
-                    j += 1
-                if j == end:
-                    break
-                name = s[start:j]
-                j += 1
-            elif nxt == "(":
-                kind = "("
-                level = 1
-                nquote = ""
-                j = i + 2
-                start = j
-                while j < end and level:
-                    d = s[j]
-                    if d == "(":
-                        if not nquote:
-                            level += 1
-                    elif d == ")":
-                        if not nquote:
-                            level -= 1
-                    elif d in "\"'":
-                        if not nquote:
-                            nquote = d
-                        elif nquote == d:
-                            nquote = ""
-                    elif d == "\\":
-                        if j + 1 < end and nquote != "'":
-                            j += 1
-                    elif d == "$":
-                        if nquote != "'":
-                            expand_name = True
-                    j += 1
-                if j == start or s[j - 1] != ")":
-                    break
-                name = s[start : j - 1]
-            elif nxt.isalnum() and nxt.isascii() or nxt == "_":
-                kind = "a"
-                j = i + 1
-                while j < end and ((s[j].isalnum() and s[j].isascii()) or s[j] == "_"):
-                    j += 1
-                name = s[i + 1 : j]
-            elif nxt in "?#$":
-                kind = "a"
-                name = nxt
-                j = i + 2
-            else:
-                i += 1
-                continue
-            out.append(s[uninterpolated:before])
-            if expand_name:
-                name = expand(name, lookup, False, depth + 1)
-            text = lookup(name, kind, depth)
-            uninterpolated = j
-            if text is None:
-                if expand_name:
-                    out.append(s[before : before + 2] + name + s[j - 1])
-                else:
-                    uninterpolated = before
-            elif quote_char == '"' or (expand_quote and not quote_char):
-                q = quote(text)[1:-1]
-                out.append(q if quote_char == '"' else '"' + q + '"')
-            else:
-                out.append(text)
-            i = j
-            continue
-        i += 1
-    if not out:
-        return config
-    out.append(s[uninterpolated:])
-    return "".join(out)
-
-
-def _skip_comment_space(s: str, i: int) -> int:
-    from clickpy.lang.confstring import skip_comment_space
-
-    return skip_comment_space(s, i)
-
-
 # --- built-in handlers ------------------------------------------------------------------
 # Each takes (script element, parameter text, errh) and returns the result
 # text, or raises ScriptError with Click's message.
@@ -547,7 +215,7 @@ def _wrap64(v: int) -> int:
 
 
 def _arithmetic(what: int):
-    def fn(script, text: str, errh: Errors) -> str:
+    def fn(script, text: str, errh: ErrorHandler) -> str:
         zero = what in (_AR_ADD, _AR_SUB)
         accum = 0 if zero else 1
         daccum = 0.0 if zero else 1.0
@@ -559,12 +227,12 @@ def _arithmetic(what: int):
             if not word and is_space_only(rest):
                 break
             if not use_double:
-                arg = parse_int(word)
+                arg = value_or_none(parse_int, word, 64)
                 if arg is None:
                     use_double = True
                     daccum = float(accum)
             if use_double:
-                darg = parse_double(word)
+                darg = value_or_none(parse_double, word)
                 if darg is None:
                     raise ScriptError("expected list of numbers")
                 if first:
@@ -636,11 +304,11 @@ def _c_mod(a: int, b: int) -> int:
 
 
 def _modrem(is_mod: bool):
-    def fn(script, text: str, errh: Errors) -> str:
+    def fn(script, text: str, errh: ErrorHandler) -> str:
         astr, bstr = _two_words(text)
-        a, b = parse_int(astr), parse_int(bstr)
+        a, b = value_or_none(parse_int, astr, 64), value_or_none(parse_int, bstr, 64)
         if a is None or b is None:
-            da, db = parse_double(astr), parse_double(bstr)
+            da, db = value_or_none(parse_double, astr), value_or_none(parse_double, bstr)
             if is_mod or da is None or db is None:
                 raise ScriptError("expected two numbers")
             try:
@@ -655,10 +323,10 @@ def _modrem(is_mod: bool):
 
 
 def _negabs(is_neg: bool):
-    def fn(script, text: str, errh: Errors) -> str:
-        x = parse_int(text)
+    def fn(script, text: str, errh: ErrorHandler) -> str:
+        x = value_or_none(parse_int, text, 64)
         if x is None:
-            dx = parse_double(text)
+            dx = value_or_none(parse_double, text)
             if dx is None:
                 raise ScriptError("expected one number")
             return format_double(-dx if is_neg else abs(dx))
@@ -671,13 +339,13 @@ _LT, _EQ, _GT, _GE, _NE, _LE = range(6)
 
 
 def _compare(what: int):
-    def fn(script, text: str, errh: Errors) -> str:
+    def fn(script, text: str, errh: ErrorHandler) -> str:
         astr, bstr = _two_words(text)
-        a, b = parse_int(astr), parse_int(bstr)
+        a, b = value_or_none(parse_int, astr, 64), value_or_none(parse_int, bstr, 64)
         if a is not None and b is not None:
             cmp = _LT if a < b else (_EQ if a == b else _GT)
         else:
-            da, db = parse_double(astr), parse_double(bstr)
+            da, db = value_or_none(parse_double, astr), value_or_none(parse_double, bstr)
             if da is not None and db is not None:
                 cmp = _LT if da < db else (_EQ if da == db else _GT)
             else:
@@ -714,7 +382,7 @@ def _c_int_format(flags: str, width: int | None, precision: int | None, conv: st
     return body
 
 
-def _sprintf(script, text: str, errh: Errors) -> str:
+def _sprintf(script, text: str, errh: ErrorHandler) -> str:
     fmt_word, rest = shift_word(text)
     fmt = unquote(fmt_word)
     out: list[str] = []
@@ -733,7 +401,7 @@ def _sprintf(script, text: str, errh: Errors) -> str:
         width = None
         if j < n and fmt[j] == "*":
             word, rest = shift_word(rest)
-            w = parse_int(word, 32)
+            w = value_or_none(parse_int, word, 32)
             if w is None:
                 raise ScriptError("syntax error")
             if w < 0:
@@ -752,7 +420,7 @@ def _sprintf(script, text: str, errh: Errors) -> str:
             j += 1
             if j < n and fmt[j] == "*":
                 word, rest = shift_word(rest)
-                p = parse_int(word, 32)
+                p = value_or_none(parse_int, word, 32)
                 if p is None or p < 0:
                     raise ScriptError("syntax error")
                 precision = p
@@ -776,7 +444,7 @@ def _sprintf(script, text: str, errh: Errors) -> str:
         conv = fmt[j] if j < n else ""
         if conv and conv in "oxXu":
             word, rest = shift_word(rest)
-            v = parse_int(word, 64, signed=False)
+            v = value_or_none(parse_int, word, 64, False)
             if v is None:
                 raise ScriptError("syntax error")
             if size == "h":
@@ -784,7 +452,7 @@ def _sprintf(script, text: str, errh: Errors) -> str:
             out.append(_c_int_format(flags, width, precision, conv, v))
         elif conv and conv in "di":
             word, rest = shift_word(rest)
-            v = parse_int(word, 64)
+            v = value_or_none(parse_int, word, 64)
             if v is None:
                 raise ScriptError("syntax error")
             if size == "h":
@@ -816,20 +484,20 @@ def _first(script, text, errh):
 
 
 def _not(script, text, errh):
-    b = parse_bool(text)
+    b = value_or_none(parse_bool, text)
     if b is None:
         raise ScriptError("syntax error")
     return unparse_bool(not b)
 
 
 def _andor(is_and: bool, negate: bool):
-    def fn(script, text: str, errh: Errors) -> str:
+    def fn(script, text: str, errh: ErrorHandler) -> str:
         zero = is_and
         value = zero
         rest = text
         while value == zero and rest:
             word, rest = shift_word(rest)
-            x = parse_bool(word)
+            x = value_or_none(parse_bool, word)
             if x is None:
                 raise ScriptError("syntax error")
             value = (value and x) if is_and else (value or x)
@@ -840,7 +508,7 @@ def _andor(is_and: bool, negate: bool):
 
 def _if(script, text, errh):
     word, rest = shift_word(text)
-    x = parse_bool(word)
+    x = value_or_none(parse_bool, word)
     if x is None:
         raise ScriptError("syntax error")
     if x:
@@ -874,7 +542,7 @@ def _random(script, text, errh):
         raise ScriptError("too many arguments")
     values = []
     for keyword, w in zip(("N1", "N2"), words):
-        v = parse_int(w, 32, signed=False)
+        v = value_or_none(parse_int, w, 32, False)
         if v is None:
             raise ScriptError(f"{keyword}: expected unsigned integer")
         values.append(v)
@@ -889,7 +557,7 @@ def _random(script, text, errh):
 
 def _byteorder(width: int):
     def fn(script, text, errh):
-        x = parse_int(text, 32)
+        x = value_or_none(parse_int, text, 32)
         if x is None:
             raise ScriptError("syntax error")
         if width == 16:
@@ -936,7 +604,7 @@ def parse_signal(word: str) -> int | None:
     """A signal name from Click's table (INT, HUP, USR1, ...) or a number."""
     if word in SIGNALS:
         return int(SIGNALS[word])
-    return parse_int(word, 32)
+    return value_or_none(parse_int, word, 32)
 
 
 def _kill(script, text, errh):
@@ -946,7 +614,7 @@ def _kill(script, text, errh):
         raise ScriptError("bad SIGNO")
     while rest:
         w, rest = shift_word(rest)
-        pid = parse_int(w, 32)
+        pid = value_or_none(parse_int, w, 32)
         if pid is None:
             raise ScriptError("bad PID")
         try:
@@ -1125,7 +793,7 @@ def parse_program(conf: list[str], errh, driver: bool) -> Program:
         if insn == WAIT_PSEUDO:
             insn = WAIT_TIME if rest else WAIT_STEP
         if insn == WAIT_STEP:
-            count = parse_int(rest, 32, signed=False) if rest else 1
+            count = value_or_none(parse_int, rest, 32, False) if rest else 1
             if count is None:
                 errh.error(f"syntax error at '{name}'")
                 continue
@@ -1133,7 +801,7 @@ def parse_program(conf: list[str], errh, driver: bool) -> Program:
         elif insn == WAIT_TIME:
             # Click checks a wait's time only when it runs; one that can never
             # parse (no substitutions in it) is reported now.
-            if "$" not in rest and parse_time_ns(rest) is None:
+            if "$" not in rest and value_or_none(parse_time, rest) is None:
                 errh.error(f"syntax error at '{name}'")
                 continue
             prog.add(WAIT_TIME, 0, rest)
@@ -1180,8 +848,7 @@ def parse_program(conf: list[str], errh, driver: bool) -> Program:
 
 
 __all__ = [
-    "BUILTINS", "CollectErrors", "ContextErrors", "Errors", "HandlerRef", "INSTRUCTIONS", "OP_READ",
-    "OP_WRITE", "Program", "ScriptError", "StderrErrors", "call_with_errh", "current_errh", "expand",
-    "format_double", "parse_bool", "parse_double", "parse_int", "parse_program",
-    "parse_signal", "parse_time_ns", "unparse_bool", "unparse_handler_name",
+    "BUILTINS", "HandlerRef", "INSTRUCTIONS", "OP_READ",
+    "OP_WRITE", "Program", "ScriptError", "call_with_errh", "current_errh",
+    "format_double", "parse_program", "parse_signal", "unparse_handler_name", "value_or_none",
 ]

@@ -6,7 +6,7 @@ from clickpy.runtime.element cimport Element
 from clickpy.runtime.notifier cimport NotifierSignal
 from clickpy.runtime.packet cimport Packet
 
-from clickpy.runtime.args import ArgError, Int
+from clickpy.runtime.args import Arg, ArgError, Int, Warned, parse_arguments
 from clickpy.runtime.handlers import HandlerError, ReadWrite
 
 # Click's constants: a client's stride is STRIDE1 / tickets.
@@ -37,6 +37,30 @@ def _write_config(e, value):
     from clickpy.runtime.router import reconfigure_element
 
     reconfigure_element(e, value)
+
+
+def _ticket_counts(texts, element):
+    """StrideSched's arguments, one number of tickets per input -> [tickets]."""
+    n = element.ninputs
+    if len(texts) != n:
+        raise ArgError(f"need {n} arguments, one per input port")
+    values, errors, warnings = [], [], []
+    for i, text in enumerate(texts):
+        try:
+            v = Int(text)
+        except ArgError:
+            errors.append(f"argument {i} should be number of tickets (integer)")
+            continue
+        if v < 0:
+            errors.append(f"argument {i} (number of tickets) must be >= 0")
+            continue
+        if v > MAX_TICKETS:
+            warnings.append(f"input {i}'s tickets reduced to {MAX_TICKETS}")
+            v = MAX_TICKETS
+        values.append(v)
+    if errors:
+        raise ArgError(*errors, warnings=warnings)
+    return Warned(values, warnings)
 
 
 cdef class StrideSched(Element):
@@ -74,7 +98,7 @@ cdef class StrideSched(Element):
     port_count = "1-/1"
     processing = "l"
     flags = "S0"
-    arguments = None
+    arguments = (Arg("TICKETS", _ticket_counts, rest=True, doc="one per input port"),)
     live_reconfigure = True
 
     cdef int _n
@@ -104,28 +128,10 @@ cdef class StrideSched(Element):
 
     def configure(self, conf, errh):
         cdef int i, n = self.ninputs
-        conf = [c for c in conf]
-        if len(conf) != n:
-            return errh.error(f"need {n} arguments, one per input port")
-        values = []
-        bad = False
-        for i, text in enumerate(conf):
-            try:
-                v = Int(text)
-            except ArgError:
-                errh.error(f"argument {i} should be number of tickets (integer)")
-                bad = True
-                continue
-            if v < 0:
-                errh.error(f"argument {i} (number of tickets) must be >= 0")
-                bad = True
-                continue
-            if v > MAX_TICKETS:
-                errh.warning(f"input {i}'s tickets reduced to {MAX_TICKETS}")
-                v = MAX_TICKETS
-            values.append(v)
-        if bad:
-            return
+        parsed = parse_arguments(self, conf, type(self).arguments, errh)
+        if parsed is None:
+            return False
+        values = parsed["tickets"]
         first = self._tickets == NULL
         if first:
             self._n = n

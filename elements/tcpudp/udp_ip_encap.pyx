@@ -8,9 +8,7 @@ from clickpy.runtime.packet cimport DST_IP_ANNO_OFFSET, Packet, pkt_data, pkt_pu
 from clickpy.elements.ip.ip_header cimport (IP_HEADER_LEN, IP_PROTO_UDP, UDP_HEADER_LEN, in_cksum,
                                             in_cksum_pseudohdr, ip_set_checksum, store_u16_raw, wr16)
 
-import socket
-
-from clickpy.runtime.args import Arg, AnyArg, ArgError, Bool, IPAddress, parse_arguments
+from clickpy.runtime.args import Arg, AnyArg, ArgError, Bool, IPAddress, ip_packed, parse_arguments, unparse_ip
 from clickpy.runtime.handlers import Handler, write_keyword
 from clickpy.elements.ip.ip_args import IPPort
 
@@ -50,15 +48,15 @@ cdef class UDPIPEncap(SimpleElement):
         Arg("CHECKSUM", Bool, True, positional=True),
     )
     handlers = (
-        _handler("src", 0, "SRC", lambda e: e.src),
+        _handler("src", 0, "SRC", lambda e: unparse_ip(e.src)),
         _handler("sport", 1, "SPORT", lambda e: e.sport),
-        _handler("dst", 2, "DST", lambda e: e.dst),
+        _handler("dst", 2, "DST", lambda e: unparse_ip(e.dst)),
         _handler("dport", 3, "DPORT", lambda e: e.dport),
     )
     live_reconfigure = True
 
-    cdef public str src
-    cdef public str dst
+    cdef public object src          # ints (clickpy.runtime.args' IPv4 form); dst 0 with DST_ANNO
+    cdef public object dst
     cdef public unsigned sport
     cdef public unsigned dport
     cdef public bint checksum
@@ -73,14 +71,14 @@ cdef class UDPIPEncap(SimpleElement):
             return False
         dst_text = values["dst"].strip()
         if dst_text == "DST_ANNO":
-            use_dst_anno, dst = True, "0.0.0.0"
+            use_dst_anno, dst = True, 0
         else:
             try:
                 use_dst_anno, dst = False, IPAddress(dst_text, self)
             except ArgError:
                 return errh.error("bad DST")
-        cdef bytes s = socket.inet_aton(values["src"])
-        cdef bytes d = socket.inet_aton(dst)
+        cdef bytes s = ip_packed(values["src"])
+        cdef bytes d = ip_packed(dst)
         memcpy(self._saddr, <const char *> s, 4)
         memcpy(self._daddr, <const char *> d, 4)
         self.src, self.dst, self.use_dst_anno = values["src"], dst, use_dst_anno

@@ -6,6 +6,7 @@ import selectors
 import socket
 import time
 
+from clickpy.runtime.args import Arg, Bool, Int, String, parse_arguments
 from clickpy.runtime.element import Element
 from clickpy.runtime.handlers import HandlerError, Read
 
@@ -143,7 +144,17 @@ class ControlSocket(Element):
 
     port_count = "0/0"
     processing = "a"
-    arguments = None
+    arguments = (
+        Arg("TYPE", String, positional=True, mandatory=True, doc="TCP or UNIX"),
+        Arg("ADDRESS", String, positional=True, mandatory=True,
+            doc="the TCP PORTNUMBER ('+': the first free port from it) or the UNIX FILENAME"),
+        Arg("READONLY", Bool, False, attr="read_only"),
+        Arg("PROXY", String, None),
+        Arg("VERBOSE", Bool, False),
+        Arg("LOCALHOST", Bool, False),
+        Arg("RETRIES", Int, 0),
+        Arg("RETRY_WARNINGS", Bool, True),
+    )
 
     def __init__(self):
         self.kind = "TCP"
@@ -159,31 +170,24 @@ class ControlSocket(Element):
         self.extra_handlers = (Read("port", lambda e: e.port), Read("filename", lambda e: e.filename or ""))
 
     def configure(self, conf, errh):
-        from clickpy.runtime.args import Arg, Bool, Int, String, apply_arguments
-
-        if len(conf) < 2:
-            return errh.error("expected 'TCP, PORTNUMBER' or 'UNIX, FILENAME'")
-        kind = String(conf[0]).upper()
-        target = String(conf[1])
+        values = parse_arguments(self, conf, type(self).arguments, errh)
+        if values is None:
+            return False
+        kind, target = values["type"].upper(), values["address"]
         if kind == "TCP":
-            self.port_search = target.endswith("+")
             digits = target.rstrip("+")
             if not _is_count(digits) or not 0 <= int(digits) < 65536:
                 return errh.error(f"bad port number '{target}'")
+            self.port_search = target.endswith("+")
             self.port = int(digits)
         elif kind == "UNIX":
             self.filename = target
         else:
-            return errh.error(f"unknown socket type '{conf[0]}' (expected TCP or UNIX)")
+            return errh.error(f"unknown socket type '{values['type']}' (expected TCP or UNIX)")
         self.kind = kind
-        apply_arguments(self, conf[2:], errh, spec=(
-            Arg("READONLY", Bool, False, attr="read_only"),
-            Arg("PROXY", String, None),
-            Arg("VERBOSE", Bool, False),
-            Arg("LOCALHOST", Bool, False),
-            Arg("RETRIES", Int, 0),
-            Arg("RETRY_WARNINGS", Bool, True),
-        ))
+        for attr in ("read_only", "proxy", "verbose", "localhost", "retries", "retry_warnings"):
+            setattr(self, attr, values[attr])
+        return True
 
     def initialize(self, errh):
         self._make_tasks()

@@ -50,8 +50,8 @@ from posix.mman cimport MAP_FAILED, MAP_LOCKED, MAP_SHARED, PROT_READ, PROT_WRIT
 from posix.unistd cimport close
 
 from clickpy.netmap_shim.backends.checksum cimport finish_l4_checksum
-from clickpy.netmap_shim.backends.common cimport add_rings
-from clickpy.netmap_shim.ring cimport Port, RingHeader, Slot, ring_free, ring_next, ring_slot, ring_space
+from clickpy.netmap_shim.backends.common cimport add_rings, free_rings
+from clickpy.netmap_shim.ring cimport Port, RingHeader, Slot, ring_next, ring_slot, ring_space
 from clickpy.runtime.packet cimport Pool, small_pool_state
 
 from clickpy.netmap_shim.backends.common import check_device_options, device_error, interface_index
@@ -381,12 +381,7 @@ cdef class PacketPort(Port):
             for fd in link or ():
                 os.close(fd)
         self._drop_link = self._xdp_link = None
-        if self.rxr != NULL:
-            ring_free(self.rxr, True)
-            self.rxr = NULL
-        if self.txr != NULL:
-            ring_free(self.txr, True)
-            self.txr = NULL
+        free_rings(&self.rxr, &self.txr)
         self.fd = -1
 
     def error_state(self):

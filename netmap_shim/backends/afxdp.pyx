@@ -44,8 +44,8 @@ from libc.string cimport memcpy, strerror
 from posix.mman cimport MAP_ANONYMOUS, MAP_FAILED, MAP_POPULATE, MAP_PRIVATE, PROT_READ, PROT_WRITE, mmap, munmap
 
 from clickpy.netmap_shim.backends.checksum cimport finish_l4_checksum
-from clickpy.netmap_shim.backends.common cimport add_rings
-from clickpy.netmap_shim.ring cimport NS_BUF_CHANGED, Port, RingHeader, Slot, ring_free, ring_next, ring_slot, ring_space
+from clickpy.netmap_shim.backends.common cimport add_rings, free_rings
+from clickpy.netmap_shim.ring cimport NS_BUF_CHANGED, Port, RingHeader, Slot, ring_next, ring_slot, ring_space
 from clickpy.runtime.packet cimport Pool, buffer_alloc, buffer_free, small_pool_state
 
 from clickpy.netmap_shim.backends.common import check_device_options, device_error, interface_index
@@ -488,12 +488,7 @@ cdef class XdpPort(Port):
             self.area = NULL
         free(self.frame_stack)
         self.frame_stack = NULL
-        if self.rxr != NULL:
-            ring_free(self.rxr, True)
-            self.rxr = NULL
-        if self.txr != NULL:
-            ring_free(self.txr, True)
-            self.txr = NULL
+        free_rings(&self.rxr, &self.txr)
         if self.lock_file is not None:
             _unlock_device(self.lock_file)
             self.lock_file = None

@@ -6,7 +6,7 @@ import os
 import socket
 
 from clickpy.netmap_shim.backends.checksum cimport finish_l4_checksum
-from clickpy.netmap_shim.ring cimport make_ring, ring_alloc
+from clickpy.netmap_shim.ring cimport make_ring, ring_alloc, ring_free
 
 from clickpy.netmap_shim.ring import PortError
 
@@ -65,6 +65,16 @@ cdef int add_rings(Port port, RingHeader **rxr, RingHeader **txr, uint32_t slots
         txr[0].tail = slots - 1
         port.tx_rings.append(make_ring(txr[0], port, True, 0))
     return 0
+
+
+cdef void free_rings(RingHeader **rxr, RingHeader **txr) noexcept:
+    """Free what add_rings made (either may be NULL); both end NULL."""
+    if rxr[0] != NULL:
+        ring_free(rxr[0], True)
+        rxr[0] = NULL
+    if txr[0] != NULL:
+        ring_free(txr[0], True)
+        txr[0] = NULL
 
 
 def finish_checksum(bytes frame, bint only_if_partial):

@@ -25,8 +25,8 @@ from libc.errno cimport EAGAIN, EINTR, errno
 from libc.stdint cimport uint16_t, uint32_t, uint64_t
 from posix.unistd cimport read, write
 
-from clickpy.netmap_shim.backends.common cimport add_rings
-from clickpy.netmap_shim.ring cimport Port, RingHeader, Slot, ring_free, ring_next, ring_slot, ring_space
+from clickpy.netmap_shim.backends.common cimport add_rings, free_rings
+from clickpy.netmap_shim.ring cimport Port, RingHeader, Slot, ring_next, ring_slot, ring_space
 from clickpy.runtime.packet cimport Pool, small_pool_state
 
 from clickpy.netmap_shim.backends.common import check_options, device_gone
@@ -120,12 +120,7 @@ cdef class TapPort(Port):
             self._file.close()
             self._file = None
         self.fd = -1
-        if self.rxr != NULL:
-            ring_free(self.rxr, True)
-            self.rxr = NULL
-        if self.txr != NULL:
-            ring_free(self.txr, True)
-            self.txr = NULL
+        free_rings(&self.rxr, &self.txr)
 
     def error_state(self):
         if self._file is None:

@@ -58,7 +58,7 @@ def test_missing_file_is_a_clear_error(tmp_path):
     assert_clean_error(proc, "clickpy: nothere.click: No such file or directory")
 
 
-def test_flatten_expands_compounds_and_applies_definitions(tmp_path):
+def test_flatten_expands_compounds_and_keeps_the_files_parameters(tmp_path):
     (tmp_path / "f.click").write_text(
         "define($N 1)\nelementclass C { $x | input -> Paint($x) -> output }\n"
         "InfiniteSource -> C($N) -> Discard;\n"
@@ -66,11 +66,30 @@ def test_flatten_expands_compounds_and_applies_definitions(tmp_path):
     proc = clickpy("flatten", "f.click", "N=7", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == (
+        "define($N 7);\n\n"
         "InfiniteSource@1 :: InfiniteSource;\n"
         "Discard@3 :: Discard;\n"
-        "C@2/Paint@1 :: Paint(7);\n\n"
+        "C@2/Paint@1 :: Paint($N);\n\n"
         "InfiniteSource@1 -> C@2/Paint@1\n    -> Discard@3;\n"
     )
+    proc = clickpy("flatten", "--expand-vars", "f.click", "N=7", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "define" not in proc.stdout and "C@2/Paint@1 :: Paint(7);" in proc.stdout
+
+
+def test_a_flattened_config_runs_with_new_parameter_values(tmp_path):
+    (tmp_path / "f.click").write_text(
+        "define($N 2)\nelementclass Src { $n | InfiniteSource(LIMIT $n, STOP true) -> output }\n"
+        "Src($N) -> c :: Counter -> Discard;\n"
+    )
+    flat = clickpy("flatten", "f.click", cwd=tmp_path)
+    assert flat.returncode == 0, flat.stderr
+    (tmp_path / "flat.click").write_text(flat.stdout)
+    for args, count in [((), "2"), (("N=9",), "9")]:
+        proc = clickpy("run", "flat.click", *args, "-h", "c.count", cwd=tmp_path)
+        assert (proc.returncode, proc.stdout) == (0, count + "\n"), proc.stderr
+    proc = clickpy("check", "flat.click", "N=x", cwd=tmp_path)
+    assert proc.returncode == 1 and "LIMIT" in proc.stderr
 
 
 def test_flatten_reads_stdin_and_writes_a_file(tmp_path):

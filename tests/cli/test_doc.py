@@ -27,6 +27,15 @@ def test_sections_of_a_docstring():
                    "h": "count read-only"}
 
 
+def test_every_handler_section_is_kept():
+    doc = sections("""=h count read-only
+    =h reset write-only: zero
+      the counts
+    =h rate read-only
+    """)
+    assert doc["h"] == "count read-only\nreset write-only: zero\nthe counts\nrate read-only"
+
+
 def test_an_element_page_shows_its_declaration():
     text = describe("Counter")
     assert text.startswith("Counter — measures packet count and rate\n")
@@ -60,3 +69,26 @@ def test_version_and_threads():
     assert lines[1].startswith("port backends: ") and "afpacket" in lines[1] and "pcap" in lines[1]
     r = clickpy("run", "-j", "2", "-e", "Idle")
     assert r.returncode == 1 and "-j 2: a router runs on one driver thread" in r.stderr
+
+
+def test_arguments_come_from_the_declaration_with_stages_and_the_rest():
+    text = describe("UDPRewriter")
+    args = text.split("arguments:\n")[1].split("\n\n")[0].splitlines()
+    keywords = [line.split()[0] for line in args]
+    assert keywords.count("TIMEOUT") == 1  # the base's TIMEOUT is shadowed by UDPRewriter's own
+    assert "  UDP_TIMEOUT        keyword, default 300" in args  # a synonym shows the default it gets
+    assert args[-1].startswith("  INPUTSPEC...       the rest of the arguments")
+
+
+def test_every_library_class_declares_its_arguments_and_its_page_shows_them():
+    from clickpy.runtime.args import Arg
+
+    library = {n: c for n, c in registry.element_classes().items() if c.__module__.startswith("clickpy.elements.")}
+    undeclared = [n for n, c in library.items()
+                  if not isinstance(c.arguments, tuple) or not all(isinstance(a, Arg) for a in c.arguments)]
+    assert undeclared == []
+    for name in ("Classifier", "IPFilter", "ARPQuerier", "Script", "StaticIPLookup"):
+        page = describe(name)
+        assert "\narguments:\n" in page
+        for a in library[name].arguments:
+            assert f"  {a.keyword}" in page, (name, a.keyword)

@@ -46,14 +46,21 @@ def test_sample_config_check_reports_only_missing_classes(path):
         assert CLASS_ONLY.match(line), line
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "check stops at the missing class (ToHostSniffers): the elements clickpy has are never configured, so "
+    "their errors (three ToHost without DEVNAME) go unreported; cmd_check must configure what it can"))
 def test_check_command_on_a_sample_config(shared_dir, tmp_path):
-    """The CLI: exit 1, one line per missing class, each with file:line:col."""
+    """The CLI: exit 1 and every error in one pass, each with file:line:col:
+    the classes clickpy lacks and the configuration errors of the ones it has."""
     src = shared_dir / "conformance" / "configs" / "mazu-nat.click"
     config = tmp_path / "mazu-nat.click"
     shutil.copy(src, config)
     proc = subprocess.run([sys.executable, "-m", "clickpy", "check", str(config)],
                           capture_output=True, text=True)
     assert proc.returncode == 1
-    lines = proc.stderr.splitlines()
-    assert lines and all(CLASS_ONLY.match(x) for x in lines), proc.stderr
-    assert all(line.startswith(f"{config}:") for line in lines)
+    lines = [x for x in proc.stderr.splitlines() if x.startswith(f"{config}:")]
+    missing = [x for x in lines if "is not implemented in clickpy yet" in x]
+    assert [x.split(": ", 1)[0] for x in missing] == [f"{config}:84:12", f"{config}:85:12"], proc.stderr
+    configuring = [x for x in lines if "While configuring" in x]
+    assert [x.split(": ", 1)[0] for x in configuring] == [f"{config}:{n}" for n in ("93:5", "105:24", "112:22")]
+    assert proc.stderr.count("DEVNAME: required argument missing") == 3

@@ -306,5 +306,10 @@ def test_sync_rejects_head_outside_the_users_slots(tmp_path, no_leak):
     assert w.tx_sync() == -1 and "head or cur" in w.error_state()
     tx.head = tx.cur = 0
     assert w.tx_sync() == 0
+    sent = frames(1)[0]
+    tx.write(0, bytes(sent), 48)
+    tx.head = tx.cur = 1
+    assert w.tx_sync() >= 0 and w.error_state() is None
     w.close()
-    assert rdpcap(str(tmp_path / "out.pcap")) is not None
+    # the refused sync wrote nothing; the port still writes afterwards
+    assert [bytes(p) for p in rdpcap(str(tmp_path / "out.pcap"))] == [bytes(sent)]

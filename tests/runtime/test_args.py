@@ -70,9 +70,9 @@ def test_type_errors_name_the_argument_and_all_are_reported():
     (Seconds, "10ms", 0.01), (Seconds, "2", 2.0), (Seconds, "1.5min", 90.0),
     (BandwidthArg, "10Mbps", 1250000), (BandwidthArg, "1kBps", 1000), (BandwidthArg, "384kb/s", 48000),
     (String, '"a b"', "a b"),
-    (IPAddress, "10.0.0.1", "10.0.0.1"),
-    (IPPrefix, "18.26.4/24", ("18.26.4.0", "255.255.255.0")),
-    (IPPrefix, "10.0.0.0/255.0.0.0", ("10.0.0.0", "255.0.0.0")),
+    (IPAddress, "10.0.0.1", 0x0A000001),
+    (IPPrefix, "18.26.4/24", (0x121A0400, 0xFFFFFF00)),
+    (IPPrefix, "10.0.0.0/255.0.0.0", (0x0A000000, 0xFF000000)),
     (EtherAddress, "0-a0-c9-9c-fd-9c", bytes.fromhex("00a0c99cfd9c")),
     (EtherAddress, "00:A0:C9:9C:FD:9C", bytes.fromhex("00a0c99cfd9c")),
 ])

@@ -44,16 +44,12 @@ def test_round_trip_is_byte_identical(tmp_path):
     assert (tmp_path / "out.pcap").read_bytes() == src.read_bytes()
 
 
-def test_round_trip_of_a_generated_benchmark_trace(tmp_path):
+def test_round_trip_of_a_generated_benchmark_trace(tmp_path, shared_dir):
     import subprocess
     import sys
-    from support import find_shared
 
-    shared = find_shared()
-    if shared is None:
-        pytest.skip("shared folder not available")
     src = tmp_path / "fw.pcap"
-    subprocess.run([sys.executable, str(shared / "bench" / "gen_pcap.py"), "fw", str(src), "3000"], check=True)
+    subprocess.run([sys.executable, str(shared_dir / "bench" / "gen_pcap.py"), "fw", str(src), "3000"], check=True)
     r = run_config(f"FromDump({src}, STOP true) -> c :: Counter -> ToDump({tmp_path}/out.pcap, SNAPLEN 65535)",
                    "-h", "c.count")
     assert r.returncode == 0, r.stderr
@@ -201,6 +197,17 @@ def test_timing_in_simulated_time(tmp_path, pull):
     # emitted at the recorded pace: 0 s, 0.5 s and 3 s after the start
     assert [now - start for now, _, _ in seen] == [0, NS // 2, 3 * NS]
     r.cleanup()
+
+
+@pytest.mark.parametrize("pull", [False, True])
+def test_timing_in_real_time_emits_every_packet_and_stops(tmp_path, pull):
+    # Each packet is released by FromDump's timer waking its task (or its
+    # puller); nothing else keeps the driver awake between them.
+    recs = [(5 * NS + k * NS // 50, bytes(60)) for k in range(4)]
+    f = write(tmp_path / "f.pcap", pcap.file_header(1) + b"".join(pcap.record(t, d) for t, d in recs))
+    middle = "-> Unqueue" if pull else ""
+    r = run_config(f"FromDump({f}, STOP true, TIMING true) {middle} -> c :: Counter -> Discard", "-h", "c.count")
+    assert (r.returncode, r.stdout.strip()) == (0, "4"), r.stderr
 
 
 def test_pull_output(tmp_path):

@@ -1,5 +1,6 @@
 """EtherVLANEncap: 802.1Q headers from arguments or the annotation, native VLAN, handlers."""
 import pytest
+from harness import inject
 from scapy.layers.inet import IP
 from scapy.layers.l2 import Dot1Q, Ether
 from support import build_router
@@ -18,37 +19,37 @@ E = "EtherVLANEncap(0x0800, 00:00:00:00:00:01, 00:00:00:00:00:02"
     ("VLAN_ID 100, VLAN_PCP 2", 100, 2),
     ("VLAN_ID 4095", 4095, 0),
 ])
-def test_tagged_header(through, args, vlan, prio):
-    _, log = through(f"{E}, {args})", [PAYLOAD])
-    eth = Ether(log[0]["data"])
+def test_tagged_header(args, vlan, prio):
+    _, rec = inject(f"{E}, {args})", [PAYLOAD])
+    eth = Ether(rec.log[0].data)
     assert (eth.dst, eth.src, eth.type) == ("00:00:00:00:00:02", "00:00:00:00:00:01", 0x8100)
     assert (eth[Dot1Q].vlan, eth[Dot1Q].prio, eth[Dot1Q].type) == (vlan, prio, 0x0800)
     assert bytes(eth[Dot1Q].payload) == PAYLOAD
-    assert (log[0]["mac"], log[0]["network"]) == (0, 18)
+    assert (rec.log[0].mac, rec.log[0].net) == (0, 18)
 
 
-def test_anno_mode_takes_each_packets_tci(through):
-    _, log = through(f"{E}, ANNO)", [(PAYLOAD, 0x2005), (PAYLOAD, 0x0FFF), (PAYLOAD, 0)])
-    assert [Ether(x["data"])[Dot1Q].vlan for x in log[:2]] == [5, 0xFFF]
-    assert Ether(log[0]["data"])[Dot1Q].prio == 1
+def test_anno_mode_takes_each_packets_tci():
+    _, rec = inject(f"{E}, ANNO)", [{"data": PAYLOAD, "vlan_tci": tci} for tci in (0x2005, 0x0FFF, 0)])
+    assert [Ether(x.data)[Dot1Q].vlan for x in rec.log[:2]] == [5, 0xFFF]
+    assert Ether(rec.log[0].data)[Dot1Q].prio == 1
     # VLAN 0 is the native VLAN by default: a plain Ethernet header.
-    assert log[2]["data"] == bytes.fromhex("000000000002 000000000001 0800") + PAYLOAD
-    assert (log[2]["mac"], log[2]["network"]) == (0, 14)
+    assert rec.log[2].data == bytes.fromhex("000000000002 000000000001 0800") + PAYLOAD
+    assert (rec.log[2].mac, rec.log[2].net) == (0, 14)
 
 
-def test_native_vlan(through):
-    _, log = through(f"{E}, VLAN_ID 7, NATIVE_VLAN 7)", [PAYLOAD])
-    assert Ether(log[0]["data"]).type == 0x0800 and len(log[0]["data"]) == 14 + len(PAYLOAD)
-    _, log = through(f"{E}, VLAN_ID 0, NATIVE_VLAN -1)", [PAYLOAD])
-    assert Ether(log[0]["data"])[Dot1Q].vlan == 0
-    _, log = through(f"{E}, ANNO, NATIVE_VLAN 2)", [(b"", 0xE002), (b"", 0xE003)])
-    assert [x["data"].hex() for x in log] == [
+def test_native_vlan():
+    _, rec = inject(f"{E}, VLAN_ID 7, NATIVE_VLAN 7)", [PAYLOAD])
+    assert Ether(rec.log[0].data).type == 0x0800 and len(rec.log[0].data) == 14 + len(PAYLOAD)
+    _, rec = inject(f"{E}, VLAN_ID 0, NATIVE_VLAN -1)", [PAYLOAD])
+    assert Ether(rec.log[0].data)[Dot1Q].vlan == 0
+    _, rec = inject(f"{E}, ANNO, NATIVE_VLAN 2)", [{"data": b"", "vlan_tci": tci} for tci in (0xE002, 0xE003)])
+    assert [x.data.hex() for x in rec.log] == [
         "000000000002000000000001" "0800",
         "000000000002000000000001" "8100e003" "0800"]
 
 
 def test_handlers():
-    r = build_router(f"Idle -> e :: {E}, 0x2064, NATIVE_VLAN 3) -> rec :: EtherTestRecord")
+    r = build_router(f"Idle -> e :: {E}, 0x2064, NATIVE_VLAN 3) -> rec :: HarnessRecord")
     assert r.read("e.src") == "00-00-00-00-00-01"
     assert r.read("e.dst") == "00-00-00-00-00-02"
     assert r.read("e.ethertype") == "2048"
@@ -77,13 +78,13 @@ def test_handlers():
     p = PacketObject.make(b"")
     p.set_anno(20, bytes([0x00, 0x09]))
     r.element("e").push_packet(0, p)
-    assert r.element("rec").log[0]["data"].hex() == "000000000002000000000001" "8100" "0009" "0800"
+    assert r.element("rec").log[0].data.hex() == "000000000002000000000001" "8100" "0009" "0800"
 
 
-def test_vlan_tci_may_be_left_out(through):
+def test_vlan_tci_may_be_left_out():
     # Click's code (not its documentation) lets VLAN_TCI and VLAN_ID both go: VLAN 0.
-    _, log = through(f"{E}, NATIVE_VLAN -1)", [b""])
-    assert log[0]["data"].hex() == "000000000002000000000001" "8100" "0000" "0800"
+    _, rec = inject(f"{E}, NATIVE_VLAN -1)", [b""])
+    assert rec.log[0].data.hex() == "000000000002000000000001" "8100" "0000" "0800"
 
 
 def test_missing_address():

@@ -1,5 +1,6 @@
 """SetVLANAnno: the annotation (network byte order), on both data paths; handlers."""
 import pytest
+from harness import inject, run_router
 from support import build_router
 
 from clickpy.errors import ConfigError
@@ -7,17 +8,17 @@ from clickpy.errors import ConfigError
 
 @pytest.mark.parametrize("args, tci", [("0x1234", 0x1234), ("2, 1", 0x2002),
                                        ("VLAN_ID 4095, VLAN_PCP 7", 0xEFFF), ("", 0)])
-def test_sets_the_annotation(through, args, tci):
-    _, log = through(f"SetVLANAnno({args})", [b"abc"])
-    assert log[0]["tci"] == tci
-    assert log[0]["anno"][20:22] == tci.to_bytes(2, "big")
-    assert log[0]["data"] == b"abc"
+def test_sets_the_annotation(args, tci):
+    _, rec = inject(f"SetVLANAnno({args})", [b"abc"])
+    assert rec.log[0].vlan_tci == tci
+    assert rec.log[0].anno[20:22] == tci.to_bytes(2, "big")
+    assert rec.log[0].data == b"abc"
 
 
-def test_batches_give_the_per_packet_result(run):
-    r = run("""InfiniteSource(LIMIT 50, BURST 32, STOP true) -> SetVLANAnno(VLAN_ID 3)
-               -> rec :: EtherTestRecord""")
-    assert [x["tci"] for x in r.element("rec").log] == [3] * 50
+def test_batches_give_the_per_packet_result():
+    r = run_router("""InfiniteSource(LIMIT 50, BURST 32, STOP true) -> SetVLANAnno(VLAN_ID 3)
+               -> rec :: HarnessRecord""")
+    assert [x.vlan_tci for x in r.element("rec").log] == [3] * 50
 
 
 def test_handlers():

@@ -1,5 +1,6 @@
 """VLANEncap: tags inserted into Ethernet frames; short frames dropped."""
 import pytest
+from harness import inject
 from scapy.layers.inet import IP
 from scapy.layers.l2 import Dot1AD, Dot1Q, Ether
 from support import build_router
@@ -9,33 +10,35 @@ from clickpy.errors import ConfigError
 FRAME = bytes(Ether(dst="02:02:02:02:02:02", src="01:01:01:01:01:01") / IP(dst="1.2.3.4"))
 
 
-def test_inserts_an_8021q_tag(through):
-    _, log = through("VLANEncap(VLAN_ID 42, VLAN_PCP 6)", [FRAME])
-    eth = Ether(log[0]["data"])
+def test_inserts_an_8021q_tag():
+    _, rec = inject("VLANEncap(VLAN_ID 42, VLAN_PCP 6)", [FRAME])
+    eth = Ether(rec.log[0].data)
     assert (eth.dst, eth.src, eth.type) == ("02:02:02:02:02:02", "01:01:01:01:01:01", 0x8100)
     assert (eth[Dot1Q].vlan, eth[Dot1Q].prio, eth[Dot1Q].type) == (42, 6, 0x0800)
     assert eth[IP].dst == "1.2.3.4"
-    assert (log[0]["mac"], log[0]["network"]) == (0, 18)
+    assert (rec.log[0].mac, rec.log[0].net) == (0, 18)
 
 
 @pytest.mark.parametrize("headroom", [48, 2, 0])
-def test_service_tag_and_anno(through, headroom):
-    _, log = through("VLANEncap(ANNO, ETHERTYPE 0x88a8)", [(FRAME, 0x3123)], headroom=headroom)
-    eth = Ether(log[0]["data"])
+def test_service_tag_and_anno(headroom):
+    _, rec = inject("VLANEncap(ANNO, ETHERTYPE 0x88a8)",
+                    [{"data": FRAME, "vlan_tci": 0x3123, "headroom": headroom}])
+    eth = Ether(rec.log[0].data)
     assert eth.type == 0x88A8
     assert (eth[Dot1AD].vlan, eth[Dot1AD].prio) == (0x123, 1)
-    assert log[0]["data"][16:] == FRAME[12:]
+    assert rec.log[0].data[16:] == FRAME[12:]
 
 
-def test_native_vlan_passes_untagged(through):
-    _, log = through("VLANEncap(ANNO, NATIVE_VLAN 9)", [(FRAME, 9), (FRAME, 10)])
-    assert log[0]["data"] == FRAME and (log[0]["mac"], log[0]["network"]) == (0, 14)
-    assert Ether(log[1]["data"])[Dot1Q].vlan == 10
+def test_native_vlan_passes_untagged():
+    _, rec = inject("VLANEncap(ANNO, NATIVE_VLAN 9)",
+                    [{"data": FRAME, "vlan_tci": 9}, {"data": FRAME, "vlan_tci": 10}])
+    assert rec.log[0].data == FRAME and (rec.log[0].mac, rec.log[0].net) == (0, 14)
+    assert Ether(rec.log[1].data)[Dot1Q].vlan == 10
 
 
-def test_short_frames_are_dropped_and_counted(through):
-    r, log = through("VLANEncap(5)", [b"", bytes(13), bytes(14)])
-    assert [len(x["data"]) for x in log] == [18]
+def test_short_frames_are_dropped_and_counted():
+    r, rec = inject("VLANEncap(5)", [b"", bytes(13), bytes(14)])
+    assert [len(x.data) for x in rec.log] == [18]
     assert r.element("e").dropped == 2
 
 

@@ -1,5 +1,6 @@
 """CheckIPHeader: valid headers pass marked and trimmed; each kind of bad one is counted."""
 import pytest
+from harness import feed, run_router
 from scapy.all import IP, UDP, Ether, Raw
 from support import build_router, run_config
 
@@ -27,25 +28,25 @@ def with_checksum_fixed(data):
 
 
 @pytest.mark.parametrize("burst", [1, 32])
-def test_valid_packets_are_marked_trimmed_and_annotated(run, feed, burst):
+def test_valid_packets_are_marked_trimmed_and_annotated(burst):
     padded = GOOD + b"\xee" * 10      # Ethernet-style padding past the IP length
     key = feed([GOOD, padded])
-    r = run(f"IPTestFeed({key}) -> Queue(100) -> Unqueue(BURST {burst}) -> c :: CheckIPHeader -> rec :: IPTestRecord")
+    r = run_router(f"HarnessFeed({key}) -> Queue(100) -> Unqueue(BURST {burst}) -> c :: CheckIPHeader -> rec :: HarnessRecord")
     log = r.element("rec").log
     assert [x.data for x in log] == [GOOD, GOOD]
     assert all(x.net == 0 and x.transport == 20 and x.dst_ip == "10.0.0.2" for x in log)
     assert r.read("c.drops") == "0"
 
 
-def test_offset_and_options(run, feed):
+def test_offset_and_options():
     pkt = bytes(IP(src="1.2.3.4", dst="5.6.7.8", options=b"\x01\x01\x01\x00") / UDP() / Raw(b"x"))
     frame = bytes(Ether()) + pkt
     key = feed([frame])
-    r = run(f"IPTestFeed({key}) -> CheckIPHeader(14) -> rec :: IPTestRecord")
+    r = run_router(f"HarnessFeed({key}) -> CheckIPHeader(14) -> rec :: HarnessRecord")
     [x] = r.element("rec").log
     assert (x.net, x.transport, x.dst_ip) == (14, 14 + 24, "5.6.7.8")
     key = feed([frame])
-    r = run(f"IPTestFeed({key}) -> CheckIPHeader(OFFSET 14) -> rec :: IPTestRecord")
+    r = run_router(f"HarnessFeed({key}) -> CheckIPHeader(OFFSET 14) -> rec :: HarnessRecord")
     assert len(r.element("rec").log) == 1
 
 
@@ -66,12 +67,12 @@ def bad_packets():
 
 
 @pytest.mark.parametrize("burst", [1, 32])
-def test_bad_packets_are_counted_by_reason_and_dropped(run, feed, burst):
+def test_bad_packets_are_counted_by_reason_and_dropped(burst):
     bad = bad_packets()
     packets = [p for ps in bad.values() for p in ps]
     key = feed([GOOD] + packets + [GOOD])
-    r = run(f"IPTestFeed({key}) -> Queue(100) -> Unqueue(BURST {burst}) -> c :: CheckIPHeader(DETAILS true)"
-            " -> rec :: IPTestRecord")
+    r = run_router(f"HarnessFeed({key}) -> Queue(100) -> Unqueue(BURST {burst}) -> c :: CheckIPHeader(DETAILS true)"
+                   " -> rec :: HarnessRecord")
     assert [x.data for x in r.element("rec").log] == [GOOD, GOOD]
     assert r.read("c.drops") == str(len(packets))
     details = dict(line.split("\t")[::-1] for line in r.read("c.drop_details").splitlines())
@@ -80,10 +81,10 @@ def test_bad_packets_are_counted_by_reason_and_dropped(run, feed, burst):
     assert details["bad source address"] == "0"
 
 
-def test_bad_packets_go_to_output_1_when_connected(run, feed):
+def test_bad_packets_go_to_output_1_when_connected():
     bad = [p for ps in bad_packets().values() for p in ps]
     key = feed(bad + [GOOD])
-    r = run(f"IPTestFeed({key}) -> c :: CheckIPHeader -> [0] rec :: IPTestRecord; c[1] -> [1] rec")
+    r = run_router(f"HarnessFeed({key}) -> c :: CheckIPHeader -> [0] rec :: HarnessRecord; c[1] -> [1] rec")
     rec = r.element("rec")
     assert [x.data for x in rec.on(1)] == bad
     assert [x.data for x in rec.on(0)] == [GOOD]
@@ -97,29 +98,29 @@ def test_first_bad_packet_prints_once_unless_verbose():
     assert r.stderr.count("c: IP header check failed: bad IP version") == 3
 
 
-def test_checksum_false_skips_the_checksum(run, feed):
+def test_checksum_false_skips_the_checksum():
     bad_sum = GOOD[:10] + b"\0\0" + GOOD[12:]
     key = feed([bad_sum])
-    r = run(f"IPTestFeed({key}) -> c :: CheckIPHeader(CHECKSUM false) -> rec :: IPTestRecord")
+    r = run_router(f"HarnessFeed({key}) -> c :: CheckIPHeader(CHECKSUM false) -> rec :: HarnessRecord")
     assert len(r.element("rec").log) == 1
 
 
-def test_source_address_checks(run, feed):
+def test_source_address_checks():
     pkts = [ip_bytes(src="18.26.4.255", dst="1.1.1.1"),     # broadcast source: bad
             ip_bytes(src="0.0.0.0", dst="1.1.1.1"),         # bad
             ip_bytes(src="255.255.255.255", dst="1.1.1.1"),  # bad
             ip_bytes(src="18.26.4.255", dst="18.26.4.9"),   # to us: allowed
             ip_bytes(src="18.26.4.7", dst="1.1.1.1")]        # fine
     key = feed(pkts)
-    r = run(f"IPTestFeed({key}) -> c :: CheckIPHeader(INTERFACES 18.26.4.9/24 18.32.9.44/28, DETAILS true)"
-            " -> rec :: IPTestRecord")
+    r = run_router(f"HarnessFeed({key}) -> c :: CheckIPHeader(INTERFACES 18.26.4.9/24 18.32.9.44/28, DETAILS true)"
+                   " -> rec :: HarnessRecord")
     assert [x.data for x in r.element("rec").log] == pkts[3:]
     assert "3\tbad source address" in r.read("c.drop_details")
     key = feed(pkts)
-    r = run(f"IPTestFeed({key}) -> c :: CheckIPHeader(BADSRC 18.26.4.7, GOODDST 1.1.1.1) -> rec :: IPTestRecord")
+    r = run_router(f"HarnessFeed({key}) -> c :: CheckIPHeader(BADSRC 18.26.4.7, GOODDST 1.1.1.1) -> rec :: HarnessRecord")
     assert len(r.element("rec").log) == 5       # the bad source is going to a good destination
     key = feed(pkts)
-    r = run(f"IPTestFeed({key}) -> c :: CheckIPHeader(BADSRC 18.26.4.7) -> rec :: IPTestRecord")
+    r = run_router(f"HarnessFeed({key}) -> c :: CheckIPHeader(BADSRC 18.26.4.7) -> rec :: HarnessRecord")
     assert len(r.element("rec").log) == 4
 
 

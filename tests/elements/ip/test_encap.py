@@ -1,5 +1,6 @@
 """IPEncap and UDPIPEncap: headers compared field by field with scapy's parse."""
 import pytest
+from harness import feed, run_router
 from scapy.all import IP, UDP, Raw
 from support import build_router, run_config
 
@@ -16,11 +17,11 @@ def scapy_checksums(data):
 
 
 @pytest.mark.parametrize("burst", [1, 32])
-def test_ip_encap_fields_and_checksum(run, feed, burst):
+def test_ip_encap_fields_and_checksum(burst):
     payloads = [b"", b"a", b"hello" * 50]
     key = feed(payloads)
-    r = run(f"IPTestFeed({key}) -> Queue(10) -> Unqueue(BURST {burst})"
-            " -> IPEncap(ipip, 18.26.4.24, 140.247.60.147, TTL 9, DSCP 10, ECT 2, DF true) -> rec :: IPTestRecord")
+    r = run_router(f"HarnessFeed({key}) -> Queue(10) -> Unqueue(BURST {burst})"
+                   " -> IPEncap(ipip, 18.26.4.24, 140.247.60.147, TTL 9, DSCP 10, ECT 2, DF true) -> rec :: HarnessRecord")
     log = r.element("rec").log
     for i, (x, payload) in enumerate(zip(log, payloads)):
         p, q = scapy_checksums(x.data)
@@ -32,9 +33,9 @@ def test_ip_encap_fields_and_checksum(run, feed, burst):
         assert (x.net, x.transport, x.dst_ip) == (0, 20, "140.247.60.147")
 
 
-def test_ip_encap_dst_anno_and_tos(run, feed):
+def test_ip_encap_dst_anno_and_tos():
     key = feed([{"data": b"x" * 5, "dst": "9.9.9.9"}, {"data": b"y", "dst": "255.1.0.254"}])
-    r = run(f"IPTestFeed({key}) -> e :: IPEncap(17, 1.1.1.1, DST_ANNO, TOS 0xff) -> rec :: IPTestRecord")
+    r = run_router(f"HarnessFeed({key}) -> e :: IPEncap(17, 1.1.1.1, DST_ANNO, TOS 0xff) -> rec :: HarnessRecord")
     log = r.element("rec").log
     assert [IP(x.data).dst for x in log] == ["9.9.9.9", "255.1.0.254"]
     for x in log:
@@ -46,9 +47,9 @@ def test_ip_encap_dst_anno_and_tos(run, feed):
     assert "3.3.3.3" in r.read("e.config")
 
 
-def test_ip_encap_ce(run, feed):
+def test_ip_encap_ce():
     key = feed([b"z"])
-    r = run(f"IPTestFeed({key}) -> IPEncap(1, 1.1.1.1, 2.2.2.2, CE true) -> rec :: IPTestRecord")
+    r = run_router(f"HarnessFeed({key}) -> IPEncap(1, 1.1.1.1, 2.2.2.2, CE true) -> rec :: HarnessRecord")
     assert IP(r.element("rec").log[0].data).tos == 3
 
 
@@ -70,20 +71,20 @@ def test_ip_encap_errors(args, message):
 
 
 @pytest.mark.parametrize("burst", [1, 32])
-def test_udp_ip_encap_matches_scapy(run, feed, burst):
+def test_udp_ip_encap_matches_scapy(burst):
     payloads = [b"", b"odd", b"even", bytes(range(256)) * 3]
     key = feed(payloads)
-    r = run(f"IPTestFeed({key}) -> Queue(10) -> Unqueue(BURST {burst})"
-            " -> UDPIPEncap(1.0.0.1, 1234, 2.0.0.2, dns) -> rec :: IPTestRecord")
+    r = run_router(f"HarnessFeed({key}) -> Queue(10) -> Unqueue(BURST {burst})"
+                   " -> UDPIPEncap(1.0.0.1, 1234, 2.0.0.2, dns) -> rec :: HarnessRecord")
     for i, (x, payload) in enumerate(zip(r.element("rec").log, payloads)):
         want = bytes(IP(src="1.0.0.1", dst="2.0.0.2", ttl=250, id=i) / UDP(sport=1234, dport=53) / Raw(payload))
         assert x.data == want
         assert (x.net, x.transport, x.dst_ip) == (0, 20, "2.0.0.2")
 
 
-def test_udp_ip_encap_no_checksum_dst_anno_and_handlers(run, feed):
+def test_udp_ip_encap_no_checksum_dst_anno_and_handlers():
     key = feed([{"data": b"abc", "dst": "7.7.7.7"}])
-    r = run(f"IPTestFeed({key}) -> u :: UDPIPEncap(1.0.0.1, 1, DST_ANNO, 2, false) -> rec :: IPTestRecord")
+    r = run_router(f"HarnessFeed({key}) -> u :: UDPIPEncap(1.0.0.1, 1, DST_ANNO, 2, false) -> rec :: HarnessRecord")
     p = IP(r.element("rec").log[0].data)
     assert p.dst == "7.7.7.7" and p[UDP].chksum == 0
     p2, q2 = scapy_checksums(bytes(p))

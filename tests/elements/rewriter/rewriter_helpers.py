@@ -1,111 +1,22 @@
-"""Helpers for the rewriters' tests: a timed packet feed and a recording sink.
+"""Helpers for the rewriters' tests: packets, checksums, a run through a rewriter.
 
-* ``RWFeed(KEY)`` pushes the packets the test registered under KEY. Each item
-  is bytes (an IP packet, network header at offset 0) or a dict with ``data``,
-  ``at`` (seconds after the router starts; items are pushed in time order,
-  those with the same time together), ``port`` (which output of the feed;
-  the feed has as many outputs as the config connects); or a dict with
-  ``at`` and ``call``, a function called with the router at that time (to
-  read handlers while the router runs).
-* ``RWRecord`` records every packet pushed to any of its inputs, with the
-  input port and the router time.
+Packets go in through a HarnessFeed (``make_feed``): each item is bytes (an
+IP packet, network header at offset 0) or a dict with ``data``, ``at``
+(seconds after the router starts), ``port`` (which output of the feed), or
+``at`` and ``call``, a function called with the router at that time (to
+read handlers while the router runs). A HarnessRecord records what leaves.
 
 Routers run in simulated time (``run_router``), so a feed item at 600 s
 arrives 600 simulated seconds after the start, at once.
 """
-import itertools
-
-import pytest
+from harness import feed, run_router
 from scapy.all import ICMP, IP, TCP, UDP, raw
-from support import build_router, run_for
-
-from clickpy.runtime.args import Arg, String
-from clickpy.runtime.element import Element
-from clickpy.runtime.packet import PacketObject
-from clickpy.runtime.scheduler import Timer
-
-FEEDS = {}
-_keys = itertools.count()
 
 
 def make_feed(packets):
-    key = f"rwfeed{next(_keys)}"
-    FEEDS[key] = list(packets)
-    return key
-
-
-class RWFeed(Element):
-    port_count = "0/1-"
-    processing = "h"
-    arguments = (Arg("KEY", String, None, positional=True, mandatory=True),)
-
-    def initialize(self, errh):
-        items = [it if isinstance(it, dict) else {"data": it} for it in FEEDS.pop(self.key, [])]
-        groups = {}
-        for it in items:
-            groups.setdefault(float(it.get("at", 0.0)), []).append(it)
-        self.timers = []
-        for at in sorted(groups):
-            t = Timer(callback=self._fire(groups[at]))
-            t.initialize(self.router.scheduler)
-            t.schedule_after(at)
-            self.timers.append(t)
-
-    def _fire(self, items):
-        def fire(timer):
-            for it in items:
-                if "call" in it:
-                    it["call"](self.router)
-                    continue
-                p = PacketObject.make(bytes(it["data"]))
-                if p.length:
-                    # as CheckIPHeader would set it, even when the header is bogus
-                    p.set_network_header(0, min((p.data[0] & 0x0F) * 4, p.length))
-                self.output_push_packet(it.get("port", 0), p)
-        return fire
-
-    def cleanup(self, stage):
-        for t in getattr(self, "timers", ()):
-            t.unschedule()
-
-
-class Out:
-    __slots__ = ("port", "data", "time", "dst_ip", "paint")
-
-    def __init__(self, port, p, now):
-        self.port = port
-        self.data = bytes(p.data)
-        self.time = now
-        self.dst_ip = p.dst_ip
-        self.paint = p.paint
-
-    @property
-    def ip(self):
-        return IP(self.data)
-
-    def __repr__(self):
-        return f"<Out port {self.port} {IP(self.data).summary()}>"
-
-
-class RWRecord(Element):
-    port_count = "1-/0"
-    processing = "h"
-    arguments = ()
-
-    def configure(self, conf, errh):
-        self.log = []
-        return Element.configure(self, conf, errh)
-
-    def push(self, port, packet):
-        self.log.append(Out(port, packet, self.router.scheduler.now() / 1e9))
-
-    def on(self, port):
-        return [r for r in self.log if r.port == port]
-
-
-def run_router(config, seconds=100000.0):
-    """Build config in simulated time and run it until `seconds` (simulated) have passed."""
-    return run_for(build_router(config, simulated=True), seconds)
+    """A HarnessFeed KEY for packets as the rewriters take them: IP packets
+    (network header at offset 0), each at its time (0 if not given)."""
+    return feed({"at": 0.0, "net": 0, **(it if isinstance(it, dict) else {"data": it})} for it in packets)
 
 
 def udp(src, sport, dst, dport, payload=b"hello", **ip):
@@ -145,19 +56,9 @@ def checksums_ok(data):
     return True
 
 
-@pytest.fixture
-def feed():
-    return make_feed
-
-
-@pytest.fixture
-def run():
-    return run_router
-
-
 def wire(element_decl, ninputs, noutputs, key, extra=""):
-    """Config text: RWFeed outputs 0..ninputs-1 into rw's inputs, rw's outputs into RWRecord."""
-    lines = [f"f :: RWFeed({key});", f"rw :: {element_decl};", "rec :: RWRecord;", extra]
+    """Config text: the feed's outputs 0..ninputs-1 into rw's inputs, rw's outputs into a HarnessRecord."""
+    lines = [f"f :: HarnessFeed({key});", f"rw :: {element_decl};", "rec :: HarnessRecord;", extra]
     lines += [f"f[{i}] -> [{i}]rw;" for i in range(ninputs)]
     lines += [f"rw[{i}] -> [{i}]rec;" for i in range(noutputs)]
     return "\n".join(lines)

@@ -1,15 +1,16 @@
 """FTPPortMapper: PORT commands rewritten, data mappings made, sequence numbers shifted."""
-from rewriter_helpers import checksums_ok, make_feed, run_router, tcp
+from harness import run_router
+from rewriter_helpers import checksums_ok, make_feed, tcp
 from scapy.all import IP, TCP
 
 from support import run_config
 
 CFG = """
-f :: RWFeed({key});
+f :: HarnessFeed({key});
 ctl :: TCPRewriter(pattern 203.0.113.1 40000-40010# - - 0 1, drop);
 data :: IPRewriter(pattern 203.0.113.1 50000-50010# - - 0 1, drop);
 ftp :: FTPPortMapper(ctl, data, 0);
-rec :: RWRecord;
+rec :: HarnessRecord;
 f[0] -> ftp -> [0]ctl; f[1] -> [1]ctl; ctl[0] -> [0]rec; ctl[1] -> [1]rec;
 f[2] -> [0]data; f[3] -> [1]data; data[0] -> [2]rec; data[1] -> [3]rec;
 """
@@ -44,7 +45,7 @@ def test_port_command_is_rewritten_and_data_mapping_made():
         {"at": 4, "port": 3, "data": tcp(SERVER, 20, "203.0.113.1", 50000, flags="S", seq=7000)},
     ]
     r, rec = run(pkts)
-    fwd = [o.ip for o in rec.on(0)]
+    fwd = [IP(o.data) for o in rec.on(0)]
     assert len(fwd) == 3
     cmd = fwd[1]
     assert bytes(cmd[TCP].payload) == b"PORT 203,0,113,1,195,80\r\n"
@@ -53,14 +54,14 @@ def test_port_command_is_rewritten_and_data_mapping_made():
     # the next segment's sequence number moves by the 3 bytes added
     assert fwd[2][TCP].seq == 101 + len(port_cmd) + 3
     # and the server's acknowledgement comes back without them
-    back = [o.ip for o in rec.on(1)]
+    back = [IP(o.data) for o in rec.on(1)]
     assert back[-1][TCP].ack == 101 + len(port_cmd) + 6
     assert back[-1].dst == CLIENT
     assert all(checksums_ok(o.data) for o in rec.log)
     # the server's data connection reaches the client's announced address and port
     data_in = rec.on(3)
     assert len(data_in) == 1
-    assert (data_in[0].ip.dst, data_in[0].ip[TCP].dport, data_in[0].ip[TCP].sport) == (CLIENT, 5001, 20)
+    assert (IP(data_in[0].data).dst, IP(data_in[0].data)[TCP].dport, IP(data_in[0].data)[TCP].sport) == (CLIENT, 5001, 20)
     assert r.read("data.nmappings") == "1"
 
 
@@ -69,7 +70,7 @@ def test_shorter_replacement_moves_sequence_numbers_back():
     port_cmd = b"PORT 010,000,000,005,019,137\r\n"
     pkts = handshake() + [c2s(port_cmd, seq=101, at=1), c2s(b"NOOP\r\n", seq=101 + len(port_cmd), at=2)]
     r, rec = run(pkts)
-    fwd = [o.ip for o in rec.on(0)]
+    fwd = [IP(o.data) for o in rec.on(0)]
     new = b"PORT 203,0,113,1,195,80\r\n"
     assert bytes(fwd[1][TCP].payload) == new
     assert fwd[2][TCP].seq == 101 + len(new)
@@ -85,7 +86,7 @@ def test_other_commands_and_bad_port_commands_pass_unchanged():
         pkts.append(c2s(cmd, seq=seq, at=1 + i))
         seq += len(cmd)
     r, rec = run(pkts)
-    fwd = [o.ip for o in rec.on(0)][1:]
+    fwd = [IP(o.data) for o in rec.on(0)][1:]
     assert [bytes(p[TCP].payload) for p in fwd] == bad
     assert [p[TCP].seq for p in fwd] == [101 + sum(len(c) for c in bad[:i]) for i in range(len(bad))]
     assert r.read("data.nmappings") == "0"
@@ -95,7 +96,7 @@ def test_port_command_without_control_mapping_is_left_alone():
     # no earlier packet made the control mapping: FTPPortMapper leaves the command
     # alone (the control rewriter then maps the packet as a new flow)
     r, rec = run([c2s(b"PORT 10,0,0,5,19,137\r\n", flags="PA")])
-    assert [bytes(o.ip[TCP].payload) for o in rec.on(0)] == [b"PORT 10,0,0,5,19,137\r\n"]
+    assert [bytes(IP(o.data)[TCP].payload) for o in rec.on(0)] == [b"PORT 10,0,0,5,19,137\r\n"]
     assert r.read("data.nmappings") == "0"
 
 

@@ -2,7 +2,8 @@
 import random
 
 import pytest
-from rewriter_helpers import icmp, make_feed, run_router, tcp, udp
+from harness import run_router
+from rewriter_helpers import icmp, make_feed, tcp, udp
 
 
 def mangled(seed, n=400):
@@ -37,7 +38,7 @@ ELEMENTS = [
 @pytest.mark.parametrize("burst", [1, 32])
 def test_mangled_packets_never_crash(decl, burst):
     pkts = mangled(ELEMENTS.index(decl))
-    cfg = (f"f :: RWFeed({make_feed(pkts)}); q :: Queue(1000); rw :: {decl}; rec :: RWRecord;"
+    cfg = (f"f :: HarnessFeed({make_feed(pkts)}); q :: Queue(1000); rw :: {decl}; rec :: HarnessRecord;"
            f"f -> q -> Unqueue(BURST {burst}) -> [0]rw; Idle -> [1]rw; rw[0] -> [0]rec; rw[1] -> [1]rec;")
     r = run_router(cfg, 5)
     rw = r.find("rw")
@@ -48,10 +49,10 @@ def test_mangled_packets_never_crash(decl, burst):
 
 def test_mangled_icmp_errors_and_ftp_commands_never_crash():
     pkts = mangled(7)
-    cfg = (f"f :: RWFeed({make_feed(pkts)}); t :: Tee;"
+    cfg = (f"f :: HarnessFeed({make_feed(pkts)}); t :: Tee;"
            "rw :: IPRewriter(pattern 203.0.113.1 1024-65535 - - 0 1, drop);"
            "ctl :: TCPRewriter(pattern 203.0.113.1 2000-2010 - - 0 1);"
-           "ftp :: FTPPortMapper(ctl, rw, 0); rec :: RWRecord;"
+           "ftp :: FTPPortMapper(ctl, rw, 0); rec :: HarnessRecord;"
            "f -> t; t[0] -> [0]rw; Idle -> [1]rw; rw[0] -> [0]rec; rw[1] -> [1]rec;"
            "t[1] -> ICMPRewriter(rw) -> [2]rec; t[2] -> ftp -> ctl -> [3]rec; ctl[1] -> [4]rec;")
     r = run_router(cfg, 5)

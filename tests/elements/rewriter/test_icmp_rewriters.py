@@ -1,5 +1,6 @@
 """ICMPRewriter (ICMP errors about rewritten flows) and ICMPPingRewriter (echo NAT)."""
-from rewriter_helpers import checksums_ok, icmp, make_feed, rewrite, run_router, snap, tcp, udp
+from harness import run_router
+from rewriter_helpers import checksums_ok, icmp, make_feed, rewrite, snap, tcp, udp
 from scapy.all import ICMP, IP, UDP, ICMPerror, IPerror, TCPerror, UDPerror, raw
 
 
@@ -18,11 +19,11 @@ def icmp_checksum_ok(data):
 
 
 NAT_CFG = """
-f :: RWFeed({key});
+f :: HarnessFeed({key});
 rw :: IPRewriter(pattern 203.0.113.1 1024-65535# - - 0 1, drop);
 ping :: ICMPPingRewriter(pattern 203.0.113.1 - 0-65535# 0 1, drop);
 icmprw :: ICMPRewriter({maps});
-rec :: RWRecord;
+rec :: HarnessRecord;
 f[0] -> [0]rw; f[1] -> [1]rw; f[2] -> [0]ping; f[3] -> [1]ping; f[4] -> icmprw;
 rw[0] -> [0]rec; rw[1] -> [1]rec; ping[0] -> [2]rec; ping[1] -> [3]rec;
 icmprw[0] -> [4]rec; {extra}
@@ -44,7 +45,7 @@ def test_time_exceeded_about_udp_flow_goes_back_to_inside_host():
     r, rec = nat_run([out_pkt, {"at": 1, "port": 4, "data": err}])
     got = rec.on(4)
     assert len(got) == 1
-    p = got[0].ip
+    p = IP(got[0].data)
     assert p.src == "192.0.2.254" and p.dst == "10.0.0.1"
     assert got[0].dst_ip == "10.0.0.1"
     inner = p[IPerror]
@@ -66,7 +67,7 @@ def test_unreachable_about_tcp_flow_with_short_quote():
     r, rec = nat_run([out_pkt, {"at": 1, "port": 4, "data": err}])
     got = rec.on(4)
     assert len(got) == 1
-    p = got[0].ip
+    p = IP(got[0].data)
     assert p.dst == "10.0.0.1" and p[IPerror].src == "10.0.0.1"
     assert p[TCPerror].sport == 2222
     assert icmp_checksum_ok(got[0].data)
@@ -76,13 +77,13 @@ def test_error_about_ping_is_rewritten_by_icmp_ping_rewriter_map():
     req = icmp("10.0.0.1", "8.8.8.8", type=8, id=77, seq=1, payload=b"ping")
     r, rec = nat_run([{"port": 2, "data": req}])
     assert len(rec.on(2)) == 1
-    new_id = rec.on(2)[0].ip[ICMP].id
+    new_id = IP(rec.on(2)[0].data)[ICMP].id
     seen_outside = icmp("203.0.113.1", "8.8.8.8", type=8, id=new_id, seq=1, payload=b"ping")
     err = icmp_error("192.0.2.254", "203.0.113.1", seen_outside, keep=28)
     r, rec = nat_run([{"port": 2, "data": req}, {"at": 1, "port": 4, "data": err}])
     got = rec.on(4)
     assert len(got) == 1
-    p = got[0].ip
+    p = IP(got[0].data)
     assert p.dst == "10.0.0.1" and p[IPerror].src == "10.0.0.1" and p[ICMPerror].id == 77
     assert icmp_checksum_ok(got[0].data)
 
@@ -115,9 +116,9 @@ def test_port_offset_map_chooses_output_by_mapping_direction():
     rec = r.find("rec")
     # the forward entry's output is 0; the reply entry's output is 1
     assert [o.port for o in rec.log if o.port >= 4] == [5, 4]
-    fwd = rec.on(5)[0].ip
+    fwd = IP(rec.on(5)[0].data)
     assert fwd.dst == "10.0.0.1"
-    rev = rec.on(4)[0].ip
+    rev = IP(rec.on(4)[0].data)
     # the quoted reply now reads as the outside saw it: 8.8.8.8:53 -> 203.0.113.1:1024
     assert (rev[IPerror].src, rev[IPerror].dst) == ("8.8.8.8", "203.0.113.1")
     assert (rev[UDPerror].sport, rev[UDPerror].dport) == (53, 1024)
@@ -138,15 +139,15 @@ def test_ping_request_and_reply_are_rewritten():
     reqs = [icmp("10.0.0.1", "8.8.8.8", type=8, id=77, seq=1, payload=b"abcd"),
             icmp("10.0.0.2", "8.8.8.8", type=8, id=77, seq=1, payload=b"abcd")]
     r, rec = nat_run([{"port": 2, "data": reqs[0]}, {"port": 2, "data": reqs[1]}])
-    ids = [o.ip[ICMP].id for o in rec.on(2)]
-    assert [o.ip.src for o in rec.on(2)] == ["203.0.113.1"] * 2
+    ids = [IP(o.data)[ICMP].id for o in rec.on(2)]
+    assert [IP(o.data).src for o in rec.on(2)] == ["203.0.113.1"] * 2
     assert len(set(ids)) == 2
     assert all(checksums_ok(o.data) for o in rec.on(2))
     replies = [{"at": 1, "port": 3, "data": icmp("8.8.8.8", "203.0.113.1", type=0, id=i, seq=1, payload=b"abcd")}
                for i in ids]
     r, rec = nat_run([{"port": 2, "data": reqs[0]}, {"port": 2, "data": reqs[1]}] + replies)
     back = rec.on(3)
-    assert [(o.ip.dst, o.ip[ICMP].id, o.ip[ICMP].type) for o in back] == [("10.0.0.1", 77, 0), ("10.0.0.2", 77, 0)]
+    assert [(IP(o.data).dst, IP(o.data)[ICMP].id, IP(o.data)[ICMP].type) for o in back] == [("10.0.0.1", 77, 0), ("10.0.0.2", 77, 0)]
     assert all(checksums_ok(o.data) for o in back)
     assert r.read("ping.nmappings") == "2"
 
@@ -172,7 +173,7 @@ def test_ping_pass_input_and_timeout():
     r, out = rewrite("ICMPPingRewriter(pattern 203.0.113.1 - 0-65535# 0 1, pass 1, TIMEOUT 20, REAP_INTERVAL 1)",
                      2, 2, pkts, seconds=50)
     assert [o.port for o in out] == [0, 1]
-    assert out[1].ip.dst == "203.0.113.1" and out[1].ip[ICMP].id == 9      # passed unchanged
+    assert IP(out[1].data).dst == "203.0.113.1" and IP(out[1].data)[ICMP].id == 9      # passed unchanged
     assert log == [("1",), ("0",)]
 
 

@@ -5,6 +5,8 @@ from scapy.all import IP, TCP, UDP, raw
 
 from support import run_config
 
+from clickpy.runtime.args import parse_ip
+
 NAT = "IPRewriter(pattern 203.0.113.1 1024-65535 - - 0 1, drop{kw})"
 
 
@@ -19,7 +21,7 @@ def test_udp_flow_and_reply_are_rewritten_with_correct_checksums():
     reply = udp("8.8.8.8", 53, "203.0.113.1", 1111, payload=b"answer")
     r, log = rewrite(nat(), 2, 2, [out_pkt, {"data": reply, "at": 1, "port": 1}])
     assert [o.port for o in log] == [0, 1]
-    fwd, back = log[0].ip, log[1].ip
+    fwd, back = IP(log[0].data), IP(log[1].data)
     assert (fwd.src, fwd[UDP].sport, fwd.dst, fwd[UDP].dport) == ("203.0.113.1", 1111, "8.8.8.8", 53)
     assert (back.src, back[UDP].sport, back.dst, back[UDP].dport) == ("8.8.8.8", 53, "10.0.0.1", 1111)
     assert bytes(fwd[UDP].payload) == b"query!" and bytes(back[UDP].payload) == b"answer"
@@ -40,7 +42,7 @@ def test_tcp_flow_checksums_with_payload_and_options():
     r, log = rewrite("IPRewriter(pattern 198.51.100.7 2000-2999# - - 0 1, drop)", 2, 2, pkts)
     assert len(log) == 5
     for i, o in enumerate(log):
-        p = o.ip
+        p = IP(o.data)
         assert p.src == "198.51.100.7" and p[TCP].sport == 2000 + i
         assert p.dst == "192.0.2.80" and p[TCP].dport == 80
         assert checksums_ok(o.data), i
@@ -51,7 +53,7 @@ def test_reply_arriving_on_any_input_uses_the_mapping():
     reply = udp("8.8.8.8", 53, "203.0.113.1", 1111)
     r, log = rewrite(nat(), 2, 2, [udp("10.0.0.1", 1111, "8.8.8.8", 53), {"data": reply, "at": 1, "port": 0}])
     assert [o.port for o in log] == [0, 1]
-    assert log[1].ip.dst == "10.0.0.1"
+    assert IP(log[1].data).dst == "10.0.0.1"
 
 
 def test_unmapped_reply_on_drop_input_is_dropped():
@@ -99,7 +101,7 @@ def test_pattern_keeps_source_port_when_free_else_chooses_another():
             udp("10.0.0.2", 5000, "8.8.8.8", 53),      # 5000 is taken toward 8.8.8.8:53
             udp("10.0.0.3", 5000, "9.9.9.9", 53)]      # but free toward another destination
     r, log = rewrite("IPRewriter(pattern 203.0.113.1 4000-5999 - - 0 1)", 1, 2, pkts)
-    ports = [o.ip[UDP].sport for o in log]
+    ports = [IP(o.data)[UDP].sport for o in log]
     assert ports[0] == 5000
     assert ports[1] != 5000 and 4000 <= ports[1] <= 5999
     assert ports[2] == 5000
@@ -108,13 +110,13 @@ def test_pattern_keeps_source_port_when_free_else_chooses_another():
 def test_pattern_sequential_ports():
     pkts = [udp(f"10.0.0.{i}", 7, "8.8.8.8", 53) for i in range(1, 6)]
     r, log = rewrite("IPRewriter(pattern 203.0.113.1 1024-65535# - - 0 1)", 1, 2, pkts)
-    assert [o.ip[UDP].sport for o in log] == [1024, 1025, 1026, 1027, 1028]
+    assert [IP(o.data)[UDP].sport for o in log] == [1024, 1025, 1026, 1027, 1028]
 
 
 def test_pattern_random_ports_stay_in_range_and_distinct():
     pkts = [udp(f"10.0.{i // 250}.{i % 250 + 1}", 6000, "8.8.8.8", 53) for i in range(200)]
     r, log = rewrite("IPRewriter(pattern 203.0.113.1 6000-6999? - - 0 1)", 1, 2, pkts)
-    ports = [o.ip[UDP].sport for o in log]
+    ports = [IP(o.data)[UDP].sport for o in log]
     assert len(ports) == 200 and len(set(ports)) == 200
     assert all(6000 <= p <= 6999 for p in ports)
     assert ports[:5] != [6000, 6001, 6002, 6003, 6004]
@@ -124,7 +126,7 @@ def test_pattern_rewrites_destination():
     p = tcp("10.0.0.1", 3333, "192.0.2.1", 8080, flags="S")
     reply = tcp("10.1.1.1", 80, "10.0.0.1", 3333, flags="SA")
     r, log = rewrite("IPRewriter(pattern - - 10.1.1.1 80 0 1, drop)", 2, 2, [p, {"data": reply, "at": 1, "port": 1}])
-    fwd, back = log[0].ip, log[1].ip
+    fwd, back = IP(log[0].data), IP(log[1].data)
     assert (fwd.src, fwd[TCP].sport, fwd.dst, fwd[TCP].dport) == ("10.0.0.1", 3333, "10.1.1.1", 80)
     assert (back.src, back[TCP].sport, back.dst, back[TCP].dport) == ("192.0.2.1", 8080, "10.0.0.1", 3333)
     assert log[0].dst_ip == "10.1.1.1"
@@ -134,7 +136,7 @@ def test_pattern_rewrites_destination():
 def test_dst_anno_false_leaves_annotation():
     r, log = rewrite("IPRewriter(pattern - - 10.1.1.1 80 0 1, DST_ANNO false)", 1, 2,
                      [udp("10.0.0.1", 3333, "192.0.2.1", 8080)])
-    assert log[0].ip.dst == "10.1.1.1"
+    assert IP(log[0].data).dst == "10.1.1.1"
     assert log[0].dst_ip != "10.1.1.1"
 
 
@@ -143,7 +145,7 @@ def test_named_pattern_from_ip_rewriter_patterns():
     extra = "IPRewriterPatterns(out 203.0.113.9 7000-7001# - -);"
     pkts = [udp("10.0.0.1", 1, "8.8.8.8", 53), udp("10.0.0.2", 1, "8.8.8.8", 53)]
     r, log = rewrite(cfg, 1, 2, pkts, extra=extra)
-    assert [(o.ip.src, o.ip[UDP].sport) for o in log] == [("203.0.113.9", 7000), ("203.0.113.9", 7001)]
+    assert [(IP(o.data).src, IP(o.data)[UDP].sport) for o in log] == [("203.0.113.9", 7000), ("203.0.113.9", 7001)]
 
 
 def test_bad_specs_are_configuration_errors():
@@ -168,18 +170,18 @@ def test_wrong_number_of_specs():
 def test_port_exhaustion_drops_and_counts():
     pkts = [udp(f"10.0.0.{i}", 4444, "8.8.8.8", 53) for i in range(1, 11)]
     r, log = rewrite("IPRewriter(pattern 203.0.113.1 5000-5002 - - 0 1, drop)", 2, 2, pkts)
-    assert sorted(o.ip[UDP].sport for o in log) == [5000, 5001, 5002]
+    assert sorted(IP(o.data)[UDP].sport for o in log) == [5000, 5001, 5002]
     assert r.read("rw.mapping_failures") == "7"
     assert r.read("rw.nmappings") == "3"
     # existing flows still work
-    mapped = r.find("rw").lookup("10.0.0.1", 4444, "8.8.8.8", 53, 1)
-    assert mapped is not None and mapped[0][0] == "203.0.113.1" and 5000 <= mapped[0][1] <= 5002
+    mapped = r.find("rw").lookup(parse_ip("10.0.0.1"), 4444, parse_ip("8.8.8.8"), 53, 1)
+    assert mapped is not None and mapped[0][0] == parse_ip("203.0.113.1") and 5000 <= mapped[0][1] <= 5002
 
 
 def test_port_exhaustion_with_two_ports_tcp():
     pkts = [tcp(f"10.0.0.{i}", 4444, "8.8.8.8", 80, flags="S") for i in range(1, 5)]
     r, log = rewrite("IPRewriter(pattern 203.0.113.1 5000-5001 - - 0 1)", 1, 2, pkts)
-    assert sorted(o.ip[TCP].sport for o in log) == [5000, 5001]
+    assert sorted(IP(o.data)[TCP].sport for o in log) == [5000, 5001]
     assert r.read("rw.mapping_failures") == "2"
 
 
@@ -188,8 +190,8 @@ def test_one_port_range_is_a_fixed_port_and_new_flows_replace_old():
     pkts = [tcp(f"10.0.0.{i}", 4444, "8.8.8.8", 80, flags="S") for i in range(1, 4)]
     pkts.append({"at": 1, "port": 1, "data": tcp("8.8.8.8", 80, "203.0.113.1", 5000, flags="SA")})
     r, log = rewrite("IPRewriter(pattern 203.0.113.1 5000-5000 - - 0 1, drop)", 2, 2, pkts)
-    assert [o.ip[TCP].sport for o in log[:3]] == [5000] * 3
-    assert log[3].port == 1 and log[3].ip.dst == "10.0.0.3"
+    assert [IP(o.data)[TCP].sport for o in log[:3]] == [5000] * 3
+    assert log[3].port == 1 and IP(log[3].data).dst == "10.0.0.3"
     assert r.read("rw.nmappings") == "1"
     assert r.read("rw.mapping_failures") == "0"
 
@@ -199,13 +201,13 @@ def test_capacity_full_of_guaranteed_flows_drops_new_flows():
     # a later flow, after the guarantees (5 s) ran out, evicts the oldest
     pkts.append({"data": udp("10.0.0.9", 1000, "8.8.8.8", 53), "at": 20})
     r, log = rewrite(nat(", MAPPING_CAPACITY 2"), 2, 2, pkts, seconds=30)
-    assert [o.ip.src for o in log] == ["203.0.113.1"] * 3
+    assert [IP(o.data).src for o in log] == ["203.0.113.1"] * 3
     assert r.read("rw.mapping_failures") == "2"
     assert r.read("rw.size") == "2"
     assert r.read("rw.capacity") == "2"
     rw = r.find("rw")
-    assert rw.lookup("10.0.0.9", 1000, "8.8.8.8", 53, 1) is not None
-    assert rw.lookup("10.0.0.1", 1000, "8.8.8.8", 53, 1) is None
+    assert rw.lookup(parse_ip("10.0.0.9"), 1000, parse_ip("8.8.8.8"), 53, 1) is not None
+    assert rw.lookup(parse_ip("10.0.0.1"), 1000, parse_ip("8.8.8.8"), 53, 1) is None
 
 
 def test_capacity_without_guarantee_evicts_oldest():
@@ -214,7 +216,8 @@ def test_capacity_without_guarantee_evicts_oldest():
     assert len(log) == 5
     assert r.read("rw.size") == "3"
     rw = r.find("rw")
-    alive = [i for i in range(1, 6) if rw.lookup(f"10.0.0.{i}", 1000, "8.8.8.8", 53, 1) is not None]
+    alive = [i for i in range(1, 6)
+             if rw.lookup(parse_ip(f"10.0.0.{i}"), 1000, parse_ip("8.8.8.8"), 53, 1) is not None]
     assert alive == [3, 4, 5]
 
 
@@ -231,9 +234,9 @@ def test_capacity_handler_write_shrinks_and_clear_empties():
 
 
 def test_shared_capacity_between_rewriters():
-    cfg = ("f :: RWFeed({key}); a :: IPRewriter(pattern 1.1.1.1 1000-2000 - - 0 0, MAPPING_CAPACITY 3);"
+    cfg = ("f :: HarnessFeed({key}); a :: IPRewriter(pattern 1.1.1.1 1000-2000 - - 0 0, MAPPING_CAPACITY 3);"
            "b :: IPRewriter(pattern 2.2.2.2 1000-2000 - - 0 0, MAPPING_CAPACITY a);"
-           "rec :: RWRecord; f[0] -> a -> [0]rec; f[1] -> b -> [1]rec;")
+           "rec :: HarnessRecord; f[0] -> a -> [0]rec; f[1] -> b -> [1]rec;")
     from rewriter_helpers import make_feed, run_router
     pkts = [udp("10.0.0.1", 1, "8.8.8.8", 53), udp("10.0.0.2", 1, "8.8.8.8", 53),
             {"data": udp("10.0.0.3", 1, "8.8.8.8", 53), "port": 1},
@@ -259,7 +262,7 @@ def test_udp_mapping_expires_after_timeout_and_refresh_extends_it():
             {"at": 80, "call": snap(log, "rw.nmappings")}]
     r, out = rewrite(nat(kw), 2, 2, pkts, seconds=100)
     assert log == [("2",), ("1",), ("1",), ("0",)]
-    assert [(o.port, o.ip.dst) for o in out] == [(0, "8.8.8.8"), (0, "8.8.8.8"), (0, "8.8.8.8"), (1, "10.0.0.2")]
+    assert [(o.port, IP(o.data).dst) for o in out] == [(0, "8.8.8.8"), (0, "8.8.8.8"), (0, "8.8.8.8"), (1, "10.0.0.2")]
 
 
 def test_udp_streaming_timeout():
@@ -321,12 +324,12 @@ def test_guarantee_protects_flows_until_it_runs_out():
             {"at": 30, "data": udp("10.0.0.2", 2000, "8.8.8.8", 53)},
             {"at": 70, "data": udp("10.0.0.3", 2000, "8.8.8.8", 53)}]
     r, out = rewrite(nat(", MAPPING_CAPACITY 1, UDP_GUARANTEE 60, UDP_TIMEOUT 300"), 2, 2, pkts, seconds=80)
-    assert [o.ip.src for o in out] == ["203.0.113.1"] * 2
-    assert [o.time - out[0].time for o in out] == [0, 70]
+    assert [IP(o.data).src for o in out] == ["203.0.113.1"] * 2
+    assert [(o.arrived - out[0].arrived) / 1e9 for o in out] == [0, 70]
     assert r.read("rw.mapping_failures") == "1"
     rw = r.find("rw")
-    assert rw.lookup("10.0.0.3", 2000, "8.8.8.8", 53, 1) is not None
-    assert rw.lookup("10.0.0.1", 2000, "8.8.8.8", 53, 1) is None
+    assert rw.lookup(parse_ip("10.0.0.3"), 2000, parse_ip("8.8.8.8"), 53, 1) is not None
+    assert rw.lookup(parse_ip("10.0.0.1"), 2000, parse_ip("8.8.8.8"), 53, 1) is None
 
 
 def test_table_shows_expiry_seconds():
@@ -354,7 +357,7 @@ def test_tcp_lookup_patterns_and_pattern_write():
     assert log[1].strip() == ""
     assert log[2] == ("203.0.113.1 1024-65535 - - [1]\n<drop>\n", "203.0.113.1 1024-65535 - - [1]\n")
     # writing the pattern dropped the old flow: the next packet is mapped anew
-    assert out[1].ip.src == "198.51.100.1"
+    assert IP(out[1].data).src == "198.51.100.1"
     assert log[3] == ("198.51.100.1 - - - [1]\n<drop>\n",)
 
 
@@ -369,7 +372,7 @@ def test_malformed_packets_are_dropped_and_counted():
            b"",
            ]
     r, out = rewrite(nat(), 2, 2, bad + [good])
-    assert len(out) == 1 and out[0].ip[UDP].sport == 1111
+    assert len(out) == 1 and IP(out[0].data)[UDP].sport == 1111
     assert r.find("rw").dropped == len(bad)
     assert r.read("rw.nmappings") == "1"
 
@@ -383,7 +386,7 @@ def test_checksum_and_length_are_not_checked_as_in_click():
     r, out = rewrite(nat(), 2, 2, [badsum, longer])
     assert len(out) == 2
     assert not checksums_ok(out[0].data)
-    assert out[1].ip.len == 9999 and out[1].ip.src == "203.0.113.1"
+    assert IP(out[1].data).len == 9999 and IP(out[1].data).src == "203.0.113.1"
 
 
 def test_short_transport_headers_and_fragments_are_not_mapped():
@@ -407,7 +410,7 @@ def test_udp_zero_checksum_stays_zero():
     data = bytearray(udp("10.0.0.1", 1111, "8.8.8.8", 53))
     data[26:28] = b"\x00\x00"
     r, out = rewrite(nat(), 2, 2, [bytes(data)])
-    assert out[0].ip[UDP].chksum == 0
+    assert IP(out[0].data)[UDP].chksum == 0
     assert checksums_ok(out[0].data)
 
 
@@ -421,7 +424,7 @@ def test_batch_path_gives_per_packet_results():
     from rewriter_helpers import make_feed, run_router
     results = []
     for burst in (1, 32):
-        cfg = (f"f :: RWFeed({make_feed(pkts)}); rw :: {spec}; rec :: RWRecord;"
+        cfg = (f"f :: HarnessFeed({make_feed(pkts)}); rw :: {spec}; rec :: HarnessRecord;"
                f"f[0] -> Queue(1000) -> Unqueue(BURST {burst}) -> [0]rw;"
                "rw[0] -> [0]rec; rw[1] -> [1]rec;")
         r = run_router(cfg, 5)
@@ -442,17 +445,17 @@ def test_clear_empties_shared_flow_set_and_tables_work_after():
             {"at": 5, "data": udp("10.0.0.1", 2000, "8.8.8.8", 53)},                    # mapped anew
             {"at": 6, "port": 2, "data": udp("8.8.8.8", 53, "203.0.113.1", 2000)},
             {"at": 7, "call": snap(log, "a.size", "a.nmappings")}]
-    cfg = (f"f :: RWFeed({make_feed(pkts)});"
+    cfg = (f"f :: HarnessFeed({make_feed(pkts)});"
            "a :: IPRewriter(pattern 203.0.113.1 1024-65535 - - 0 1, drop, MAPPING_CAPACITY 100);"
            "b :: IPRewriter(pattern 203.0.113.2 1024-65535 - - 0 1, MAPPING_CAPACITY a);"
-           "rec :: RWRecord; f[0] -> [0]a; f[2] -> [1]a; f[1] -> b; a[0] -> [0]rec; a[1] -> [1]rec;"
+           "rec :: HarnessRecord; f[0] -> [0]a; f[2] -> [1]a; f[1] -> b; a[0] -> [0]rec; a[1] -> [1]rec;"
            "b[0] -> [2]rec; b[1] -> [3]rec;")
     r = run_router(cfg, 10)
     assert log[0] == ("2", "1", "1")
     assert log[1] == ("0", "0", "0", "", "")
     assert log[2] == ("1", "1")
     out = r.find("rec").log
-    assert [(o.port, o.ip.dst) for o in out] == [(0, "8.8.8.8"), (2, "8.8.8.8"), (0, "8.8.8.8"), (1, "10.0.0.1")]
+    assert [(o.port, IP(o.data).dst) for o in out] == [(0, "8.8.8.8"), (2, "8.8.8.8"), (0, "8.8.8.8"), (1, "10.0.0.1")]
 
 
 def test_expiry_under_simtime_with_script_wait():

@@ -10,10 +10,12 @@ flow's value against the table itself, read value by value.
 import random
 
 import pytest
-from rewriter_helpers import make_feed, rewrite, run_router, udp, write_flows_pcap
-from scapy.all import UDP
+from harness import run_router
+from rewriter_helpers import make_feed, rewrite, udp, write_flows_pcap
+from scapy.all import IP, UDP
 
 from clickpy.elements.rewriter import flow_table
+from clickpy.runtime.args import parse_ip, unparse_ip
 from clickpy.runtime.packet import PacketObject
 from support import build_router
 
@@ -44,12 +46,12 @@ def test_full_range_drops_and_counts_then_reuses_the_freed_port(nports, flag):
     pkts.append({"at": 14.5, "call": lambda r: log.append((r.read("rw.mapping_failures"), r.read("rw.nmappings")))})
     kw = ", UDP_TIMEOUT 10, UDP_GUARANTEE 0, REAP_INTERVAL 1"
     r, out = rewrite(nat_decl(f"{lo}-{lo + nports - 1}", flag, kw), 2, 2, pkts, seconds=15)
-    first = [o.ip[UDP].sport for o in out[:nports]]
+    first = [IP(o.data)[UDP].sport for o in out[:nports]]
     assert sorted(first) == list(range(lo, lo + nports))
     # the new flow gets exactly the port the expired one held; the next one finds none
-    reused = [o for o in out if o.time - out[0].time >= 13]
-    assert [o.ip[UDP].sport for o in reused] == [first[0]]
-    assert reused[0].ip.src == NAT
+    reused = [o for o in out if o.arrived - out[0].arrived >= 13e9]
+    assert [IP(o.data)[UDP].sport for o in reused] == [first[0]]
+    assert IP(reused[0].data).src == NAT
     assert log == [("1", str(nports)), str(nports - 1), ("2", str(nports))]
 
 
@@ -58,7 +60,7 @@ def test_clear_frees_every_port():
     pkts.append({"at": 1, "call": lambda r: r.write("rw.clear", "")})
     pkts += [{"at": 2, "data": udp(f"10.0.1.{i}", 4444, "1.2.3.4", 53)} for i in range(1, 41)]
     r, out = rewrite(nat_decl("6000-6039", "#"), 2, 2, pkts)
-    assert [o.ip[UDP].sport for o in out] == list(range(6000, 6040)) * 2
+    assert [IP(o.data)[UDP].sport for o in out] == list(range(6000, 6040)) * 2
     assert r.read("rw.mapping_failures") == "0"
 
 
@@ -69,11 +71,11 @@ def test_each_table_sharing_a_pattern_has_its_own_ports():
     items += [{"at": 1, "data": udp(f"10.0.1.{i}", 1, "1.2.3.4", 53), "port": 1} for i in range(1, 7)]
     items += [{"at": 2, "data": udp(f"10.0.2.{i}", 1, "1.2.3.4", 53), "port": 0} for i in range(1, 6)]
     cfg = (f"IPRewriterPatterns(p {NAT} 5000-5009# - -);"
-           f"f :: RWFeed({make_feed(items)}); a :: IPRewriter(pattern p 0 1); b :: IPRewriter(pattern p 0 1);"
-           "rec :: RWRecord; f[0] -> a; f[1] -> b; a[0] -> [0]rec; b[0] -> [1]rec;"
+           f"f :: HarnessFeed({make_feed(items)}); a :: IPRewriter(pattern p 0 1); b :: IPRewriter(pattern p 0 1);"
+           "rec :: HarnessRecord; f[0] -> a; f[1] -> b; a[0] -> [0]rec; b[0] -> [1]rec;"
            "a[1] -> Discard; b[1] -> Discard;")
     r = run_router(cfg, 5)
-    ports = [(o.port, o.ip[UDP].sport) for o in r.find("rec").log]
+    ports = [(o.port, IP(o.data)[UDP].sport) for o in r.find("rec").log]
     assert ports == ([(0, p) for p in range(5000, 5006)] + [(1, p) for p in (5006, 5007, 5008, 5009, 5000, 5001)]
                      + [(0, p) for p in (5006, 5007, 5008, 5009)])
     assert r.read("a.mapping_failures") == "1" and r.read("b.mapping_failures") == "0"
@@ -89,10 +91,10 @@ def test_address_range_exhaustion_and_reuse():
     pkts.append({"at": 13, "data": udp("10.9.9.10", 1, "8.8.8.8", 53)})
     r, out = rewrite(f"IPAddrRewriter(pattern 198.51.100.{lo}-198.51.100.{lo + n - 1} - 0 1, "
                      "TIMEOUT 10, GUARANTEE 0, REAP_INTERVAL 1)", 1, 2, pkts, seconds=20)
-    first = [o.ip.src for o in out[:n]]
+    first = [IP(o.data).src for o in out[:n]]
     assert sorted(first, key=lambda a: int(a.split(".")[3])) == [f"198.51.100.{lo + i}" for i in range(n)]
     assert log == [str(n - 1)]
-    assert out[-1].time - out[0].time >= 13 and out[-1].ip.src == first[0]
+    assert out[-1].arrived - out[0].arrived >= 13e9 and IP(out[-1].data).src == first[0]
     assert r.read("rw.mapping_failures") == "1"
 
 
@@ -105,7 +107,16 @@ def push(router, data, port):
 
 
 def ip4(v):
-    return ".".join(str((v >> s) & 255) for s in (24, 16, 8, 0))
+    return unparse_ip(v)
+
+
+def lookup(rw, saddr, sport, daddr, dport, owner=0):
+    """rw.lookup with dotted addresses in and out."""
+    got = rw.lookup(parse_ip(saddr), sport, parse_ip(daddr), dport, owner)
+    if got is None:
+        return None
+    (s, sp, d, dp), out = got
+    return (unparse_ip(s), sp, unparse_ip(d), dp), out
 
 
 class NaptModel:
@@ -123,7 +134,7 @@ class NaptModel:
             src = ip4(0x0A000000 | rng.randrange(1, 1 << 20))
             sport = rng.choice([rng.randrange(self.lo, self.hi + 1), rng.randrange(1024, 65536)])
             dst = rng.choice(self.dsts)
-            if rw.lookup(src, sport, dst, 53, 1) is None:
+            if lookup(rw, src, sport, dst, 53, 1) is None:
                 return (src, sport, dst), udp(src, sport, dst, 53)
 
     def foreign(self, rng):
@@ -132,10 +143,10 @@ class NaptModel:
 
     def used(self, rw, flow):
         dst = flow[2]
-        return {v for v in range(self.lo, self.hi + 1) if rw.lookup(dst, 53, NAT, v, 1) is not None}
+        return {v for v in range(self.lo, self.hi + 1) if lookup(rw, dst, 53, NAT, v, 1) is not None}
 
     def chosen(self, rw, flow):
-        got = rw.lookup(flow[0], flow[1], flow[2], 53, 1)
+        got = lookup(rw, flow[0], flow[1], flow[2], 53, 1)
         if got is None:
             return None
         (nsrc, nsport, ndst, ndport), out = got
@@ -163,7 +174,7 @@ class AddrModel:
     def new_flow(self, rng, rw):
         while True:
             src = ip4(0x0A000000 | rng.randrange(1, 1 << 20))
-            if rw.lookup(src, 0, "0.0.0.0", 0) is None:
+            if lookup(rw, src, 0, "0.0.0.0", 0) is None:
                 return (src,), udp(src, 1, "8.8.8.8", 53)
 
     def foreign(self, rng):
@@ -171,10 +182,10 @@ class AddrModel:
 
     def used(self, rw, flow):
         return {v for v in range(self.lo, self.hi + 1)
-                if rw.lookup("0.0.0.0", 0, ip4(self.base + v), 0) is not None}
+                if lookup(rw, "0.0.0.0", 0, ip4(self.base + v), 0) is not None}
 
     def chosen(self, rw, flow):
-        got = rw.lookup(flow[0], 0, "0.0.0.0", 0)
+        got = lookup(rw, flow[0], 0, "0.0.0.0", 0)
         if got is None:
             return None
         (nsrc, _, _, _), out = got
@@ -259,7 +270,7 @@ def run_model(model, seed, bursts=6):
             items.append({"at": round(t, 3), "call": step})
             t += (0.02, 0.1, 0.05)[b % 3]
         t += (2, 6)[b % 2]
-    cfg = (f"f :: RWFeed({make_feed(items)}); rw :: {model.decl}; rec :: RWRecord;"
+    cfg = (f"f :: HarnessFeed({make_feed(items)}); rw :: {model.decl}; rec :: HarnessRecord;"
            "f[0] -> [0]rw; f[1] -> [1]rw; rw[0] -> [0]rec; rw[1] -> [1]rec;")
     run_router(cfg, t + 1)
     after = flow_table.allocation_stats()
@@ -312,7 +323,7 @@ def test_exhausted_destination_costs_a_few_probes_per_flow(tmp_path):
     assert probes <= 4 * n, probes
     rw = r.find("rw")
     src, sport = 0x0A000000 + 4242, 2000 + 4242
-    assert rw.lookup(ip4(src), sport, "1.2.3.4", 53, 1)[0] == (NAT, sport, "1.2.3.4", 53)
+    assert lookup(rw, ip4(src), sport, "1.2.3.4", 53, 1)[0] == (NAT, sport, "1.2.3.4", 53)
     # cleared, every port is free again: the same flows once more
     r.write("rw.clear", "")
     r.write("fd.filepos", "24")

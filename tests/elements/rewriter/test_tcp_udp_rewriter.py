@@ -11,10 +11,10 @@ def test_tcp_rewriter_maps_tcp_and_replies():
             {"at": 1, "port": 1, "data": tcp("192.0.2.1", 80, "198.51.100.1", 1024, flags="SA", seq=5000, ack=101)}]
     r, out = rewrite("TCPRewriter(pattern 198.51.100.1 1024-2047# - - 0 1, drop)", 2, 2, pkts)
     assert [o.port for o in out] == [0, 1]
-    assert (out[0].ip.src, out[0].ip[TCP].sport) == ("198.51.100.1", 1024)
-    assert (out[1].ip.dst, out[1].ip[TCP].dport) == ("10.0.0.1", 1234)
+    assert (IP(out[0].data).src, IP(out[0].data)[TCP].sport) == ("198.51.100.1", 1024)
+    assert (IP(out[1].data).dst, IP(out[1].data)[TCP].dport) == ("10.0.0.1", 1234)
     # no sequence number change without FTPPortMapper
-    assert out[0].ip[TCP].seq == 100 and out[1].ip[TCP].ack == 101
+    assert IP(out[0].data)[TCP].seq == 100 and IP(out[1].data)[TCP].ack == 101
     assert all(checksums_ok(o.data) for o in out)
 
 
@@ -67,8 +67,8 @@ def test_udp_rewriter_rewrites_tcp_and_udp_in_one_table():
             {"at": 1, "port": 1, "data": tcp("8.8.8.8", 80, "198.51.100.1", 1025, flags="SA")},
             {"at": 1, "port": 1, "data": udp("8.8.8.8", 53, "198.51.100.1", 1024)}]
     r, out = rewrite("UDPRewriter(pattern 198.51.100.1 1024-2047# - - 0 1, drop)", 2, 2, pkts)
-    assert [(o.port, o.ip.dst) for o in out] == [(0, "8.8.8.8"), (0, "8.8.8.8"), (1, "10.0.0.1"), (1, "10.0.0.1")]
-    assert out[2].ip[TCP].dport == 2222 and out[3].ip[UDP].dport == 1111
+    assert [(o.port, IP(o.data).dst) for o in out] == [(0, "8.8.8.8"), (0, "8.8.8.8"), (1, "10.0.0.1"), (1, "10.0.0.1")]
+    assert IP(out[2].data)[TCP].dport == 2222 and IP(out[3].data)[UDP].dport == 1111
     assert all(checksums_ok(o.data) for o in out)
     assert r.read("rw.nmappings") == "2"
 
@@ -98,8 +98,8 @@ def test_udp_rewriter_reply_anno():
     from rewriter_helpers import make_feed, run_router
     pkts = [udp("10.0.0.1", 1111, "8.8.8.8", 53),
             {"at": 1, "port": 1, "data": udp("8.8.8.8", 53, "198.51.100.1", 1024)}]
-    cfg = (f"f :: RWFeed({make_feed(pkts)}); rw :: UDPRewriter(pattern 198.51.100.1 1024-2047# - - 0 1, drop,"
-           " REPLY_ANNO PAINT); rec :: RWRecord; f[0] -> Paint(7) -> [0]rw; f[1] -> Paint(3) -> [1]rw;"
+    cfg = (f"f :: HarnessFeed({make_feed(pkts)}); rw :: UDPRewriter(pattern 198.51.100.1 1024-2047# - - 0 1, drop,"
+           " REPLY_ANNO PAINT); rec :: HarnessRecord; f[0] -> Paint(7) -> [0]rw; f[1] -> Paint(3) -> [1]rw;"
            "rw[0] -> [0]rec; rw[1] -> [1]rec;")
     r = run_router(cfg, 3)
     # the reply gets the paint its flow's first packet had
@@ -124,8 +124,8 @@ def test_batch_path_gives_per_packet_results(cls):
     pkts += [{"at": 1, "data": tcp("8.8.8.8", 80, "198.51.100.1", 3000 + i % 7, flags="A")} for i in range(20)]
     results = []
     for burst in (1, 32):
-        cfg = (f"f :: RWFeed({make_feed(pkts)}); rw :: {cls}(pattern 198.51.100.1 1024-65535# - - 0 1);"
-               f"rec :: RWRecord; f -> Queue(1000) -> Unqueue(BURST {burst}) -> rw; rw[0] -> [0]rec; rw[1] -> [1]rec;")
+        cfg = (f"f :: HarnessFeed({make_feed(pkts)}); rw :: {cls}(pattern 198.51.100.1 1024-65535# - - 0 1);"
+               f"rec :: HarnessRecord; f -> Queue(1000) -> Unqueue(BURST {burst}) -> rw; rw[0] -> [0]rec; rw[1] -> [1]rec;")
         r = run_router(cfg, 5)
         results.append(([(o.port, o.data) for o in r.find("rec").log], r.read("rw.nmappings")))
     assert results[0] == results[1]

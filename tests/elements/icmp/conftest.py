@@ -1,0 +1,2 @@
+"""Every test of this folder leaves no packet descriptor in use."""
+from harness import no_leaks  # noqa: F401  (an autouse fixture)
