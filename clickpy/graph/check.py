@@ -80,6 +80,16 @@ def check(
     return _check_processing(graph, specs, live, d)
 
 
+def port_plans_around_missing_classes(graph: FlatGraph, lookup=catalog.lookup) -> list[ElementPorts]:
+    """Port plans for a graph that names classes clickpy lacks, those taken
+    as flexible and every complaint discarded: enough to configure the
+    elements that exist (``clickpy check`` reports their errors too)."""
+    quiet = Diagnostics()
+    specs = [_class_spec(e, graph, quiet, lookup) for e in graph.elements]
+    specs = [s if s is not None and s is not _UNLOADABLE and s.implemented else None for s in specs]
+    return _check_processing(graph, specs, _check_port_ranges(graph, specs, quiet), quiet)
+
+
 def _check_packages(graph: FlatGraph, d: Diagnostics) -> None:
     for kind, value in graph.requirements:
         if kind != "package":

@@ -57,6 +57,9 @@ class Router:
         self.per_packet = False  # sources send bursts one packet at a time (exact Click order)
         self.attachments = {}  # per-router records elements share (Click's Router::attachment)
         self.scheduler.stop_hook = self._driver_stopped
+        # What stands for a class clickpy lacks: nothing (building such a
+        # graph is an error), or MissingClass where only configuring is wanted.
+        self.missing_class = None
 
     # --- building ----------------------------------------------------------
 
@@ -148,7 +151,7 @@ class Router:
         for i, fe in enumerate(self.graph.elements):
             cls = classes.get(fe.class_name)
             if cls is None:
-                cls = classes[fe.class_name] = registry.lookup(fe.class_name)
+                cls = classes[fe.class_name] = registry.lookup(fe.class_name) or self.missing_class
             e = cls()
             e.name = fe.name
             e.router = self

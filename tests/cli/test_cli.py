@@ -46,6 +46,17 @@ def test_check_reports_every_error_in_one_pass(tmp_path):
     assert [line.split(":")[1] for line in proc.stderr.splitlines()] == ["1", "2"]
 
 
+def test_check_configures_what_exists_beside_a_missing_class():
+    """A class clickpy lacks does not hide the other elements' errors; the
+    missing one is not configured (its arguments are not ours to judge)."""
+    proc = clickpy("check", "-e", "a :: NoSuchThing(42) -> q :: Queue(-3) -> Discard; Idle -> ToHost")
+    assert_clean_error(proc, "config:1:1: unknown element class 'NoSuchThing'",
+                       "config:1:25: While configuring 'q :: Queue':",
+                       "  CAPACITY: expected unsigned integer",
+                       "  DEVNAME: required argument missing")
+    assert proc.stderr.count("While configuring") == 2
+
+
 def test_check_accepts_a_valid_config():
     proc = clickpy("check", "-e", "elementclass Nothing { input -> output }")
     assert proc.returncode == 0, proc.stderr

@@ -46,9 +46,6 @@ def test_sample_config_check_reports_only_missing_classes(path):
         assert CLASS_ONLY.match(line), line
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "check stops at the missing class (ToHostSniffers): the elements clickpy has are never configured, so "
-    "their errors (three ToHost without DEVNAME) go unreported; cmd_check must configure what it can"))
 def test_check_command_on_a_sample_config(shared_dir, tmp_path):
     """The CLI: exit 1 and every error in one pass, each with file:line:col:
     the classes clickpy lacks and the configuration errors of the ones it has."""
