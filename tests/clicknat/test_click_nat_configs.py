@@ -39,6 +39,16 @@ HOST_STACK_REASON = ("ToHostSniffers and argument-less ToHost are Click linuxmod
                      "clickpy does not have ('element class ToHostSniffers is not implemented')")
 
 
+def only_host_stack_errors(stderr: str) -> bool:
+    """Does check's output hold errors, all of them the host-stack elements'
+    (ToHostSniffers missing, ToHost without a device name)? Any other error
+    is a real failure, not this known gap."""
+    lines = [x for x in stderr.splitlines() if x.strip()]
+    host_stack = ("element class 'ToHostSniffers' is not implemented", ":: ToHost':",
+                  "  DEVNAME: required argument missing")
+    return bool(lines) and all(any(h in x for h in host_stack) for x in lines)
+
+
 def copy_config(tmp_path, name, replacements, host_stack_to_discard=False) -> Path:
     """Copy Click's config NAME into tmp_path, rewriting exactly the (old, new)
     text pairs given (each must occur). With host_stack_to_discard, also
@@ -193,7 +203,7 @@ def mazu_lab(lab):
 def test_mazu_nat_check_with_device_names_only(tmp_path):
     cfg = copy_config(tmp_path, "mazu-nat.click", MAZU_DEVICES)
     r = clickpy_check(cfg)
-    if "ToHostSniffers" in r.stderr:
+    if only_host_stack_errors(r.stderr):
         pytest.xfail(HOST_STACK_REASON)
     assert r.returncode == 0, r.stderr
 
@@ -319,9 +329,11 @@ def thomer_lab(lab):
 
 
 def test_thomer_nat_check_with_device_names_only(tmp_path):
-    cfg = copy_config(tmp_path, "thomer-nat.click", THOMER_DEVICES)
+    """Device names and ICMPPingRewriter's syntax (which Click itself now
+    requires, see THOMER_PING_REWRITER) only."""
+    cfg = copy_config(tmp_path, "thomer-nat.click", THOMER_DEVICES + THOMER_PING_REWRITER)
     r = clickpy_check(cfg)
-    if "ToHostSniffers" in r.stderr:
+    if only_host_stack_errors(r.stderr):
         pytest.xfail(HOST_STACK_REASON)
     assert r.returncode == 0, r.stderr
 
