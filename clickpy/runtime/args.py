@@ -104,7 +104,7 @@ def parse_bool(text: str) -> bool:
     return v
 
 
-def _scan_int(text: str, signed: bool) -> int | None:
+def scan_int(text: str, signed: bool = True) -> int | None:
     """The whole text as an integer in Click's IntArg syntax, unbounded; None if it is not one.
 
     A '+' (or, when signed, a '-'); then '0x'/'0X' hex or '0b'/'0B' binary
@@ -139,9 +139,9 @@ _DIGIT_VALUES = {c: int(c, 16) for c in "0123456789abcdefABCDEF"}
 
 
 def parse_int(text: str, bits: int = 32, signed: bool = True) -> int:
-    """Click's IntArg for a bits-wide integer: the syntax of _scan_int, and a
+    """Click's IntArg for a bits-wide integer: the syntax of scan_int, and a
     value outside the type's range is an error ('out of range, bound B')."""
-    v = _scan_int(text, signed)
+    v = scan_int(text, signed)
     if v is None:
         raise ArgError("expected integer" if signed else "expected unsigned integer")
     lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)

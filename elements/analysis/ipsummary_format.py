@@ -22,7 +22,8 @@ import re
 import struct
 
 from clickpy.runtime.args import (
-    NS_PER_SEC as NS, ArgError, IPAddress, ip_packed, parse_ip as parse_ip_text, parse_time, unparse_timestamp,
+    NS_PER_SEC as NS, ArgError, IPAddress, ip_packed, parse_ip as parse_ip_text, parse_time, scan_int,
+    unparse_timestamp,
 )
 from clickpy.lang.confstring import quote, unquote
 from clickpy.runtime.names import (
@@ -56,22 +57,9 @@ class Bad(Exception):
 
 
 def parse_uint(s: str, limit: int = 1 << 32) -> int:
-    """Click's IntArg for unsigned values: decimal, 0x hex or leading-0 octal."""
-    if s.isdigit() and s[0] != "0" and s.isascii():
-        v = int(s)
-        if v >= limit:
-            raise Bad(s)
-        return v
-    t = s[1:] if s.startswith("+") else s
-    if re.fullmatch(r"0[xX][0-9a-fA-F]+", t):
-        v = int(t, 16)
-    elif re.fullmatch(r"0[0-7]*", t):
-        v = int(t, 8) if len(t) > 1 else 0
-    elif re.fullmatch(r"[1-9][0-9]*", t):
-        v = int(t)
-    else:
-        raise Bad(s)
-    if v >= limit:
+    """Click's IntArg for an unsigned value below limit; Bad if it is not one."""
+    v = scan_int(s, signed=False)
+    if v is None or v >= limit:
         raise Bad(s)
     return v
 

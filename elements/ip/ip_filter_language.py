@@ -36,7 +36,7 @@ from __future__ import annotations
 import socket
 
 from clickpy.lang.confstring import unquote
-from clickpy.runtime.args import ArgError, EtherAddress, IPAddress, IPPrefixOnly, unparse_ip
+from clickpy.runtime.args import ArgError, EtherAddress, IPAddress, IPPrefixOnly, scan_int, unparse_ip
 
 from clickpy.runtime.names import (
     ICMP_TYPES, IP_PROTO_DCCP, IP_PROTO_ICMP, IP_PROTO_IGMP, IP_PROTO_IPIP, IP_PROTO_PAYLOAD, IP_PROTO_TCP,
@@ -197,42 +197,21 @@ def tokenize(text):
 
 # --- names --------------------------------------------------------------------------------
 
-def _int_value(text):
-    """An integer written as C writes one (decimal, 0x hex, 0 octal, optional sign), or None."""
-    t = text
-    sign = 1
-    if t[:1] in ("+", "-"):
-        sign = -1 if t[0] == "-" else 1
-        t = t[1:]
-    if not t or not t.isascii():
-        return None
-    if t[:2] in ("0x", "0X"):
-        digits, base = t[2:], 16
-        ok = bool(digits) and all(c in "0123456789abcdefABCDEF" for c in digits)
-    elif len(t) > 1 and t[0] == "0":
-        digits, base = t[1:], 8
-        ok = all(c in "01234567" for c in digits)
-    else:
-        digits, base = t, 10
-        ok = t.isascii() and t.isdigit()
-    return sign * int(digits, base) if ok else None
-
-
 def _parse_int(text):
     """Click's IntArg for an int: None unless text is an integer in range."""
-    v = _int_value(text)
+    v = scan_int(text)
     return v if v is not None and -(1 << 31) <= v < (1 << 31) else None
 
 
 def _parse_value(text):
     """A value to compare with: an int, or an unsigned up to 0xFFFFFFFF (4-byte fields)."""
-    v = _int_value(text)
+    v = scan_int(text)
     return v if v is not None and -(1 << 31) <= v <= _M32 else None
 
 
 def _parse_uint(text):
     """Click's IntArg for a uint32_t."""
-    v = _int_value(text)
+    v = scan_int(text)
     return v if v is not None and 0 <= v <= _M32 and not text.startswith("-") else None
 
 

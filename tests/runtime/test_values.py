@@ -192,3 +192,23 @@ def test_masks_and_prefix_lengths():
     assert [prefix_mask(n) for n in (0, 1, 24, 32)] == [0, 0x80000000, 0xFFFFFF00, 0xFFFFFFFF]
     assert [mask_prefix_len(m) for m in (0, 0x80000000, 0xFFFFFF00, 0xFFFFFFFF)] == [0, 1, 24, 32]
     assert mask_prefix_len(0xFF00FF00) == -1
+
+
+@pytest.mark.parametrize("text", ["0", "17", "0x11", "021", "0b10001", "1_7", "+17", "-1", "1__7", "0x", "",
+                                  "\u0661\u0667", "4294967295", "4294967296"])
+def test_the_languages_read_integers_as_the_value_layer_does(text):
+    """IPFilter's patterns and the IP summary dump format read integers with
+    the runtime's one scanner (Click's IntArg syntax), not copies of their own."""
+    from clickpy.elements.analysis.ipsummary_format import Bad, parse_uint
+    from clickpy.elements.ip.ip_filter_language import _parse_uint
+    from clickpy.runtime.args import scan_int
+
+    expected = scan_int(text, signed=False)
+    if expected is not None and expected > 0xFFFFFFFF:
+        expected = None
+    assert _parse_uint(text) == expected
+    try:
+        got = parse_uint(text)
+    except Bad:
+        got = None
+    assert got == expected
