@@ -491,8 +491,10 @@ class Router:
         self.call_write(e, h, value)
 
     def call_write(self, e, h: Handler, value: str, *, allow_pending: bool = False):
-        """Call a write handler. A handler whose work ends later returns a
-        Pending: handed back when allow_pending, else finished here."""
+        """Call a write handler; returns its status as Click's are (an int the
+        handler returned, else 0), or raises HandlerError with its message.
+        A handler whose work ends later returns a Pending: handed back when
+        allow_pending, else finished here."""
         try:
             r = h.write(e, value)
         except HandlerError:
@@ -506,7 +508,7 @@ class Router:
             r = r.error
         if isinstance(r, str) and r:
             raise HandlerError(r)
-        return None
+        return r if isinstance(r, int) and not isinstance(r, bool) else 0
 
     def expand_handler_pattern(self, pattern: str):
         """Elements matching an '-h' element part: a name, a glob, or a class name.

@@ -28,8 +28,7 @@ from clickpy.runtime.args import (
     ArgError, parse_bool, parse_double, parse_int, parse_time, unparse_bool, unparse_timestamp,
 )
 from clickpy.runtime.error_handler import EINVAL, ElementErrors, ErrorHandler
-from clickpy.runtime.handlers import HandlerError, format_value
-from clickpy.runtime.pending import Pending
+from clickpy.runtime.handlers import HandlerError
 
 DIGITS = "0123456789"  # str.isdigit() also takes '²', which int() refuses
 
@@ -158,44 +157,27 @@ class HandlerRef:
         return f"{name} {self.value}" if self.value else name
 
     def call_read(self, errh: ErrorHandler) -> str:
-        h = self.handler
+        """Call the read handler through the router; a failure goes to errh."""
         _errh_stack.append(errh)
         try:
-            v = h.read(self.element, self.value) if h.read_param else h.read(self.element)
+            return self.router.call_read(self.element, self.handler, self.value or None)
         except HandlerError as err:
             if str(err):
                 errh.error(str(err))
             return ""
-        except Exception as exc:  # a broken handler must not stop the script
-            errh.error(f"{self.unparse()}: {exc!r}")
-            return ""
         finally:
             _errh_stack.pop()
-        return format_value(v)
 
     def call_write(self, errh: ErrorHandler) -> int:
-        """Call the write handler; returns Click's status (0, or negative on error)."""
+        """Call the write handler through the router (a write that finishes
+        later is waited for); returns Click's status (0, or negative on error)."""
         _errh_stack.append(errh)
         try:
-            r = self.handler.write(self.element, self.value)
+            return self.router.call_write(self.element, self.handler, self.value)
         except HandlerError as err:
-            if str(err):
-                return errh.error(str(err))
-            return -EINVAL
-        except Exception as exc:
-            return errh.error(f"{self.unparse()}: {exc!r}")
+            return errh.error(str(err)) if str(err) else -EINVAL
         finally:
             _errh_stack.pop()
-        if isinstance(r, Pending):  # a write that finishes later: a script waits for it
-            r.wait()
-            r = r.error
-        if isinstance(r, bool) or r is None:
-            return 0
-        if isinstance(r, int):
-            return r
-        if isinstance(r, str) and r:
-            return errh.error(r)
-        return 0
 
 
 def handler_exists(context, text: str, op: int) -> bool:

@@ -9,6 +9,7 @@ import time
 from clickpy.runtime.args import Arg, Bool, Int, String, parse_arguments
 from clickpy.runtime.element import Element
 from clickpy.runtime.handlers import HandlerError, Read
+from clickpy.runtime.pending import Pending
 
 PROTOCOL_VERSION = "1.3"
 
@@ -607,7 +608,7 @@ class ControlSocket(Element):
         except HandlerError as err:
             conn.messages(HANDLER_ERROR, f"Write handler '{full}' error", str(err).split("\n"))
             return
-        if pending is None:
+        if not isinstance(pending, Pending):
             conn.message(OK, f"Write handler '{full}' OK")
             return
         # The answer comes when the work ends; this client's later commands wait for it.
