@@ -96,8 +96,8 @@ def _configure_only(result: pipeline.Result, ports) -> None:
     try:
         for _ in router.build_steps(initialize=False):
             pass
-    except ConfigError:
-        pass  # the errors are in result.diagnostics
+    except (ConfigError, ImportError):
+        pass  # the errors (a class that cannot load included) are in result.diagnostics
     finally:
         router.cleanup()
 

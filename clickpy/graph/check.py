@@ -62,7 +62,7 @@ def check(
     # declarations are the ones the runtime will use. A Click class clickpy
     # lacks is already an error, and is treated as flexible to avoid noise.
     class_errors = Diagnostics()
-    specs = [_class_spec(e, graph, class_errors, lookup) for e in graph.elements]
+    specs = _implemented_specs(graph, class_errors, lookup)
     # A compound used many times repeats its components' landmarks: say each once.
     seen = set()
     for item in class_errors.items:
@@ -71,7 +71,6 @@ def check(
             seen.add(key)
             item.category = "class"
             d.items.append(item)
-    specs = [s if s is not None and s.implemented else None for s in specs]
     if seen:
         # As in Click, a configuration naming classes that do not exist is
         # wrong as written: its wiring is not judged until they do.
@@ -85,9 +84,15 @@ def port_plans_around_missing_classes(graph: FlatGraph, lookup=catalog.lookup) -
     as flexible and every complaint discarded: enough to configure the
     elements that exist (``clickpy check`` reports their errors too)."""
     quiet = Diagnostics()
-    specs = [_class_spec(e, graph, quiet, lookup) for e in graph.elements]
-    specs = [s if s is not None and s is not _UNLOADABLE and s.implemented else None for s in specs]
+    specs = _implemented_specs(graph, quiet, lookup)
     return _check_processing(graph, specs, _check_port_ranges(graph, specs, quiet), quiet)
+
+
+def _implemented_specs(graph: FlatGraph, d: Diagnostics, lookup) -> list:
+    """Per element, the declaration of its class if clickpy implements it,
+    else None; what is unknown or cannot load is reported to d."""
+    specs = [_class_spec(e, graph, d, lookup) for e in graph.elements]
+    return [s if s is not None and s.implemented else None for s in specs]
 
 
 def _check_packages(graph: FlatGraph, d: Diagnostics) -> None:
@@ -102,9 +107,6 @@ def _check_packages(graph: FlatGraph, d: Diagnostics) -> None:
             d.error(lm, f"required package '{value}' could not be imported ({e})")
 
 
-_UNLOADABLE = object()
-
-
 def _class_spec(e: FlatElement, graph: FlatGraph, d: Diagnostics, lookup) -> catalog.ClassSpec | None:
     if e.failed:
         return None
@@ -112,8 +114,6 @@ def _class_spec(e: FlatElement, graph: FlatGraph, d: Diagnostics, lookup) -> cat
         spec = lookup(e.class_name)
     except ImportError as err:
         d.error(e.landmark, f"element class '{e.class_name}' could not be loaded: {err}")
-        return _UNLOADABLE
-    if spec is _UNLOADABLE:
         return None
     if spec is None:
         if e.bare:

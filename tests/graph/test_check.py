@@ -145,3 +145,18 @@ def test_missing_required_package():
         "t.click:1:1: required package 'clickpy_no_such_pkg' could not be imported "
         "(No module named 'clickpy_no_such_pkg')"
     ]
+
+
+def test_a_class_that_cannot_load_is_an_error_not_a_crash():
+    """An element module that fails to import (a broken install) is reported
+    at the element, and the wiring is not judged, as for a missing class."""
+    def broken(name):
+        if name == "Counter":
+            raise ImportError("broken module")
+        return lookup(name)
+
+    d = Diagnostics()
+    g = elaborate(parse("Src -> Counter -> Discard", "t.click", d), d, known_class=lambda n: True)
+    plans = check(g, d, lookup=broken)
+    assert [x.message for x in d.items] == ["element class 'Counter' could not be loaded: broken module"]
+    assert all(p.inputs == [] and p.outputs == [] for p in plans)
