@@ -17,7 +17,7 @@ def driver_loop_mpps(benchmark, text: str, filename: str, burst: int, label: str
     defs = {"BURST": str(burst), "LIMIT": str(LIMIT)}
 
     def setup():
-        return (Router.build(source, defs),), {}
+        return (Router.from_plan(pipeline.plan(source, defs)),), {}
 
     def run(router):
         router.run()

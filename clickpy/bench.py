@@ -55,7 +55,7 @@ def run_once(source: pipeline.Source, definitions: dict[str, str], counter: str)
     """Build, run and time one router; returns (packets counted, seconds running)."""
     from clickpy.runtime.router import Router
 
-    router = Router.build(source, definitions)
+    router = Router.from_plan(pipeline.plan(source, definitions))
     try:
         e = router.element(counter)
         if e is None or router.handler(e, "count") is None:

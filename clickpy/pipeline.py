@@ -1,8 +1,10 @@
-"""The front end in one call: source text to a checked flat graph.
+"""The front end in one call: source text to a checked flat graph, and to a Plan.
 
 ``tokenize -> parse -> elaborate -> check``; each stage is its own module.
 Later stages run only when the parse succeeded, since a syntax error leaves
-a partial tree whose semantic errors would only be noise.
+a partial tree whose semantic errors would only be noise. ``plan`` is what
+everything that runs a configuration calls: its Plan goes to
+``Router.from_plan``.
 """
 from __future__ import annotations
 
@@ -11,12 +13,13 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from clickpy.errors import Diagnostics
-from clickpy.graph.check import ElementPorts, check
+from clickpy.errors import ConfigError, Diagnostics, Landmark
+from clickpy.graph.check import check
 from clickpy.graph.elaborate import elaborate
-from clickpy.graph.flatgraph import FlatGraph
+from clickpy.graph.flatgraph import FlatElement, FlatGraph
 from clickpy.lang import ast
 from clickpy.lang.parser import parse
+from clickpy.plan import ElementPorts, Plan
 
 _DEFINITION = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)\Z", re.S)
 
@@ -82,3 +85,23 @@ def load(
     if run_check:
         result.ports = check(result.graph, d)
     return result
+
+
+def plan(source: Source, definitions: dict[str, str] | None = None, extra_elements=()) -> Plan:
+    """The checked Plan for source, or ConfigError with every diagnostic.
+
+    ``extra_elements`` are (name, class name, config) triples added to the
+    graph, as the driver adds its ControlSocket elements. The error's stage is
+    "read" for syntax and unknown classes, "initialize" for the rest (Click's
+    two messages).
+    """
+    result = load(source, definitions, run_check=False)
+    if not result.ok:
+        raise ConfigError(result.diagnostics, stage="read")
+    for name, class_name, config in extra_elements:
+        result.graph.elements.append(FlatElement(name, class_name, config, Landmark(source.filename)))
+    result.ports = check(result.graph, result.diagnostics)
+    if not result.ok:
+        read_error = any(x.category == "class" for x in result.diagnostics.errors)
+        raise ConfigError(result.diagnostics, stage="read" if read_error else "initialize")
+    return Plan(result.graph, result.ports, result.diagnostics)

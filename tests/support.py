@@ -37,7 +37,7 @@ def build_router(config: str, definitions=None, simulated: bool = False):
     from clickpy import pipeline
     from clickpy.runtime.router import Router
 
-    router = Router.build(pipeline.Source(config, "test.click"), definitions, simulated=simulated)
+    router = Router.from_plan(pipeline.plan(pipeline.Source(config, "test.click"), definitions), simulated=simulated)
     BUILT_ROUTERS.append(router)     # cleaned up after the test (tests/conftest.py)
     return router
 

@@ -82,6 +82,7 @@ def _configure_only(result: pipeline.Result, ports) -> None:
     nothing (no file, device or socket is opened); errors join the result's."""
     from clickpy.errors import ConfigError
     from clickpy.runtime.element import Element
+    from clickpy.plan import Plan
     from clickpy.runtime.router import Router
 
     class MissingClass(Element):
@@ -91,7 +92,7 @@ def _configure_only(result: pipeline.Result, ports) -> None:
         def configure(self, conf, errh):
             return True
 
-    router = Router(result.graph, ports, diagnostics=result.diagnostics)
+    router = Router(Plan(result.graph, ports, result.diagnostics))
     router.missing_class = MissingClass
     try:
         for _ in router.build_steps(initialize=False):
@@ -273,6 +274,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("handler", metavar="ELEMENT.HANDLER")
     p.add_argument("value", nargs="*", help="the value (words are joined by spaces)")
     p.set_defaults(func=cmd_write)
+
+    from clickpy.cli import reload as reload_command
+
+    reload_command.add_parser(sub, target_help)
 
     p = sub.add_parser("handlers", help="list the handlers of a running router or one of its elements")
     p.add_argument("target", metavar="TARGET", help=target_help)

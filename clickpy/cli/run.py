@@ -120,8 +120,8 @@ class Driver:
         self.ns = ns
         self.definitions = definitions
         self.router = None
-        self.pending = None       # a new router to swap in when the running one stops
         self.building = None      # a BackgroundBuild for a 'hotconfig' write
+        self.last_reload = None   # the ReloadReport of the last 'hotconfig' write that succeeded
         self.phase = "idle"
         self.stop_requested = False
         self.extra = [(_control_socket_name(i), "ControlSocket", spec) for i, spec in enumerate(
@@ -132,9 +132,9 @@ class Driver:
         from clickpy.runtime.router import Router
 
         try:
-            router = Router.build(source, self.definitions, simulated=self.ns.simtime is not None,
-                                  simtime_start=self.ns.simtime or 0.0, extra_elements=self.extra,
-                                  per_packet=self.ns.per_packet)
+            router = Router.from_plan(pipeline.plan(source, self.definitions, self.extra),
+                                      simulated=self.ns.simtime is not None,
+                                      simtime_start=self.ns.simtime or 0.0, per_packet=self.ns.per_packet)
         except ConfigError as e:
             _print_diagnostics(e.diagnostics, self.ns.no_warnings)
             if e.stage == "initialize":
@@ -150,37 +150,56 @@ class Driver:
             from clickpy.runtime.handlers import Handler
 
             router.add_root_handler(Handler("hotconfig", write=self._hotconfig, raw=True))
+            router.add_root_handler(Handler("reload", write=self._reload_request, raw=True))
+            router.add_root_handler(Handler("reload_report", read=lambda _: self.last_reload.format()
+                                            if self.last_reload is not None else ""))
 
     def _hotconfig(self, _element, text: str):
-        """Write handler: replace the running router with text's, or keep it on error.
+        """Write handler (Click's): reload the running router with text's configuration."""
+        return self.reload(pipeline.Source(text, "config"), self.definitions)
 
-        The new router is checked in a child process and built in slices
-        (``clickpy.control.background_build``), so the running router goes
-        on forwarding; the write's answer comes when the new router is ready.
+    def _reload_request(self, _element, value: str):
+        """Write handler for 'clickpy reload': msgpack [file name, text, {NAME: value}]
+        (latin-1), so errors name the user's file and NAME=value overrides the driver's."""
+        import msgpack
+
+        try:
+            filename, text, definitions = msgpack.unpackb(value.encode("latin-1"), raw=False)
+            if not (isinstance(filename, str) and isinstance(text, str) and isinstance(definitions, dict)
+                    and all(isinstance(k, str) and isinstance(v, str) for k, v in definitions.items())):
+                raise ValueError("wrong types")
+        except (ValueError, TypeError, msgpack.UnpackException) as e:
+            raise HandlerError(f"reload: expected [file name, text, definitions] in msgpack ({e})") from None
+        return self.reload(pipeline.Source(text, filename), {**self.definitions, **definitions})
+
+    def reload(self, source, definitions):
+        """Reload the running router with source's configuration, or keep it on error.
+
+        The configuration is checked in a child process, its new elements are
+        built in slices beside the running graph, and the swap happens
+        between two batches (``clickpy.control.background_build``,
+        ``clickpy.reload``); the returned Pending settles when it is done, and
+        the 'reload_report' handler tells what the reload did.
         """
         from clickpy.control.background_build import BackgroundBuild
-        from clickpy.runtime.router import Router
+        from clickpy.reload.swap import Reload
 
         if self.building is not None:
             raise HandlerError("a new configuration is already being built")
-        old = self.router
+        reload = None
 
-        def make_router(graph, ports, diagnostics):
-            r = Router(graph, ports, simulated=self.ns.simtime is not None,
-                       simtime_start=self.ns.simtime or 0.0, diagnostics=diagnostics)
-            r.hotswap_from = old
-            r.per_packet = self.ns.per_packet
-            return r
+        def start(plan):
+            nonlocal reload
+            reload = Reload(self.router, plan)
+            return reload.build_and_swap()
 
-        def done(new, error):
+        def done(ok, error):
             self.building = None
-            if new is not None and old is self.router:
-                self._add_driver_handlers(new)
-                self.pending = new
-                old.stop()
+            if ok:
+                self.last_reload = reload.report
+                _print_diagnostics(reload.plan.diagnostics, self.ns.no_warnings)
 
-        build = BackgroundBuild(old.scheduler, pipeline.Source(text, "config"), self.definitions,
-                                self.extra, make_router, done)
+        build = BackgroundBuild(self.router.scheduler, source, definitions, self.extra, start, done)
         # A build that could not even start has ended already (and called done).
         self.building = None if build.pending.done else build
         return build.pending
@@ -284,15 +303,6 @@ def _run(driver: Driver, source, ns) -> int:
             router.stop()
         try:
             router.run()
-            # A 'hotconfig' write stopped the old router; run its successor.
-            while driver.pending is not None:
-                new, driver.pending = driver.pending, None
-                new.take_state_from(router)
-                _print_diagnostics(new.diagnostics, ns.no_warnings)
-                router.cleanup()
-                router = driver.router = new
-                signal.set_wakeup_fd(router.scheduler.wakeup_fd, warn_on_full_buffer=False)
-                router.run()
         finally:
             driver.phase = "done"
             if driver.building is not None:

@@ -1,4 +1,4 @@
-"""Build a new router beside a running one, without stopping it.
+"""Build a new configuration beside a running router, without stopping it.
 
 A ``hotconfig`` write hands the running router a configuration that may be
 hostile: a port number in the millions, compounds that multiply, a queue of
@@ -10,13 +10,13 @@ the process, so it runs in two bounded stages:
    The child shares nothing the router needs; the router's driver goes on
    forwarding on its own core while the child works, and a child that runs
    out of memory or time is an error, not a crash.
-2. *Build*, in the router's process: instantiate, configure and initialize
-   the checked graph one element at a time, as a task of the running router
-   that takes at most BUILD_SHARE of its time while it has packets to move.
+2. *Build*, in the router's process: the caller's steps for the checked
+   Plan (a hot reload stages its new elements, then swaps), run as a task of
+   the running router that takes at most BUILD_SHARE of its time while it has
+   packets to move. The steps run between batches, so the last one may swap.
 
-When both succeed, ``done`` receives the new router (the caller swaps it in
-between two batches); otherwise the old router never noticed, and the error
-names file:line:col as ``clickpy check`` would.
+``done(ok, error)`` hears how it ended; when it failed the running router
+never noticed, and the error names file:line:col as ``clickpy check`` would.
 """
 from __future__ import annotations
 
@@ -37,19 +37,19 @@ SLICE = 0.002               # seconds of building per turn
 
 
 class BackgroundBuild:
-    """One configuration on its way to becoming a router.
+    """One configuration on its way into the running router.
 
-    ``make_router(graph, ports, diagnostics)`` makes the (uninstantiated)
-    Router; ``done(router or None, error text)`` is called once at the end.
-    ``pending`` settles at the same moment, for the ControlSocket client.
+    ``start(plan)`` gives the build's steps (a generator that raises
+    ConfigError when the configuration cannot run, having undone its work);
+    ``done(ok, error text)`` is called once at the end. ``pending`` settles at
+    the same moment, for the ControlSocket client.
     """
 
-    def __init__(self, scheduler, source, definitions, extra_elements, make_router, done):
+    def __init__(self, scheduler, source, definitions, extra_elements, start, done):
         self.scheduler = scheduler
-        self.make_router = make_router
+        self.start = start
         self.done = done
         self.pending = Pending(finish_now=self.finish_now)
-        self.router = None
         self.steps = None
         self._turn = self._resume = None
         self.pid = None
@@ -65,7 +65,7 @@ class BackgroundBuild:
         try:
             pid, read_fd = _spawn_check(source, definitions, extra_elements)
         except OSError as e:
-            self._end(None, f"cannot check the configuration: fork failed ({e.strerror})")
+            self._end(False, f"cannot check the configuration: fork failed ({e.strerror})")
             return
         os.set_blocking(read_fd, False)
         self.pid, self._fd = pid, read_fd
@@ -108,17 +108,16 @@ class BackgroundBuild:
         self._data = bytearray()
         checked, error = _child_result(data, status, timed_out)
         if error is not None:
-            self._end(None, error)
+            self._end(False, error)
         else:
-            self._start_building(*checked)
+            self._start_building(checked)
 
     # --- stage 2: building in slices ---------------------------------------------------
 
-    def _start_building(self, graph, ports, diagnostics) -> None:
+    def _start_building(self, plan) -> None:
         from clickpy.runtime.scheduler import Task, Timer
 
-        self.router = self.make_router(graph, ports, diagnostics)
-        self.steps = self.router.build_steps()
+        self.steps = self.start(plan)
         self._turn = Task(callback=self._build_turn)
         self._turn.initialize(self.scheduler, True)
         self._resume = Timer(callback=lambda timer: self._turn.reschedule())
@@ -142,29 +141,32 @@ class BackgroundBuild:
             next(self.steps)
             return False
         except StopIteration:
-            self._end(self.router, None)
+            self.steps = None
+            self._end(True, None)
         except ConfigError as e:
-            self._end(None, _error_text(e))
+            self.steps = None
+            self._end(False, _error_text(e))
         except Exception as e:  # a bug in an element must not take the old router down
-            self._end(None, f"internal error while building: {e!r}")
+            self.steps = None
+            self._end(False, f"internal error while building: {e!r}")
         return True
 
     # --- the end -------------------------------------------------------------------------
 
-    def _end(self, router, error) -> None:
+    def _end(self, ok, error) -> None:
         if self.pending.done:
             return
-        if router is None and self.router is not None:
-            self.router.cleanup()
+        if self.steps is not None:
+            self.steps.close()  # a build given up on undoes its work
         self.steps = None
         if self._turn is not None:
             self._turn.unschedule()
             self._resume.unschedule()
         self.pending.settle(error)
-        self.done(router, error)
+        self.done(ok, error)
 
     def cancel(self) -> None:
-        """Give up (the running router is stopping): end the child, drop the half-built router."""
+        """Give up (the running router is stopping): end the child, undo what was built."""
         if self.pid is not None:
             try:
                 os.kill(self.pid, signal.SIGKILL)
@@ -176,7 +178,7 @@ class BackgroundBuild:
             self.scheduler.remove_fd(self._fd)
             os.close(self._fd)
             self._fd = -1
-        self._end(None, "the router stopped before the new configuration was ready")
+        self._end(False, "the router stopped before the new configuration was ready")
 
     def finish_now(self) -> None:
         """Block until the build ends (for callers outside the driver loop)."""
@@ -192,8 +194,8 @@ class BackgroundBuild:
 def check_bounded(source, definitions=None, extra_elements=()):
     """Check a configuration and dry-run its configure in a bounded child, blocking.
 
-    Returns ((graph, ports, diagnostics), None) or (None, error text): what a
-    'hotconfig' write would learn before building anything.
+    Returns (Plan, None) or (None, error text): what a 'hotconfig' write
+    would learn before building anything.
     """
     pid, read_fd = _spawn_check(source, definitions, extra_elements)
     return _child_result(*_collect(pid, read_fd, time.monotonic()))
@@ -237,12 +239,12 @@ def _collect(pid: int, read_fd: int, started: float, so_far: bytes = b"") -> tup
 
 
 def _child_result(data: bytes, status: int, timed_out: bool):
-    """What the child reported: ((graph, ports, diagnostics), None) or (None, error text).
+    """What the child reported: (Plan, None) or (None, error text).
 
     Its report is msgpack data, read without running any of its content."""
     import msgpack
 
-    from clickpy import plan
+    from clickpy.plan import Plan, unpack_diagnostics
 
     if timed_out:
         return None, f"configuration not checked within {DEADLINE:g} seconds"
@@ -250,8 +252,8 @@ def _child_result(data: bytes, status: int, timed_out: bool):
         kind, *payload = msgpack.unpackb(data, raw=False)
         if kind == "error":
             items, stage = payload
-            return None, _error_text(ConfigError(plan.unpack_diagnostics(items), stage=stage))
-        return plan.unpack(payload[0]), None
+            return None, _error_text(ConfigError(unpack_diagnostics(items), stage=stage))
+        return Plan.unpack(payload[0]), None
     except (ValueError, TypeError, msgpack.UnpackException):
         return None, _death_message(status)
 
@@ -288,28 +290,28 @@ def _check_in_child(write_fd: int, source, definitions, extra_elements) -> None:
             signal.signal(sig, signal.SIG_DFL)
         signal.set_wakeup_fd(-1)
         _limit_resources()
-        from clickpy.runtime.router import Router
-
         import msgpack
 
-        from clickpy import plan
+        from clickpy import pipeline
+        from clickpy.plan import Plan, pack_diagnostics
+        from clickpy.runtime.router import Router
 
         try:
-            graph, ports, diagnostics = Router.check_source(source, definitions, extra_elements)
-            dry = Router(graph, ports, diagnostics=Diagnostics())
+            plan = pipeline.plan(source, definitions, extra_elements)
+            dry = Router(Plan(plan.graph, plan.ports, Diagnostics()))
             try:
                 for _ in dry.build_steps(initialize=False):
                     pass
             finally:
                 dry.cleanup()
-            result = ["ok", plan.pack(graph, ports, diagnostics)]
+            result = ["ok", plan.pack()]
         except ConfigError as e:
-            result = ["error", plan.pack_diagnostics(e.diagnostics), e.stage]
+            result = ["error", pack_diagnostics(e.diagnostics), e.stage]
         except (MemoryError, RecursionError) as e:
             d = Diagnostics()
             what = "memory" if isinstance(e, MemoryError) else "stack"
             d.error(None, f"configuration needs more {what} than a reload may use")
-            result = ["error", plan.pack_diagnostics(d), "read"]
+            result = ["error", pack_diagnostics(d), "read"]
         data = msgpack.packb(result, use_bin_type=True)
         view = memoryview(data)
         while view:

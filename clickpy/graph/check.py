@@ -17,12 +17,12 @@ the runtime uses to wire the graph.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from clickpy import limits
 from clickpy.errors import FEW_PORTS, Diagnostics, port_list_text
 from clickpy.graph import catalog
 from clickpy.graph.flatgraph import FlatElement, FlatGraph
+from clickpy.plan import ElementPorts
 from clickpy.runtime import registry
 from clickpy.graph.ports import (
     AGNOSTIC,
@@ -32,22 +32,6 @@ from clickpy.graph.ports import (
     flow_pairs,
     port_processing,
 )
-
-
-@dataclass(slots=True)
-class ElementPorts:
-    """An element's ports after checking: counts and push/pull per port."""
-
-    inputs: list[str]
-    outputs: list[str]
-
-    @property
-    def ninputs(self) -> int:
-        return len(self.inputs)
-
-    @property
-    def noutputs(self) -> int:
-        return len(self.outputs)
 
 
 def check(

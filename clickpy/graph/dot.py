@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-from clickpy.graph.check import ElementPorts
+from clickpy.plan import ElementPorts
 from clickpy.graph.flatgraph import FlatGraph
 from clickpy.graph.ports import PULL
 

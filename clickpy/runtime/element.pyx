@@ -22,6 +22,11 @@ cdef class Element:
     handlers = ()
     # Elements that may be reconfigured while running keep a writable 'config'.
     live_reconfigure = False
+    # A hot reload that changes the configuration of a live_reconfigure
+    # element reconfigures it in place, inside the swap's pause; one whose
+    # configuration compiles into a program (and which holds no state to lose)
+    # says True here, so a new one is built beside it instead.
+    replace_on_reload = False
 
     def __cinit__(self, *args, **kwargs):
         self.name = ""

@@ -17,6 +17,10 @@ cdef class ActiveNotifier:
         if task is not None and task not in self.listeners:
             self.listeners.append(task)
 
+    def remove_listener(self, task):
+        if task in self.listeners:
+            self.listeners.remove(task)
+
     cpdef void set_active(self, bint active, bint wake=True):
         cdef bint was = self.active
         self.active = active
@@ -43,6 +47,17 @@ cdef class NotifierSignal:
 
     def is_active(self):
         return self.active()
+
+    @property
+    def sources(self):
+        """The notifiers this signal watches (a copy)."""
+        return list(self.notifiers)
+
+    def rebind(self, notifiers, bint busy):
+        """Watch these notifiers instead, in place: every holder of this signal
+        sees the change (a hot reload rewired the graph around its listener)."""
+        self.notifiers = list(notifiers)
+        self.busy = busy
 
     def __iadd__(self, NotifierSignal other):
         self.busy = self.busy or other.busy

@@ -1,21 +1,24 @@
-"""Stage 5: instantiate a checked graph as a running router.
+"""Stage 5: run a Plan as a router.
 
-``Router.build`` takes a configuration through the front end (parse,
-elaborate, check), creates one element object per flat element, wires their
-ports by the push/pull plan the check produced, then configures every element
-(reporting every error, each with its landmark and Click's "While
-configuring" context) and initializes them. ``run`` hands control to the
-scheduler until the configuration stops.
+``Router.from_plan`` takes the front end's checked Plan, creates one element
+object per flat element, wires their ports by the push/pull plan the check
+produced, then configures every element (reporting every error, each with its
+landmark and Click's "While configuring" context) and initializes them.
+``run`` hands control to the scheduler until the configuration stops.
+
+The runtime never reads source: it imports no part of the front end
+(``clickpy.pipeline``, the parser, elaboration, the check).
 """
 from __future__ import annotations
 
 import fnmatch
 import traceback
+from dataclasses import dataclass
 
-from clickpy import pipeline
-from clickpy.errors import ConfigError, Diagnostic, Diagnostics, Landmark
+from clickpy.errors import ConfigError, Diagnostic, Landmark
 from clickpy.graph.ports import PULL, PUSH
 from clickpy.lang.confstring import split_args
+from clickpy.plan import Plan
 from clickpy.runtime import registry
 from clickpy.runtime.error_handler import ElementErrors
 from clickpy.runtime.handlers import Handler, HandlerError, format_value, generic_handlers
@@ -36,24 +39,41 @@ def _context_diagnostic(landmark: Landmark, context: str, items, severity: str) 
     return Diagnostic(landmark, context, severity, continuation=lines)
 
 
+@dataclass(eq=False)
+class SignalRecord:
+    """A notifier signal the router handed out: enough to find it again when a
+    hot reload rewires the graph around its listener."""
+
+    element: object
+    port: int
+    task: object
+    kind: str
+    upstream: bool
+    signal: NotifierSignal
+    wakers: list            # the notifiers the listener was added to
+    visited: set            # the elements the search passed
+
+
 class Router:
-    def __init__(self, graph, ports, *, simulated: bool = False, simtime_start: float = 0.0,
-                 diagnostics: Diagnostics | None = None):
-        self.graph = graph
-        self.plans = ports
-        self.diagnostics = diagnostics if diagnostics is not None else Diagnostics()
-        self.scheduler = Scheduler(simulated, simtime_start)
+    def __init__(self, plan: Plan, *, simulated: bool = False, simtime_start: float = 0.0, scheduler=None):
+        self.plan = plan
+        self.graph = plan.graph
+        self.diagnostics = plan.diagnostics
+        self.scheduler = scheduler if scheduler is not None else Scheduler(simulated, simtime_start)
         self.elements = []
         self._by_name: dict[str, object] = {}
         self._handlers: dict[int, dict[str, Handler]] = {}
         self._root_handlers: dict[str, Handler] = {}
         self._inputs: dict[tuple[int, int], list[tuple[int, int]]] = {}
         self._outputs: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        self.signal_records: list[SignalRecord] = []  # every notifier signal handed out
+        self.staged_index = None  # element -> index, while this graph is staged beside a running one
+        self.retired = []  # elements a hot reload took out, waiting to be cleaned up
         self.initialized = False
         self._has_run = False
         self._cleaned = False
         self.stop_hooks = []  # callables(router) -> bool; True keeps the driver running
-        self.hotswap_from = None  # the router this one replaces, while it is set up
+        self.hotswap_from = None  # the running router, while this graph is staged for a reload
         self.per_packet = False  # sources send bursts one packet at a time (exact Click order)
         self.attachments = {}  # per-router records elements share (Click's Router::attachment)
         self.scheduler.stop_hook = self._driver_stopped
@@ -64,39 +84,13 @@ class Router:
     # --- building ----------------------------------------------------------
 
     @classmethod
-    def build(cls, source: pipeline.Source, definitions=None, *, simulated=False, simtime_start=0.0,
-              extra_elements=(), hotswap_from=None, per_packet=False) -> "Router":
-        """Parse, check, instantiate, configure and initialize; raise ConfigError on any error.
-
-        ``extra_elements`` are (name, class name, config) triples added to the
-        graph, as the click driver adds its ControlSocket elements.
-        ``hotswap_from`` is the running router this one will replace: its
-        elements can hand state over (see ``take_state_from``).
-        """
-        graph, ports, diagnostics = cls.check_source(source, definitions, extra_elements)
-        router = cls(graph, ports, simulated=simulated, simtime_start=simtime_start, diagnostics=diagnostics)
-        router.hotswap_from = hotswap_from
+    def from_plan(cls, plan: Plan, *, simulated=False, simtime_start=0.0, per_packet=False) -> "Router":
+        """Instantiate, configure and initialize plan; raise ConfigError on any error."""
+        router = cls(plan, simulated=simulated, simtime_start=simtime_start)
         router.per_packet = per_packet
         for _ in router.build_steps():
             pass
         return router
-
-    @staticmethod
-    def check_source(source: pipeline.Source, definitions=None, extra_elements=()):
-        """The front end: the checked graph, its port plans and its diagnostics; ConfigError on any error."""
-        from clickpy.graph.check import check
-        from clickpy.graph.flatgraph import FlatElement
-
-        result = pipeline.load(source, definitions, run_check=False)
-        if not result.ok:
-            raise ConfigError(result.diagnostics, stage="read")
-        for name, class_name, config in extra_elements:
-            result.graph.elements.append(FlatElement(name, class_name, config, Landmark(source.filename)))
-        result.ports = check(result.graph, result.diagnostics)
-        if not result.ok:
-            read_error = any(x.category == "class" for x in result.diagnostics.errors)
-            raise ConfigError(result.diagnostics, stage="read" if read_error else "initialize")
-        return result.graph, result.ports, result.diagnostics
 
     def build_steps(self, initialize: bool = True):
         """Instantiate, configure and (unless told not to) initialize, one
@@ -126,21 +120,29 @@ class Router:
         self._setup_generic_task_handlers()
         self.initialized = True
 
-    def take_state_from(self, old: "Router") -> None:
-        """Hand state over from the router this one replaces, element by element.
+    def reload(self, config, definitions=None):
+        """Run config (source text or a Plan) from now on, keeping what is unchanged.
 
-        Elements with the same name and class take their predecessor's state
-        (queued packets, counters, tables, sockets).
+        Returns the ReloadReport. Raises ConfigError, changing nothing, when
+        config cannot run. Call it between batches: while the router is not
+        running, or from a task, timer or handler on the driver's thread.
         """
-        for e in self.elements:
-            prev = old.element(e.name)
-            if prev is not None and type(prev) is type(e):
-                errh = ElementErrors()
-                try:
-                    e.take_state(prev, errh)
-                except Exception as exc:
-                    errh.error(f"internal error: {exc!r}")
-                self._report(e, f"While taking state for '{e.declaration()}':", errh)
+        from clickpy.reload.swap import Reload
+
+        if isinstance(config, str):
+            from clickpy import pipeline  # the front end, only when handed source text
+
+            config = pipeline.plan(pipeline.Source(config, "config"), definitions)
+        return Reload(self, config).run()
+
+    def tables(self) -> tuple:
+        """What describes the graph this router runs (a hot reload swaps them whole)."""
+        return (self.plan, self.graph, self.diagnostics, self.elements, self._by_name, self._handlers,
+                self._inputs, self._outputs, self.signal_records, self.staged_index, self.attachments)
+
+    def set_tables(self, tables: tuple) -> None:
+        (self.plan, self.graph, self.diagnostics, self.elements, self._by_name, self._handlers,
+         self._inputs, self._outputs, self.signal_records, self.staged_index, self.attachments) = tables
 
     def instantiate(self) -> None:
         for _ in self._instantiate_steps():
@@ -162,38 +164,46 @@ class Router:
             self._by_name[fe.name] = e
             if i % 256 == 255:
                 yield
+        self.index_connections()
+        for i, e in enumerate(self.elements):
+            e.connect_ports(*self.port_wiring(i))
+            if i % 256 == 255:
+                yield
+
+    def index_connections(self) -> None:
+        """The connection tables, by (element, port), from the plan's connection list."""
         for f, fp, t, tp in self.graph.connections:
             self._outputs.setdefault((f, fp), []).append((t, tp))
             self._inputs.setdefault((t, tp), []).append((f, fp))
-        for i, e in enumerate(self.elements):
-            plan = self.plans[i]
-            out_el, out_port, out_push = [], [], []
-            for p, kind in enumerate(plan.outputs):
-                peers = self._outputs.get((i, p), [])
-                push = kind == PUSH
-                if push and peers:
-                    t, tp = peers[0]
-                    out_el.append(self.elements[t])
-                    out_port.append(tp)
-                else:
-                    out_el.append(None)
-                    out_port.append(0)
-                out_push.append(push)
-            in_el, in_port, in_pull = [], [], []
-            for p, kind in enumerate(plan.inputs):
-                peers = self._inputs.get((i, p), [])
-                pull = kind == PULL
-                if pull and peers:
-                    f, fp = peers[0]
-                    in_el.append(self.elements[f])
-                    in_port.append(fp)
-                else:
-                    in_el.append(None)
-                    in_port.append(0)
-                in_pull.append(pull)
-            e.connect_ports(out_el, out_port, in_el, in_port, in_pull, out_push)
-            if i % 256 == 255:
-                yield
+
+    def port_wiring(self, i: int) -> tuple:
+        """The arguments of element i's connect_ports: its peers by the push/pull plan."""
+        plan = self.plan.ports[i]
+        out_el, out_port, out_push = [], [], []
+        for p, kind in enumerate(plan.outputs):
+            peers = self._outputs.get((i, p), [])
+            push = kind == PUSH
+            if push and peers:
+                t, tp = peers[0]
+                out_el.append(self.elements[t])
+                out_port.append(tp)
+            else:
+                out_el.append(None)
+                out_port.append(0)
+            out_push.append(push)
+        in_el, in_port, in_pull = [], [], []
+        for p, kind in enumerate(plan.inputs):
+            peers = self._inputs.get((i, p), [])
+            pull = kind == PULL
+            if pull and peers:
+                f, fp = peers[0]
+                in_el.append(self.elements[f])
+                in_port.append(fp)
+            else:
+                in_el.append(None)
+                in_port.append(0)
+            in_pull.append(pull)
+        return out_el, out_port, in_el, in_port, in_pull, out_push
 
     def _report(self, e, context: str, errh: ElementErrors) -> None:
         if errh.items:
@@ -202,23 +212,39 @@ class Router:
 
     def _configure_one(self, e) -> bool:
         errh = ElementErrors()
+        # Tasks and timers made now belong to e (a hot reload ends them with it).
+        self.scheduler.current_owner = e
         try:
             e.configure(split_args(e.config), errh)
         except MemoryError:
             errh.error("not enough memory for this configuration")
         except Exception as exc:  # a bug in an element must not hide other errors
             errh.error(f"internal error: {exc!r}\n{traceback.format_exc(limit=4)}")
+        finally:
+            self.scheduler.current_owner = None
         self._report(e, f"While configuring '{e.declaration()}':", errh)
         return not errh.nerrors
 
     def _initialize_one(self, e) -> bool:
         errh = ElementErrors()
+        self.scheduler.current_owner = e
         try:
             e.initialize(errh)
         except Exception as exc:
             errh.error(f"internal error: {exc!r}\n{traceback.format_exc(limit=4)}")
+        finally:
+            self.scheduler.current_owner = None
         self._report(e, f"While initializing '{e.declaration()}':", errh)
         return not errh.nerrors
+
+    def clean_up_retired(self) -> None:
+        """Clean up the elements a hot reload took out (their tasks have ended)."""
+        retired, self.retired = self.retired, []
+        for e in reversed(retired):
+            try:
+                e.cleanup("initialized")
+            except Exception:
+                traceback.print_exc()
 
     def cleanup(self) -> None:
         """Clean up every element, then release the driver's tasks and
@@ -226,6 +252,7 @@ class Router:
         if self._cleaned:
             return
         self._cleaned = True
+        self.clean_up_retired()
         for e in reversed(self.elements):
             try:
                 e.cleanup("initialized" if self.initialized else "configured")
@@ -278,10 +305,10 @@ class Router:
         return self._by_name.get(name)
 
     def input_connections(self, e, port: int):
-        return [(self.elements[f], fp) for f, fp in self._inputs.get((e.eindex, port), [])]
+        return [(self.elements[f], fp) for f, fp in self._inputs.get((self.index_of(e), port), [])]
 
     def output_connections(self, e, port: int):
-        return [(self.elements[t], tp) for t, tp in self._outputs.get((e.eindex, port), [])]
+        return [(self.elements[t], tp) for t, tp in self._outputs.get((self.index_of(e), port), [])]
 
     def address_info(self, name: str, kind: str, context=None):
         """What a name means as an address or port of kind, seen from context.
@@ -319,18 +346,25 @@ class Router:
         it: the notifiers found there wake the listener but are not part of
         its signal.
         """
-        found, busy, need_pass2 = self._notifier_pass(e, port, kind, upstream, past_wake=False)
-        if busy:
-            return NotifierSignal.busy_signal()
-        if not found:
-            return NotifierSignal.idle_signal()  # nothing upstream can ever send a packet
-        wakers = list(found)
-        if need_pass2:
-            more, _, _ = self._notifier_pass(e, port, kind, upstream, past_wake=True)
-            wakers += [n for n in more if n not in wakers]
+        signal, wakers, visited = self.notifier_search(e, port, kind, upstream)
         for n in wakers:
             n.add_listener(task)
-        return NotifierSignal(found)
+        self.signal_records.append(SignalRecord(e, port, task, kind, upstream, signal, wakers, visited))
+        return signal
+
+    def notifier_search(self, e, port, kind, upstream):
+        """(signal, notifiers that wake the listener, elements the search passed), changing nothing."""
+        found, busy, need_pass2, visited = self._notifier_pass(e, port, kind, upstream, past_wake=False)
+        if busy:
+            return NotifierSignal.busy_signal(), [], visited
+        if not found:
+            return NotifierSignal.idle_signal(), [], visited  # nothing upstream can ever send a packet
+        wakers = list(found)
+        if need_pass2:
+            more, _, _, seen2 = self._notifier_pass(e, port, kind, upstream, past_wake=True)
+            wakers += [n for n in more if n not in wakers]
+            visited |= seen2
+        return NotifierSignal(found), wakers, visited
 
     def _notifier_pass(self, e, port, kind, upstream, past_wake):
         found = []
@@ -338,13 +372,15 @@ class Router:
         need_pass2 = False
         seen = set()
         step = self._inputs if upstream else self._outputs
-        # (element, is the port an output?, port) to visit next
-        work = [(self.elements[i], upstream, p) for i, p in step.get((e.eindex, port), [])]
+        # (element index, is the port an output?, port) to visit next
+        work = [(i, upstream, p) for i, p in step.get((self.index_of(e), port), [])]
         while work and not busy:
-            el, isoutput, p = work.pop()
-            if (el.eindex, isoutput, p) in seen:
+            item = work.pop()
+            if item in seen:
                 continue
-            seen.add((el.eindex, isoutput, p))
+            seen.add(item)
+            i, isoutput, p = item
+            el = self.elements[i]
             n = el.port_notifier(isoutput, p, kind) if hasattr(el, "port_notifier") else None
             if n is not None:
                 if n not in found:
@@ -365,8 +401,13 @@ class Router:
                     busy = True  # the element may make packets by itself
                 continue
             for q in flows:
-                work += [(self.elements[i], upstream, pp) for i, pp in step.get((el.eindex, q), [])]
-        return found, busy, need_pass2
+                work += [(j, upstream, pp) for j, pp in step.get((i, q), [])]
+        return found, busy, need_pass2, {self.elements[i] for i, _, _ in seen}
+
+    def index_of(self, e) -> int:
+        """e's index in this router's graph (a graph being staged for a reload
+        holds running elements whose own eindex is still the old one)."""
+        return e.eindex if self.staged_index is None else self.staged_index[e]
 
     def _flow(self, el, isoutput: bool, port: int) -> list[int]:
         """Ports on the other side of el that packets at port may come from or go to."""
@@ -380,12 +421,12 @@ class Router:
 
     # --- handlers ------------------------------------------------------------------
 
-    def _setup_generic_task_handlers(self) -> None:
+    def _setup_generic_task_handlers(self, elements=None) -> None:
         """Elements that made a task while initializing get its handlers too."""
-        for e in self.elements:
+        for e in self.elements if elements is None else elements:
             if getattr(e, "task", None) is not None:
                 for h in generic_handlers(e):
-                    self._handlers[e.eindex].setdefault(h.name, h)
+                    self._handlers[self.index_of(e)].setdefault(h.name, h)
 
     def _setup_handlers(self) -> None:
         for _ in self._setup_handlers_steps():
@@ -395,17 +436,13 @@ class Router:
         for e in self.elements:
             if e.eindex % 256 == 255:
                 yield
-            hs = {}
-            for h in generic_handlers(e):
-                hs[h.name] = h
-            for h in list(getattr(type(e), "handlers", ()) or ()) + list(getattr(e, "extra_handlers", ()) or ()):
-                hs[h.name] = _merge_handlers(hs.get(h.name), h)
-            self._handlers[e.eindex] = hs
+            self._handlers[e.eindex] = handler_table(e)
         r = self
         root = [
             Handler("version", read=lambda _: VERSION, calm=True),
             Handler("config", read=lambda _: r.graph.unparse(), calm=True),
             Handler("flatconfig", read=lambda _: r.graph.unparse(), calm=True),
+            Handler("plan", read=lambda _: r.plan.pack(), calm=True),
             Handler("list", read=lambda _: f"{len(r.elements)}\n" + "".join(f"{e.name}\n" for e in r.elements), calm=True),
             Handler("classes", read=lambda _: "".join(f"{c}\n" for c in sorted(registry.element_classes())), calm=True),
             Handler("requirements", read=lambda _: "".join(f"{v or k}\n" for k, v in r.graph.requirements), calm=True),
@@ -423,13 +460,13 @@ class Router:
         self._root_handlers[h.name] = h
 
     def element_handlers(self, e) -> dict[str, Handler]:
-        return self._handlers.get(e.eindex, {})
+        return self._handlers.get(self.index_of(e), {})
 
     def handler(self, e, name: str) -> Handler | None:
         """A handler of element e (None for the router itself)."""
         if e is None:
             return self._root_handlers.get(name)
-        hs = self._handlers.get(e.eindex, {})
+        hs = self._handlers.get(self.index_of(e), {})
         h = hs.get(name)
         if h is None and hasattr(e, "star_handler"):
             # An element may make handlers on demand (Click's '*' handlers).
@@ -524,6 +561,16 @@ class Router:
         if not matches:
             raise HandlerError(f"no element matching '{pattern}'" if is_glob else f"no element '{pattern}'")
         return matches, True
+
+
+def handler_table(e) -> dict[str, Handler]:
+    """e's handlers by name: every element's, then its class's and its own."""
+    hs = {}
+    for h in generic_handlers(e):
+        hs[h.name] = h
+    for h in list(getattr(type(e), "handlers", ()) or ()) + list(getattr(e, "extra_handlers", ()) or ()):
+        hs[h.name] = _merge_handlers(hs.get(h.name), h)
+    return hs
 
 
 def _merge_handlers(old: Handler | None, new: Handler) -> Handler:

@@ -28,6 +28,8 @@ cdef class Task:
     cdef uint64_t _pass
     cdef readonly uint64_t runs
     cdef int _heap_index
+    cdef readonly bint dead         # its element left the router: never runs again
+    cdef object __weakref__
 
     cpdef void reschedule(self)
     cdef inline void fast_reschedule(self):
@@ -43,6 +45,8 @@ cdef class Timer:
     cdef readonly int64_t expiry    # nanoseconds; 0 when not scheduled
     cdef int _heap_index
     cdef uint64_t _seq
+    cdef readonly bint dead         # its element left the router: never fires again
+    cdef object __weakref__
 
     cpdef void schedule_at(self, int64_t when_ns)
     cpdef void schedule_after(self, double seconds)
@@ -92,3 +96,9 @@ cdef class Scheduler:
         """The time when the current task or timer started running: cheap, and
         precise enough for rates and timestamps of generated packets."""
         return self._now_cache
+
+    # Hot reload: who owns each task and timer (so a retired element's end),
+    # and, for a scheduler that stages a new graph, the live one whose clock it tells.
+    cdef dict _owned                # owner (an element, or None) -> WeakSet of its Tasks and Timers
+    cdef public object current_owner  # the element being configured or initialized
+    cdef Scheduler _clock

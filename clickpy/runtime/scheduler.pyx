@@ -2,6 +2,7 @@
 """Tasks, timers and the driver loop (see scheduler.pxd)."""
 import os
 import selectors
+import weakref
 
 from cpython.exc cimport PyErr_CheckSignals
 from cpython.ref cimport Py_DECREF, Py_INCREF, PyObject
@@ -60,9 +61,11 @@ cdef class Task:
         self.runs = 0
         self._heap_index = -1
         self.tickets = tickets
+        self.dead = False
 
     def initialize(self, Scheduler scheduler, bint scheduled=True):
         self.scheduler = scheduler
+        scheduler._own(self, self.element, self.callback)
         if scheduled:
             self.reschedule()
 
@@ -80,7 +83,7 @@ cdef class Task:
         self._stride = STRIDE1 // n
 
     cpdef void reschedule(self):
-        if self.scheduled:
+        if self.scheduled or self.dead:
             return
         if self.scheduler is None:
             raise RuntimeError("task rescheduled before it was initialized")
@@ -112,15 +115,19 @@ cdef class Timer:
         self.scheduler = None
         self.expiry = 0
         self._heap_index = -1
+        self.dead = False
 
     def initialize(self, Scheduler scheduler):
         self.scheduler = scheduler
+        scheduler._own(self, self.element, self.callback)
 
     @property
     def scheduled(self):
         return self._heap_index >= 0
 
     cpdef void schedule_at(self, int64_t when_ns):
+        if self.dead:
+            return
         if self.scheduler is None:
             raise RuntimeError("timer scheduled before it was initialized")
         if when_ns > MAX_TIME_NS:  # so that now plus any parsed time stays in range
@@ -167,7 +174,20 @@ cdef class Scheduler:
         self._wakeup_read, self._wakeup_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._selector.register(self._wakeup_read, selectors.EVENT_READ, None)
         self._warp = 1.0
+        self._owned = {}
+        self.current_owner = None
+        self._clock = None
         self._now_cache = self.now()
+
+    @staticmethod
+    def staging(Scheduler live):
+        """A scheduler that holds a new graph's tasks, timers and descriptors
+        while it is built beside live's running one, telling live's time;
+        ``live.adopt`` takes them over at the swap."""
+        cdef Scheduler s = Scheduler(live.simulated)
+        s._clock = live
+        s._now_cache = live._now_cache
+        return s
 
     def __dealloc__(self):
         cdef int i
@@ -199,6 +219,8 @@ cdef class Scheduler:
 
     cpdef int64_t now(self):
         """Current time in nanoseconds since the epoch (simulated, warped or real)."""
+        if self._clock is not None:
+            return self._clock.now()
         if self.simulated:
             return self._sim_now
         if self._warp_wall0 == 0:  # never warped: plain wall-clock time
@@ -392,6 +414,79 @@ cdef class Scheduler:
             if self.runcount <= 0:
                 break
         return fired
+
+    # --- owners: what a hot reload moves and ends ------------------------------
+
+    def _own(self, thing, element, callback):
+        owner = element if element is not None else getattr(callback, "__self__", None)
+        if not isinstance(owner, Element):
+            owner = self.current_owner
+        owned = self._owned.get(owner)
+        if owned is None:
+            owned = self._owned[owner] = weakref.WeakSet()
+        owned.add(thing)
+
+    def adopt(self, Scheduler staging):
+        """Take over every task, timer and descriptor of staging (see ``staging``);
+        scheduled ones stay scheduled, at their times. Costs what staging holds."""
+        cdef Task t
+        cdef Timer tm
+        cdef int64_t expiry
+        for owner, things in staging._owned.items():
+            mine = self._owned.get(owner)
+            if mine is None:
+                mine = self._owned[owner] = weakref.WeakSet()
+            for thing in list(things):
+                if isinstance(thing, Task):
+                    t = thing
+                    if t.scheduled:
+                        staging._remove_task(t)
+                        t.scheduled = False
+                        t.scheduler = self
+                        t.reschedule()
+                    else:
+                        t.scheduler = self
+                else:
+                    tm = thing
+                    if tm._heap_index >= 0:
+                        expiry = tm.expiry
+                        staging._remove_timer(tm)
+                        tm.scheduler = self
+                        tm.schedule_at(expiry)
+                    else:
+                        tm.scheduler = self
+                mine.add(thing)
+        staging._owned = {}
+        for fd, callback in list(staging._fd_callbacks.items()):
+            events = staging._selector.get_key(fd).events
+            staging.remove_fd(fd)
+            self.add_fd(fd, events, callback)
+
+    def retire(self, owner):
+        """End owner's tasks and timers for good, and stop watching its descriptors:
+        the element has left the router. Returns how many were ended."""
+        cdef Task t
+        cdef Timer tm
+        cdef int n = 0
+        for thing in list(self._owned.pop(owner, ())):
+            if isinstance(thing, Task):
+                t = thing
+                t.unschedule()
+                t.dead = True
+            else:
+                tm = thing
+                tm.unschedule()
+                tm.dead = True
+            n += 1
+        for fd, callback in list(self._fd_callbacks.items()):
+            if getattr(callback, "__self__", None) is owner:
+                self.remove_fd(fd)
+                n += 1
+        return n
+
+    def owned(self, owner):
+        """The live tasks and timers owner has here (for tests and reports)."""
+        return list(self._owned.get(owner, ()))
 
     def next_timer_expiry(self):
         return (<Timer> self._timers[0]).expiry if self._timers else None

@@ -269,6 +269,7 @@ cdef class IPFilter(Element):
     flags = ""
     arguments = (Arg("RULE", language(_rules), rest=True, doc="'ACTION PATTERN', one per output"),)
     live_reconfigure = True
+    replace_on_reload = True  # compiles its patterns; stateless
     handlers = (Read("program", lambda e: e.program_text(), calm=True),)
 
     def __cinit__(self):

@@ -1118,6 +1118,7 @@ cdef class Classifier(Element):
     processing = "h"
     arguments = (Arg("PATTERN", language(_patterns), rest=True, doc="one per output port"),)
     live_reconfigure = True
+    replace_on_reload = True  # compiles its patterns; stateless
     handlers = (Read("program", lambda e: e.program_text(), calm=True),)
 
     cdef CompiledProgram _prog

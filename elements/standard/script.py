@@ -485,7 +485,9 @@ class Script(Element):
     # --- the interpreter ------------------------------------------------------------------
 
     def _adjust_runcount(self, delta: int) -> None:
-        self.router.scheduler.adjust_runcount(delta)
+        # A script a hot reload removed (or replaced) no longer steers the driver.
+        if self.router.element(self.name) is self:
+            self.router.scheduler.adjust_runcount(delta)
 
     def _step(self, nsteps: int, step_type: int, njumps: int, errh: ErrorHandler) -> int:
         """Run instructions until one blocks, the script ends, or it loops too much.

@@ -338,7 +338,7 @@ class _Child:
         from clickpy import pipeline
         from clickpy.runtime.router import Router
 
-        router = Router.build(pipeline.Source(self.config, "sweep.click"))
+        router = Router.from_plan(pipeline.plan(pipeline.Source(self.config, "sweep.click")))
         return router, router.element("e")
 
     def reads(self, router, e, calm_only=False):
@@ -557,7 +557,7 @@ def test_runtime_write_handlers(class_name, tmp_path):
     cwd = os.getcwd()
     os.chdir(tmp_path)
     try:
-        router = Router.build(pipeline.Source(config, "sweep.click"))
+        router = Router.from_plan(pipeline.plan(pipeline.Source(config, "sweep.click")))
         try:
             e = router.element("e")
             assert type(e).__name__ == class_name, f"the element named e is a {type(e).__name__}"

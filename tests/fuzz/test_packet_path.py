@@ -59,7 +59,7 @@ def read_all_handlers(router) -> None:
 
 
 def run_config(text, definitions, tmp_path):
-    router = Router.build(pipeline.Source(text, "fuzz.click"), definitions)
+    router = Router.from_plan(pipeline.plan(pipeline.Source(text, "fuzz.click"), definitions))
     try:
         router.run()
         read_all_handlers(router)

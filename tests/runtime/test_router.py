@@ -142,19 +142,3 @@ def test_the_stop_handler_ends_the_run():
     assert r.read("c.count") == "5"
     assert r.now() - start == 1_000_000_000    # the Script's stop, after 1 s
 
-
-def test_hot_swap_hands_state_to_elements_of_the_same_name_and_class():
-    old = build_router("Idle -> q :: Queue -> Discard")
-    for _ in range(2):
-        old.element("q").push_packet(0, _packet())
-    new = build_router("Idle -> q :: Queue -> Discard")
-    other = build_router("Idle -> q :: FrontDropQueue -> Discard")
-    new.take_state_from(old)
-    other.take_state_from(new)                 # 'q' is a FrontDropQueue there: nothing to take
-    assert new.read("q.length") == "2" and other.read("q.length") == "0"
-
-
-def _packet():
-    from clickpy.runtime.packet import PacketObject
-
-    return PacketObject.make(b"x" * 60)

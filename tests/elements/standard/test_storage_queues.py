@@ -229,19 +229,17 @@ def test_full_note_queue_is_queue():
     assert lookup("FullNoteQueue").processing == "h/lh"
 
 
-# --- hot swap: a new configuration takes over the queued packets -----------------
+# --- hot reload: a smaller queue keeps what fits ------------------------------------
 
 
 @pytest.mark.parametrize("cls, kept", [("Queue", slice(0, 3)), ("NotifierQueue", slice(0, 3)),
                                        ("FrontDropQueue", slice(2, 5))])
-def test_take_state_keeps_what_fits(sim, cls, kept):
-    old = sim(f"Idle -> q :: {cls}(10) -> Idle")
+def test_a_reload_that_shrinks_a_queue_keeps_what_fits(sim, cls, kept):
+    r = sim(f"Idle -> q :: {cls}(10) -> Idle")
     for t in tags(5):
-        old.push("q", t)
-    new = sim(f"Idle -> q :: {cls}(3) -> u :: Unqueue -> rec :: HarnessRecord")
-    new.router.take_state_from(old.router)
-    assert old.read("q.length") == "0"
-    assert new.read("q.length") == "3"
-    assert any("some packets lost" in str(d) for d in new.router.diagnostics.items)
-    new.run(0.01)
-    assert new.payloads() == tags(5)[kept]
+        r.push("q", t)
+    report = r.router.reload(f"Idle -> q :: {cls}(3) -> u :: Unqueue -> rec :: HarnessRecord")
+    assert r.read("q.length") == "3" and r.read("q.capacity") == "3"
+    assert report.lost == 2
+    r.run(0.01)
+    assert r.payloads() == tags(5)[kept]

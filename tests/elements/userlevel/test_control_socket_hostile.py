@@ -192,8 +192,8 @@ def test_a_half_sent_command_times_out(tmp_path, monkeypatch):
     monkeypatch.setattr(control_socket, "PARTIAL_COMMAND_TIMEOUT", 0.3)
     monkeypatch.setattr(control_socket, "LINGER", 0.3)
     path = tmp_path / "ctl"
-    r = Router.build(pipeline.Source(f'ControlSocket(UNIX, "{path}"); {FORWARDING}; '
-                                     "DriverManager(wait 3s, stop)", "t"))
+    r = Router.from_plan(pipeline.plan(pipeline.Source(f'ControlSocket(UNIX, "{path}"); {FORWARDING}; '
+                                                       "DriverManager(wait 3s, stop)", "t")))
     got = {}
 
     def client():

@@ -1,0 +1,103 @@
+"""clickpy reload: run a new configuration in a running router, keeping what is unchanged.
+
+    clickpy reload TARGET CONFIG [NAME=value ...]        # reload; print the report
+    clickpy reload --dry-run TARGET CONFIG [NAME=value]   # print what would change; change nothing
+
+TARGET is the router's ControlSocket (a TCP port, HOST:PORT or a Unix
+socket's path); the router must run with -R (a writable 'reload' handler).
+The configuration is checked here first, so its errors name the file as
+``clickpy check`` would, and then sent with its parameters to the router,
+which checks it again (it trusts no client), builds the new elements beside
+the running ones and swaps between two batches. The dry run reads the
+running Plan and diffs it here, with the policy diff of every changed
+filter: which traffic changes fate.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from clickpy import pipeline
+from clickpy.cli import source as config_source
+from clickpy.errors import ConfigError
+
+# Elements the driver adds to every configuration (its ControlSockets).
+DRIVER_PREFIX = "click_driver@@"
+
+
+def add_parser(sub, target_help: str) -> None:
+    p = sub.add_parser("reload", help="run a new configuration in a running router (-R), keeping what is "
+                                      "unchanged; --dry-run shows the diff and which traffic changes fate")
+    p.add_argument("target", metavar="TARGET", help=target_help)
+    config_source.add_arguments(p)
+    p.add_argument("-n", "--dry-run", action="store_true",
+                   help="print the element diff and the policy diff; change nothing")
+    p.set_defaults(func=cmd_reload)
+
+
+def cmd_reload(ns: argparse.Namespace) -> int:
+    from clickpy.cli.main import _control_call, _Fail
+
+    try:
+        source, definitions = config_source.from_arguments(ns, stdin=False)
+    except config_source.SourceError as e:
+        raise _Fail(f"reload: {e}") from None
+    running = _running_plan(ns.target)
+    extras = [(e.name, e.class_name, e.config) for e in running.elements if e.name.startswith(DRIVER_PREFIX)]
+    try:
+        plan = pipeline.plan(source, definitions, extras)
+    except ConfigError as e:
+        text = e.diagnostics.format()
+        sys.stderr.write(text if text.endswith("\n") else text + "\n")
+        return 1
+    if ns.dry_run:
+        sys.stdout.write(dry_run(running, plan))
+        return 0
+
+    import msgpack
+
+    payload = msgpack.packb([source.filename, source.text, definitions], use_bin_type=True).decode("latin-1")
+    report = _control_call(ns.target, lambda c: (c.write("reload", payload), c.read("reload_report"))[1])
+    sys.stdout.write(report)
+    return 0
+
+
+def _running_plan(target: str):
+    from clickpy.cli.main import _control_call, _Fail
+    from clickpy.plan import Plan
+
+    data = _control_call(target, lambda c: c.read("plan"))
+    try:
+        return Plan.unpack(data.encode("latin-1"))
+    except ValueError as e:
+        raise _Fail(f"{target}: {e}") from None
+
+
+def dry_run(running, plan) -> str:
+    """The element diff, then the policy diff of each changed filter, as text."""
+    from clickpy.reload.diff import RECONFIGURE, REPLACE, diff
+    from clickpy.reload.policy import format_change, policy_diff
+    from clickpy.runtime import registry
+
+    d = diff(running, plan, registry.lookup)
+    out = d.lines() or ["no change"]
+    for i, a in enumerate(d.actions):
+        if a not in (REPLACE, RECONFIGURE):
+            continue
+        old, new = running.elements[d.previous[i]], plan.elements[i]
+        if old.class_name != new.class_name:
+            continue
+        changes = policy_diff(new.class_name, old.config, new.config)
+        if changes is None:
+            continue
+        out.append(f"\npolicy of {new.name} :: {new.class_name}:")
+        for change in changes:
+            out.append(f"  {format_change(change)}")
+            if change.example:
+                out.append(f"    for example {change.example.hex()}")
+        if not changes:
+            out.append("  no traffic changes fate")
+    c = d.counts()
+    out.append(f"\nkeep {c['keep']}, rewire {c['rewire']}, reconfigure {c['reconfigure']}, "
+               f"replace {c['replace']}, add {c['add']}, remove {c['remove']}")
+    return "\n".join(out) + "\n"

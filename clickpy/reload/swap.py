@@ -1,0 +1,322 @@
+"""Reload, stages 2 and 3: build the new graph beside the running one, then swap.
+
+``Reload(router, plan)`` diffs the running Plan against the new one. Its
+``steps()`` build what is new (replaced and added elements) beside the
+running graph: instantiated, configured and initialized against the new
+graph, their tasks, timers and descriptors held by a staging scheduler, while
+the old graph keeps forwarding. Continuing elements are not touched; a
+reconfiguration is tried on a scratch copy. Anything that fails here leaves
+the running router as it was, and the error names file:line:col.
+
+``commit()`` is the swap. It runs on the driver's thread between two batches,
+and its cost follows the change, not the graph: the live scheduler adopts the
+staged tasks, the router takes the new graph's tables, continuing elements
+whose neighbours changed are reconnected, notifier signals around them are
+re-resolved in place, reconfigured elements are reconfigured, and replaced
+ones hand their state to their successors. If any of that fails, every step
+done is undone in reverse and the old graph runs on. The elements that left
+are ended at once (their tasks can never run again) and cleaned up after the
+next batches, outside the pause.
+"""
+from __future__ import annotations
+
+import time
+import traceback
+
+from clickpy.errors import ConfigError
+from clickpy.plan import Plan
+from clickpy.reload.diff import CONTINUING, RECONFIGURE, REPLACE, diff
+from clickpy.reload.report import ReloadReport
+from clickpy.runtime import registry
+from clickpy.runtime.error_handler import ElementErrors
+from clickpy.runtime.handlers import HandlerError
+from clickpy.runtime.router import Router, handler_table, reconfigure_element
+from clickpy.runtime.scheduler import Scheduler, Timer
+
+
+class Reload:
+    """One reload of a running router: staged beside it, then committed between batches."""
+
+    def __init__(self, router: Router, plan: Plan):
+        self.router = router
+        self.plan = plan
+        self.diff = diff(router.plan, plan, registry.lookup)
+        self.report = ReloadReport.of(self.diff)
+        self.staged: Router | None = None
+        self.fresh = []        # the new objects (replaced and added elements)
+        self.retiring = []     # the old objects that leave (replaced and removed)
+        self._rewire = []      # (element, its new wiring, its old wiring)
+        self._resignal = []    # (record, new signal, wakers, visited)
+        self._records = []     # the signal records of the new graph
+        self.done = False
+
+    # --- staging ------------------------------------------------------------------
+
+    def run(self) -> ReloadReport:
+        """Stage and commit in one go (for callers between batches, or not running)."""
+        for _ in self.steps():
+            pass
+        return self.commit()
+
+    def build_and_swap(self):
+        """steps(), then the swap: for a task of the running router, whose
+        turns run between batches."""
+        yield from self.steps()
+        self.commit()
+
+    def steps(self):
+        """Build the new elements beside the running graph, one per step.
+        Raises ConfigError at the end if anything failed; nothing running changed."""
+        live, d = self.router, self.diff
+        staged = Router(self.plan, scheduler=Scheduler.staging(live.scheduler))
+        self.staged = staged
+        staged.hotswap_from = live
+        staged.per_packet = live.per_packet
+        staged._root_handlers = live._root_handlers
+        positions = {}
+        try:
+            for i, fe in enumerate(self.plan.elements):
+                if d.actions[i] in CONTINUING:
+                    e = live.elements[d.previous[i]]
+                else:
+                    cls = registry.lookup(fe.class_name)
+                    if cls is None:
+                        raise ConfigError(f"unknown element class '{fe.class_name}'", fe.landmark)
+                    e = cls()
+                    e.name, e.router, e.eindex, e.landmark, e.config = fe.name, staged, i, fe.landmark, fe.config
+                    self.fresh.append(e)
+                staged.elements.append(e)
+                staged._by_name[fe.name] = e
+                positions[e] = i
+            staged.staged_index = positions
+            staged.index_connections()
+            for e in self.fresh:
+                e.connect_ports(*staged.port_wiring(positions[e]))
+            continuing = {live.elements[d.previous[i]] for i, a in enumerate(d.actions) if a in CONTINUING}
+            self.retiring = [e for e in live.elements if e not in continuing]
+            # Records elements share (the driver Script): the leaving elements' go.
+            leaving = {id(e) for e in self.retiring}
+            staged.attachments = {k: v for k, v in live.attachments.items() if id(v) not in leaving}
+            self._rewire = [(staged.elements[i], staged.port_wiring(i), live.port_wiring(d.previous[i]))
+                            for i in sorted(d.rewired)]
+            yield
+
+            ok = True
+            for e in sorted(self.fresh, key=lambda e: (getattr(type(e), "configure_phase", 100), e.eindex)):
+                ok = staged._configure_one(e) and ok
+                yield
+            for i, a in enumerate(d.actions):
+                if a == RECONFIGURE:
+                    ok = self._try_configuration(i) and ok
+                    yield
+            if not ok:
+                raise ConfigError(staged.diagnostics, stage="initialize")
+
+            for i, e in enumerate(staged.elements):
+                staged._handlers[i] = handler_table(e) if d.actions[i] not in CONTINUING \
+                    else live._handlers.get(d.previous[i], {})
+            for e in sorted(self.fresh, key=lambda e: (getattr(type(e), "configure_phase", 100), e.eindex)):
+                if not staged._initialize_one(e):
+                    raise ConfigError(staged.diagnostics, stage="initialize")
+                yield
+            staged._setup_generic_task_handlers(self.fresh)
+            self._plan_signals(positions, continuing)
+        except BaseException:
+            self._discard()
+            raise
+
+    def _try_configuration(self, i: int) -> bool:
+        """Configure a scratch copy of element i with its new configuration: errors
+        show now, while the running element is untouched."""
+        staged = self.staged
+        live_e = staged.elements[i]
+        fe = self.plan.elements[i]
+        scratch = type(live_e)()
+        scratch.name, scratch.router, scratch.eindex, scratch.landmark, scratch.config = \
+            fe.name, staged, i, fe.landmark, fe.config
+        scratch.connect_ports(*staged.port_wiring(i))
+        try:
+            return staged._configure_one(scratch)
+        finally:
+            staged.scheduler.retire(scratch)
+            try:
+                scratch.cleanup("configured")
+            except Exception:
+                traceback.print_exc()
+
+    def _plan_signals(self, positions, continuing) -> None:
+        """Which signals of continuing elements must be found again, and what they become."""
+        live, staged = self.router, self.staged
+        changed = set(self.retiring) | {e for e, _, _ in self._rewire}
+        for rec in live.signal_records:
+            if rec.element not in continuing:
+                continue
+            self._records.append(rec)
+            if rec.element in changed or rec.visited & changed:
+                self._resignal.append((rec, *staged.notifier_search(rec.element, rec.port, rec.kind, rec.upstream)))
+        self._records += staged.signal_records
+
+    def _discard(self) -> None:
+        """Give up before the swap: end and clean up everything staged."""
+        staged = self.staged
+        for rec in staged.signal_records:
+            for n in rec.wakers:
+                n.remove_listener(rec.task)
+        for e in reversed(self.fresh):
+            staged.scheduler.retire(e)
+            try:
+                e.cleanup("initialized")
+            except Exception:
+                traceback.print_exc()
+        staged.scheduler.clear_tasks()
+        staged.scheduler.close()
+        self.fresh = []
+
+    # --- the swap -------------------------------------------------------------------
+
+    def commit(self) -> ReloadReport:
+        """Swap in the staged graph; between batches, on the driver's thread.
+
+        Raises ConfigError (after undoing every step) if a reconfiguration or a
+        state hand-over fails; the old graph then runs on."""
+        live, staged, d = self.router, self.staged, self.diff
+        sched = live.scheduler
+        old_elements = live.elements
+        undo = []
+        leaving = {id(e) for e in self.retiring}
+        start = time.perf_counter_ns()
+        try:
+            sched.adopt(staged.scheduler)
+            undo.append(self._end_fresh)
+            # New driver scripts lowered the staging runcount to be asked what to do.
+            delta = staged.scheduler.runcount - 1
+            sched.adjust_runcount(delta)
+            undo.append(lambda: sched.adjust_runcount(-delta))
+            for e in self.fresh:
+                e.router = live
+
+            saved = live.tables()
+            retired_records = [rec for rec in live.signal_records if rec.element in set(self.retiring)]
+            live.set_tables(staged.tables())
+            undo.append(lambda: live.set_tables(saved))
+            for i, e in enumerate(live.elements):
+                if e.eindex != i:
+                    old_i = e.eindex
+                    e.eindex = i
+                    undo.append(lambda e=e, j=old_i: setattr(e, "eindex", j))
+            live.signal_records = self._records
+            live.staged_index = None
+
+            for i, e in enumerate(live.elements):
+                if e.name != self.plan.elements[i].name:  # an unnamed element's number moved
+                    old_name, e.name = e.name, self.plan.elements[i].name
+                    undo.append(lambda e=e, n=old_name: setattr(e, "name", n))
+
+            for e, wiring, old_wiring in self._rewire:
+                e.connect_ports(*wiring)
+                undo.append(lambda e=e, w=old_wiring: e.connect_ports(*w))
+
+            for rec, signal, wakers, visited in self._resignal:
+                before = (rec.signal.sources, rec.signal.busy, rec.wakers, rec.visited)
+                _listen(rec, wakers)
+                rec.signal.rebind(signal.sources, signal.busy)
+                rec.visited = visited
+                undo.append(lambda rec=rec, b=before: _unresignal(rec, b))
+
+            for i, a in enumerate(d.actions):
+                if a == RECONFIGURE:
+                    e = live.elements[i]
+                    old_config = e.config
+                    before = _queued(e)
+                    try:
+                        reconfigure_element(e, self.plan.elements[i].config)
+                    except HandlerError as err:
+                        raise ConfigError(f"While reconfiguring '{e.declaration()}':\n  {err}", e.landmark,
+                                          stage="initialize") from None
+                    undo.append(lambda e=e, c=old_config: reconfigure_element(e, c))
+                    self.report.lost += max(0, before - _queued(e))  # a queue that shrank
+
+            for i, a in enumerate(d.actions):
+                if a == REPLACE:
+                    new_e, old_e = live.elements[i], old_elements[d.previous[i]]
+                    errh = ElementErrors()
+                    counts = new_e.take_state(old_e, errh)
+                    undo.append(lambda n=new_e, o=old_e: o.take_state(n, ElementErrors()))
+                    if errh.nerrors:
+                        raise ConfigError(f"While taking state for '{new_e.declaration()}':\n  " + errh.text(),
+                                          new_e.landmark, stage="initialize")
+                    self.report.carry(counts)
+                    self.report.lost += int((counts or {}).get("dropped", 0))
+
+            handed_over = {old_elements[d.previous[i]] for i, a in enumerate(d.actions) if a == REPLACE}
+            for e in self.retiring:
+                if e not in handed_over:
+                    self.report.lost += _queued(e)  # a removed queue's packets
+                sched.retire(e)
+            # A driver script that leaves no longer decides when the driver stops.
+            hooks = live.stop_hooks
+            live.stop_hooks = [h for h in hooks if id(getattr(h, "__self__", None)) not in leaving]
+            undo.append(lambda: setattr(live, "stop_hooks", hooks))
+        except BaseException:
+            for step in reversed(undo):
+                try:
+                    step()
+                except Exception:
+                    traceback.print_exc()
+            self._end_fresh()
+            staged.scheduler.close()
+            raise
+        self.report.pause_us = (time.perf_counter_ns() - start) / 1000
+        self.done = True
+        staged.scheduler.close()
+        self._clean_up_later(live, retired_records)
+        return self.report
+
+    def _end_fresh(self) -> None:
+        """Undo the adoption: the new objects' tasks end and they are cleaned up."""
+        sched = self.router.scheduler
+        for rec in self.staged.signal_records:
+            for n in rec.wakers:
+                n.remove_listener(rec.task)
+        for e in reversed(self.fresh):
+            sched.retire(e)
+            self.staged.scheduler.retire(e)
+            try:
+                e.cleanup("initialized")
+            except Exception:
+                traceback.print_exc()
+        self.fresh = []
+
+    def _clean_up_later(self, live: Router, records) -> None:
+        """Clean up the elements that left after the next batches (their tasks
+        are already ended, so nothing runs them meanwhile)."""
+        for rec in records:
+            for n in rec.wakers:
+                n.remove_listener(rec.task)
+        if self.retiring:
+            live.retired += self.retiring
+            timer = Timer(callback=lambda timer: live.clean_up_retired())
+            timer.initialize(live.scheduler)
+            timer.schedule_now()
+
+
+def _listen(rec, wakers) -> None:
+    for n in rec.wakers:
+        if n not in wakers:
+            n.remove_listener(rec.task)
+    for n in wakers:
+        n.add_listener(rec.task)
+    rec.wakers = wakers
+
+
+def _unresignal(rec, before) -> None:
+    sources, busy, wakers, visited = before
+    _listen(rec, wakers)
+    rec.signal.rebind(sources, busy)
+    rec.visited = visited
+
+
+def _queued(e) -> int:
+    """Packets e holds, if it is a queue."""
+    length = getattr(e, "length", None)
+    return int(length()) if callable(length) else 0
