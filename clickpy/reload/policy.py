@@ -346,6 +346,13 @@ def _classifier_decision(config):
     return _decision("data", prog, leaf_of)
 
 
+# What CheckIPHeader lets through: IPv4, a header of 20 bytes or more
+# (IHL 5-15), in a packet of 20 bytes or more.
+CHECKED_IP = Space("ip", (((NET, 0), WordFact(*_canonical(
+    0xF0000000, 0x40000000, frozenset({(0x0C000000, 0), (0x0F000000, 0x04000000)})))),), ((NET, 20, None),))
+_CHECKED_TEXTS = {("ip vers", "4"), ("ip hl", "5-15")}
+
+
 # --- the joint walk --------------------------------------------------------------------------
 
 def _branches(space, s):
@@ -369,10 +376,11 @@ def _branches(space, s):
             yield answer, space.with_word(key, got)
 
 
-def _walk(old, new, budget):
-    """(old leaf, new leaf, space) for every reachable leaf pair that differs."""
+def _walk(old, new, budget, start):
+    """(old leaf, new leaf, space) for every leaf pair reachable from the
+    packets of space start where the outputs differ."""
     out = []
-    stack = [(old.start, new.start, Space(old.layout))]
+    stack = [(old.start, new.start, start)]
     steps = 0
     while stack:
         a, b, space = stack.pop()
@@ -420,20 +428,46 @@ def _merge_words(f1, f2, fields=(_M32,)):
     return None
 
 
+def _contains(outer, inner):
+    """Every word of fact inner satisfies fact outer."""
+    for b in _bits(outer.known):
+        if inner.with_test(b, ~outer.value & b, True) is not None:
+            return False
+    return all(inner.with_test(m, v, True) is None for m, v in outer.negs)
+
+
 def _merge_alternatives(alts, fields=(_M32,)):
-    """A word's alternatives with pairs that make one simpler fact merged."""
+    """A word's choices (a union) in fewer, simpler facts: pairs that make one
+    fact merged, an exclusion dropped where another choice covers what it
+    excludes, and a choice inside another dropped."""
     alts = set(alts)
-    merged = True
-    while merged:
-        merged = False
-        for f1 in sorted(alts, key=repr):
-            for f2 in sorted(alts, key=repr):
+    changed = True
+    while changed:
+        changed = False
+        order = sorted(alts, key=repr)
+        for f1 in order:
+            for f2 in order:
                 if f1 is not f2 and f1 in alts and f2 in alts:
                     m = _merge_words(f1, f2, fields)
                     if m is not None:
                         alts -= {f1, f2}
                         alts.add(m)
-                        merged = True
+                        changed = True
+        for a in sorted(alts, key=repr):
+            for m, v in sorted(a.negs):
+                if a not in alts:
+                    break
+                wider = WordFact(a.known, a.value, a.negs - {(m, v)})
+                excluded = wider.with_test(m, v, True)
+                if excluded is not None and any(b is not a and _contains(b, excluded) for b in alts):
+                    alts.discard(a)
+                    alts.add(wider)
+                    a = wider
+                    changed = True
+        for b in sorted(alts, key=repr):
+            if any(a is not b and _contains(a, b) for a in alts):
+                alts.discard(b)
+                changed = True
     return frozenset({WordFact()}) if WordFact() in alts else frozenset(alts)
 
 
@@ -577,7 +611,8 @@ def _set_text(xs, width, name=str):
     if len(xs) > full // 2:
         missing = _ranges(sorted(set(range(full)) - set(xs)))
         if len(missing) < len(rs):
-            return "!" + _join_ranges(missing, name)
+            text = _join_ranges(missing, name)
+            return f"!({text})" if len(missing) > 1 else "!" + text
     return _join_ranges(rs, name)
 
 
@@ -600,7 +635,7 @@ def _addr_text(known, value, negs):
         return f"{unparse_ip(v)}%{unparse_ip(m)}"
 
     parts = [one(known, value)] if known else []
-    parts += ["!" + one(m, v) for m, v in sorted(negs)]
+    parts += ["!" + one(m | known, v | value) for m, v in sorted(negs)]
     return " ".join(parts) if parts else None
 
 
@@ -649,17 +684,37 @@ _IP_FIELDS = {
 }
 
 
-def _frag_text(known, value, negs):
-    """ip[6:2]: flags and fragment offset; the usual tests by name."""
-    if (known, value, negs) == (0x3FFF, 0, []):
-        return "unfrag"
-    if (known, value, negs) == (0, 0, [(0x3FFF, 0)]):
-        return "frag"
-    if (known, value, negs) == (0x1FFF, 0, []):
-        return "first-fragment"
-    if (known, value, negs) == (0, 0, [(0x1FFF, 0)]):
-        return "later-fragment"
-    return None
+_FRAG_NAMES = {   # (offsets without MF, offsets with MF) -> name; offsets: "0", ">0", "any"
+    ("0", None): "unfrag", (">0", "any"): "frag", ("0", "0"): "first-fragment",
+    (">0", ">0"): "later-fragment",
+}
+
+
+def _frag_text(xs):
+    """ip[6:2] (flags and fragment offset) by the fragment tests' names where
+    the DF and reserved bits do not matter, else None."""
+    got = set(xs)
+    if any(x ^ 0x4000 not in got or x ^ 0x8000 not in got for x in got):
+        return None
+    offsets = []
+    for mf in (0, 0x2000):
+        o = sorted(x & 0x1FFF for x in got if x & 0xE000 == mf)
+        if not o:
+            offsets.append(None)
+        elif o == [0]:
+            offsets.append("0")
+        elif len(o) == 0x2000:
+            offsets.append("any")
+        elif len(o) == 0x1FFF and o[0] == 1:
+            offsets.append(">0")
+        else:
+            offsets.append(_set_text(o, 13))
+    name = _FRAG_NAMES.get(tuple(offsets))
+    if name:
+        return name
+    parts = [("MF" if mf else "!MF") + ("" if o == "any" else f" offset {o}")
+             for mf, o in zip((1, 0), reversed(offsets)) if o is not None]
+    return " or ".join(parts)
 
 
 _ICMP_FIELDS = ((0xFF000000, "icmp type", "int"), (0x00FF0000, "icmp code", "int"),
@@ -688,17 +743,15 @@ def _field_texts(region, offset, alts, icmp):
             continue
         width = bin(fmask).count("1")
         if kind == "addr":
-            text = ",".join(_addr_text(*g) for g in got)
+            text = ",".join(_addr_text(*g) for g in sorted(got, key=lambda g: (g[1], g[0])))
         elif kind == "flags":
             text = " or ".join(_flags_text(*g) for g in got)
-        elif kind == "frag" and len(got) == 1 and _frag_text(*got[0]):
-            text = _frag_text(*got[0])
         else:
             xs = sorted({x for g in got for x in _values(*g, width)})
             if kind == "proto":
                 text = _set_text(xs, width, lambda p: _PROTO_NAMES.get(p, str(p)))
             elif kind == "frag":
-                text = f"ip[6:2] {_set_text(xs, width, hex)}"
+                text = _frag_text(xs) or f"ip[6:2] {_set_text(xs, width, hex)}"
             else:
                 text = _set_text(xs, width)
         if text:
@@ -711,8 +764,9 @@ def _generic_choice(region, offset, alts):
     return texts if len(texts) == 1 else ["(" + " or ".join(texts) + ")"]
 
 
-def _describe_ip(region):
-    """'PROTO SRC[:SPORT] -> DST[:DPORT] [flags ...] [other fields] [(short)]'."""
+def _describe_ip(region, checked):
+    """'PROTO SRC[:SPORT] -> DST[:DPORT] [flags ...] [other fields] [(short)]'
+    (leaving out what every checked packet has, when checked)."""
     proto = dict(region.words).get((NET, 8), (WordFact(),))
     icmp = all((f.known & 0x00FF0000) == 0x00FF0000 and (f.value >> 16) & 0xFF == 1 for f in proto)
     fields, extra = {}, []
@@ -721,7 +775,7 @@ def _describe_ip(region):
         if parts is None:
             extra += _generic_choice(where, offset, alts)
         else:
-            fields.update(parts)
+            fields.update(p for p in parts if not (checked and p in _CHECKED_TEXTS))
     proto = fields.pop("proto", None)
     src, dst = fields.pop("src", "any"), fields.pop("dst", "any")
     sport, dport = fields.pop("sport", None), fields.pop("dport", None)
@@ -742,7 +796,9 @@ def _bounds_text(space):
         if hi is None:
             continue
         where = {DATA: "packet", NET: "packet", TRANSP: "transport part"}[region]
-        if not lo:
+        if not hi:
+            out.append("(empty packet)" if where == "packet" else "(no transport bytes)")
+        elif not lo:
             out.append(f"({where} under {hi + 1} bytes)")
         else:
             out.append(f"({where} {lo} bytes)" if lo == hi else f"({where} {lo}-{hi} bytes)")
@@ -757,9 +813,9 @@ def _describe_data(region):
     return " ".join(parts) if parts else "any"
 
 
-def describe(region):
+def describe(region, checked=False):
     """A Region as text a person reads (see the module's doc)."""
-    return _describe_ip(region) if region.layout == "ip" else _describe_data(region)
+    return _describe_ip(region, checked) if region.layout == "ip" else _describe_data(region)
 
 
 # --- example packets ---------------------------------------------------------------------------
@@ -804,11 +860,12 @@ def _fill(space, buf, starts):
     return True
 
 
-def example(region, tries=64):
+def example(region, checked=False, tries=64):
     """One packet in the Region (bytes), or None if none was found among the
-    first ``tries`` combinations of its words' choices."""
+    first ``tries`` combinations of its words' choices. checked: the packet
+    must hold its whole IP header (as CheckIPHeader wants)."""
     for space in itertools.islice(region.parts(), tries):
-        packet = _example_data(space) if space.layout == "data" else _example_from_space(space)
+        packet = _example_data(space) if space.layout == "data" else _example_from_space(space, checked)
         if packet is not None:
             return packet
     return None
@@ -825,7 +882,7 @@ def _example_data(space):
     return None
 
 
-def _example_from_space(space):
+def _example_from_space(space, checked):
     nlo, nhi = space.bounds(NET)
     tlo, thi = space.bounds(TRANSP)
     hl_fact = space.word((NET, 0))
@@ -834,7 +891,7 @@ def _example_from_space(space):
             continue
         # the lengths L with nlo <= L <= nhi and tlo <= max(0, L - 4 hl) <= thi
         t = 4 * hl
-        low = max(nlo, 1, t + tlo if tlo else 0)
+        low = max(nlo, 1, t + tlo if tlo else 0, t if checked else 0)
         high = min(x for x in (nhi, None if thi is None else t + thi, 0xFFFF) if x is not None)
         if low > high:
             continue
@@ -928,14 +985,17 @@ def decision(class_name, config, *, noutputs=None, context=None):
 
 
 def policy_diff(class_name: str, old_config: str, new_config: str, *, limit: int | None = 50,
-                noutputs: int | None = None, context=None,
+                noutputs: int | None = None, context=None, checked: bool = True,
                 budget: int = DEFAULT_BUDGET) -> list[PolicyChange] | None:
     """The traffic whose fate differs between old_config and new_config of
     class_name, or None for a class (or configuration) it does not analyse.
 
     noutputs: the element's output count (IPFilter; None: as many as the
     rules name). context: the element names in the configurations are
-    resolved from (AddressInfo, PortInfo, named rewriter patterns). Raises
+    resolved from (AddressInfo, PortInfo, named rewriter patterns).
+    checked (IPFilter, IPClassifier): only packets CheckIPHeader lets through
+    (IPv4, IHL 5 or more, 20 bytes or more), as usually reach a filter;
+    False covers every packet, bogus headers and all. Raises
     PolicyError when a configuration does not compile or the diff is too
     large to compute exactly within budget.
     """
@@ -946,23 +1006,27 @@ def policy_diff(class_name: str, old_config: str, new_config: str, *, limit: int
     if old is None or new is None:
         return None
     groups = {}
-    for (op, ol), (np_, nl), space in _walk(old, new, budget):
+    start = CHECKED_IP if checked and old.layout == "ip" else Space(old.layout)
+    checked = start is CHECKED_IP
+    for (op, ol), (np_, nl), space in _walk(old, new, budget, start):
         groups.setdefault((op, np_, ol, nl), []).append(space)
-    changes, unfound = [], 0
+    found, unfound = [], 0
     for (op, np_, ol, nl), spaces in groups.items():
         for region in _merge(spaces):
-            packet = example(region)
+            packet = example(region, checked)
             if packet is None:
                 # The walk reads the IP and transport headers as separate
                 # words; a region whose only packets would need one byte to
                 # hold two values (the transport header inside the IP
                 # header) has none.
                 unfound += 1
-                continue
-            changes.append(PolicyChange(describe(region), op, np_, ol, nl, packet, space=region))
-    changes.sort(key=lambda c: (c.old_port == DROPPED, c.old_port, c.new_port))
-    result = PolicyDiff(changes if limit is None else changes[:limit])
-    result.more = len(changes) - len(result)
+            else:
+                found.append(((op == DROPPED, op, np_), (op, np_, ol, nl), packet, region))
+    found.sort(key=lambda f: f[0])
+    shown = found if limit is None else found[:limit]
+    result = PolicyDiff(PolicyChange(describe(region, checked), *fate, packet, space=region)
+                        for _, fate, packet, region in shown)
+    result.more = len(found) - len(shown)
     result.unfound = unfound
     return result
 

@@ -140,8 +140,9 @@ def check_against_brute_force(changes, packets, old_output, new_output):
     return differing
 
 
-def check_examples(changes, old_output, new_output):
+def check_examples(changes, old_output, new_output, checked=False):
     for c in changes:
+        assert not checked or passes_check_ip_header(c.example), format_change(c)
         assert c.example is not None, format_change(c)
         assert c.matches(c.example), format_change(c)
         assert (old_output(c.example), new_output(c.example)) == (c.old_port, c.new_port), \
@@ -166,19 +167,27 @@ IP_CASES = [
 ]
 
 
+def passes_check_ip_header(data):
+    return len(data) >= 20 and data[0] >> 4 == 4 and 5 <= data[0] & 0x0F and (data[0] & 0x0F) * 4 <= len(data)
+
+
+@pytest.mark.parametrize("checked", [True, False], ids=["checked", "any-packet"])
 @pytest.mark.parametrize("case", range(len(IP_CASES)))
-def test_ip_filters_agree_with_brute_force(case):
+def test_ip_filters_agree_with_brute_force(case, checked):
+    """checked: packets as CheckIPHeader passes them (the default), else any packet."""
     class_name, noutputs, old_config, new_config = IP_CASES[case]
-    changes = policy_diff(class_name, old_config, new_config, limit=None, noutputs=noutputs)
+    changes = policy_diff(class_name, old_config, new_config, limit=None, noutputs=noutputs, checked=checked)
     old_el = ip_element(class_name, old_config, noutputs)
     new_el = ip_element(class_name, new_config, noutputs)
     rng = random.Random(case)
     hints = hints_of(old_config, new_config)
     packets = [random_ip_packet(rng, hints) for _ in range(3000)]
+    if checked:
+        packets = [p for p in packets if passes_check_ip_header(p)]
     differing = check_against_brute_force(changes, packets, lambda d: ip_output(old_el, d),
                                           lambda d: ip_output(new_el, d))
     assert changes and differing >= 30, (differing, format_diff(changes))
-    check_examples(changes, lambda d: ip_output(old_el, d), lambda d: ip_output(new_el, d))
+    check_examples(changes, lambda d: ip_output(old_el, d), lambda d: ip_output(new_el, d), checked)
 
 
 CLASSIFIER_CASES = [
@@ -250,6 +259,24 @@ def test_readable_ranges_protocols_and_flags():
     lines = format_diff(policy_diff("Classifier", "12/0800, -", "12/0800 23/06, -"))
     assert lines == ["12/0800 (packet 14-23 bytes)  was output 0, now output 1",
                      "12/0800 !23/06  was output 0, now output 1"]
+
+
+def test_fragment_tests_by_name():
+    lines = format_diff(policy_diff("IPFilter", "allow src host 10.0.0.1", "allow src host 10.0.0.1 and unfrag"))
+    assert lines == ["ip 10.0.0.1 -> any frag  was output 0 (allow), now dropped (no match)"]
+    # only the first fragments of fragmented packets reach the port rule
+    lines = format_diff(policy_diff("IPFilter", "allow tcp", "allow tcp and not frag, deny tcp port 80, allow tcp"))
+    assert lines == ["tcp any:80 -> any MF offset 0  was output 0 (allow), now dropped (deny)",
+                     "tcp any:!80 -> any:80 MF offset 0  was output 0 (allow), now dropped (deny)"]
+    lines = format_diff(policy_diff("IPFilter", "allow udp", "deny udp port 53, allow udp"))
+    assert lines == ["udp any:53 -> any  was output 0 (allow), now dropped (deny)",
+                     "udp any:!53 -> any:53  was output 0 (allow), now dropped (deny)"]
+
+
+def test_too_large_a_diff_is_an_error_not_a_guess():
+    old = ", ".join(f"allow src host 10.0.0.{i} and tcp dst port {i}" for i in range(1, 30))
+    with pytest.raises(PolicyError, match="too many ways"):
+        policy_diff("IPFilter", old, "deny all", budget=50)
 
 
 def test_limit_says_how_many_more():
