@@ -242,18 +242,6 @@ class Decision:
     leaves: list
     start: int
 
-    def run(self, packet):
-        """(port, label) for a packet (bytes), walked as the element walks it."""
-        view = _View(self.layout, bytes(packet))
-        at = self.start
-        while at >= 0:
-            s = self.steps[at]
-            if view.avail(s.region) < s.threshold:
-                at = (s.no, s.yes)[s.short]
-            else:
-                at = s.yes if (view.word(s.region, s.offset) & s.mask) == s.value else s.no
-        return self.leaves[~at]
-
 
 def _need(mask):
     """Bytes of the word up to its last masked byte (0 for no mask)."""
@@ -820,13 +808,6 @@ def describe(region, checked=False):
 
 # --- example packets ---------------------------------------------------------------------------
 
-def _checksum(header):
-    s = sum(int.from_bytes(header[i:i + 2], "big") for i in range(0, len(header) - 1, 2))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
-
-
 def _put(buf, at, word, mask):
     """Write the masked bytes of a word at buf[at:at+4] (buf grows as needed)."""
     for i in range(4):
@@ -904,6 +885,8 @@ def _example_from_space(space, checked):
 
 
 def _example_ip(space, hl, length):
+    from clickpy.elements.analysis.ipsummary_format import in_cksum
+
     buf = _template_ip(hl, length)
     fixed = space.with_word((NET, 0), space.word((NET, 0)).with_test(0x0F000000, hl << 24, True))
     # the transport words first, then the IP words (which win where the two overlap)
@@ -918,7 +901,7 @@ def _example_ip(space, hl, length):
     h = 4 * hl
     if length >= max(h, 20) and not csum.known & 0xFFFF and not any(m & 0xFFFF for m, _ in csum.negs):
         buf[10:12] = b"\0\0"
-        buf[10:12] = _checksum(bytes(buf[:h])).to_bytes(2, "big")
+        buf[10:12] = in_cksum(bytes(buf[:h])).to_bytes(2, "big")
     packet = bytes(buf)
     return packet if space.matches(packet) else None
 
