@@ -37,7 +37,7 @@ from clickpy.lang.confstring import split_args, split_words
 
 DROPPED = -1
 NO_MATCH = "no match"           # the label of a packet no rule or pattern takes
-DEFAULT_BUDGET = 200_000        # steps of the joint walk before giving up
+DEFAULT_BUDGET = 1_000_000      # steps of the joint walk before giving up (some seconds)
 
 FILTER_CLASSES = ("IPFilter", "IPClassifier", "Classifier")
 
@@ -236,11 +236,22 @@ class Step:
 
 @dataclass
 class Decision:
-    """A filter configuration compiled: steps from 0, leaves (port, label)."""
+    """A filter configuration compiled: steps from 0, leaves (port, label).
+
+    For a rule list (IPFilter, IPClassifier), rule_starts maps the first step
+    of each rule to its index and rule_keys says what each rule is (text,
+    port, label): two walks standing at the starts of rules whose remaining
+    lists are the same will end alike.
+    """
     layout: str
     steps: list
     leaves: list
     start: int
+    rule_starts: dict = field(default_factory=dict)
+    rule_ends: list = field(default_factory=list)      # per rule, where the next one starts
+    rule_keys: list = field(default_factory=list)
+    suffix_ids: list = field(default_factory=list)     # set by _number_suffixes
+    suffix_at: dict = field(default_factory=dict)      # suffix number -> rule index
 
 
 def _need(mask):
@@ -301,6 +312,16 @@ def _ip_decision(class_name, config, noutputs, context):
     # each rule leads to a leaf of its own, so a leaf says which rule matched
     marked = [language.Rule(r.number, _RULE_MARK + k, r.tree, r.text) for k, r in enumerate(rules)]
     prog = language.exact_program(marked)
+    # the exact program is the rules' programs one after another
+    starts, at = {}, 0
+    for k, rule in enumerate(marked):
+        n = len(language.exact_program([rule]).insns)
+        if not n:
+            break               # a rule that matches everything ends the program
+        starts[at] = k
+        at += n
+    if at != len(prog.insns):
+        starts = {}             # not laid out as expected: no shortcut
     if any(e.mask and e.offset < 256 for e in prog.insns):
         return None             # Ethernet header tests: not analysed (see the module's doc)
 
@@ -315,7 +336,12 @@ def _ip_decision(class_name, config, noutputs, context):
         label = None if classifier or word.isdigit() else word     # a number names its output
         return port, label
 
-    return _decision("ip", prog, leaf_of)
+    decision = _decision("ip", prog, leaf_of)
+    if prog.insns:
+        decision.rule_starts = starts
+        decision.rule_ends = sorted(starts)[1:] + [len(prog.insns)]
+        decision.rule_keys = [(r.text, *leaf_of(-(_RULE_MARK + k))) for k, r in enumerate(rules)]
+    return decision
 
 
 def _classifier_decision(config):
@@ -364,87 +390,157 @@ def _branches(space, s):
             yield answer, space.with_word(key, got)
 
 
+def _rule_fails(d, start, space):
+    """(the next rule's start, cost) if no packet of space can match the rule
+    starting at step start, else (None, cost); cost: the steps looked at."""
+    k = d.rule_starts[start]
+    end = d.rule_ends[k]
+    stack, cost = [(start, space)], 0
+    while stack:
+        at, sp = stack.pop()
+        if at == end:
+            continue
+        if at < 0 or at > end:
+            return None, cost           # a leaf: the rule may decide this packet
+        cost += 1
+        s = d.steps[at]
+        for branch, sub in _branches(sp, s):
+            stack.append(((s.no, s.yes)[branch], sub))
+    return end, cost
+
+
+def _number_suffixes(old, new):
+    """Number each rule list's suffixes so that equal suffixes (of either) get equal numbers."""
+    ids = {}
+    for d in (old, new):
+        d.suffix_ids = [0] * (len(d.rule_keys) + 1)
+        nxt = ids.setdefault((), 0)
+        for k in range(len(d.rule_keys) - 1, -1, -1):
+            nxt = d.suffix_ids[k] = ids.setdefault((d.rule_keys[k], nxt), len(ids))
+        d.suffix_at = {sid: k for k, sid in enumerate(d.suffix_ids)}
+
+
 def _walk(old, new, budget, start):
     """(old leaf, new leaf, space) for every leaf pair reachable from the
-    packets of space start where the outputs differ."""
+    packets of space start where the outputs differ.
+
+    The walks go in step: each goes through one rule at a time and waits at
+    the next rule's start for the other; when both wait at rules whose
+    remaining lists are the same, every packet of the space ends alike and
+    the pair is done. So a change costs the rules up to it, not the list.
+    """
+    _number_suffixes(old, new)
     out = []
-    stack = [(old.start, new.start, start)]
+    stack = [(old.start, new.start, start, True)]
     steps = 0
     while stack:
-        a, b, space = stack.pop()
+        a, b, space, old_turn = stack.pop()
         if a < 0 and b < 0:
             if old.leaves[~a][0] != new.leaves[~b][0]:
                 out.append((old.leaves[~a], new.leaves[~b], space))
             continue
+        if a >= 0 and a not in old.rule_starts:
+            move_old = True             # inside a rule: finish it
+        elif b >= 0 and b not in new.rule_starts:
+            move_old = False
+        elif a < 0 or b < 0:
+            move_old = a >= 0           # one has ended: the other goes on
+        else:
+            i, j = old.rule_starts[a], new.rule_starts[b]
+            so, sn = old.suffix_ids[i], new.suffix_ids[j]
+            if so == sn:
+                continue                # the same rules ahead of both
+            # catch up with a suffix the other has further on, else take turns
+            if new.suffix_at.get(so, -1) > j:
+                move_old = False
+            elif old.suffix_at.get(sn, -1) > i:
+                move_old = True
+            else:
+                move_old = old_turn
+                old_turn = not old_turn
         steps += 1
         if steps > budget:
             raise PolicyError(f"the two configurations differ in too many ways to list exactly "
                               f"(over {budget} steps of the joint walk)")
+        d, x = (old, a) if move_old else (new, b)
+        if x in d.rule_starts:
+            skip, cost = _rule_fails(d, x, space)
+            steps += cost
+            if skip is not None:
+                # no packet of the space matches this rule: on to the next one
+                stack.append((skip, b, space, old_turn) if move_old else (a, skip, space, old_turn))
+                continue
         moves = []
-        if a >= 0:
+        if move_old:
             s = old.steps[a]
             for k, sp in _branches(space, s):
-                moves.append(((s.no, s.yes)[k], b, sp))
+                moves.append(((s.no, s.yes)[k], b, sp, old_turn))
         else:
             s = new.steps[b]
             for k, sp in _branches(space, s):
-                moves.append((a, (s.no, s.yes)[k], sp))
+                moves.append((a, (s.no, s.yes)[k], sp, old_turn))
         stack.extend(reversed(moves))
     return out
 
 
 # --- merging regions -------------------------------------------------------------------------
 
-def _merge_words(f1, f2, fields=(_M32,)):
-    """One WordFact whose words are exactly those of f1 or f2, or None.
-
-    Two facts that differ in one known bit become one without it only where
+def _merge_partner(f, alts, fields):
+    """(g, merged) for a g among alts such that f or g is exactly one fact
+    merged, or None. Two facts that differ in one known bit merge only where
     that bit is the lowest known bit of its field (fields: masks), so that
-    prefixes and port ranges stay prefixes and ranges.
-    """
-    if f1.known == f2.known and f1.negs == f2.negs:
-        d = f1.value ^ f2.value
-        field = next((f for f in fields if f & d), _M32)
-        known = f1.known & field
-        if d and not d & (d - 1) and d == known & -known:
-            return WordFact(f1.known & ~d, f1.value & ~d, f1.negs)
-    for a, b in ((f1, f2), (f2, f1)):
-        for m, v in b.negs:
-            base = WordFact(b.known, b.value, b.negs - {(m, v)})
-            if base.with_test(m, v, True) == a:
-                return base
+    prefixes and port ranges stay prefixes and ranges; a fact merges with the
+    one that is it minus one exclusion."""
+    for fmask in fields:
+        known = f.known & fmask
+        d = known & -known
+        if d:
+            g = WordFact(f.known, f.value ^ d, f.negs)
+            if g in alts:
+                return g, WordFact(f.known & ~d, f.value & ~d, f.negs)
+    for m, v in f.negs:
+        base = WordFact(f.known, f.value, f.negs - {(m, v)})
+        g = base.with_test(m, v, True)
+        if g is not None and g != f and g in alts:
+            return g, base
     return None
 
 
 def _contains(outer, inner):
     """Every word of fact inner satisfies fact outer."""
-    for b in _bits(outer.known):
+    if (outer.value ^ inner.value) & outer.known & inner.known:
+        return False
+    rest = outer.known & ~inner.known
+    if rest and not inner.negs:
+        return False
+    for b in _bits(rest):
         if inner.with_test(b, ~outer.value & b, True) is not None:
             return False
     return all(inner.with_test(m, v, True) is None for m, v in outer.negs)
 
 
+ABSORB_MAX = 64     # choices of one word past which only exact merges are tried
+
+
 def _merge_alternatives(alts, fields=(_M32,)):
     """A word's choices (a union) in fewer, simpler facts: pairs that make one
-    fact merged, an exclusion dropped where another choice covers what it
-    excludes, and a choice inside another dropped."""
+    fact merged, and (for a few choices) an exclusion dropped where another
+    choice covers what it excludes, and a choice inside another dropped."""
     alts = set(alts)
     changed = True
     while changed:
         changed = False
-        order = sorted(alts, key=repr)
-        for f1 in order:
-            for f2 in order:
-                if f1 is not f2 and f1 in alts and f2 in alts:
-                    m = _merge_words(f1, f2, fields)
-                    if m is not None:
-                        alts -= {f1, f2}
-                        alts.add(m)
-                        changed = True
+        for f in sorted(alts, key=repr):
+            if f in alts:
+                got = _merge_partner(f, alts, fields)
+                if got is not None:
+                    alts -= {f, got[0]}
+                    alts.add(got[1])
+                    changed = True
+        if len(alts) > ABSORB_MAX:
+            continue
         for a in sorted(alts, key=repr):
             for m, v in sorted(a.negs):
-                if a not in alts:
-                    break
                 wider = WordFact(a.known, a.value, a.negs - {(m, v)})
                 excluded = wider.with_test(m, v, True)
                 if excluded is not None and any(b is not a and _contains(b, excluded) for b in alts):

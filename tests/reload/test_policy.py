@@ -276,6 +276,23 @@ def test_too_large_a_diff_is_an_error_not_a_guess():
         policy_diff("IPFilter", old, "deny all", budget=50)
 
 
+def test_walk_stops_where_the_rule_lists_agree_again():
+    """Past a change, both walks stand at the same remaining rules and stop,
+    and a rule no packet of the path can match is passed in one step: a
+    change near the top of a long list costs steps in proportion to the
+    list (for the packets one list decides and the other must be read to
+    its end for), not to its square."""
+    rules = [f"allow tcp src net 10.{i}.0.0/16 and dst port {1000 + i}" for i in range(200)]
+    assert policy_diff("IPFilter", ", ".join(rules), ", ".join(rules), budget=0) == []
+    new = rules[:2] + ["deny tcp dst port 1002"] + rules[2:]
+    changes = policy_diff("IPFilter", ", ".join(rules), ", ".join(new), budget=20 * len(rules))
+    assert [format_change(c) for c in changes] == [
+        "tcp 10.2.0.0/16 -> any:1002  was output 0 (allow), now dropped (deny)"]
+    # packets the new first rule drops: the old list must be read to its end for them
+    new = ["deny udp port 53"] + rules[:3] + ["deny tcp dst port 1002"] + rules[3:]
+    assert policy_diff("IPFilter", ", ".join(rules), ", ".join(new), budget=40 * len(rules)) == []
+
+
 def test_limit_says_how_many_more():
     old = ", ".join(f"allow dst host 10.0.0.{i} and tcp dst port {1000 + 7 * i}" for i in range(1, 8))
     changes = policy_diff("IPFilter", old, "deny all", limit=3)
