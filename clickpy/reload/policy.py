@@ -10,12 +10,16 @@ holds there (a test whose bytes are missing takes its short-packet branch,
 as the elements' checked walks do). A combination no packet can satisfy is
 pruned, so every pair of leaves reached is a non-empty region of header
 space, and the regions where the two outputs differ are exactly the traffic
-whose fate changes. Regions are then merged where two of them differ in one
-word only and together make a simpler constraint, described in IP terms
-(protocol, prefixes, port ranges, TCP flags, fragments) where the bits line
-up, in Classifier's ``OFFSET/VALUE%MASK`` terms otherwise, and given one
-example packet built from the constraints (a valid IPv4 header with its
-checksum where the region allows).
+whose fate changes. For rule lists the walks go a rule at a time in step,
+stop where both have the same rules left, and pass in one step a rule no
+packet of the path can match, so the cost follows the change, not the list.
+
+Regions with the same fates are merged where they differ in one word only
+(the word then has a choice of values), described in IP terms (protocol,
+prefixes, port ranges, TCP flags, fragments) where the bits line up, in
+Classifier's ``OFFSET/VALUE%MASK`` terms otherwise, and given one example
+packet built from the constraints (a valid IPv4 header with its checksum
+where the region allows).
 
 What the walk follows is what the elements run: IPFilter and IPClassifier
 the rules' unoptimized program (the documented meaning, which the element
@@ -24,6 +28,13 @@ others), Classifier its optimized program under the checked walk. Packets
 are read as they arrive at IPFilter after MarkIPHeader: the IP header at
 the data start, the transport header after IHL words, and no MAC header
 annotation (a configuration that tests Ethernet addresses is not analysed).
+By default only packets CheckIPHeader passes are considered (IPv4, IHL 5
+or more); ``checked=False`` covers bogus headers too.
+
+The walk keeps the IP and transport headers' words apart, though the
+transport header starts inside the packet at IHL words: a region whose
+only packets would need one byte to hold two values has no example and
+is left out (``PolicyDiff.unfound`` counts them).
 
 For the rewriters the policy is the input spec of each input port; a line
 per input whose spec changed.
@@ -123,14 +134,6 @@ class WordFact:
         if c is None or not _word_sat(*c):
             return None
         return WordFact(*c)
-
-    def decides(self, mask, value):
-        """True / False when the fact decides the test, else None."""
-        if mask & ~self.known == 0:
-            return (self.value & mask) == value
-        yes = self.with_test(mask, value, True)
-        no = self.with_test(mask, value, False)
-        return None if yes and no else yes is not None
 
     def solve(self, template):
         """A word satisfying the fact, as close to template as the search finds."""
