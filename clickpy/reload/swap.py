@@ -20,6 +20,7 @@ next batches, outside the pause.
 """
 from __future__ import annotations
 
+import gc
 import time
 import traceback
 
@@ -48,6 +49,10 @@ class Reload:
         self._rewire = []      # (element, its new wiring, its old wiring)
         self._resignal = []    # (record, new signal, wakers, visited)
         self._records = []     # the signal records of the new graph
+        self._retired_records = []  # the signal records of the elements that leave
+        self._moves = []       # (continuing element, its new index, its new name) where either changes
+        self._reconfigure = []  # indices of elements reconfigured in place
+        self._replace = []     # (new element, the old one it replaces)
         self.done = False
 
     # --- staging ------------------------------------------------------------------
@@ -99,6 +104,11 @@ class Reload:
             staged.attachments = {k: v for k, v in live.attachments.items() if id(v) not in leaving}
             self._rewire = [(staged.elements[i], staged.port_wiring(i), live.port_wiring(d.previous[i]))
                             for i in sorted(d.rewired)]
+            self._moves = [(e, i, self.plan.elements[i].name) for i, e in enumerate(staged.elements)
+                           if e in continuing and (e.eindex != i or e.name != self.plan.elements[i].name)]
+            self._reconfigure = [i for i, a in enumerate(d.actions) if a == RECONFIGURE]
+            self._replace = [(staged.elements[i], live.elements[d.previous[i]])
+                             for i, a in enumerate(d.actions) if a == REPLACE]
             yield
 
             ok = True
@@ -150,6 +160,7 @@ class Reload:
         changed = set(self.retiring) | {e for e, _, _ in self._rewire}
         for rec in live.signal_records:
             if rec.element not in continuing:
+                self._retired_records.append(rec)
                 continue
             self._records.append(rec)
             if rec.element in changed or rec.visited & changed:
@@ -179,11 +190,12 @@ class Reload:
 
         Raises ConfigError (after undoing every step) if a reconfiguration or a
         state hand-over fails; the old graph then runs on."""
-        live, staged, d = self.router, self.staged, self.diff
+        live, staged = self.router, self.staged
         sched = live.scheduler
-        old_elements = live.elements
         undo = []
         leaving = {id(e) for e in self.retiring}
+        collecting = gc.isenabled()
+        gc.disable()  # a collection of the whole heap would be most of the pause
         start = time.perf_counter_ns()
         try:
             sched.adopt(staged.scheduler)
@@ -196,21 +208,14 @@ class Reload:
                 e.router = live
 
             saved = live.tables()
-            retired_records = [rec for rec in live.signal_records if rec.element in set(self.retiring)]
             live.set_tables(staged.tables())
             undo.append(lambda: live.set_tables(saved))
-            for i, e in enumerate(live.elements):
-                if e.eindex != i:
-                    old_i = e.eindex
-                    e.eindex = i
-                    undo.append(lambda e=e, j=old_i: setattr(e, "eindex", j))
             live.signal_records = self._records
             live.staged_index = None
-
-            for i, e in enumerate(live.elements):
-                if e.name != self.plan.elements[i].name:  # an unnamed element's number moved
-                    old_name, e.name = e.name, self.plan.elements[i].name
-                    undo.append(lambda e=e, n=old_name: setattr(e, "name", n))
+            for e, i, name in self._moves:  # continuing elements at another place, or renumbered
+                old = (e.eindex, e.name)
+                e.eindex, e.name = i, name
+                undo.append(lambda e=e, old=old: _place(e, *old))
 
             for e, wiring, old_wiring in self._rewire:
                 e.connect_ports(*wiring)
@@ -223,32 +228,29 @@ class Reload:
                 rec.visited = visited
                 undo.append(lambda rec=rec, b=before: _unresignal(rec, b))
 
-            for i, a in enumerate(d.actions):
-                if a == RECONFIGURE:
-                    e = live.elements[i]
-                    old_config = e.config
-                    before = _queued(e)
-                    try:
-                        reconfigure_element(e, self.plan.elements[i].config)
-                    except HandlerError as err:
-                        raise ConfigError(f"While reconfiguring '{e.declaration()}':\n  {err}", e.landmark,
-                                          stage="initialize") from None
-                    undo.append(lambda e=e, c=old_config: reconfigure_element(e, c))
-                    self.report.lost += max(0, before - _queued(e))  # a queue that shrank
+            for i in self._reconfigure:
+                e = live.elements[i]
+                old_config = e.config
+                before = _queued(e)
+                try:
+                    reconfigure_element(e, self.plan.elements[i].config)
+                except HandlerError as err:
+                    raise ConfigError(f"While reconfiguring '{e.declaration()}':\n  {err}", e.landmark,
+                                      stage="initialize") from None
+                undo.append(lambda e=e, c=old_config: reconfigure_element(e, c))
+                self.report.lost += max(0, before - _queued(e))  # a queue that shrank
 
-            for i, a in enumerate(d.actions):
-                if a == REPLACE:
-                    new_e, old_e = live.elements[i], old_elements[d.previous[i]]
-                    errh = ElementErrors()
-                    counts = new_e.take_state(old_e, errh)
-                    undo.append(lambda n=new_e, o=old_e: o.take_state(n, ElementErrors()))
-                    if errh.nerrors:
-                        raise ConfigError(f"While taking state for '{new_e.declaration()}':\n  " + errh.text(),
-                                          new_e.landmark, stage="initialize")
-                    self.report.carry(counts)
-                    self.report.lost += int((counts or {}).get("dropped", 0))
+            for new_e, old_e in self._replace:
+                errh = ElementErrors()
+                counts = new_e.take_state(old_e, errh)
+                undo.append(lambda n=new_e, o=old_e: o.take_state(n, ElementErrors()))
+                if errh.nerrors:
+                    raise ConfigError(f"While taking state for '{new_e.declaration()}':\n  " + errh.text(),
+                                      new_e.landmark, stage="initialize")
+                self.report.carry(counts)
+                self.report.lost += int((counts or {}).get("dropped", 0))
 
-            handed_over = {old_elements[d.previous[i]] for i, a in enumerate(d.actions) if a == REPLACE}
+            handed_over = {old_e for _, old_e in self._replace}
             for e in self.retiring:
                 if e not in handed_over:
                     self.report.lost += _queued(e)  # a removed queue's packets
@@ -266,10 +268,15 @@ class Reload:
             self._end_fresh()
             staged.scheduler.close()
             raise
+        finally:
+            if collecting:
+                gc.enable()
         self.report.pause_us = (time.perf_counter_ns() - start) / 1000
         self.done = True
         staged.scheduler.close()
-        self._clean_up_later(live, retired_records)
+        # The old graph's tables are freed later too: freeing a large graph's
+        # dicts and lists now would lengthen the pause.
+        self._clean_up_later(live, self._retired_records, saved)
         return self.report
 
     def _end_fresh(self) -> None:
@@ -287,17 +294,23 @@ class Reload:
                 traceback.print_exc()
         self.fresh = []
 
-    def _clean_up_later(self, live: Router, records) -> None:
-        """Clean up the elements that left after the next batches (their tasks
-        are already ended, so nothing runs them meanwhile)."""
+    def _clean_up_later(self, live: Router, records, old_tables) -> None:
+        """After the next batches: clean up the elements that left (their tasks
+        are already ended, so nothing runs them meanwhile) and let the old
+        graph's tables go."""
         for rec in records:
             for n in rec.wakers:
                 n.remove_listener(rec.task)
-        if self.retiring:
-            live.retired += self.retiring
-            timer = Timer(callback=lambda timer: live.clean_up_retired())
-            timer.initialize(live.scheduler)
-            timer.schedule_now()
+        live.retired += self.retiring
+        later = [old_tables, self]
+
+        def clean(timer):
+            live.clean_up_retired()
+            later.clear()
+
+        timer = Timer(callback=clean)
+        timer.initialize(live.scheduler)
+        timer.schedule_now()
 
 
 def _listen(rec, wakers) -> None:
@@ -320,3 +333,7 @@ def _queued(e) -> int:
     """Packets e holds, if it is a queue."""
     length = getattr(e, "length", None)
     return int(length()) if callable(length) else 0
+
+
+def _place(e, eindex: int, name: str) -> None:
+    e.eindex, e.name = eindex, name
