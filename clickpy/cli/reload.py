@@ -56,6 +56,8 @@ def cmd_reload(ns: argparse.Namespace) -> int:
 
     import msgpack
 
+    if not any(name == "reload" for name, _ in _control_call(ns.target, lambda c: c.handlers())):
+        raise _Fail(f"{ns.target}: this router takes no reloads (run it with -R)")
     payload = msgpack.packb([source.filename, source.text, definitions], use_bin_type=True).decode("latin-1")
     report = _control_call(ns.target, lambda c: (c.write("reload", payload), c.read("reload_report"))[1])
     sys.stdout.write(report)
