@@ -175,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-p", "--port", action="append", default=[], help="ControlSocket on a TCP port")
     p.add_argument("-u", "--unix-socket", action="append", default=[], help="ControlSocket on a Unix socket")
     p.add_argument("-R", "--allow-reconfigure", action="store_true",
-                   help="provide a writable 'hotconfig' handler (replace the configuration while running)")
+                   help="allow reloads while running: clickpy reload CONTROL CONFIG (or Click's write hotconfig)")
     p.add_argument("-w", "--no-warnings", action="store_true")
     p.add_argument("--per-packet", action="store_true",
                    help="move packets one at a time (exact Click ordering for batching sources)")

@@ -30,7 +30,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="also a ControlSocket on this TCP port (inside the middlebox's namespace)")
     up.add_argument("-u", "--unix-socket", action="append", default=[], help="also a ControlSocket at this path")
     up.add_argument("-R", "--allow-reconfigure", action="store_true",
-                    help="provide a writable 'hotconfig' handler (clickpy write SOCKET hotconfig ...)")
+                    help="allow reloads: clickpy reload CONTROL CONFIG (or Click's write hotconfig)")
     ex = sub.add_parser("exec", help="run a command in the client, server or middlebox namespace")
     ex.add_argument("role", choices=ROLES)
     ex.add_argument("command", nargs=argparse.REMAINDER)
@@ -108,6 +108,8 @@ def main(argv: list[str]) -> int:
                 print(f"middlebox: {config} (pid {state['pid']}), log {state['log']}")
                 print(f"           handlers through the ControlSocket at {state['control']} "
                       f"(clickpy read/write/handlers {state['control']} ...)")
+                if ns.allow_reconfigure:
+                    print(f"           reload it: clickpy reload [--dry-run] {state['control']} NEW-CONFIG")
             else:
                 print("middlebox: nothing runs yet; the client and server cannot reach each other "
                       "until a configuration does (clickpy lab down; clickpy lab up CONFIG)")

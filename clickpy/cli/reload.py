@@ -44,8 +44,10 @@ def cmd_reload(ns: argparse.Namespace) -> int:
         raise _Fail(f"reload: {e}") from None
     running = _running_plan(ns.target)
     extras = [(e.name, e.class_name, e.config) for e in running.elements if e.name.startswith(DRIVER_PREFIX)]
+    # The router's own parameters (a lab's device names), under this command's.
+    merged = {**_driver_definitions(ns.target), **definitions}
     try:
-        plan = pipeline.plan(source, definitions, extras)
+        plan = pipeline.plan(source, merged, extras)
     except ConfigError as e:
         text = e.diagnostics.format()
         sys.stderr.write(text if text.endswith("\n") else text + "\n")
@@ -62,6 +64,24 @@ def cmd_reload(ns: argparse.Namespace) -> int:
     report = _control_call(ns.target, lambda c: (c.write("reload", payload), c.read("reload_report"))[1])
     sys.stdout.write(report)
     return 0
+
+
+def _driver_definitions(target: str) -> dict[str, str]:
+    """The NAME=value parameters the router was started with ({} if it takes no reloads)."""
+    import msgpack
+
+    from clickpy.cli.main import _control_call, _Fail
+
+    if not any(name == "reload_definitions" for name, _ in _control_call(target, lambda c: c.handlers())):
+        return {}
+    data = _control_call(target, lambda c: c.read("reload_definitions"))
+    try:
+        defs = msgpack.unpackb(data.encode("latin-1"), raw=False)
+        if isinstance(defs, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in defs.items()):
+            return defs
+    except (ValueError, msgpack.UnpackException):
+        pass
+    raise _Fail(f"{target}: the router's parameters are damaged")
 
 
 def _running_plan(target: str):

@@ -153,6 +153,13 @@ class Driver:
             router.add_root_handler(Handler("reload", write=self._reload_request, raw=True))
             router.add_root_handler(Handler("reload_report", read=lambda _: self.last_reload.format()
                                             if self.last_reload is not None else ""))
+            router.add_root_handler(Handler("reload_definitions", read=lambda _: self._packed_definitions()))
+
+    def _packed_definitions(self) -> str:
+        """The driver's NAME=value parameters (msgpack, latin-1): a reload's start from them."""
+        import msgpack
+
+        return msgpack.packb(self.definitions, use_bin_type=True).decode("latin-1")
 
     def _hotconfig(self, _element, text: str):
         """Write handler (Click's): reload the running router with text's configuration."""

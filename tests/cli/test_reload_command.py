@@ -94,3 +94,19 @@ def test_a_router_without_minus_R_refuses(tmp_path):
     finally:
         proc.terminate()
         proc.communicate(timeout=30)
+
+
+def test_the_router_s_own_parameters_hold_unless_the_reload_overrides_them(tmp_path):
+    text = "define($PORT 80)\n" + FIREWALL.replace("dst port 80", "dst port $PORT")
+    sock = tmp_path / "ctl"
+    proc = start_router(text, sock, "-R", "PORT=443")
+    try:
+        config = tmp_path / "same.click"
+        config.write_text(text)
+        r = clickpy("reload", "--dry-run", str(sock), str(config))
+        assert r.returncode == 0 and r.stdout.startswith("no change"), r.stdout + r.stderr
+        assert clickpy("reload", str(sock), str(config)).returncode == 0
+        assert "dst port 443" in clickpy("read", str(sock), "rules.config").stdout
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
