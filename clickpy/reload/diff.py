@@ -12,6 +12,7 @@ state. The rest are *added* or *removed*.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from clickpy.plan import Plan
@@ -98,6 +99,54 @@ def _match(old: Plan, new: Plan) -> dict[int, int]:
     return match
 
 
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_@/]*")
+
+
+def _words(config: str) -> set[str]:
+    """The names a configuration may mention, whole and by their last component."""
+    words = set(_WORD.findall(config))
+    return words | {w.rsplit("/", 1)[-1] for w in words if "/" in w}
+
+
+def _replace_dependents(d: PlanDiff, lookup) -> None:
+    """An element that names one that is replaced or removed (a Script reading
+    its handlers, an ARPQuerier's table), or uses a name an AddressInfo or
+    PortInfo that changes defines, found that element or name when it was
+    set up: it is replaced too, so that it finds the new one."""
+    old, new = d.old, d.new
+
+    def definer(fe) -> bool:
+        return getattr(lookup(fe.class_name), "defines_names", False)
+
+    gone = [old.elements[j] for j in d.removed] + \
+        [old.elements[d.previous[i]] for i, a in enumerate(d.actions) if a == REPLACE]
+    gone += [new.elements[i] for i, a in enumerate(d.actions) if a in (ADD, REPLACE, RECONFIGURE)
+             and definer(new.elements[i])]
+    targets: set[str] = set()
+
+    def add(fe) -> None:
+        targets.add(fe.name)
+        targets.add(fe.name.rsplit("/", 1)[-1])
+        if definer(fe):
+            targets.update(_words(fe.config))
+
+    for fe in gone:
+        add(fe)
+    changed = True
+    while changed:
+        changed = False
+        for i, a in enumerate(d.actions):
+            if a not in CONTINUING:
+                continue
+            fe = new.elements[i]
+            hit = sorted(_words(fe.config) & targets - {fe.name})
+            if hit:
+                d.actions[i] = REPLACE
+                d.reasons[i] = f"names '{hit[0]}', which changes"
+                add(old.elements[d.previous[i]])
+                changed = True
+
+
 def diff(old: Plan, new: Plan, lookup) -> PlanDiff:
     """The actions that turn old's running graph into new's.
 
@@ -134,6 +183,7 @@ def diff(old: Plan, new: Plan, lookup) -> PlanDiff:
             d.actions.append(KEEP)
             d.reasons.append("" if oe.name == fe.name else f"was {oe.name}")
     d.removed = [j for j in range(len(old.elements)) if j not in taken]
+    _replace_dependents(d, lookup)
 
     # A continuing object is reconnected when its connections changed or a
     # peer is a new object (its port pointers then point elsewhere).

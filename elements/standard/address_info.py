@@ -358,6 +358,7 @@ class AddressInfo(Element):
     """
     port_count = "0/0"
     processing = "a"
+    defines_names = True  # a hot reload re-resolves the elements that use its names
     configure_phase = CONFIGURE_PHASE_FIRST
     arguments = (Arg("NAME", language(_define), rest=True, doc="'NAME ADDRESS...', any number"),)
 

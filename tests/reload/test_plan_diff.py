@@ -64,3 +64,24 @@ def test_a_port_count_change_replaces_the_element():
     new = "i :: Idle -> t :: Tee -> Discard; t[1] -> Discard; t[2] -> Discard;"
     d = _diff(old, new)
     assert d.names("replace") == ["t"] and d.reasons[1] == "ports changed"
+
+
+def test_an_element_that_names_a_replaced_one_is_replaced_too():
+    old = "q :: Queue(10) -> Discard; Idle -> q; s :: Script(wait 1s, read q.length, loop);"
+    d = _diff(old, old.replace("Queue(10)", "FrontDropQueue(10)"))
+    assert d.names("replace") == ["q", "s"]
+    assert d.reasons[d.new.graph.index("s")] == "names 'q', which changes"
+
+
+def test_elements_using_a_changed_address_name_are_replaced():
+    old = ("AddressInfo(me 10.0.0.1, peer 10.0.0.2); Idle -> a :: IPEncap(6, me, peer) -> Discard;"
+           " Idle -> b :: IPEncap(6, 1.1.1.1, 2.2.2.2) -> Discard;")
+    d = _diff(old, old.replace("peer 10.0.0.2", "peer 10.0.0.3"))
+    assert "a" in d.names("replace") and "b" not in d.names("replace")
+
+
+def test_unnamed_elements_keep_their_objects_when_numbers_shift():
+    old = "Idle -> Counter -> Discard;"
+    d = _diff(old, "Idle -> p :: Paint(1) -> Counter -> Discard;")
+    assert d.names("add") == ["p"]
+    assert d.previous[d.new.graph.index("Counter@3")] == d.old.graph.index("Counter@2")
