@@ -257,7 +257,8 @@ class Reload:
                 sched.retire(e)
             # A driver script that leaves no longer decides when the driver stops.
             hooks = live.stop_hooks
-            live.stop_hooks = [h for h in hooks if id(getattr(h, "__self__", None)) not in leaving]
+            live.stop_hooks = [h for h in hooks if id(getattr(h, "__self__", None)) not in leaving] \
+                + staged.stop_hooks  # and new ones do
             undo.append(lambda: setattr(live, "stop_hooks", hooks))
         except BaseException:
             for step in reversed(undo):

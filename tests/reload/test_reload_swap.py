@@ -158,6 +158,7 @@ def test_new_driver_scripts_steer_the_driver_and_removed_ones_do_not():
     run_for(r, 0.1)
     r.reload("src :: RatedSource(RATE 1000, LIMIT -1) -> c :: Counter -> Discard;"
              "d :: DriverManager(wait 0.5s, stop)")
+    assert r.stop_hooks == [r.element("d")._hook]
     start = r.now()
     r.run()                                                   # the new script stops it after 0.5 s
     assert r.now() - start == 500_000_000
