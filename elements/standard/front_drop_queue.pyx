@@ -5,7 +5,6 @@ from libc.stdlib cimport free, malloc
 from clickpy.runtime.packet cimport Packet, packet_kill
 
 from clickpy.elements.standard.notifier_queue cimport NotifierQueue
-from clickpy.elements.standard.simple_queue cimport SimpleQueue
 
 
 cdef class FrontDropQueue(NotifierQueue):
