@@ -42,6 +42,31 @@ def build_router(config: str, definitions=None, simulated: bool = False):
     return router
 
 
+def staged_router(config: str, live):
+    """A router for config built beside the running router live, on live's
+    scheduler and with live as its hotswap_from, as a reload stages one.
+    Retire it with retire_staged (its cleanup would close the shared scheduler)."""
+    from clickpy import pipeline
+    from clickpy.runtime.router import Router
+
+    graph, ports, diagnostics = Router.check_source(pipeline.Source(config, "staged.click"))
+    router = Router(graph, ports, diagnostics=diagnostics)
+    router.scheduler.close()
+    router.scheduler = live.scheduler
+    router.hotswap_from = live
+    for _ in router.build_steps():
+        pass
+    return router
+
+
+def retire_staged(router) -> None:
+    """Clean up a staged router's elements, leaving the scheduler it shares open."""
+    if not router._cleaned:
+        router._cleaned = True
+        for e in router.elements:
+            e.cleanup("initialized")
+
+
 # Routers build_router made during the current test. A router's scheduled
 # tasks keep it alive (the C task heap holds them), so without an explicit
 # cleanup each one would keep its descriptors open for the whole session.

@@ -128,8 +128,34 @@ cdef class Element:
         pass
 
     def take_state(self, old, errh):
-        """Take over state from old, the same-named element of the previous graph."""
-        pass
+        """Take over state from old, the same-named element this one replaces in a reload.
+
+        Called on the driver thread between batches, after this element was
+        configured and initialized against the new configuration and before
+        old is cleaned up. old usually has this class; an element may accept a
+        compatible one (a queue takes any SimpleQueue). ``self.router.scheduler``
+        is the live scheduler: register fds and timers there.
+
+        It runs inside the reload's pause, so it is quick: state moves by
+        reference (swap tables, pointers) or in one tight loop, never in time
+        that grows with the graph, and does no avoidable I/O.
+
+        It is symmetric, so a failed reload can roll back: after
+        ``new.take_state(old, e1)``, ``old.take_state(new, e2)`` gives old its
+        state back (a queue: its packets, less those that did not fit, and
+        that loss is reported). So it works when this element is in the state
+        a giver is left in (an emptied queue or table), and it leaves old
+        without what it gave: no packet owned twice, nothing freed twice.
+
+        Problems go to ``errh.error`` / ``errh.warning``; an error makes the
+        reload roll back. Returns what was carried, for the reload's report,
+        as a dict with keys from: ``packets`` (queued or pending packets
+        moved), ``dropped`` (packets destroyed because they did not fit),
+        ``mappings`` (rewriter flow mappings), ``entries`` (ARP or table
+        entries), ``flows`` (aggregate flows), ``counts`` (1 when counters or
+        rates were carried); None when nothing was.
+        """
+        return None
 
     def add_handlers(self):
         """Add handlers beyond the declared ones (rarely needed)."""

@@ -139,6 +139,26 @@ cdef const unsigned char *_good_ip_header(Packet *p) noexcept nogil:
     return iph
 
 
+cdef void _count_map(HostMap *m, uint64_t *flows, uint64_t *held) noexcept nogil:
+    """Add m's flows and held fragments to the counts."""
+    cdef uint32_t i
+    cdef HostPairInfo *h
+    cdef FlowInfo *f
+    cdef Packet *p
+    for i in range(m.cap):
+        h = m.slots[i]
+        if h == NULL:
+            continue
+        f = h.flows
+        while f != NULL:
+            flows[0] += 1
+            f = f.next
+        p = h.frag_head
+        while p != NULL:
+            held[0] += 1
+            p = p.next
+
+
 def _timeout(text, element=None):
     return int(round(Seconds(text, element)))
 
@@ -259,6 +279,39 @@ cdef class AggregateIPFlows(Element):
             else:
                 self._trace.flush()
             self._trace = None
+
+    def take_state(self, old, errh):
+        """Carry on old's flows, their numbering and held fragments in a reload.
+
+        The flow tables are swapped (old gets this one's empty ones, so
+        ``old.take_state(self)`` gives them back): a flow keeps its aggregate
+        number and new flows go on from old's next one. This configuration's
+        timeouts apply from now on.
+        """
+        cdef AggregateIPFlows o
+        cdef HostMap m
+        cdef uint64_t flows = 0, held = 0
+        if not isinstance(old, AggregateIPFlows):
+            return None
+        o = old
+        m = self._tcp
+        self._tcp = o._tcp
+        o._tcp = m
+        m = self._udp
+        self._udp = o._udp
+        o._udp = m
+        self.next_aggregate, o.next_aggregate = o.next_aggregate, self.next_aggregate
+        self._active_sec, o._active_sec = o._active_sec, self._active_sec
+        self._gc_sec, o._gc_sec = o._gc_sec, self._gc_sec
+        self._timestamp_warning, o._timestamp_warning = o._timestamp_warning, self._timestamp_warning
+        _count_map(&self._tcp, &flows, &held)
+        _count_map(&self._udp, &flows, &held)
+        carried = {}
+        if flows:
+            carried["flows"] = flows
+        if held:
+            carried["packets"] = held
+        return carried or None
 
     cdef void _free_map(self, HostMap *m, bint record) noexcept:
         cdef uint32_t i

@@ -472,13 +472,18 @@ cdef class FromDump(Element):
             self._packet = NULL
 
     def take_state(self, old, errh):
-        # Hot reload: keep reading the same file where the old element was.
-        if isinstance(old, FromDump) and old.filename == self.filename and (<FromDump> old)._opened:
-            try:
-                self._seek(old.filepos())
-            except TraceFileError as err:
-                errh.warning(str(err))
-            self.count = old.count
+        """Hot reload: go on reading the same file from where old was, with its
+        count (so LIMIT-like handlers count on). Each element has the file open;
+        ``old.take_state(self)`` puts old back where this one got to."""
+        if not (isinstance(old, FromDump) and old.filename == self.filename and (<FromDump> old)._opened):
+            return None
+        try:
+            self._seek(old.filepos())
+        except TraceFileError as err:
+            errh.warning(str(err))
+            return None
+        self.count, (<FromDump> old).count = old.count, self.count
+        return {"counts": 1}
 
     def port_notifier(self, isoutput, port, kind):
         if isoutput and kind == "empty" and port == 0 and not self.output_is_push(0):

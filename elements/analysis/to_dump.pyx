@@ -265,17 +265,23 @@ cdef class ToDump(Element):
         return None
 
     def take_state(self, old, errh):
-        # Hot reload: keep appending to the same file rather than starting a new one.
+        """Hot reload: keep appending to old's file (same FILENAME and link type:
+        initialize left it to old) rather than starting a new one. The open file
+        and the count move here, so old's cleanup closes nothing and
+        ``old.take_state(self)`` gives them back."""
         cdef ToDump o
-        if isinstance(old, ToDump):
-            o = <ToDump> old
-            if o.filename == self.filename and o.linktype == self.linktype and o._fp != NULL:
-                self._close()
-                o._drain()
-                self._fp = o._fp
-                o._fp = NULL
-                self._pipe = o._pipe
-                self.count = o.count
+        if not isinstance(old, ToDump):
+            return None
+        o = <ToDump> old
+        if o.filename != self.filename or o.linktype != self.linktype or o._fp == NULL:
+            return None
+        self._close()
+        o._drain()
+        self._fp = o._fp
+        o._fp = NULL
+        self._pipe = o._pipe
+        self.count, o.count = o.count, self.count
+        return {"counts": 1}
 
     def reset_counts(self):
         self.count = 0

@@ -223,17 +223,23 @@ cdef class ARPQuerier(Element):
             self._arpt.cleanup(stage)
 
     def take_state(self, old, errh):
+        """Carry on old's table (when each has its own) and counters, as Click's,
+        if old has the same IP, Ethernet and broadcast addresses; swapped, so
+        ``old.take_state(self)`` gives them back."""
         if not isinstance(old, ARPQuerier):
-            return
+            return None
         cdef ARPQuerier o = <ARPQuerier> old
         if (self._my_ip != o._my_ip or bytes(self._my_en[:6]) != bytes(o._my_en[:6])
                 or self._my_bcast_ip != o._my_bcast_ip):
-            return
+            return None
+        carried = {}
         if self._my_arpt and o._my_arpt and self._arpt is not None and o._arpt is not None:
-            self._arpt.take_table(o._arpt, errh)
-        self.queries = o.queries
-        self.drops = o.drops
-        self.responses = o.responses
+            carried = self._arpt.take_table(o._arpt, errh) or {}
+        self.queries, o.queries = o.queries, self.queries
+        self.drops, o.drops = o.drops, self.drops
+        self.responses, o.responses = o.responses, self.responses
+        carried["counts"] = 1
+        return carried
 
     # --- Python-facing state ---------------------------------------------------------
 

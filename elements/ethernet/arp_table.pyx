@@ -242,18 +242,22 @@ cdef class ARPTable(Element):
 
     def take_state(self, old, errh):
         if not isinstance(old, ARPTable):
-            return
-        self.take_table(old, errh)
+            return None
+        return self.take_table(old, errh)
 
     def take_table(self, ARPTable old, errh):
-        """Take every entry (and waiting packet) of old, which is left empty.
+        """Take every entry (and waiting packet) of old, which is left empty; returns
+        what came over, as take_state does.
 
-        Entry times are kept relative to each table's own clock, so ages and
-        poll times carry over even if the new router's clock differs.
+        The tables are swapped (old gets this one's empty table, so
+        ``old.take_table(self)`` gives them back). Entry times are kept
+        relative to each table's own clock, so ages and poll times carry
+        over even if the new router's clock differs. Entries and waiting
+        packets beyond this table's capacities go, as they would when added.
         """
         if self.entry_count > 0:
             errh.error("late take_state")
-            return
+            return None
         cdef int64_t shift = self.now_j() - old.now_j()
         cdef int32_t i
         cdef ARPEntry *e = self._e
@@ -261,6 +265,7 @@ cdef class ARPTable(Element):
         cdef int32_t ecap = self._ecap, enext = self._enext, efree = self._efree
         cdef int32_t head = self._age_head, tail = self._age_tail
         cdef uint32_t nb = self._nbuckets
+        cdef uint32_t n
         self._e = old._e
         self._ecap = old._ecap
         self._enext = old._enext
@@ -282,11 +287,22 @@ cdef class ARPTable(Element):
                 if self._e[i].used:
                     self._e[i].live_at_j += shift
                     self._e[i].polled_at_j += shift
-        self.entry_count = old.entry_count
-        self.packet_count = old.packet_count
-        self.drops = old.drops
-        old.entry_count = 0
-        old.packet_count = 0
+        self.entry_count, old.entry_count = old.entry_count, self.entry_count
+        self.packet_count, old.packet_count = old.packet_count, self.packet_count
+        self.drops, old.drops = old.drops, self.drops
+        n = self.packet_count
+        if ((self.entry_capacity and self.entry_count > self.entry_capacity)
+                or (self.packet_capacity and self.packet_count > self.packet_capacity)):
+            self.slim(self.now_j())
+        carried = {}
+        if self.entry_count:
+            carried["entries"] = self.entry_count
+        if self.packet_count:
+            carried["packets"] = self.packet_count
+        if n > self.packet_count:
+            carried["dropped"] = n - self.packet_count
+            errh.warning(f"{n - self.packet_count} waiting packets dropped: over the new capacities")
+        return carried or None
 
     # --- the table -------------------------------------------------------------------
 

@@ -63,6 +63,7 @@ cdef class IPRewriterBase(Element):
     # the output, or -1 after killing the packet
     cdef int _result_output(self, int r, Packet *p) noexcept
     cdef RWOwner *_owner_at(self, int i) noexcept
+    cdef bint _shares_flows(self)
 
     # --- per class (virtual) ---
     cdef uint32_t get_entry(self, int ip_p, const FlowKey *flowid, int input) noexcept

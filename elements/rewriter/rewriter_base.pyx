@@ -26,7 +26,7 @@ one-at-a-time order.
 """
 cimport cython
 
-from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free
 from libc.string cimport memset
 
@@ -449,12 +449,119 @@ cdef class IPRewriterBase(Element):
             self._gc_timer.schedule_after(self._gc_interval)
 
     def cleanup(self, stage):
-        # As Click: every flow of the flow set goes.
+        # As Click: every flow of the flow set goes -- unless another rewriter
+        # still uses the set (a reload kept it): then only this one's flows go.
         if self._registered:
-            store_shrink(self._store, True, self.router.scheduler.now() if self.router is not None else 0)
-            self._unregister_owners(False)
+            if self._shares_flows():
+                self._unregister_owners(True)
+            else:
+                store_shrink(self._store, True, self.router.scheduler.now() if self.router is not None else 0)
+                self._unregister_owners(False)
         if self._gc_timer is not None:
             self._gc_timer.unschedule()
+
+    cdef bint _shares_flows(self):
+        """True if another live rewriter uses this one's flow set."""
+        cdef IPRewriterBase u
+        for u in self._flows.users:
+            if u is not self and u._registered:
+                return True
+        return False
+
+    def take_state(self, old, errh):
+        """Carry on old's mappings in a reload (old: a rewriter of this class).
+
+        Every mapping stays as it was, with its expiry, TCP sequence changes
+        and reply annotation, so established connections keep their
+        addresses and ports; the port and address allocations come along in
+        the tables, so new flows, made by this configuration's input specs,
+        never reuse a value in use. Timeouts of this configuration apply from
+        the flows' next packets; the reaping goes on in this element.
+
+        The tables move by reference: the two elements swap flow sets (or, if
+        they share one through MAPPING_CAPACITY, their places in it) and
+        tables, so ``old.take_state(self)`` gives them back. Flows this
+        configuration cannot serve (made by an input it lacks, or sent to an
+        output it lacks) are dropped, and so are the oldest best-effort ones
+        over its capacity; both are reported.
+        """
+        cdef IPRewriterBase o
+        cdef FlowSet given
+        cdef RWOwner *mine
+        cdef RWOwner *theirs
+        cdef FlowMap m
+        cdef int i, k, id_
+        cdef uint32_t u, size
+        cdef int32_t cap
+        if type(old) is not type(self):
+            return None
+        o = old
+        if not (self._registered and o._registered):
+            return None
+        shared = o._flows is self._flows
+        if not shared and (self._shares_flows() or o._shares_flows()):
+            errh.warning("flow table shared with other rewriters (MAPPING_CAPACITY): mappings not carried")
+            return None
+        lost = o._drop_unservable(self._nspecs, self.noutputs)
+        if lost:
+            errh.warning(f"{lost} mappings dropped: their input or output is not in the new configuration")
+        if not shared:
+            given = o._flows
+            o._flows = self._flows
+            self._flows = given
+            self._store = &self._flows.s
+            o._store = &o._flows.s
+            self._flows.users = [self]
+            o._flows.users = [o]
+            # Each capacity is its own configuration's.
+            cap = self._store.capacity
+            self._store.capacity = o._store.capacity
+            o._store.capacity = cap
+        for k in self._owners():
+            mine = self._owner_at(k)
+            theirs = o._owner_at(k)
+            m = mine.map
+            mine.map = theirs.map
+            theirs.map = m
+            id_ = mine.id
+            mine.id = theirs.id
+            theirs.id = id_
+            self._store.owners[mine.id] = <void *> mine
+            o._store.owners[theirs.id] = <void *> theirs
+        for i in range(min(self._nspecs, o._nspecs)):
+            u = self._specs[i].count
+            self._specs[i].count = o._specs[i].count
+            o._specs[i].count = u
+            u = self._specs[i].failures
+            self._specs[i].failures = o._specs[i].failures
+            o._specs[i].failures = u
+        size = store_size(self._store)
+        if <int64_t> size > <int64_t> self._store.capacity:
+            store_shrink(self._store, False, self.now())
+            errh.warning(f"{size - store_size(self._store)} mappings dropped: over capacity {self._store.capacity}")
+        n = self.nmappings()
+        return {"mappings": n} if n else None
+
+    def _drop_unservable(self, int nspecs, int noutputs):
+        """Destroy this rewriter's flows made by an input >= nspecs or sent to an
+        output >= noutputs (before a reload hands its flows to such a rewriter);
+        returns how many went. Costs a pass over the flows only when needed."""
+        cdef uint32_t i, idx, which
+        cdef RWFlow *f
+        if self._nspecs <= nspecs and self.noutputs <= noutputs:
+            return 0
+        ids = {self._owner_at(k).id for k in self._owners()}
+        doomed = []
+        for which in range(2):
+            for i in range(self._store.heap_n[which]):
+                idx = self._store.heap[which][i].idx
+                f = flow_at(self._store, idx)
+                if f.owner in ids and (f.input >= nspecs or <uint32_t> f.output[0] >= <uint32_t> noutputs
+                                       or <uint32_t> f.output[1] >= <uint32_t> noutputs):
+                    doomed.append(idx)
+        for idx in doomed:
+            flow_destroy(self._store, idx)
+        return len(doomed)
 
     cdef void run_timer(self, object timer) noexcept:
         store_shrink(self._store, False, self.now())

@@ -68,6 +68,19 @@ cdef class AverageCounter(SimpleElement):
         self.count = self.byte_count = 0
         self.first = self.last = 0
 
+    def take_state(self, old, errh):
+        """Carry on old's counts and the time of its first and latest packet in a
+        reload (swapped, so old gets them back on rollback): the average goes on."""
+        cdef AverageCounter a
+        if not isinstance(old, AverageCounter):
+            return None
+        a = old
+        self.count, a.count = a.count, self.count
+        self.byte_count, a.byte_count = a.byte_count, self.byte_count
+        self.first, a.first = a.first, self.first
+        self.last, a.last = a.last, self.last
+        return {"counts": 1}
+
     def rate(self, bint bytes_):
         cdef uint32_t d = self.last - self.first
         d -= self.ignore

@@ -92,6 +92,22 @@ cdef class DelayShaper(Element):
             packet_kill(self._p)
             self._p = NULL
 
+    def take_state(self, old, errh):
+        """Carry on old's delayed packet in a reload; it leaves when old had it
+        due. Swapped, so ``old.take_state(self)`` gives it back."""
+        cdef DelayShaper o
+        cdef Packet *p
+        if not isinstance(old, DelayShaper):
+            return None
+        o = old
+        p = self._p
+        self._p = o._p
+        o._p = p
+        if self._p == NULL:
+            return None
+        self._notifier.wake()       # pullers pull: that sets the timer for it
+        return {"packets": 1}
+
     def port_notifier(self, isoutput, port, kind):
         return self._notifier if isoutput and kind == "empty" else None
 

@@ -81,6 +81,19 @@ cdef class DelayUnqueue(Element):
             packet_kill(self._p)
             self._p = NULL
 
+    def take_state(self, old, errh):
+        """Carry on old's delayed packet in a reload; it leaves when old had it
+        due. Swapped, so ``old.take_state(self)`` gives it back."""
+        cdef DelayUnqueue o
+        if not isinstance(old, DelayUnqueue):
+            return None
+        o = old
+        self._p, o._p = o._p, self._p
+        if self._p == NULL:
+            return None
+        self.task.reschedule()      # the task sets the timer for it
+        return {"packets": 1}
+
     cdef void run_timer(self, object timer) noexcept:
         self.task.reschedule()
 

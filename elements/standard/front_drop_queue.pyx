@@ -5,7 +5,6 @@ from libc.stdlib cimport free, malloc
 from clickpy.runtime.packet cimport Packet, packet_kill
 
 from clickpy.elements.standard.notifier_queue cimport NotifierQueue
-from clickpy.elements.standard.simple_queue cimport SimpleQueue
 
 
 cdef class FrontDropQueue(NotifierQueue):
@@ -22,7 +21,8 @@ cdef class FrontDropQueue(NotifierQueue):
     and the new one is queued. Pullers that listen sleep while it is empty,
     as with NotifierQueue.
 
-    Lowering the capacity (a 'capacity' write) keeps the newest packets.
+    Lowering the capacity (a 'capacity' write), or a reload into a smaller
+    FrontDropQueue, keeps the newest packets.
 
     =h length, highwater_length read-only
     =h drops read-only: packets dropped from the front so far
@@ -84,28 +84,6 @@ cdef class FrontDropQueue(NotifierQueue):
         self.capacity = capacity
         return 0
 
-    def take_state(self, old, errh):
-        """Take over the newest packets of old (a SimpleQueue or subclass) that fit."""
-        cdef SimpleQueue q
-        cdef unsigned n, skip
-        if not isinstance(old, SimpleQueue):
-            return
-        q = old
-        if self._head != self._tail:
-            errh.error("already have packets enqueued, can't take state")
-            return
-        n = q.size()
-        skip = n - self.capacity if n > self.capacity else 0
-        if skip:
-            errh.warning(f"some packets lost (old length {n}, new capacity {self.capacity})")
-        while q._head != q._tail:
-            if skip > 0:
-                packet_kill(q._q[q._head])
-                skip -= 1
-            else:
-                self._q[self._tail] = q._q[q._head]
-                self._tail = (self._tail + 1) % self._slots
-            q._head = (q._head + 1) % q._slots
-        self.highwater_length = self.size()
-        if self._head != self._tail:
-            self._empty_note.wake()
+    cdef bint _keeps_newest(self) noexcept:
+        # As when its capacity shrinks: the newest packets stay.
+        return True

@@ -67,6 +67,30 @@ cdef inline void gr_set_rate(GapRate *g, uint32_t r, int64_t now_ns) noexcept no
             g.sec_count = <int32_t> ((usec << GR_UGAP_SHIFT) // g.ugap)
 
 
+cdef inline void gr_take_place(GapRate *g, const GapRate *src, int64_t now_ns) noexcept nogil:
+    """Give g src's place in the ideal process (a hot reload's rule): at the same
+    rate, src's second and count as they are; at another rate, src's second
+    with the count the new rate's process has reached by now (as a rate change
+    does), so neither a lag nor a burst is granted."""
+    cdef int64_t sec
+    cdef uint32_t usec
+    g.tv_sec = src.tv_sec
+    if g.rate == src.rate:
+        g.sec_count = src.sec_count
+    elif g.tv_sec >= 0 and g.rate != 0:
+        gr_split(now_ns, &sec, &usec)
+        g.sec_count = <int32_t> ((usec << GR_UGAP_SHIFT) // g.ugap)
+    else:
+        g.sec_count = 0
+
+
+cdef inline void gr_swap_place(GapRate *a, GapRate *b, int64_t now_ns) noexcept nogil:
+    """Exchange two rates' places by gr_take_place's rule (take_state's move)."""
+    cdef GapRate x = a[0]
+    gr_take_place(a, b, now_ns)
+    gr_take_place(b, &x, now_ns)
+
+
 cdef inline bint gr_need_update(GapRate *g, int64_t now_ns) noexcept nogil:
     """True if the user is behind the ideal process at now_ns (so should make an event)."""
     cdef int64_t sec

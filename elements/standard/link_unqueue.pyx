@@ -132,6 +132,28 @@ cdef class LinkUnqueue(Element):
             self._timer.unschedule()
             self.task.reschedule()
 
+    def take_state(self, old, errh):
+        """Carry on the packets on old's link in a reload: they arrive when old
+        had them arrive, and new packets queue behind them at this element's
+        latency and bandwidth. Swapped, so ``old.take_state(self)`` gives them back."""
+        cdef LinkUnqueue o
+        cdef Packet *p
+        if not isinstance(old, LinkUnqueue):
+            return None
+        o = old
+        p = self._qhead
+        self._qhead = o._qhead
+        o._qhead = p
+        p = self._qtail
+        self._qtail = o._qtail
+        o._qtail = p
+        self.size, o.size = o.size, self.size
+        self._back_to_back, o._back_to_back = o._back_to_back, self._back_to_back
+        if self._qhead == NULL:
+            return None
+        self.task.reschedule()
+        return {"packets": self.size}
+
     cdef inline void _delay_by_bandwidth(self, Packet *p, int64_t start) noexcept:
         cdef uint32_t length = p.length + pkt_anno_u32(p, EXTRA_LENGTH_ANNO_OFFSET)
         # Click's arithmetic: microseconds, 32 bits.

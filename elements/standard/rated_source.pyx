@@ -8,7 +8,7 @@ from clickpy.runtime.scheduler cimport Scheduler, Task, Timer
 
 from clickpy.elements.standard.token_bucket cimport (
     TokenBucket, tb_assign, tb_assign_adjust, tb_init, tb_jiffies, tb_rate, tb_refill,
-    tb_remove_if, tb_set, tb_time_until_contains,
+    tb_remove_if, tb_set, tb_swap_content, tb_time_until_contains,
 )
 
 from clickpy.runtime.args import Arg, ArgError, Bool, Data, Int, Unsigned
@@ -197,6 +197,18 @@ cdef class RatedSource(Element):
         self._prime()
         self._timer = Timer(self)
         self._timer.initialize(self._sched)
+
+    def take_state(self, old, errh):
+        """Carry on old's bucket (token_bucket.pxd, tb_take_content: no burst is
+        granted) and packet count (so LIMIT counts on) in a reload; swapped, so
+        a rollback restores them."""
+        cdef RatedSource o
+        if not isinstance(old, RatedSource):
+            return None
+        o = old
+        tb_swap_content(&self._tb, &o._tb)
+        self.count, o.count = o.count, self.count
+        return {"counts": 1}
 
     def rate(self):
         return tb_rate(&self._tb)

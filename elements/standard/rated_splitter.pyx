@@ -6,7 +6,7 @@ from clickpy.runtime.element cimport Element
 from clickpy.runtime.packet cimport Packet
 
 from clickpy.elements.standard.token_bucket cimport (
-    tb_assign, tb_init, tb_jiffies, tb_rate, tb_refill, tb_remove_if,
+    tb_assign, tb_init, tb_jiffies, tb_rate, tb_refill, tb_remove_if, tb_swap_content,
 )
 
 from clickpy.runtime.handlers import ReadWrite, write_config, write_keyword
@@ -65,6 +65,16 @@ cdef class RatedSplitter(Element):
 
     def initialize(self, errh):
         self._sched = self.router.scheduler
+
+    def take_state(self, old, errh):
+        """Carry on old's bucket in a reload (token_bucket.pxd, tb_take_content: no
+        burst is granted); swapped, so a rollback restores it."""
+        cdef RatedSplitter o
+        if type(old) is not type(self):     # (the Bandwidth class counts bytes, not packets)
+            return None
+        o = old
+        tb_swap_content(&self._tb, &o._tb)
+        return {"counts": 1}
 
     def rate_text(self):
         cdef uint32_t r = tb_rate(&self._tb)

@@ -8,7 +8,7 @@ from clickpy.runtime.scheduler cimport Task, Timer
 
 from clickpy.elements.standard.token_bucket cimport (
     tb_assign, tb_contains, tb_init, tb_jiffies, tb_rate, tb_refill, tb_remove,
-    tb_time_until_contains,
+    tb_swap_content, tb_time_until_contains,
 )
 
 from clickpy.runtime.args import ArgError, Bool
@@ -90,6 +90,20 @@ cdef class RatedUnqueue(Element):
         self._signal = self.router.upstream_empty_signal(self, 0, self.task)
         self._timer = Timer(self)
         self._timer.initialize(self._sched)
+
+    def take_state(self, old, errh):
+        """Carry on old's bucket (token_bucket.pxd, tb_take_content: no burst is
+        granted) and run counts in a reload; swapped, so a rollback restores them."""
+        cdef RatedUnqueue o
+        if type(old) is not type(self):     # (the Bandwidth class counts bytes, not packets)
+            return None
+        o = old
+        tb_swap_content(&self._tb, &o._tb)
+        self.runs, o.runs = o.runs, self.runs
+        self.pushes, o.pushes = o.pushes, self.pushes
+        self.failed_pulls, o.failed_pulls = o.failed_pulls, self.failed_pulls
+        self.empty_runs, o.empty_runs = o.empty_runs, self.empty_runs
+        return {"counts": 1}
 
     def wake(self):
         if self.task is not None and self.active:

@@ -4,7 +4,7 @@ from clickpy.runtime.element cimport Element
 from clickpy.runtime.packet cimport Packet
 
 from clickpy.elements.standard.gap_rate cimport (
-    gr_init, gr_max_rate, gr_need_update, gr_reset, gr_set_rate, gr_update,
+    gr_init, gr_max_rate, gr_need_update, gr_reset, gr_set_rate, gr_swap_place, gr_update,
 )
 
 from clickpy.runtime.args import Arg, Unsigned, parse_arguments
@@ -76,6 +76,16 @@ cdef class Shaper(Element):
 
     def initialize(self, errh):
         self._sched = self.router.scheduler
+
+    def take_state(self, old, errh):
+        """Carry on old's place in its rate's second in a reload (gap_rate.pxd,
+        gr_take_place: no burst is granted); swapped, so a rollback restores it."""
+        cdef Shaper o
+        if type(old) is not type(self):     # (the Bandwidth class counts bytes, not packets)
+            return None
+        o = old
+        gr_swap_place(&self._rate, &o._rate, self._sched.now())
+        return {"counts": 1}
 
     def reset_rate(self):
         gr_reset(&self._rate)

@@ -24,3 +24,5 @@ cdef class SimpleQueue(Element):
         return (self._tail + self._slots - self._head) % self._slots
     cdef bint enqueue(self, Packet *p) noexcept
     cdef Packet *dequeue(self) noexcept
+    # which packets a smaller queue keeps when it takes another's: the newest, or the oldest
+    cdef bint _keeps_newest(self) noexcept

@@ -134,27 +134,58 @@ cdef class SimpleQueue(Element):
             self._full_note.wake()
 
     def take_state(self, old, errh):
-        """Take over the packets of old (a SimpleQueue or subclass) when a configuration is replaced."""
+        """Take over the packets of old (a SimpleQueue or subclass) in a reload.
+
+        The packets that fit in this queue's capacity come over in order (the
+        oldest ones; FrontDropQueue keeps the newest); the rest are destroyed,
+        reported and counted in 'drops'. old is left empty, so that
+        ``old.take_state(self)`` gives them back.
+        """
         cdef SimpleQueue q
-        cdef unsigned n, kept = 0
+        cdef unsigned n, kept, first, i = 0
+        cdef Packet *p
         if not isinstance(old, SimpleQueue):
-            return
+            return None
         q = old
-        n = q.size()
         if self._head != self._tail:
             errh.error("already have packets enqueued, can't take state")
-            return
-        # The oldest packets that fit come over; the rest are dropped.
-        while q._head != q._tail and kept < self.capacity:
-            self.enqueue(q._q[q._head])
-            q._head = (q._head + 1) % q._slots
-            kept += 1
-        if q._head != q._tail:
+            return None
+        n = q.size()
+        kept = n if n < self.capacity else self.capacity
+        first = n - kept if self._keeps_newest() else 0
+        if kept < n:
             errh.warning(f"some packets lost (old length {n}, new capacity {self.capacity})")
+        self._head = self._tail = 0
         while q._head != q._tail:
-            packet_kill(q._q[q._head])
+            p = q._q[q._head]
             q._head = (q._head + 1) % q._slots
-        self.highwater_length = self.size()
+            if first <= i < first + kept:
+                self._q[self._tail] = p
+                self._tail += 1
+            else:
+                packet_kill(p)
+            i += 1
+        q._head = q._tail = 0
+        self.drops += n - kept
+        self.highwater_length = kept
+        # The giver is empty: its pullers may sleep, its pushers may push.
+        if q._empty_note is not None:
+            q._empty_note.sleep()
+        if q._full_note is not None:
+            q._full_note.wake()
+        if kept and self._empty_note is not None:
+            self._empty_note.wake()
+        if self._full_note is not None and kept == self.capacity:
+            self._full_note.sleep()
+        carried = {}
+        if kept:
+            carried["packets"] = kept
+        if kept < n:
+            carried["dropped"] = n - kept
+        return carried or None
+
+    cdef bint _keeps_newest(self) noexcept:
+        return False
 
     def port_notifier(self, isoutput, port, kind):
         if isoutput and kind == "empty":

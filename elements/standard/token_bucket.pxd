@@ -91,6 +91,24 @@ cdef inline void tb_assign_adjust(TokenBucket *tb, uint32_t rate, uint32_t capac
         tb.tokens = tb_max() if t > tb_max() else <uint32_t> t
 
 
+cdef inline void tb_take_content(TokenBucket *tb, const TokenBucket *src) noexcept nogil:
+    """Give tb the content and refill time of src (a hot reload's rule): the same
+    number of tokens, rescaled to tb's token size and so at most tb's capacity.
+    A reload that changes the rate then refills from there at the new rate:
+    it grants no burst beyond what src held."""
+    cdef uint64_t t = (<uint64_t> src.tokens * tb.token_scale) // src.token_scale
+    tb.tokens = tb_max() if t > tb_max() else <uint32_t> t
+    tb.time_point = src.time_point
+
+
+cdef inline void tb_swap_content(TokenBucket *a, TokenBucket *b) noexcept nogil:
+    """Exchange two buckets' contents and refill times by tb_take_content's rule
+    (take_state's move, which a rollback undoes)."""
+    cdef TokenBucket x = a[0]
+    tb_take_content(a, b)
+    tb_take_content(b, &x)
+
+
 cdef inline uint32_t tb_rate(TokenBucket *tb) noexcept nogil:
     """The rate in tokens per second, as Click reports it (rounded from the tick rate)."""
     cdef uint64_t l = <uint64_t> tb.tokens_per_tick * TB_FREQUENCY + tb.tokens_per_tick // 2

@@ -162,6 +162,7 @@ class ControlSocket(Element):
         self.port = 0
         self.port_search = False
         self.filename = None
+        self.address = None         # ADDRESS as configured
         self.read_only = False
         self.localhost = False
         self.verbose = False
@@ -186,6 +187,7 @@ class ControlSocket(Element):
         else:
             return errh.error(f"unknown socket type '{values['type']}' (expected TCP or UNIX)")
         self.kind = kind
+        self.address = target
         for attr in ("read_only", "proxy", "verbose", "localhost", "retries", "retry_warnings"):
             setattr(self, attr, values[attr])
         return True
@@ -195,7 +197,7 @@ class ControlSocket(Element):
         previous = getattr(self.router, "hotswap_from", None)
         if previous is not None:
             old = previous.element(self.name)
-            if isinstance(old, ControlSocket) and old.listener is not None:
+            if isinstance(old, ControlSocket) and old.listener is not None and self._same_address(old):
                 return  # take_state adopts the old socket
         try:
             self.listener = self._listen()
@@ -240,20 +242,45 @@ class ControlSocket(Element):
         s.setblocking(False)
         return s
 
+    def _same_address(self, other) -> bool:
+        """True if other was configured to listen where this one is."""
+        return (self.kind, self.address, self.localhost) == (other.kind, other.address, other.localhost)
+
     def take_state(self, old, errh):
-        if isinstance(old, ControlSocket) and old.listener is not None and self.listener is None:
-            sched = self.router.scheduler
+        """Carry on old's listening socket (if this one is configured to listen at
+        the same address, so initialize left it to old) and its connections (always:
+        a client that asked for the reload gets its answer) in a hot reload.
+
+        Descriptors move to this element's callbacks on the same scheduler;
+        old is left without them, so its cleanup closes nothing this one took
+        and ``old.take_state(self)`` gives them back.
+        """
+        if not isinstance(old, ControlSocket):
+            return None
+        sched = self.router.scheduler
+        if old.listener is not None and self.listener is None and self._same_address(old):
             self.listener, old.listener = old.listener, None
             self.port, self.filename = old.port, old.filename
             sched.add_fd(self.listener.fileno(), selectors.EVENT_READ, self._accept)
-            self.connections, old.connections = old.connections, {}
-            for conn in self.connections.values():
+        if old.connections:
+            taken, old.connections = old.connections, {}
+            for conn in taken.values():
+                # Watched afresh with this element's callback (old's may watch
+                # nothing, which _watch would leave in place).
+                sched.remove_fd(conn.fd)
                 conn.events = 0
+                self.connections[conn.fd] = conn
                 self._watch(conn)
+                if conn.partial_since is not None or conn.linger_until is not None:
+                    self._reaper.schedule_after(0)
             self._turn.reschedule()
+        return None
 
     def cleanup(self, stage):
         sched = self.router.scheduler if self.router is not None else None
+        for t in (getattr(self, "_turn", None), getattr(self, "_resume", None), getattr(self, "_reaper", None)):
+            if t is not None:
+                t.unschedule()
         for conn in list(self.connections.values()):
             self._close(conn)
         if self.listener is not None:
