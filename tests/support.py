@@ -49,10 +49,9 @@ def staged_router(config: str, live):
     from clickpy import pipeline
     from clickpy.runtime.router import Router
 
-    graph, ports, diagnostics = Router.check_source(pipeline.Source(config, "staged.click"))
-    router = Router(graph, ports, diagnostics=diagnostics)
-    router.scheduler.close()
-    router.scheduler = live.scheduler
+    hook = live.scheduler.stop_hook
+    router = Router(pipeline.plan(pipeline.Source(config, "staged.click")), scheduler=live.scheduler)
+    live.scheduler.stop_hook = hook  # the live router still decides when its driver stops
     router.hotswap_from = live
     for _ in router.build_steps():
         pass

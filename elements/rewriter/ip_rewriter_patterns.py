@@ -58,6 +58,7 @@ class IPRewriterPatterns(Element):
     """
     port_count = "0/0"
     processing = "a"
+    defines_names = True  # a hot reload re-resolves the rewriters that use its patterns
     arguments = (Arg("NAME", _named_patterns, rest=True, doc="'NAME SADDR SPORT DADDR DPORT', any number"),)
     configure_phase = 20        # Click's CONFIGURE_PHASE_INFO: before the rewriters
 

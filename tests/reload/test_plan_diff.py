@@ -85,3 +85,10 @@ def test_unnamed_elements_keep_their_objects_when_numbers_shift():
     d = _diff(old, "Idle -> p :: Paint(1) -> Counter -> Discard;")
     assert d.names("add") == ["p"]
     assert d.previous[d.new.graph.index("Counter@3")] == d.old.graph.index("Counter@2")
+
+
+def test_rewriters_using_a_changed_named_pattern_are_replaced():
+    old = ("IPRewriterPatterns(out 1.0.0.1 1024-65535 - -); Idle -> rw :: IPRewriter(pattern out 0 0) -> Discard;"
+           " Idle -> other :: IPRewriter(pass 0) -> Discard;")
+    d = _diff(old, old.replace("1.0.0.1", "1.0.0.2"))
+    assert "rw" in d.names("replace") and "other" not in d.names("replace")
