@@ -98,7 +98,7 @@ def _running_plan(target: str):
 def dry_run(running, plan) -> str:
     """The element diff, then the policy diff of each changed filter, as text."""
     from clickpy.reload.diff import RECONFIGURE, REPLACE, diff
-    from clickpy.reload.policy import format_change, policy_diff
+    from clickpy.reload.policy import PolicyError, format_change, policy_diff
     from clickpy.runtime import registry
 
     d = diff(running, plan, registry.lookup)
@@ -109,7 +109,12 @@ def dry_run(running, plan) -> str:
         old, new = running.elements[d.previous[i]], plan.elements[i]
         if old.class_name != new.class_name:
             continue
-        changes = policy_diff(new.class_name, old.config, new.config)
+        try:
+            changes = policy_diff(new.class_name, old.config, new.config, noutputs=plan.ports[i].noutputs,
+                                  context=_naming_context(running, plan, old.name, new.name))
+        except PolicyError as e:
+            out.append(f"\npolicy of {new.name} :: {new.class_name}: not computed ({e})")
+            continue
         if changes is None:
             continue
         out.append(f"\npolicy of {new.name} :: {new.class_name}:")
@@ -117,9 +122,39 @@ def dry_run(running, plan) -> str:
             out.append(f"  {format_change(change)}")
             if change.example:
                 out.append(f"    for example {change.example.hex()}")
+        if changes.more:
+            out.append(f"  ... and {changes.more} more region{'s' if changes.more != 1 else ''}")
         if not changes:
             out.append("  no traffic changes fate")
     c = d.counts()
     out.append(f"\nkeep {c['keep']}, rewire {c['rewire']}, reconfigure {c['reconfigure']}, "
                f"replace {c['replace']}, add {c['add']}, remove {c['remove']}")
     return "\n".join(out) + "\n"
+
+
+def _naming_context(running, plan, old_name, new_name):
+    """(old, new) contexts for policy_diff: elements named as the filter, in
+    configure-only routers of each Plan's name-defining elements (AddressInfo,
+    PortInfo, IPRewriterPatterns)."""
+    return _namer(running, old_name), _namer(plan, new_name)
+
+
+def _namer(plan, name):
+    from clickpy.errors import Diagnostics
+    from clickpy.graph.flatgraph import FlatGraph
+    from clickpy.plan import ElementPorts, Plan
+    from clickpy.runtime import registry
+    from clickpy.runtime.element import Element
+    from clickpy.runtime.router import Router
+
+    definers = [fe for fe in plan.elements if getattr(registry.lookup(fe.class_name), "defines_names", False)]
+    graph = FlatGraph(elements=definers)
+    router = Router(Plan(graph, [ElementPorts([], []) for _ in definers], Diagnostics()))
+    try:
+        for _ in router.build_steps(initialize=False):
+            pass
+    except ConfigError:
+        return None
+    context = Element()
+    context.name, context.router = name, router
+    return context

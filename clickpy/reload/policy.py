@@ -343,8 +343,17 @@ def _ip_decision(class_name, config, noutputs, context):
     if prog.insns:
         decision.rule_starts = starts
         decision.rule_ends = sorted(starts)[1:] + [len(prog.insns)]
-        decision.rule_keys = [(r.text, *leaf_of(-(_RULE_MARK + k))) for k, r in enumerate(rules)]
+        # a rule is what it compiles to, not its text: the same words may mean
+        # other addresses when an AddressInfo changes
+        decision.rule_keys = [(_compiled(language, rule), *leaf_of(-(_RULE_MARK + k)))
+                              for k, rule in enumerate(marked)]
     return decision
+
+
+def _compiled(language, rule) -> tuple:
+    """A rule's own program as plain values (its leaf marks aside), for comparing rules."""
+    return tuple((i.offset, i.mask, i.value, i.short_output, *("match" if j == -rule.slot else j for j in i.j))
+                 for i in language.exact_program([rule]).insns)
 
 
 def _classifier_decision(config):
@@ -1074,17 +1083,19 @@ def policy_diff(class_name: str, old_config: str, new_config: str, *, limit: int
 
     noutputs: the element's output count (IPFilter; None: as many as the
     rules name). context: the element names in the configurations are
-    resolved from (AddressInfo, PortInfo, named rewriter patterns).
+    resolved from (AddressInfo, PortInfo, named rewriter patterns), or a
+    pair of them (old configuration's, new configuration's).
     checked (IPFilter, IPClassifier): only packets CheckIPHeader lets through
     (IPv4, IHL 5 or more, 20 bytes or more), as usually reach a filter;
     False covers every packet, bogus headers and all. Raises
     PolicyError when a configuration does not compile or the diff is too
     large to compute exactly within budget.
     """
+    old_context, new_context = context if isinstance(context, tuple) else (context, context)
     if class_name not in FILTER_CLASSES:
-        return _rewriter_diff(class_name, old_config, new_config, limit, context)
-    old = decision(class_name, old_config, noutputs=noutputs, context=context)
-    new = decision(class_name, new_config, noutputs=noutputs, context=context)
+        return _rewriter_diff(class_name, old_config, new_config, limit, old_context, new_context)
+    old = decision(class_name, old_config, noutputs=noutputs, context=old_context)
+    new = decision(class_name, new_config, noutputs=noutputs, context=new_context)
     if old is None or new is None:
         return None
     groups = {}
@@ -1167,7 +1178,7 @@ def _spec_meaning(words, context):
     return ("mapper",) + tuple(words), DROPPED
 
 
-def _rewriter_diff(class_name, old_config, new_config, limit, context):
+def _rewriter_diff(class_name, old_config, new_config, limit, old_context, new_context):
     cls = _rewriter_class(class_name)
     if cls is None:
         return None
@@ -1176,7 +1187,7 @@ def _rewriter_diff(class_name, old_config, new_config, limit, context):
     for i in range(max(len(old), len(new))):
         ow = old[i] if i < len(old) else []
         nw = new[i] if i < len(new) else []
-        (om, op), (nm, np_) = _spec_meaning(ow, context), _spec_meaning(nw, context)
+        (om, op), (nm, np_) = _spec_meaning(ow, old_context), _spec_meaning(nw, new_context)
         if om != nm:
             changes.append(PolicyChange(f"input {i} (all traffic on it)", op, np_,
                                         " ".join(ow) or "(no such input)", " ".join(nw) or "(no such input)",

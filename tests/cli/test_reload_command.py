@@ -110,3 +110,21 @@ def test_the_router_s_own_parameters_hold_unless_the_reload_overrides_them(tmp_p
     finally:
         proc.terminate()
         proc.communicate(timeout=30)
+
+
+def test_a_dry_run_follows_a_changed_address_name_into_the_filters_that_use_it(tmp_path):
+    text = ("AddressInfo(lan 10.0.0.0/8);\n"
+            "src :: RatedSource(RATE 100, LIMIT -1) -> MarkIPHeader\n"
+            "  -> rules :: IPFilter(allow src net lan && dst port 80, deny all) -> Discard;\n")
+    sock = tmp_path / "ctl"
+    proc = start_router(text, sock, "-R")
+    try:
+        new = tmp_path / "new.click"
+        new.write_text(text.replace("lan 10.0.0.0/8", "lan 10.1.0.0/16"))
+        r = clickpy("reload", "--dry-run", str(sock), str(new))
+        assert r.returncode == 0, r.stderr
+        assert "replace     rules :: IPFilter  (names 'lan', which changes)" in r.stdout
+        assert "10.0.0.0/8 !10.1.0.0/16 -> any:80  was output 0 (allow), now dropped (deny)" in r.stdout
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
