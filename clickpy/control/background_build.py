@@ -125,21 +125,27 @@ class BackgroundBuild:
 
     def _build_turn(self, task) -> bool:
         start = time.perf_counter()
+        turn_over = False
         while time.perf_counter() - start < SLICE:
-            if self._step():
+            done, turn_over = self._step()
+            if done:
                 return True
-        if self.scheduler.scheduled_tasks > 0:
+            if turn_over:
+                break
+        if self.scheduler.scheduled_tasks > 0 and not turn_over:
             spent = time.perf_counter() - start
             self._resume.schedule_after(spent * (1 / BUILD_SHARE - 1))
         else:
             task.reschedule()
         return True
 
-    def _step(self) -> bool:
-        """One step of building; True when the build has ended."""
+    def _step(self) -> tuple[bool, bool]:
+        """One step of building: (has the build ended, does this turn end here).
+
+        A step that yields True ends the turn, so that the next step (a swap)
+        starts a turn of its own, right after the router's batches."""
         try:
-            next(self.steps)
-            return False
+            return False, bool(next(self.steps))
         except StopIteration:
             self.steps = None
             self._end(True, None)
@@ -149,7 +155,7 @@ class BackgroundBuild:
         except Exception as e:  # a bug in an element must not take the old router down
             self.steps = None
             self._end(False, f"internal error while building: {e!r}")
-        return True
+        return True, True
 
     # --- the end -------------------------------------------------------------------------
 
@@ -187,7 +193,7 @@ class BackgroundBuild:
             data, status, timed_out = _collect(self.pid, self._fd, self._started, bytes(self._data))
             self.pid, self._fd = None, -1
             self._checked(data, status, timed_out or self._timed_out)
-        while self.steps is not None and not self._step():
+        while self.steps is not None and not self._step()[0]:
             pass
 
 

@@ -64,9 +64,15 @@ class Reload:
         return self.commit()
 
     def build_and_swap(self):
-        """steps(), then the swap: for a task of the running router, whose
-        turns run between batches."""
+        """steps(), then the swap, for a task of the running router: it yields
+        True before the swap, which then starts a turn of its own, right after
+        a batch, so that the pause is the swap's alone."""
         yield from self.steps()
+        try:
+            yield True
+        except BaseException:
+            self._discard()
+            raise
         self.commit()
 
     def steps(self):
