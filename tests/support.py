@@ -116,3 +116,22 @@ def refused(result, element_class: str) -> bool:
     the element, and no traceback."""
     return (result.returncode == 1 and f" :: {element_class}':" in result.stderr
             and "Traceback" not in result.stderr)
+
+
+def sized_graph(n: int, rule: str, rate: int = 1000) -> str:
+    """A configuration of n elements (n >= 10) for measuring what a reload costs:
+    a flow ``src -> q -> u -> f :: IPFilter(RULE, allow all) -> out -> Discard``
+    at RATE packets/s, beside slow side chains (a source, a queue, an
+    Unqueue, a Discard: tasks, timers and notifier signals like a real
+    graph's) and idle ones, so that only the size differs between two calls
+    with the same rule. Reloading it with another rule replaces f alone."""
+    assert n >= 10
+    lines = [f"src :: RatedSource(RATE {rate}, LIMIT -1) -> q :: Queue(10000) -> u :: Unqueue "
+             f"-> f :: IPFilter({rule}, allow all) -> out :: Counter -> Discard;"]
+    rest = n - 6
+    lines += [f"s{i} :: RatedSource(RATE 10, LIMIT -1) -> sq{i} :: Queue(64) -> su{i} :: Unqueue -> Discard;"
+              for i in range(rest // 4)]
+    lines += [f"Idle -> n{i} :: Null -> Discard;" for i in range(rest % 4 // 3)]
+    lines += ["Idle -> Discard;" for _ in range(rest % 4 % 3 // 2)]
+    lines += ["Idle;" for _ in range(rest % 4 % 3 % 2)]
+    return "\n".join(lines) + "\n"
