@@ -9,7 +9,7 @@ from clickpy import pipeline
 from clickpy.cli.deploy import device_names
 from clickpy.lab import PLAN
 
-LAB_CONFIGS = ["stateless-firewall.click", "stateful-firewall.click", "nat-gateway.click",
+LAB_CONFIGS = ["stateless-firewall.click", "stateful-firewall.click", "nat-gateway.click", "nat-firewall.click",
                "ip-router.click", "tcp-load-balancer.click"]
 
 
