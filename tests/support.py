@@ -120,15 +120,18 @@ def refused(result, element_class: str) -> bool:
 
 def sized_graph(n: int, rule: str, rate: int = 1000) -> str:
     """A configuration of n elements (n >= 10) for measuring what a reload costs:
-    a flow ``src -> q -> u -> f :: IPFilter(RULE, allow all) -> out -> Discard``
-    at RATE packets/s, beside slow side chains (a source, a queue, an
-    Unqueue, a Discard: tasks, timers and notifier signals like a real
-    graph's) and idle ones, so that only the size differs between two calls
-    with the same rule. Reloading it with another rule replaces f alone."""
+    a flow of UDP packets (10.0.0.1:1234 -> 10.0.0.2:5678) at RATE a second,
+    ``src -> MarkIPHeader -> q -> u -> f :: IPFilter(RULE, allow all) -> out -> Discard``,
+    beside slow side chains (a source, a queue, an Unqueue, a Discard: tasks,
+    timers and notifier signals like a real graph's) and idle ones, so that
+    only the size differs between two calls with the same rule. Reloading it
+    with another rule replaces f alone."""
     assert n >= 10
-    lines = [f"src :: RatedSource(RATE {rate}, LIMIT -1) -> q :: Queue(10000) -> u :: Unqueue "
-             f"-> f :: IPFilter({rule}, allow all) -> out :: Counter -> Discard;"]
-    rest = n - 6
+    udp = "4500002e00000000401166bc0a0000010a00000204d2162e001a0000" + "00" * 18
+    lines = [f"src :: RatedSource(DATA \\<{udp}>, RATE {rate}, LIMIT -1) -> MarkIPHeader "
+             f"-> q :: Queue(10000) -> u :: Unqueue -> f :: IPFilter({rule}, allow all) "
+             f"-> out :: Counter -> Discard;"]
+    rest = n - 7
     lines += [f"s{i} :: RatedSource(RATE 10, LIMIT -1) -> sq{i} :: Queue(64) -> su{i} :: Unqueue -> Discard;"
               for i in range(rest // 4)]
     lines += [f"Idle -> n{i} :: Null -> Discard;" for i in range(rest % 4 // 3)]

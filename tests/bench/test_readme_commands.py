@@ -45,6 +45,8 @@ QUICK = {
     "python bench/pipe_throughput.py": (["-n", "100000", "-r", "1"], r"Mpps", ()),
     "python bench/control_socket_flood.py": (["--seconds", "0.5"], r"flood +[\d.]+ +[\d.]+x", ()),
     "python bench/nat_exhaustion.py": (["--flows", "60000", "70000", "--runs", "1"], r"free-ports rate", ()),
+    "python bench/reload.py": (["--reloads", "5"], r"memory, 1000 elements +5 .*\npause p50, 1,000", ()),
+    "sudo .venv/bin/python bench/reload.py --veth": (["--reloads", "3"], r"veth, NAT \+ firewall +3 ", ("root",)),
 }
 
 

@@ -84,6 +84,43 @@ for n, dst in enumerate(sys.argv[1:]):
 """
 
 
+# Sends 8-byte sequence numbers (in 64-byte datagrams) at RATE a
+# second until told to stop on stdin; prints how many it sent.
+UDP_SEQ_SENDER = r"""
+import select, socket, struct, sys, time
+dst, port, rate = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+print("sending", flush=True)
+start, seq, pad = time.monotonic(), 0, bytes(56)
+while not select.select([sys.stdin], [], [], 0.0005)[0]:
+    due = int((time.monotonic() - start) * rate)
+    while seq < due:
+        s.sendto(struct.pack("!Q", seq) + pad, (dst, port))
+        seq += 1
+print(seq, flush=True)
+"""
+
+# Records the sequence numbers that arrive until none has for 3 s.
+UDP_SEQ_RECEIVER = r"""
+import json, socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, 33, 32 << 20)   # SO_RCVBUFFORCE (root): past rmem_max
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.settimeout(60)
+print("listening", flush=True)
+seen, sources = set(), set()
+try:
+    while True:
+        data, addr = s.recvfrom(2048)
+        seen.add(struct.unpack("!Q", data[:8])[0])
+        sources.add(addr[0])
+        s.settimeout(3)
+except socket.timeout:
+    pass
+print(json.dumps({"seen": sorted(seen), "sources": sorted(sources)}), flush=True)
+"""
+
 class RunningLab:
     """A lab that is up: run programs in its namespaces, read middlebox handlers."""
 

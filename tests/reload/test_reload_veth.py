@@ -16,6 +16,7 @@ import sys
 import time
 
 import pytest
+from lab.conftest import UDP_SEQ_RECEIVER, UDP_SEQ_SENDER
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
@@ -28,43 +29,6 @@ TCP_PORT = 8000
 OLD_PORT, NEW_PORT = 23, 2323           # BLOCKED_PORT before and after the reload
 RATE = 5000                             # UDP packets a second
 TRANSFER = 32 << 20                     # bytes
-
-# Client: sends 8-byte sequence numbers (in 64-byte datagrams) at RATE a
-# second until told to stop on stdin; prints how many it sent.
-UDP_SENDER = r"""
-import select, socket, struct, sys, time
-dst, port, rate = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
-print("sending", flush=True)
-start, seq, pad = time.monotonic(), 0, bytes(56)
-while not select.select([sys.stdin], [], [], 0.0005)[0]:
-    due = int((time.monotonic() - start) * rate)
-    while seq < due:
-        s.sendto(struct.pack("!Q", seq) + pad, (dst, port))
-        seq += 1
-print(seq, flush=True)
-"""
-
-# Server: records the sequence numbers that arrive until none has for 3 s.
-UDP_RECEIVER = r"""
-import json, socket, struct, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.SOL_SOCKET, 33, 32 << 20)   # SO_RCVBUFFORCE (root): past rmem_max
-s.bind((sys.argv[1], int(sys.argv[2])))
-s.settimeout(60)
-print("listening", flush=True)
-seen, sources = set(), set()
-try:
-    while True:
-        data, addr = s.recvfrom(2048)
-        seen.add(struct.unpack("!Q", data[:8])[0])
-        sources.add(addr[0])
-        s.settimeout(3)
-except socket.timeout:
-    pass
-print(json.dumps({"seen": sorted(seen), "sources": sorted(sources)}), flush=True)
-"""
 
 # Server: sends TRANSFER bytes to the first client, the first third, then
 # (saying so) the second, then waits for a line on stdin before the last;
@@ -161,9 +125,9 @@ def test_a_udp_flow_loses_no_packet_across_a_firewall_rule_reload(lab_up):
     assert lab.ping(SERVER) == [f"reply from {SERVER}"], lab.log()    # ARP resolved on both sides
     assert lab.connect(SERVER, NEW_PORT, timeout=3) == "refused"       # not blocked yet: the RST returns
 
-    receiver = _start(lab, "server", UDP_RECEIVER, SERVER, UDP_PORT)
+    receiver = _start(lab, "server", UDP_SEQ_RECEIVER, SERVER, UDP_PORT)
     assert _line(receiver) == "listening"
-    sender = _start(lab, "client", UDP_SENDER, SERVER, UDP_PORT, RATE)
+    sender = _start(lab, "client", UDP_SEQ_SENDER, SERVER, UDP_PORT, RATE)
     assert _line(sender) == "sending"
     # What the reload will do: replace fw, and change the fate of TCP to two ports only.
     plan = _reload(lab, f"BLOCKED_PORT={NEW_PORT}", dry_run=True)
