@@ -12,11 +12,13 @@ replaced), and reports per reload:
 
 * pause: the swap, from the old graph's last batch to the new graph's first
   (the ReloadReport's pause_us);
-* stall: in memory, the whole Router.reload call in the timer callback that
-  makes it (building the new filter beside the running graph, then the
-  swap), during which no packet moves. ``clickpy run -R`` and
-  ``clickpy reload`` build in slices between batches instead, so there the
-  data path stops only for the pause;
+* slice: in memory, the longest single step of building the new graph
+  beside the running one (the diff, then each of Reload.steps()):
+  ``clickpy run -R`` and ``clickpy reload`` run these steps between
+  batches, so each stops the data path for that long, and the swap for the
+  pause;
+* stall: in memory, all of it at once, as Router.reload does in the timer
+  callback that makes it here: no packet moves meanwhile;
 * lost: packets sent that were neither received nor still queued (0 is the
   goal), and the reports' own count of packets the reloads destroyed.
 
@@ -68,6 +70,7 @@ INTERVAL = 0.02                                      # seconds between reloads i
 class Result:
     case: str
     pauses: list[float] = field(default_factory=list)   # microseconds
+    slices: list[float] = field(default_factory=list)   # microseconds
     stalls: list[float] = field(default_factory=list)   # microseconds
     offered_pps: float = 0.0
     sent: int = 0
@@ -77,11 +80,13 @@ class Result:
     def line(self) -> str:
         def dist(v):
             return f"{pct(v, 50):8.0f} {pct(v, 99):8.0f} {max(v):8.0f}" if v else f"{'-':>8} {'-':>8} {'-':>8}"
-        return (f"{self.case:<24} {len(self.pauses):>7} {dist(self.pauses)}   {dist(self.stalls)}"
+        return (f"{self.case:<24} {len(self.pauses):>7} {dist(self.pauses)}   {dist(self.slices)}"
+                f"   {dist(self.stalls)}"
                 f" {self.offered_pps / 1e6:8.3f} {self.sent:>10} {self.lost:>6} {self.reported_lost:>6}")
 
 
 HEADER = (f"{'case':<24} {'reloads':>7} {'pause us: p50':>13} {'p99':>8} {'max':>8}   "
+          f"{'slice us: p50':>13} {'p99':>8} {'max':>8}   "
           f"{'stall us: p50':>13} {'p99':>8} {'max':>8} {'Mpps':>8} {'sent':>10} {'lost':>6} {'report':>6}")
 
 
@@ -94,6 +99,7 @@ def pct(values, p: float) -> float:
 def in_memory(n: int, reloads: int, rate: int = 1_000_000) -> Result:
     """Reload a running n-element graph `reloads` times from a Timer, in real time."""
     from clickpy import pipeline
+    from clickpy.reload.swap import Reload
     from clickpy.runtime.router import Router
     from clickpy.runtime.scheduler import Timer
 
@@ -108,9 +114,18 @@ def in_memory(n: int, reloads: int, rate: int = 1_000_000) -> Result:
             done.append(time.perf_counter())
             router.please_stop_driver()
             return
+        # Router.reload(plan), a step at a time to time each.
         start = time.perf_counter_ns()
-        report = router.reload(plans[(k + 1) % 2])
+        reload = Reload(router, plans[(k + 1) % 2])       # the diff
+        last = time.perf_counter_ns()
+        longest = last - start
+        for _ in reload.steps():
+            now = time.perf_counter_ns()
+            longest, last = max(longest, now - last), now
+        longest = max(longest, time.perf_counter_ns() - last)
+        report = reload.commit()
         result.stalls.append((time.perf_counter_ns() - start) / 1000)
+        result.slices.append(longest / 1000)
         assert report.replaced == ["f"], report.format()
         result.pauses.append(report.pause_us)
         result.reported_lost += report.lost
