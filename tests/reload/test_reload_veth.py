@@ -8,6 +8,9 @@ lab (client - NAT with a firewall in front - server), reloaded with
   finished after it, arrives byte-identical (sha256 at both ends): the
   rewriter is the same object, so the connection's mapping carries on.
 * The report says so: fw replaced, rw kept (rewired to the new fw), 0 lost.
+* A broken configuration (syntax error, unknown class, bad argument, an
+  element that fails to initialize) changes nothing: the error names the
+  file and line, and the flow runs on without a loss.
 """
 import json
 import re
@@ -88,10 +91,14 @@ def _line(p, timeout=60) -> str:
     return line.strip()
 
 
+def _run_reload(lab, config, *definitions, dry_run=False) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "clickpy", "reload", *(["--dry-run"] if dry_run else []),
+                           str(lab.lab.control), str(config), *definitions],
+                          capture_output=True, text=True, timeout=120)
+
+
 def _reload(lab, *definitions, dry_run=False) -> str:
-    r = subprocess.run([sys.executable, "-m", "clickpy", "reload", *(["--dry-run"] if dry_run else []),
-                        str(lab.lab.control),
-                        str(lab_config()), *definitions], capture_output=True, text=True, timeout=120)
+    r = _run_reload(lab, lab_config(), *definitions, dry_run=dry_run)
     assert r.returncode == 0, r.stderr + r.stdout + lab.log()
     return r.stdout
 
@@ -120,15 +127,29 @@ def _mapping(table: str) -> list[str]:
     return [line for line in table.splitlines() if f"({CLIENT}, " in line]
 
 
-def test_a_udp_flow_loses_no_packet_across_a_firewall_rule_reload(lab_up):
-    lab = lab_up(CONFIG, "-R")
+def _start_flow(lab):
+    """A UDP flow with sequence numbers from client to server: (sender, receiver)."""
     assert lab.ping(SERVER) == [f"reply from {SERVER}"], lab.log()    # ARP resolved on both sides
-    assert lab.connect(SERVER, NEW_PORT, timeout=3) == "refused"       # not blocked yet: the RST returns
-
     receiver = _start(lab, "server", UDP_SEQ_RECEIVER, SERVER, UDP_PORT)
     assert _line(receiver) == "listening"
     sender = _start(lab, "client", UDP_SEQ_SENDER, SERVER, UDP_PORT, RATE)
     assert _line(sender) == "sending"
+    return sender, receiver
+
+
+def _end_flow(sender, receiver) -> tuple[int, list[int], list[str]]:
+    """Stop the flow: how many were sent, which never arrived, from whom they came."""
+    sender.stdin.write("stop\n")
+    sender.stdin.flush()
+    sent = int(_line(sender))
+    result = json.loads(_line(receiver, timeout=120))
+    return sent, sorted(set(range(sent)) - set(result["seen"])), result["sources"]
+
+
+def test_a_udp_flow_loses_no_packet_across_a_firewall_rule_reload(lab_up):
+    lab = lab_up(CONFIG, "-R")
+    assert lab.connect(SERVER, NEW_PORT, timeout=3) == "refused"       # not blocked yet: the RST returns
+    sender, receiver = _start_flow(lab)
     # What the reload will do: replace fw, and change the fate of TCP to two ports only.
     plan = _reload(lab, f"BLOCKED_PORT={NEW_PORT}", dry_run=True)
     assert re.search(r"^replace +fw :: IPFilter", plan, re.M), plan
@@ -142,14 +163,10 @@ def test_a_udp_flow_loses_no_packet_across_a_firewall_rule_reload(lab_up):
     report = _reload(lab, f"BLOCKED_PORT={NEW_PORT}")
     time.sleep(1.0)
     assert _mapping(lab.read("rw.udp_table")) == mapping                # the flow's mapping carried on
-    sender.stdin.write("stop\n")
-    sender.stdin.flush()
-    sent = int(_line(sender))
-    result = json.loads(_line(receiver, timeout=120))
+    sent, missing, sources = _end_flow(sender, receiver)
 
     _assert_only_fw_replaced(report)
-    assert result["sources"] == [NAT_OUTSIDE]
-    missing = sorted(set(range(sent)) - set(result["seen"]))
+    assert sources == [NAT_OUTSIDE]
     assert sent > RATE and missing == [], f"{len(missing)} of {sent} missing, first {missing[:10]}"
     # The new rule holds: the port now blocked times out, the old one is open.
     assert lab.connect(SERVER, NEW_PORT, timeout=2) == "timeout"
@@ -174,3 +191,37 @@ def test_a_tcp_transfer_through_the_nat_survives_a_reload_in_its_middle(lab_up):
 
     _assert_only_fw_replaced(report)
     assert int(size) == TRANSFER and received_hash == sent_hash
+
+
+def _broken(text: str) -> dict[str, tuple[str, str]]:
+    """name -> (a broken copy of the configuration's text, a word its error must say)."""
+    fw = "fw :: IPFilter(1 tcp dst port 25,"
+    assert fw in text
+    return {
+        "syntax error": (text.replace(fw, fw.replace("(", "((")), "unbalanced"),
+        "unknown class": (text.replace(fw, fw.replace("IPFilter", "IPFiltre")), "IPFiltre"),
+        "bad argument": (text.replace(fw, fw.replace("port 25", "port 99999")), "99999"),
+        "failing initialize": (text + "\nIdle -> ToDump(/nonexistent/dir/x.pcap);\n", "/nonexistent/dir"),
+    }
+
+
+def test_a_broken_reload_changes_nothing_and_the_flow_runs_on(lab_up, tmp_path):
+    lab = lab_up(CONFIG, "-R")
+    sender, receiver = _start_flow(lab)
+    time.sleep(0.5)
+    mapping = _mapping(lab.read("rw.udp_table"))
+    assert mapping
+    errors = {}
+    for name, (text, expected) in _broken(lab_config().read_text()).items():
+        path = tmp_path / "broken.click"
+        path.write_text(text)
+        r = _run_reload(lab, path)
+        assert r.returncode != 0 and expected in r.stderr and "Traceback" not in r.stderr, (name, r.stderr)
+        assert re.search(r"broken\.click:\d+:\d+: ", r.stderr), (name, r.stderr)     # file:line:col
+        errors[name] = r.stderr.strip()
+    time.sleep(0.5)
+    assert _mapping(lab.read("rw.udp_table")) == mapping
+    assert lab.read("reload_report") == ""                        # no reload happened
+    sent, missing, _ = _end_flow(sender, receiver)
+    print("\n".join(f"{k}: {v}" for k, v in errors.items()))
+    assert sent > RATE and missing == [], f"{len(missing)} of {sent} missing, first {missing[:10]}"
