@@ -101,25 +101,37 @@ while not select.select([sys.stdin], [], [], 0.0005)[0]:
 print(seq, flush=True)
 """
 
-# Records the sequence numbers that arrive until none has for 3 s.
+# Records the sequence numbers that arrive until none has for 3 s; with a
+# third argument 'times', also when each arrived (the kernel's receive
+# timestamp, seconds since the epoch), in arrival order.
 UDP_SEQ_RECEIVER = r"""
 import json, socket, struct, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setsockopt(socket.SOL_SOCKET, 33, 32 << 20)   # SO_RCVBUFFORCE (root): past rmem_max
+SO_TIMESTAMPNS = 35                               # Linux's; Python does not name it
+s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
 s.bind((sys.argv[1], int(sys.argv[2])))
 s.settimeout(60)
 print("listening", flush=True)
-seen, sources = set(), set()
+seen, sources, times = set(), set(), []
 try:
     while True:
-        data, addr = s.recvfrom(2048)
+        data, ancillary, _, addr = s.recvmsg(2048, 64)
         seen.add(struct.unpack("!Q", data[:8])[0])
         sources.add(addr[0])
+        for level, kind, value in ancillary:
+            if kind == SO_TIMESTAMPNS:
+                sec, nsec = struct.unpack("qq", value[:16])
+                times.append(round(sec + nsec / 1e9, 6))
         s.settimeout(3)
 except socket.timeout:
     pass
-print(json.dumps({"seen": sorted(seen), "sources": sorted(sources)}), flush=True)
+result = {"seen": sorted(seen), "sources": sorted(sources)}
+if sys.argv[3:] == ["times"]:
+    result["times"] = times
+print(json.dumps(result), flush=True)
 """
+
 
 class RunningLab:
     """A lab that is up: run programs in its namespaces, read middlebox handlers."""
