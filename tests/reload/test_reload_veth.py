@@ -20,10 +20,12 @@ import time
 
 import pytest
 from lab.conftest import UDP_SEQ_RECEIVER, UDP_SEQ_SENDER
+from support import REPO
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
 CONFIG = "nat-firewall.click"
+CONFIG_PATH = REPO / "configs" / CONFIG
 NAT_OUTSIDE = "10.0.2.1"
 SERVER = "10.0.2.2"
 CLIENT = "10.0.1.2"
@@ -98,15 +100,9 @@ def _run_reload(lab, config, *definitions, dry_run=False) -> subprocess.Complete
 
 
 def _reload(lab, *definitions, dry_run=False) -> str:
-    r = _run_reload(lab, lab_config(), *definitions, dry_run=dry_run)
+    r = _run_reload(lab, CONFIG_PATH, *definitions, dry_run=dry_run)
     assert r.returncode == 0, r.stderr + r.stdout + lab.log()
     return r.stdout
-
-
-def lab_config():
-    from support import REPO
-
-    return REPO / "configs" / CONFIG
 
 
 def _names(report: str, action: str) -> list[str]:
@@ -212,7 +208,7 @@ def test_a_broken_reload_changes_nothing_and_the_flow_runs_on(lab_up, tmp_path):
     mapping = _mapping(lab.read("rw.udp_table"))
     assert mapping
     errors = {}
-    for name, (text, expected) in _broken(lab_config().read_text()).items():
+    for name, (text, expected) in _broken(CONFIG_PATH.read_text()).items():
         path = tmp_path / "broken.click"
         path.write_text(text)
         r = _run_reload(lab, path)
