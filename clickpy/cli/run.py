@@ -195,9 +195,12 @@ class Driver:
             raise HandlerError("a new configuration is already being built")
         reload = None
 
-        def start(plan):
+        running = self.router.plan
+
+        def start(plan, diff):
             nonlocal reload
-            reload = Reload(self.router, plan)
+            # The child's diff holds unless another reload came in between.
+            reload = Reload(self.router, plan, diff if self.router.plan is running else None)
             return reload.build_and_swap()
 
         def done(ok, error):
@@ -206,7 +209,7 @@ class Driver:
                 self.last_reload = reload.report
                 _print_diagnostics(reload.plan.diagnostics, self.ns.no_warnings)
 
-        build = BackgroundBuild(self.router.scheduler, source, definitions, self.extra, start, done)
+        build = BackgroundBuild(self.router.scheduler, source, definitions, self.extra, start, done, running)
         # A build that could not even start has ended already (and called done).
         self.building = None if build.pending.done else build
         return build.pending

@@ -33,20 +33,23 @@ MEMORY_LIMIT = 1 << 30      # bytes the child may add to what it inherited
 CPU_LIMIT = 30              # seconds of CPU for the child
 DEADLINE = 60.0             # seconds of wall time for the child
 BUILD_SHARE = 0.25          # of the router's time, while it has packets to move
-SLICE = 0.002               # seconds of building per turn
+SLICE = 0.001               # seconds of building per turn (a longer step ends its turn late)
 
 
 class BackgroundBuild:
     """One configuration on its way into the running router.
 
-    ``start(plan)`` gives the build's steps (a generator that raises
+    ``start(plan, diff)`` gives the build's steps (a generator that raises
     ConfigError when the configuration cannot run, having undone its work);
+    ``diff`` is the PlanDiff of ``running`` (the running router's Plan, if
+    given) and plan, made by the child, or None;
     ``done(ok, error text)`` is called once at the end. ``pending`` settles at
     the same moment, for the ControlSocket client.
     """
 
-    def __init__(self, scheduler, source, definitions, extra_elements, start, done):
+    def __init__(self, scheduler, source, definitions, extra_elements, start, done, running=None):
         self.scheduler = scheduler
+        self.running = running
         self.start = start
         self.done = done
         self.pending = Pending(finish_now=self.finish_now)
@@ -57,13 +60,13 @@ class BackgroundBuild:
         self._fd = -1
         self._timed_out = False
         self._started = time.monotonic()
-        self._start_child(source, definitions, extra_elements)
+        self._start_child(source, definitions, extra_elements, running)
 
     # --- stage 1: the child ------------------------------------------------------
 
-    def _start_child(self, source, definitions, extra_elements) -> None:
+    def _start_child(self, source, definitions, extra_elements, running) -> None:
         try:
-            pid, read_fd = _spawn_check(source, definitions, extra_elements)
+            pid, read_fd = _spawn_check(source, definitions, extra_elements, running)
         except OSError as e:
             self._end(False, f"cannot check the configuration: fork failed ({e.strerror})")
             return
@@ -106,18 +109,18 @@ class BackgroundBuild:
     def _checked(self, data: bytes, status: int, timed_out: bool) -> None:
         self._deadline.unschedule()
         self._data = bytearray()
-        checked, error = _child_result(data, status, timed_out)
+        checked, error = _child_result(data, status, timed_out, self.running)
         if error is not None:
             self._end(False, error)
         else:
-            self._start_building(checked)
+            self._start_building(*checked)
 
     # --- stage 2: building in slices ---------------------------------------------------
 
-    def _start_building(self, plan) -> None:
+    def _start_building(self, plan, diff) -> None:
         from clickpy.runtime.scheduler import Task, Timer
 
-        self.steps = self.start(plan)
+        self.steps = self.start(plan, diff)
         self._turn = Task(callback=self._build_turn)
         self._turn.initialize(self.scheduler, True)
         self._resume = Timer(callback=lambda timer: self._turn.reschedule())
@@ -204,10 +207,11 @@ def check_bounded(source, definitions=None, extra_elements=()):
     would learn before building anything.
     """
     pid, read_fd = _spawn_check(source, definitions, extra_elements)
-    return _child_result(*_collect(pid, read_fd, time.monotonic()))
+    checked, error = _child_result(*_collect(pid, read_fd, time.monotonic()))
+    return (checked[0] if checked else None), error
 
 
-def _spawn_check(source, definitions, extra_elements) -> tuple[int, int]:
+def _spawn_check(source, definitions, extra_elements, running=None) -> tuple[int, int]:
     """Fork the bounded child that checks source; its pid and the pipe its report comes on."""
     read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
     try:
@@ -218,7 +222,7 @@ def _spawn_check(source, definitions, extra_elements) -> tuple[int, int]:
         raise
     if pid == 0:  # the child: never returns
         os.close(read_fd)
-        _check_in_child(write_fd, source, definitions, extra_elements)
+        _check_in_child(write_fd, source, definitions, extra_elements, running)
     os.close(write_fd)
     return pid, read_fd
 
@@ -244,13 +248,15 @@ def _collect(pid: int, read_fd: int, started: float, so_far: bytes = b"") -> tup
     return b"".join(chunks), status, timed_out
 
 
-def _child_result(data: bytes, status: int, timed_out: bool):
-    """What the child reported: (Plan, None) or (None, error text).
+def _child_result(data: bytes, status: int, timed_out: bool, running=None):
+    """What the child reported: ((Plan, PlanDiff against running or None), None)
+    or (None, error text).
 
     Its report is msgpack data, read without running any of its content."""
     import msgpack
 
     from clickpy.plan import Plan, unpack_diagnostics
+    from clickpy.reload.diff import PlanDiff
 
     if timed_out:
         return None, f"configuration not checked within {DEADLINE:g} seconds"
@@ -259,7 +265,9 @@ def _child_result(data: bytes, status: int, timed_out: bool):
         if kind == "error":
             items, stage = payload
             return None, _error_text(ConfigError(unpack_diagnostics(items), stage=stage))
-        return Plan.unpack(payload[0]), None
+        plan = Plan.unpack(payload[0])
+        diff = PlanDiff.unpack(running, plan, payload[1]) if running is not None and payload[1] else None
+        return (plan, diff), None
     except (ValueError, TypeError, msgpack.UnpackException):
         return None, _death_message(status)
 
@@ -288,8 +296,9 @@ def _death_message(status: int) -> str:
     return f"checking the configuration failed (exit status {os.WEXITSTATUS(status)})"
 
 
-def _check_in_child(write_fd: int, source, definitions, extra_elements) -> None:
-    """The child's whole life: check, dry-run configure, report, exit."""
+def _check_in_child(write_fd: int, source, definitions, extra_elements, running) -> None:
+    """The child's whole life: check, dry-run configure, diff against the
+    running Plan (its copy came with the fork), report, exit."""
     status = 0
     try:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
@@ -310,7 +319,12 @@ def _check_in_child(write_fd: int, source, definitions, extra_elements) -> None:
                     pass
             finally:
                 dry.cleanup()
-            result = ["ok", plan.pack()]
+            result = ["ok", plan.pack(), None]
+            if running is not None:
+                from clickpy.reload.diff import diff
+                from clickpy.runtime import registry
+
+                result[2] = diff(running, plan, registry.lookup).pack()
         except ConfigError as e:
             result = ["error", pack_diagnostics(e.diagnostics), e.stage]
         except (MemoryError, RecursionError) as e:

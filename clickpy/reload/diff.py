@@ -50,6 +50,31 @@ class PlanDiff:
     def counts(self) -> dict[str, int]:
         return {a: len(self.names(a)) for a in (KEEP, REWIRE, RECONFIGURE, REPLACE, ADD, REMOVE)}
 
+    def pack(self) -> list:
+        """The actions as plain lists (a checking child sends them to the router)."""
+        return [self.actions, [-1 if j is None else j for j in self.previous], self.reasons, self.removed,
+                sorted(self.rewired)]
+
+    @classmethod
+    def unpack(cls, old: Plan, new: Plan, data) -> "PlanDiff":
+        """A diff of old and new from pack()'s lists; ValueError if they do not fit the two Plans."""
+        try:
+            actions, previous, reasons, removed, rewired = data
+            d = cls(old, new, [str(a) for a in actions], [None if j < 0 else int(j) for j in previous],
+                    [str(r) for r in reasons], [int(j) for j in removed], {int(i) for i in rewired})
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"damaged diff: {e}") from None
+        n, m = len(new.elements), len(old.elements)
+        ok = len(d.actions) == len(d.previous) == len(d.reasons) == n \
+            and all(a in (KEEP, REWIRE, RECONFIGURE, REPLACE, ADD) for a in d.actions) \
+            and all((j is None) == (a == ADD) and (j is None or 0 <= j < m) for a, j in zip(d.actions, d.previous)) \
+            and all(0 <= j < m for j in d.removed) \
+            and all(0 <= i < n and d.actions[i] in CONTINUING for i in d.rewired) \
+            and sorted([j for j in d.previous if j is not None] + d.removed) == list(range(m))
+        if not ok:
+            raise ValueError("damaged diff: it does not fit the two plans")
+        return d
+
     def lines(self) -> list[str]:
         """One line per element that changes, in the new graph's order, then the removed ones."""
         out = []

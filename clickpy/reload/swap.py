@@ -26,7 +26,7 @@ import traceback
 
 from clickpy.errors import ConfigError
 from clickpy.plan import Plan
-from clickpy.reload.diff import CONTINUING, RECONFIGURE, REPLACE, diff
+from clickpy.reload.diff import CONTINUING, RECONFIGURE, REPLACE, PlanDiff, diff
 from clickpy.reload.report import ReloadReport
 from clickpy.runtime import registry
 from clickpy.runtime.error_handler import ElementErrors
@@ -38,10 +38,12 @@ from clickpy.runtime.scheduler import Scheduler, Timer
 class Reload:
     """One reload of a running router: staged beside it, then committed between batches."""
 
-    def __init__(self, router: Router, plan: Plan):
+    def __init__(self, router: Router, plan: Plan, plan_diff: PlanDiff | None = None):
+        """plan_diff: the diff of the running Plan and plan, when already made
+        (a checking child makes it, off the driver's thread)."""
         self.router = router
         self.plan = plan
-        self.diff = diff(router.plan, plan, registry.lookup)
+        self.diff = plan_diff if plan_diff is not None else diff(router.plan, plan, registry.lookup)
         self.report = ReloadReport.of(self.diff)
         self.staged: Router | None = None
         self.fresh = []        # the new objects (replaced and added elements)
@@ -99,6 +101,8 @@ class Reload:
                 staged.elements.append(e)
                 staged._by_name[fe.name] = e
                 positions[e] = i
+                if i % 128 == 127:
+                    yield
             staged.staged_index = positions
             staged.index_connections()
             for e in self.fresh:
@@ -131,6 +135,8 @@ class Reload:
             for i, e in enumerate(staged.elements):
                 staged._handlers[i] = handler_table(e) if d.actions[i] not in CONTINUING \
                     else live._handlers.get(d.previous[i], {})
+                if i % 128 == 127:
+                    yield
             for e in sorted(self.fresh, key=lambda e: (getattr(type(e), "configure_phase", 100), e.eindex)):
                 if not staged._initialize_one(e):
                     raise ConfigError(staged.diagnostics, stage="initialize")

@@ -92,3 +92,20 @@ def test_rewriters_using_a_changed_named_pattern_are_replaced():
            " Idle -> other :: IPRewriter(pass 0) -> Discard;")
     d = _diff(old, old.replace("1.0.0.1", "1.0.0.2"))
     assert "rw" in d.names("replace") and "other" not in d.names("replace")
+
+
+def test_a_diff_travels_as_plain_lists_and_damage_is_refused():
+    import pytest
+
+    from clickpy.reload.diff import PlanDiff
+
+    d = _diff(BASE, BASE.replace("-> c :: Counter ->", "-> c :: Counter -> p :: Paint(3) ->").replace("Queue(10)", "Queue(9)"))
+    back = PlanDiff.unpack(d.old, d.new, d.pack())
+    assert (back.actions, back.previous, back.reasons, back.removed, back.rewired) == \
+        (d.actions, d.previous, d.reasons, d.removed, d.rewired)
+    for damage in (lambda p: p[0].pop(), lambda p: p[1].__setitem__(0, 99), lambda p: p[1].__setitem__(1, 0),
+                   lambda p: p[0].__setitem__(0, "explode"), lambda p: p[4].append(1000), lambda p: p.pop()):
+        packed = d.pack()
+        damage(packed)
+        with pytest.raises(ValueError):
+            PlanDiff.unpack(d.old, d.new, packed)
