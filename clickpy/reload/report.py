@@ -6,6 +6,11 @@ from dataclasses import asdict, dataclass, field
 from clickpy.reload.diff import ADD, KEEP, RECONFIGURE, REMOVE, REPLACE, REWIRE, PlanDiff
 
 
+# How each kind of state a take_state returns reads in the report.
+_CARRIED = {"packets": "{} queued packets", "mappings": "{} NAT mappings", "entries": "{} table entries",
+            "flows": "{} flows", "counts": "the counts of {} elements"}
+
+
 @dataclass
 class ReloadReport:
     kept: list[str] = field(default_factory=list)
@@ -34,7 +39,8 @@ class ReloadReport:
         def names(xs):
             return f"{len(xs)}" + (f" ({', '.join(xs[:8])}{', ...' if len(xs) > 8 else ''})" if xs else "")
 
-        carried = ", ".join(f"{v} {k}" for k, v in sorted(self.carried.items())) or "nothing"
+        carried = ", ".join(_CARRIED.get(k, "{} " + k).format(v) for k, v in sorted(self.carried.items())
+                            if k != "dropped") or "nothing"
         return "\n".join([
             f"kept {len(self.kept)}, rewired {names(self.rewired)}, reconfigured {names(self.reconfigured)}",
             f"replaced {names(self.replaced)}, added {names(self.added)}, removed {names(self.removed)}",
