@@ -72,6 +72,7 @@ class _Connection:
         self.in_closed = False
         self.out_closed = False
         self.waiting = None          # a Pending write whose reply comes later
+        self.owner = None            # the ControlSocket serving it (a reload may hand it on)
         self.partial_since = None    # when an incomplete command started to wait
         self.stalled = False         # the input holds only part of a command
         self.refused = False         # told why it is disconnected; its input is dropped
@@ -269,6 +270,7 @@ class ControlSocket(Element):
                 # nothing, which _watch would leave in place).
                 sched.remove_fd(conn.fd)
                 conn.events = 0
+                conn.owner = self
                 self.connections[conn.fd] = conn
                 self._watch(conn)
                 if conn.partial_since is not None or conn.linger_until is not None:
@@ -303,6 +305,7 @@ class ControlSocket(Element):
             return
         sock.setblocking(False)
         conn = _Connection(sock)
+        conn.owner = self
         self.connections[conn.fd] = conn
         conn.out += f"Click::ControlSocket/{PROTOCOL_VERSION}\r\n".encode()
         self._flush(conn)
@@ -640,7 +643,9 @@ class ControlSocket(Element):
             return
         # The answer comes when the work ends; this client's later commands wait for it.
         conn.waiting = pending
-        pending.add_done_callback(lambda p: self._answer_later(conn, full, p))
+        # The connection's owner answers: a reload the write started may have
+        # handed the connection to a new ControlSocket by then.
+        pending.add_done_callback(lambda p: conn.owner._answer_later(conn, full, p))
 
     def _answer_later(self, conn: _Connection, full: str, pending) -> None:
         conn.waiting = None

@@ -128,3 +128,24 @@ def test_a_dry_run_follows_a_changed_address_name_into_the_filters_that_use_it(t
     finally:
         proc.terminate()
         proc.communicate(timeout=30)
+
+
+def test_a_reload_that_replaces_the_control_socket_it_came_through_answers_and_keeps_listening(tmp_path):
+    sock = tmp_path / "cs"
+    text = f'cs :: ControlSocket(UNIX, "{sock}");\n' + FIREWALL
+    proc = subprocess.Popen([sys.executable, "-m", "clickpy", "run", "-R", "-e", text],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 20
+        while not sock.exists() and time.time() < deadline:
+            time.sleep(0.05)
+        new = tmp_path / "new.click"
+        new.write_text(f'cs :: ControlSocket(UNIX, "{sock}", VERBOSE true);\n' + FIREWALL)
+        r = clickpy("reload", str(sock), str(new))
+        assert r.returncode == 0, r.stderr
+        assert "replaced 1 (cs)" in r.stdout
+        assert "VERBOSE true" in clickpy("read", str(sock), "cs.config").stdout
+        assert _count(sock, "c.count") > 0
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
