@@ -24,14 +24,14 @@ import gc
 import time
 import traceback
 
-from clickpy.errors import ConfigError
+from clickpy.errors import ConfigError, Diagnostics
 from clickpy.plan import Plan
 from clickpy.reload.diff import CONTINUING, RECONFIGURE, REPLACE, PlanDiff, diff
 from clickpy.reload.report import ReloadReport
 from clickpy.runtime import registry
 from clickpy.runtime.error_handler import ElementErrors
 from clickpy.runtime.handlers import HandlerError
-from clickpy.runtime.router import Router, handler_table, reconfigure_element
+from clickpy.runtime.router import Router, context_diagnostic, handler_table, reconfigure_element
 from clickpy.runtime.scheduler import Scheduler, Timer
 
 
@@ -246,19 +246,26 @@ class Reload:
                 before = _queued(e)
                 try:
                     reconfigure_element(e, self.plan.elements[i].config)
-                except HandlerError as err:
-                    raise ConfigError(f"While reconfiguring '{e.declaration()}':\n  {err}", e.landmark,
+                except Exception as err:  # HandlerError says why; anything else is an element's bug
+                    text = str(err) if isinstance(err, HandlerError) else f"internal error: {err!r}"
+                    raise ConfigError(f"While reconfiguring '{e.declaration()}':\n  {text}", e.landmark,
                                       stage="initialize") from None
                 undo.append(lambda e=e, c=old_config: reconfigure_element(e, c))
                 self.report.lost += max(0, before - _queued(e))  # a queue that shrank
 
             for new_e, old_e in self._replace:
                 errh = ElementErrors()
-                counts = new_e.take_state(old_e, errh)
+                # (undone even when it fails half way: giving back is symmetric)
                 undo.append(lambda n=new_e, o=old_e: o.take_state(n, ElementErrors()))
+                try:
+                    counts = new_e.take_state(old_e, errh)
+                except Exception as exc:  # a bug in an element: roll back, say where
+                    errh.error(f"internal error: {exc!r}")
                 if errh.nerrors:
-                    raise ConfigError(f"While taking state for '{new_e.declaration()}':\n  " + errh.text(),
-                                      new_e.landmark, stage="initialize")
+                    d = Diagnostics()
+                    d.items.append(context_diagnostic(new_e.landmark, f"While taking state for "
+                                                      f"'{new_e.declaration()}':", errh.items, "error"))
+                    raise ConfigError(d, stage="initialize")
                 self.report.carry(counts)
                 self.report.lost += int((counts or {}).get("dropped", 0))
 

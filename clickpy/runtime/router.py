@@ -29,7 +29,7 @@ from clickpy.runtime.scheduler import Scheduler
 VERSION = "2.1 (clickpy 0.1.0)"
 
 
-def _context_diagnostic(landmark: Landmark, context: str, items, severity: str) -> Diagnostic:
+def context_diagnostic(landmark: Landmark, context: str, items, severity: str) -> Diagnostic:
     # Click prints the context line with the landmark and each message on
     # its own indented line beneath it.
     lines = []
@@ -208,7 +208,7 @@ class Router:
     def _report(self, e, context: str, errh: ElementErrors) -> None:
         if errh.items:
             severity = "error" if errh.nerrors else "note"
-            self.diagnostics.items.append(_context_diagnostic(e.landmark, context, errh.items, severity))
+            self.diagnostics.items.append(context_diagnostic(e.landmark, context, errh.items, severity))
 
     def _configure_one(self, e) -> bool:
         errh = ElementErrors()

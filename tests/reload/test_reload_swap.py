@@ -176,3 +176,29 @@ def test_a_reload_between_batches_of_a_running_router():
     run_for(r, 0.1)
     assert reports and reports[0].replaced == ["f"]
     assert r.element("f").config == "allow src host 1.2.3.4"
+
+
+class ReloadTestBrokenState(Element):
+    """take_state with a bug in it: an exception half way."""
+
+    port_count = "1/1"
+    processing = "a"
+    arguments = (Arg("TAG", Word, "", positional=True),)
+
+    def take_state(self, old, errh):
+        raise KeyError("oops")
+
+
+def test_an_exception_in_take_state_rolls_back_and_names_the_element():
+    r = build_router("src :: RatedSource(RATE 1000, LIMIT -1) -> c :: Counter -> b :: ReloadTestBrokenState "
+                     "-> Discard;", simulated=True)
+    run_for(r, 0.1)
+    elements = list(r.elements)
+    with pytest.raises(ConfigError, match=r"While taking state for 'b :: ReloadTestBrokenState':\n  internal "
+                                          r"error: KeyError\('oops'\)"):
+        r.reload("src :: RatedSource(RATE 1000, LIMIT -1) -> c :: Counter -> b :: ReloadTestBrokenState(x) "
+                 "-> Discard;")
+    assert r.elements == elements
+    before = int(r.read("c.count"))
+    run_for(r, 0.1)
+    assert int(r.read("c.count")) >= before + 99
