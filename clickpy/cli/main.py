@@ -275,9 +275,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("value", nargs="*", help="the value (words are joined by spaces)")
     p.set_defaults(func=cmd_write)
 
+    from clickpy.cli import guest as guest_command
     from clickpy.cli import reload as reload_command
 
     reload_command.add_parser(sub, target_help)
+    guest_command.add_parsers(sub)
 
     p = sub.add_parser("handlers", help="list the handlers of a running router or one of its elements")
     p.add_argument("target", metavar="TARGET", help=target_help)

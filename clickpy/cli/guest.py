@@ -1,0 +1,74 @@
+"""clickpy build and clickpy inspect: guest images.
+
+    clickpy build CONFIG [NAME=value ...] -o NAME.guest [--memory 64M] [--export ELEMENT.HANDLER ...]
+    clickpy inspect NAME.guest
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+
+from clickpy import pipeline
+from clickpy.cli import source as config_source
+from clickpy.errors import ConfigError
+
+_SIZE = re.compile(r"(\d+)\s*([kKmMgG]?)i?[bB]?\Z")
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("build", help="check a configuration and write a guest image (-o NAME.guest)")
+    config_source.add_arguments(p)
+    p.add_argument("-o", "--output", required=True, help="the image file to write")
+    p.add_argument("--memory", default="64M", type=_size, help="the guest's memory cap (default 64M)")
+    p.add_argument("--export", action="append", metavar="ELEMENT.HANDLER",
+                   help="a handler the guest's controller may call (repeatable; default: all)")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("inspect", help="print a guest image: elements, ports, hash, metadata")
+    p.add_argument("image", metavar="NAME.guest")
+    p.set_defaults(func=cmd_inspect)
+
+
+def _size(text: str) -> int:
+    m = _SIZE.match(text.strip())
+    if not m or int(m.group(1)) == 0:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a size (for example 64M)")
+    return int(m.group(1)) << {"": 0, "k": 10, "m": 20, "g": 30}[m.group(2).lower()]
+
+
+def cmd_build(ns: argparse.Namespace) -> int:
+    from clickpy.cli.main import _Fail, _write
+    from clickpy.guest.image import build
+
+    try:
+        source, definitions = config_source.from_arguments(ns, stdin=False)
+    except config_source.SourceError as e:
+        raise _Fail(f"build: {e}") from None
+    try:
+        plan = pipeline.plan(source, definitions)
+    except ConfigError as e:
+        text = e.diagnostics.format()
+        sys.stderr.write(text if text.endswith("\n") else text + "\n")
+        return 1
+    image = build(plan, memory_cap=ns.memory, exports=ns.export or ["*"])
+    _write(ns.output, image.pack())
+    print(f"{ns.output}: {len(plan.elements)} elements, ports {', '.join(image.ports) or '(none)'}, "
+          f"hash {image.content_hash[:16]}")
+    return 0
+
+
+def cmd_inspect(ns: argparse.Namespace) -> int:
+    from clickpy.cli.main import _Fail
+    from clickpy.guest.image import GuestImage, GuestImageError
+
+    try:
+        with open(ns.image, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise _Fail(f"{ns.image}: {e.strerror}") from None
+    try:
+        sys.stdout.write(GuestImage.unpack(data).describe())
+    except GuestImageError as e:
+        raise _Fail(f"{ns.image}: {e}") from None
+    return 0

@@ -1,0 +1,68 @@
+"""Guest images: a checked Plan with its hash, modules, ports and metadata, in one file;
+damage of any kind is a GuestImageError, never a crash."""
+import msgpack
+import pytest
+from support import REPO
+
+from clickpy import pipeline
+from clickpy.guest.image import MAGIC, GuestImage, GuestImageError, build
+
+
+def _image(**kw):
+    plan = pipeline.plan(pipeline.Source((REPO / "configs" / "nat-firewall.click").read_text(), "nat-firewall.click"),
+                         {"BLOCKED_PORT": "2323"})
+    return build(plan, **kw)
+
+
+def test_an_image_round_trips_with_its_plan_modules_ports_and_metadata():
+    image = _image(memory_cap=32 << 20, exports=["rw.tcp_table"])
+    back = GuestImage.unpack(image.pack())
+    assert back.content_hash == image.content_hash == image.plan.content_hash
+    assert back.plan.graph.signature() == image.plan.graph.signature()
+    assert back.ports == ["to-client", "to-server"]
+    assert "clickpy.elements.rewriter.ip_rewriter" in back.modules and back.modules == sorted(back.modules)
+    assert (back.memory_cap, back.exports) == (32 << 20, ["rw.tcp_table"])
+    assert "tcp dst port 2323" in back.plan.graph.element("fw").config
+
+
+def test_inspect_lists_the_elements_with_their_ports_and_the_metadata():
+    text = _image().describe()
+    assert "memory cap 64 MiB" in text and "ports      to-client, to-server" in text
+    assert "  rw :: IPRewriter(pattern to_world 0 1, drop, UDP_TIMEOUT 300," in text
+    assert "  to_intern :: Queue(1024)   [1/1]" in text
+
+
+def test_a_file_that_is_not_an_image_or_of_another_format_is_refused_by_name():
+    with pytest.raises(GuestImageError, match="not a clickpy guest image"):
+        GuestImage.unpack(b"PK\x03\x04 a zip file")
+    header = msgpack.unpackb(_image().pack()[len(MAGIC):], raw=False)
+    header["format"] = 99
+    with pytest.raises(GuestImageError, match="format 99; this clickpy reads format 1"):
+        GuestImage.unpack(MAGIC + msgpack.packb(header, use_bin_type=True))
+
+
+def test_a_plan_that_does_not_match_its_hash_is_refused():
+    header = msgpack.unpackb(_image().pack()[len(MAGIC):], raw=False)
+    other = pipeline.plan(pipeline.Source("Idle -> Discard;", "other.click"))
+    header["plan"] = other.pack()
+    with pytest.raises(GuestImageError, match="does not match its hash"):
+        GuestImage.unpack(MAGIC + msgpack.packb(header, use_bin_type=True))
+
+
+def test_every_truncation_and_many_byte_flips_are_clear_errors():
+    import random
+
+    data = _image().pack()
+    rnd = random.Random(12)
+    damaged = [data[:n] for n in range(0, len(data), max(1, len(data) // 300))]
+    for _ in range(300):
+        b = bytearray(data)
+        b[rnd.randrange(len(MAGIC), len(b))] ^= 1 << rnd.randrange(8)
+        damaged.append(bytes(b))
+    for d in damaged:
+        try:
+            image = GuestImage.unpack(d)
+        except GuestImageError:
+            continue
+        # a flip that leaves a valid image (in a landmark, say) still matches its hash
+        assert image.content_hash == image.plan.content_hash
