@@ -31,7 +31,7 @@ from clickpy.reload.report import ReloadReport
 from clickpy.runtime import registry
 from clickpy.runtime.error_handler import ElementErrors
 from clickpy.runtime.handlers import HandlerError
-from clickpy.runtime.router import Router, context_diagnostic, handler_table, reconfigure_element
+from clickpy.runtime.router import Router, configure_order, context_diagnostic, handler_table, reconfigure_element
 from clickpy.runtime.scheduler import Scheduler, Timer
 
 
@@ -95,8 +95,7 @@ class Reload:
                     cls = registry.lookup(fe.class_name)
                     if cls is None:
                         raise ConfigError(f"unknown element class '{fe.class_name}'", fe.landmark)
-                    e = cls()
-                    e.name, e.router, e.eindex, e.landmark, e.config = fe.name, staged, i, fe.landmark, fe.config
+                    e = staged.new_element(cls, i)
                     self.fresh.append(e)
                 staged.elements.append(e)
                 staged._by_name[fe.name] = e
@@ -122,13 +121,13 @@ class Reload:
             yield
 
             ok = True
-            for e in sorted(self.fresh, key=lambda e: (getattr(type(e), "configure_phase", 100), e.eindex)):
+            order = configure_order(self.fresh)
+            for e in order:
                 ok = staged._configure_one(e) and ok
                 yield
-            for i, a in enumerate(d.actions):
-                if a == RECONFIGURE:
-                    ok = self._try_configuration(i) and ok
-                    yield
+            for i in self._reconfigure:
+                ok = self._try_configuration(i) and ok
+                yield
             if not ok:
                 raise ConfigError(staged.diagnostics, stage="initialize")
 
@@ -137,12 +136,12 @@ class Reload:
                     else live._handlers.get(d.previous[i], {})
                 if i % 128 == 127:
                     yield
-            for e in sorted(self.fresh, key=lambda e: (getattr(type(e), "configure_phase", 100), e.eindex)):
+            for e in order:
                 if not staged._initialize_one(e):
                     raise ConfigError(staged.diagnostics, stage="initialize")
                 yield
             staged._setup_generic_task_handlers(self.fresh)
-            self._plan_signals(positions, continuing)
+            self._plan_signals(continuing)
         except BaseException:
             self._discard()
             raise
@@ -151,11 +150,7 @@ class Reload:
         """Configure a scratch copy of element i with its new configuration: errors
         show now, while the running element is untouched."""
         staged = self.staged
-        live_e = staged.elements[i]
-        fe = self.plan.elements[i]
-        scratch = type(live_e)()
-        scratch.name, scratch.router, scratch.eindex, scratch.landmark, scratch.config = \
-            fe.name, staged, i, fe.landmark, fe.config
+        scratch = staged.new_element(type(staged.elements[i]), i)
         scratch.connect_ports(*staged.port_wiring(i))
         try:
             return staged._configure_one(scratch)
@@ -166,7 +161,7 @@ class Reload:
             except Exception:
                 traceback.print_exc()
 
-    def _plan_signals(self, positions, continuing) -> None:
+    def _plan_signals(self, continuing) -> None:
         """Which signals of continuing elements must be found again, and what they become."""
         live, staged = self.router, self.staged
         changed = set(self.retiring) | {e for e, _, _ in self._rewire}
@@ -181,19 +176,9 @@ class Reload:
 
     def _discard(self) -> None:
         """Give up before the swap: end and clean up everything staged."""
-        staged = self.staged
-        for rec in staged.signal_records:
-            for n in rec.wakers:
-                n.remove_listener(rec.task)
-        for e in reversed(self.fresh):
-            staged.scheduler.retire(e)
-            try:
-                e.cleanup("initialized")
-            except Exception:
-                traceback.print_exc()
-        staged.scheduler.clear_tasks()
-        staged.scheduler.close()
-        self.fresh = []
+        self._end_fresh()
+        self.staged.scheduler.clear_tasks()
+        self.staged.scheduler.close()
 
     # --- the swap -------------------------------------------------------------------
 
@@ -300,7 +285,8 @@ class Reload:
         return self.report
 
     def _end_fresh(self) -> None:
-        """Undo the adoption: the new objects' tasks end and they are cleaned up."""
+        """End the new objects' tasks, wherever they are now (staged or adopted),
+        and clean the objects up."""
         sched = self.router.scheduler
         for rec in self.staged.signal_records:
             for n in rec.wakers:

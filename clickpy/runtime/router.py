@@ -100,7 +100,7 @@ class Router:
         steps a few at a time between its batches.
         """
         yield from self._instantiate_steps()
-        order = sorted(self.elements, key=lambda e: (getattr(type(e), "configure_phase", 100), e.eindex))
+        order = configure_order(self.elements)
         ok = True
         for e in order:
             ok = self._configure_one(e) and ok
@@ -148,18 +148,20 @@ class Router:
         for _ in self._instantiate_steps():
             pass
 
+    def new_element(self, cls, i: int):
+        """An element of class cls standing for the plan's element i, in this router."""
+        fe = self.graph.elements[i]
+        e = cls()
+        e.name, e.router, e.eindex, e.landmark, e.config = fe.name, self, i, fe.landmark, fe.config
+        return e
+
     def _instantiate_steps(self):
         classes = {}
         for i, fe in enumerate(self.graph.elements):
             cls = classes.get(fe.class_name)
             if cls is None:
                 cls = classes[fe.class_name] = registry.lookup(fe.class_name) or self.missing_class
-            e = cls()
-            e.name = fe.name
-            e.router = self
-            e.eindex = i
-            e.landmark = fe.landmark
-            e.config = fe.config
+            e = self.new_element(cls, i)
             self.elements.append(e)
             self._by_name[fe.name] = e
             if i % 256 == 255:
@@ -561,6 +563,12 @@ class Router:
         if not matches:
             raise HandlerError(f"no element matching '{pattern}'" if is_glob else f"no element '{pattern}'")
         return matches, True
+
+
+def configure_order(elements) -> list:
+    """elements in the order they are configured and initialized: by their
+    class's configure_phase, then as the configuration lists them."""
+    return sorted(elements, key=lambda e: (getattr(type(e), "configure_phase", 100), e.eindex))
 
 
 def handler_table(e) -> dict[str, Handler]:
