@@ -197,11 +197,16 @@ class Space:
 
     def matches(self, packet):
         view = _View(self.layout, bytes(packet))
-        for r, lo, hi in self.avail:
-            n = view.avail(r)
-            if n < lo or (hi is not None and n > hi):
-                return False
-        return all(f.holds(view.word(*key)) for key, f in self.words)
+        return _fits(view, self.avail) and all(f.holds(view.word(*key)) for key, f in self.words)
+
+
+def _fits(view, avail) -> bool:
+    """Does the packet hold, in each header region, as many bytes as avail's (region, lo, hi) allow?"""
+    for r, lo, hi in avail:
+        n = view.avail(r)
+        if n < lo or (hi is not None and n > hi):
+            return False
+    return True
 
 
 class _View:
@@ -588,11 +593,8 @@ class Region:
 
     def matches(self, packet):
         view = _View(self.layout, bytes(packet))
-        for r, lo, hi in self.avail:
-            n = view.avail(r)
-            if n < lo or (hi is not None and n > hi):
-                return False
-        return all(any(f.holds(view.word(*key)) for f in alts) for key, alts in self.words)
+        return _fits(view, self.avail) and \
+            all(any(f.holds(view.word(*key)) for f in alts) for key, alts in self.words)
 
     def bounds(self, region):
         for r, lo, hi in self.avail:
