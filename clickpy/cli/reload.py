@@ -42,10 +42,12 @@ def cmd_reload(ns: argparse.Namespace) -> int:
         source, definitions = config_source.from_arguments(ns, stdin=False)
     except config_source.SourceError as e:
         raise _Fail(f"reload: {e}") from None
-    running = _running_plan(ns.target)
+    # What the router runs, and whether (and with which parameters) it takes reloads.
+    handlers, plan_data, driver_data = _control_call(ns.target, _router_state)
+    running = _running_plan(ns.target, plan_data)
     extras = [(e.name, e.class_name, e.config) for e in running.elements if e.name.startswith(DRIVER_PREFIX)]
     # The router's own parameters (a lab's device names), under this command's.
-    merged = {**_driver_definitions(ns.target), **definitions}
+    merged = {**_driver_definitions(ns.target, driver_data), **definitions}
     try:
         plan = pipeline.plan(source, merged, extras)
     except ConfigError as e:
@@ -58,7 +60,7 @@ def cmd_reload(ns: argparse.Namespace) -> int:
 
     import msgpack
 
-    if not any(name == "reload" for name, _ in _control_call(ns.target, lambda c: c.handlers())):
+    if "reload" not in handlers:
         raise _Fail(f"{ns.target}: this router takes no reloads (run it with -R)")
     payload = msgpack.packb([source.filename, source.text, definitions], use_bin_type=True).decode("latin-1")
     report = _control_call(ns.target, lambda c: (c.write("reload", payload), c.read("reload_report"))[1])
@@ -66,15 +68,22 @@ def cmd_reload(ns: argparse.Namespace) -> int:
     return 0
 
 
-def _driver_definitions(target: str) -> dict[str, str]:
+def _router_state(client) -> tuple[set[str], str, str | None]:
+    """Over one connection: the router's own handlers, its packed Plan, and its
+    packed NAME=value parameters (None when it takes no reloads)."""
+    handlers = {name for name, _ in client.handlers()}
+    definitions = client.read("reload_definitions") if "reload_definitions" in handlers else None
+    return handlers, client.read("plan"), definitions
+
+
+def _driver_definitions(target: str, data: str | None) -> dict[str, str]:
     """The NAME=value parameters the router was started with ({} if it takes no reloads)."""
     import msgpack
 
-    from clickpy.cli.main import _control_call, _Fail
+    from clickpy.cli.main import _Fail
 
-    if not any(name == "reload_definitions" for name, _ in _control_call(target, lambda c: c.handlers())):
+    if data is None:
         return {}
-    data = _control_call(target, lambda c: c.read("reload_definitions"))
     try:
         defs = msgpack.unpackb(data.encode("latin-1"), raw=False)
         if isinstance(defs, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in defs.items()):
@@ -84,11 +93,10 @@ def _driver_definitions(target: str) -> dict[str, str]:
     raise _Fail(f"{target}: the router's parameters are damaged")
 
 
-def _running_plan(target: str):
-    from clickpy.cli.main import _control_call, _Fail
+def _running_plan(target: str, data: str):
+    from clickpy.cli.main import _Fail
     from clickpy.plan import Plan
 
-    data = _control_call(target, lambda c: c.read("plan"))
     try:
         return Plan.unpack(data.encode("latin-1"))
     except ValueError as e:
@@ -98,62 +106,77 @@ def _running_plan(target: str):
 def dry_run(running, plan) -> str:
     """The element diff, then the policy diff of each changed filter, as text."""
     from clickpy.reload.diff import RECONFIGURE, REPLACE, diff
-    from clickpy.reload.policy import PolicyError, format_change, policy_diff
     from clickpy.runtime import registry
 
     d = diff(running, plan, registry.lookup)
     out = d.lines() or ["no change"]
-    for i, a in enumerate(d.actions):
-        if a not in (REPLACE, RECONFIGURE):
-            continue
-        old, new = running.elements[d.previous[i]], plan.elements[i]
-        if old.class_name != new.class_name:
-            continue
+    changed = [i for i, a in enumerate(d.actions) if a in (REPLACE, RECONFIGURE)
+               and running.elements[d.previous[i]].class_name == plan.elements[i].class_name]
+    if changed:
+        # Each configuration's names (AddressInfo, PortInfo, patterns) mean what its own Plan says.
+        names = _name_router(running), _name_router(plan)
         try:
-            changes = policy_diff(new.class_name, old.config, new.config, noutputs=plan.ports[i].noutputs,
-                                  context=_naming_context(running, plan, old.name, new.name))
-        except PolicyError as e:
-            out.append(f"\npolicy of {new.name} :: {new.class_name}: not computed ({e})")
-            continue
-        if changes is None:
-            continue
-        out.append(f"\npolicy of {new.name} :: {new.class_name}:")
-        for change in changes:
-            out.append(f"  {format_change(change)}")
-            if change.example:
-                out.append(f"    for example {change.example.hex()}")
-        if changes.more:
-            out.append(f"  ... and {changes.more} more region{'s' if changes.more != 1 else ''}")
-        if not changes:
-            out.append("  no traffic changes fate")
+            for i in changed:
+                out += _policy_lines(running.elements[d.previous[i]], plan.elements[i], plan.ports[i].noutputs,
+                                     names)
+        finally:
+            for router in names:
+                if router is not None:
+                    router.cleanup()
     c = d.counts()
     out.append(f"\nkeep {c['keep']}, rewire {c['rewire']}, reconfigure {c['reconfigure']}, "
                f"replace {c['replace']}, add {c['add']}, remove {c['remove']}")
     return "\n".join(out) + "\n"
 
 
-def _naming_context(running, plan, old_name, new_name):
-    """(old, new) contexts for policy_diff: elements named as the filter, in
-    configure-only routers of each Plan's name-defining elements (AddressInfo,
-    PortInfo, IPRewriterPatterns)."""
-    return _namer(running, old_name), _namer(plan, new_name)
+def _policy_lines(old, new, noutputs: int, names) -> list[str]:
+    """Which traffic changes fate between old's and new's configurations of one filter."""
+    from clickpy.reload.policy import PolicyError, format_change, policy_diff
+
+    context = tuple(_context(router, fe.name) for router, fe in zip(names, (old, new)))
+    try:
+        changes = policy_diff(new.class_name, old.config, new.config, noutputs=noutputs, context=context)
+    except PolicyError as e:
+        return [f"\npolicy of {new.name} :: {new.class_name}: not computed ({e})"]
+    if changes is None:
+        return []
+    out = [f"\npolicy of {new.name} :: {new.class_name}:"]
+    for change in changes:
+        out.append(f"  {format_change(change)}")
+        if change.example:
+            out.append(f"    for example {change.example.hex()}")
+    if changes.more:
+        out.append(f"  ... and {changes.more} more region{'s' if changes.more != 1 else ''}")
+    if not changes:
+        out.append("  no traffic changes fate")
+    return out
 
 
-def _namer(plan, name):
+def _name_router(plan):
+    """A configure-only router of plan's name-defining elements (AddressInfo,
+    PortInfo, IPRewriterPatterns), or None if they do not configure."""
     from clickpy.errors import Diagnostics
     from clickpy.graph.flatgraph import FlatGraph
     from clickpy.plan import ElementPorts, Plan
     from clickpy.runtime import registry
-    from clickpy.runtime.element import Element
     from clickpy.runtime.router import Router
 
     definers = [fe for fe in plan.elements if getattr(registry.lookup(fe.class_name), "defines_names", False)]
-    graph = FlatGraph(elements=definers)
-    router = Router(Plan(graph, [ElementPorts([], []) for _ in definers], Diagnostics()))
+    router = Router(Plan(FlatGraph(elements=definers), [ElementPorts([], []) for _ in definers], Diagnostics()))
     try:
         for _ in router.build_steps(initialize=False):
             pass
     except ConfigError:
+        router.cleanup()
+        return None
+    return router
+
+
+def _context(router, name: str):
+    """An element named name in router: where a filter's names are looked up from."""
+    from clickpy.runtime.element import Element
+
+    if router is None:
         return None
     context = Element()
     context.name, context.router = name, router
