@@ -149,3 +149,16 @@ def test_a_reload_that_replaces_the_control_socket_it_came_through_answers_and_k
     finally:
         proc.terminate()
         proc.communicate(timeout=30)
+
+
+@pytest.mark.parametrize("payload", ["garbage", "\x93\xa1a\xa1b\x01", "\x93\x01\x02\x03", "\x93\xa1f\xa1t\x81\x01\x02"])
+def test_a_hostile_reload_request_is_refused_and_the_router_runs_on(router, payload):
+    from clickpy.control.client import ControlClient, ControlError
+
+    with ControlClient(str(router)) as c:
+        with pytest.raises(ControlError) as e:
+            c.write("reload", payload)
+        assert "expected [file name, text, definitions]" in str(e.value)
+    before = _count(router, "c.count")
+    time.sleep(0.2)
+    assert _count(router, "c.count") > before and "deny all" in clickpy("read", str(router), "rules.config").stdout
