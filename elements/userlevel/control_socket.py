@@ -220,10 +220,22 @@ class ControlSocket(Element):
 
     def _listen(self) -> socket.socket:
         if self.kind == "UNIX":
-            if os.path.exists(self.filename):
-                os.unlink(self.filename)
+            # Bound beside its name and renamed into place once listening, so the
+            # path appears only when a client can connect (one waiting for the
+            # file was refused in between).
+            staging = f"{self.filename}.{os.getpid()}.new"
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            s.bind(self.filename)
+            try:
+                if os.path.exists(staging):
+                    os.unlink(staging)
+                s.bind(staging)
+                s.listen(16)
+                os.rename(staging, self.filename)
+            except OSError:
+                s.close()
+                if os.path.exists(staging):
+                    os.unlink(staging)
+                raise
         else:
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -239,7 +251,7 @@ class ControlSocket(Element):
                         raise
                     port += 1
             self.port = s.getsockname()[1]
-        s.listen(16)
+            s.listen(16)
         s.setblocking(False)
         return s
 
