@@ -51,7 +51,7 @@ def cmd_build(ns: argparse.Namespace) -> int:
         text = e.diagnostics.format()
         sys.stderr.write(text if text.endswith("\n") else text + "\n")
         return 1
-    image = build(plan, memory_cap=ns.memory, exports=ns.export or ["*"])
+    image = build(plan, memory_cap=ns.memory, exports=ns.export or ["*"], source=source, definitions=definitions)
     _write(ns.output, image.pack())
     print(f"{ns.output}: {len(plan.elements)} elements, ports {', '.join(image.ports) or '(none)'}, "
           f"hash {image.content_hash[:16]}")

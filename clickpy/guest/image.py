@@ -36,6 +36,9 @@ class GuestImage:
     memory_cap: int = DEFAULT_MEMORY_CAP
     exports: list[str] = field(default_factory=list)   # ELEMENT.HANDLER the controller may call ('*': all)
     clickpy_version: str = ""
+    # The configuration's text, file name and NAME=value parameters, so that a
+    # switch can give a tenant other parameters (plan_with); None: only the Plan.
+    source: dict | None = None
 
     @property
     def content_hash(self) -> str:
@@ -45,8 +48,37 @@ class GuestImage:
         return MAGIC + msgpack.packb({
             "format": FORMAT, "clickpy": self.clickpy_version, "hash": self.content_hash,
             "plan": self.plan.pack(), "modules": self.modules, "ports": self.ports,
-            "memory_cap": self.memory_cap, "exports": self.exports,
+            "memory_cap": self.memory_cap, "exports": self.exports, "source": self.source,
         }, use_bin_type=True)
+
+    @classmethod
+    def load(cls, path: str) -> "GuestImage":
+        """Read an image file; GuestImageError (naming the file) if it cannot be used."""
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            raise GuestImageError(f"{path}: {e.strerror}") from None
+        try:
+            return cls.unpack(data)
+        except GuestImageError as e:
+            raise GuestImageError(f"{path}: {e}") from None
+
+    def plan_with(self, parameters: dict[str, str]) -> Plan:
+        """The image's Plan, or with parameters: its configuration planned again with them."""
+        if not parameters:
+            return self.plan
+        if self.source is None:
+            raise GuestImageError("the image carries no configuration text, so it takes no parameters")
+        from clickpy import pipeline
+        from clickpy.errors import ConfigError
+
+        try:
+            return pipeline.plan(pipeline.Source(self.source["text"], self.source["filename"]),
+                                 {**self.source["definitions"], **parameters})
+        except ConfigError as e:
+            raise GuestImageError(f"with parameters {' '.join(f'{k}={v}' for k, v in parameters.items())}:\n"
+                                  f"{e.diagnostics.format().rstrip()}") from None
 
     @classmethod
     def unpack(cls, data: bytes) -> "GuestImage":
@@ -63,7 +95,7 @@ class GuestImage:
         try:
             plan = Plan.unpack(m["plan"])
             image = cls(plan, _strings(m["modules"]), _strings(m["ports"]), int(m["memory_cap"]),
-                        _strings(m["exports"]), str(m["clickpy"]))
+                        _strings(m["exports"]), str(m["clickpy"]), _source(m.get("source")))
             stated = str(m["hash"])
         except (KeyError, TypeError, ValueError) as e:
             raise GuestImageError(f"damaged guest image ({e})") from None
@@ -80,6 +112,9 @@ class GuestImage:
                  f"memory cap {self.memory_cap >> 20} MiB" if self.memory_cap % (1 << 20) == 0
                  else f"memory cap {self.memory_cap} bytes",
                  f"ports      {', '.join(self.ports) or '(none)'}",
+                 f"source     " + (f"{self.source['filename']} ({len(self.source['text'])} bytes"
+                                   + "".join(f", {k}={v}" for k, v in self.source['definitions'].items()) + ")"
+                                   if self.source else "(none: takes no parameters)"),
                  f"exports    {', '.join(self.exports) or '(none)'}",
                  f"modules    {len(self.modules)}: {', '.join(self.modules)}",
                  f"elements   {len(self.plan.elements)}:"]
@@ -90,17 +125,31 @@ class GuestImage:
         return "\n".join(lines) + "\n"
 
 
+def _source(v) -> dict | None:
+    if v is None:
+        return None
+    if not (isinstance(v, dict) and isinstance(v.get("text"), str) and isinstance(v.get("filename"), str)
+            and isinstance(v.get("definitions"), dict)
+            and all(isinstance(k, str) and isinstance(x, str) for k, x in v["definitions"].items())):
+        raise ValueError("the source must be a text, a file name and string definitions")
+    return {"text": v["text"], "filename": v["filename"], "definitions": dict(v["definitions"])}
+
+
 def _strings(v) -> list[str]:
     if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
         raise ValueError("expected a list of strings")
     return list(v)
 
 
-def build(plan: Plan, *, memory_cap: int = DEFAULT_MEMORY_CAP, exports=("*",)) -> GuestImage:
+def build(plan: Plan, *, memory_cap: int = DEFAULT_MEMORY_CAP, exports=("*",), source=None,
+          definitions=None) -> GuestImage:
     """The image of a checked Plan: its classes' modules and the devices it names."""
     import clickpy
     from clickpy.cli.deploy import device_names
     from clickpy.runtime import registry
 
     modules = sorted({registry.lookup(fe.class_name).__module__ for fe in plan.elements})
-    return GuestImage(plan, modules, device_names(plan.graph), memory_cap, list(exports), clickpy.__version__)
+    carried = None if source is None else {"text": source.text, "filename": source.filename,
+                                           "definitions": dict(definitions or {})}
+    return GuestImage(plan, modules, device_names(plan.graph), memory_cap, list(exports), clickpy.__version__,
+                      carried)

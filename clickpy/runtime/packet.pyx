@@ -685,14 +685,14 @@ def share_small_pool(int fd):
     buffer of the shared region afterwards: give it some with
     ``small_pool_import`` (pipes do, from their grant)."""
     cdef Pool *pool = _pools[0]
-    if pool.nfree != pool.nbuffers:
-        raise PoolError(f"cannot share another buffer region: {pool.nbuffers - pool.nfree} "
-                        "small buffers are in use in this process (share before making packets)")
     st = os.fstat(fd)
     if _small.fd >= 0:
         mine = os.fstat(_small.fd)
         if (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino):
             return False
+    if pool.nfree != pool.nbuffers:
+        raise PoolError(f"cannot share another buffer region: {pool.nbuffers - pool.nfree} "
+                        "small buffers are in use in this process (share before making packets)")
     if <size_t> st.st_size < _small.region_size:
         raise PoolError(f"buffer region of {st.st_size} bytes is smaller than this pool's {_small.region_size}")
     cdef int newfd = os.dup(fd)

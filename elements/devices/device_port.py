@@ -65,8 +65,9 @@ def resolve_device(element, devname: str, errh) -> str | None:
     A port name with its backend (pipe:x{0) or an existing interface is
     itself. Otherwise an Ethernet address, or an AddressInfo name with an
     Ethernet address, names the interface of this network namespace that
-    has that address. None after an error."""
-    if direct_kind(devname) is not None:
+    has that address. In a guest, a device name its image declares is itself
+    (it is routed to a pipe). None after an error."""
+    if devname in _routes or direct_kind(devname) is not None:
         return devname
     try:
         socket.if_nametoindex(devname)
@@ -258,8 +259,19 @@ class SharedPort:
         self.port.close()
 
 
+# In a guest, each device name its image declares is routed to the pipe end
+# the switch attached for it (clickpy.guest.agent); elsewhere this is empty.
+_routes: dict[str, str] = {}
+
+
+def route_devices(routes: dict[str, str]) -> None:
+    """From now on, a device element naming a key of routes opens its value instead."""
+    _routes.clear()
+    _routes.update(routes)
+
+
 def find_shared(router, devname: str) -> SharedPort | None:
-    return router.attachments.get("devices", {}).get(devname)
+    return router.attachments.get("devices", {}).get(_routes.get(devname, devname))
 
 
 def open_shared(element, devname: str, method: str, options: dict, errh, *, receive: bool,
@@ -273,6 +285,7 @@ def open_shared(element, devname: str, method: str, options: dict, errh, *, rece
     """
     router = element.router
     devices = router.attachments.setdefault("devices", {})
+    devname = _routes.get(devname, devname)
     kind = direct_kind(devname)
     if kind is not None:
         return _open_direct(element, devices, devname, kind, method, errh, receive)

@@ -66,3 +66,35 @@ def test_every_truncation_and_many_byte_flips_are_clear_errors():
             continue
         # a flip that leaves a valid image (in a landmark, say) still matches its hash
         assert image.content_hash == image.plan.content_hash
+
+
+PARAMETRIZED = "define($LIMIT 5); InfiniteSource(LIMIT $LIMIT) -> c :: Counter -> Discard;"
+
+
+def test_an_image_with_its_source_takes_parameters(tmp_path):
+    source = pipeline.Source(PARAMETRIZED, "p.click")
+    image = build(pipeline.plan(source, {}), source=source, definitions={})
+    path = tmp_path / "p.guest"
+    path.write_bytes(image.pack())
+    loaded = GuestImage.load(str(path))
+    assert loaded.source == {"text": PARAMETRIZED, "filename": "p.click", "definitions": {}}
+    assert loaded.plan_with({}) is loaded.plan
+    planned = loaded.plan_with({"LIMIT": "9"})
+    assert "LIMIT 9" in planned.elements[0].config and planned.content_hash != loaded.content_hash
+    assert "source     p.click (" in loaded.describe()
+
+
+def test_an_image_without_its_source_takes_no_parameters(tmp_path):
+    image = build(pipeline.plan(pipeline.Source(PARAMETRIZED, "p.click")))
+    with pytest.raises(GuestImageError, match="takes no parameters"):
+        image.plan_with({"LIMIT": "9"})
+    with pytest.raises(GuestImageError, match=r"nothere.guest: No such file"):
+        GuestImage.load(str(tmp_path / "nothere.guest"))
+
+
+def test_a_damaged_source_field_is_refused():
+    image = build(pipeline.plan(pipeline.Source(PARAMETRIZED, "p.click")))
+    m = msgpack.unpackb(image.pack()[len(MAGIC):])
+    m["source"] = {"text": 5, "filename": "p.click", "definitions": {}}
+    with pytest.raises(GuestImageError, match="source must be"):
+        GuestImage.unpack(MAGIC + msgpack.packb(m))

@@ -1,0 +1,354 @@
+"""The switch's side of its guests: start them from the zygote, watch them, restart them.
+
+A ``GuestManager`` lives in the switch's router and works on its scheduler
+(descriptor callbacks and timers, never blocking). For each guest it makes
+one pipe pair per switch port (the switch keeps the master ends and owns
+the buffers, the guest gets the slave ends and a grant), a control channel,
+and asks the zygote to fork the guest.
+
+It keeps ``pool_size`` sandboxes ready: forked, sandboxed, rings attached,
+waiting only for a Plan. ``start`` takes one when there is one (then a
+start costs building the router from the Plan) and makes a new one
+otherwise; the pool is refilled in the background.
+
+A guest that exits without being asked to (a crash, a kill at its memory
+cap) is reaped, counted, and started again after a backoff that doubles up
+to ``backoff_max`` (and resets once a guest has run ``backoff_max``
+seconds). The same ``Guest`` object stands for it across restarts, so the
+switch's tables stay valid; its ``ports`` change.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import selectors
+import signal
+import time
+from dataclasses import dataclass, field
+
+from clickpy.guest.channel import Channel, ChannelError
+from clickpy.guest.zygote import Zygote
+
+_ids = itertools.count(1)     # guest ids, unique in this process (managers share the zygote)
+
+# Guest states.
+SPAWNING = "spawning"   # forked or being forked, rings not attached yet
+IDLE = "idle"           # a ready sandbox in the pool, waiting for a Plan
+STARTING = "starting"   # building its router from the Plan
+READY = "ready"         # forwarding
+STOPPING = "stopping"   # asked to stop
+BACKOFF = "backoff"     # exited unexpectedly, restarting after a delay
+GONE = "gone"           # stopped for good
+
+
+@dataclass
+class GuestSpec:
+    """What a guest runs: a packed Plan and the device names it uses, in switch-port order."""
+    name: str
+    plan: bytes
+    ports: list[str]
+    memory_cap: int = 64 << 20
+    exports: list[str] = field(default_factory=lambda: ["*"])
+
+
+class Guest:
+    def __init__(self, manager: "GuestManager", gid: str):
+        self.manager = manager
+        self.id = gid
+        self.state = SPAWNING
+        self.spec: GuestSpec | None = None
+        self.key = None
+        self.tenant = None
+        self.pid = 0
+        self.chan: Channel | None = None
+        self.pairs = []
+        self.ports = []               # master PipePorts, one per switch port
+        self.on_ready = None
+        self.on_exit = None
+        self.spawned_ns = 0           # when the sandbox was asked for
+        self.started_ns = 0           # when its Plan was sent
+        self.ready_ns = 0
+        self.last_active_ns = 0       # the switch's dispatcher notes traffic here
+        self.restarts = 0
+        self.exits = []               # (time, reason) of unexpected exits, newest last
+        self.backoff = 0.0
+        self.stats: dict = {}
+        self.last_error = ""
+        self._seq = itertools.count(1)
+        self._replies: dict[int, object] = {}
+
+    def __repr__(self):
+        return f"<Guest {self.id} {self.state} pid {self.pid}>"
+
+    @property
+    def uptime(self) -> float:
+        return (time.monotonic_ns() - self.ready_ns) / 1e9 if self.state == READY else 0.0
+
+    def request(self, message: dict, callback=None) -> None:
+        """Send a control request; callback(reply) gets the answer (an {'op': 'error'} if the guest goes)."""
+        if self.chan is None or self.chan.closed:
+            if callback is not None:
+                callback({"op": "error", "error": f"guest {self.id} is {self.state}"})
+            return
+        seq = next(self._seq)
+        if callback is not None:
+            self._replies[seq] = callback
+        try:
+            self.chan.send({**message, "seq": seq})
+        except ChannelError as e:
+            self._replies.pop(seq, None)
+            if callback is not None:
+                callback({"op": "error", "error": str(e)})
+            return
+        self.manager._watch(self)
+
+
+class GuestManager:
+    def __init__(self, scheduler, nports: int, *, pool_size: int = 2, slots: int = 256, grant: int = 512,
+                 backoff_initial: float = 0.1, backoff_max: float = 10.0, sandbox: dict | None = None,
+                 zygote: Zygote | None = None):
+        self.scheduler = scheduler
+        self.nports = nports
+        self.pool_size = pool_size
+        self.slots = slots
+        self.grant = grant
+        self.backoff_initial = backoff_initial
+        self.backoff_max = backoff_max
+        self.sandbox = sandbox or {}
+        self.zygote = zygote or Zygote.shared()
+        self.guests: dict[str, Guest] = {}       # every guest and pooled sandbox, by id
+        self.pool: list[Guest] = []               # sandboxes not given a Plan yet
+        self.by_pid: dict[int, Guest] = {}
+        self.counts = {"spawned": 0, "started": 0, "ready": 0, "failed": 0, "crashed": 0,
+                       "killed": 0, "restarted": 0, "stopped": 0}
+        self._closed = False
+        scheduler.add_fd(self.zygote.chan.fileno(), selectors.EVENT_READ, self._on_zygote)
+        from clickpy.runtime.scheduler import Timer
+
+        self._refill = Timer(callback=lambda _t: self._fill_pool())
+        self._refill.initialize(scheduler)
+        self._fill_pool()
+
+    # --- starting and stopping --------------------------------------------------
+
+    def start(self, spec: GuestSpec, *, key=None, tenant=None, on_ready=None, on_exit=None) -> Guest:
+        """A guest running spec: a pooled sandbox if one is there, else a new one."""
+        g = self.pool.pop(0) if self.pool else self._spawn()
+        g.spec, g.key, g.tenant, g.on_ready, g.on_exit = spec, key, tenant, on_ready, on_exit
+        g.started_ns = time.monotonic_ns()
+        if g.state == IDLE:
+            self._send_plan(g)
+        self._refill.schedule_now()
+        return g
+
+    def stop(self, g: Guest) -> None:
+        """Stop a guest for good (asks it, and kills it if it does not go within a second)."""
+        if g.state in (GONE, STOPPING):
+            return
+        was_backoff = g.state == BACKOFF
+        g.state = STOPPING
+        if g in self.pool:
+            self.pool.remove(g)
+        if was_backoff or not g.pid:
+            self._forget(g, "stopped")
+            return
+        g.request({"op": "stop"})
+        from clickpy.runtime.scheduler import Timer
+
+        t = Timer(callback=lambda _t: self._kill(g))
+        t.initialize(self.scheduler)
+        t.schedule_after(1.0)
+
+    def close(self) -> None:
+        """Kill every guest of this manager (the zygote stays, for other managers) and let go of them."""
+        if self._closed:
+            return
+        self._closed = True
+        self._refill.unschedule()
+        self.scheduler.remove_fd(self.zygote.chan.fileno())
+        for g in list(self.guests.values()):
+            g.state = STOPPING
+            self._kill(g)
+            self._release(g)
+        self.guests.clear()
+        self.pool.clear()
+
+    # --- the life of a sandbox ----------------------------------------------------
+
+    def _fill_pool(self) -> None:
+        if self._closed:
+            return
+        while len(self.pool) < self.pool_size:
+            self.pool.append(self._spawn())
+
+    def _spawn(self, g: Guest | None = None) -> Guest:
+        from clickpy.netmap_shim.backends.pipe import PipePair
+
+        if g is None:
+            g = Guest(self, f"g{next(_ids)}")
+            self.guests[g.id] = g
+        g.state = SPAWNING
+        g.pid = 0
+        g.spawned_ns = time.monotonic_ns()
+        tag = f"{os.getpid()}-{g.id}-{g.restarts}"
+        g.pairs = [PipePair.create(tag, i, slots=self.slots, grant=self.grant) for i in range(self.nports)]
+        g.chan, theirs = Channel.pair()
+        try:
+            self.zygote.spawn(g.id, theirs, g.pairs, self.sandbox)
+        finally:
+            theirs.close()
+        for pair in g.pairs:
+            pair.release_end(1)
+        g.ports = [pair.open(0) for pair in g.pairs]
+        self._watch(g)
+        self.counts["spawned"] += 1
+        return g
+
+    def _send_plan(self, g: Guest) -> None:
+        g.state = STARTING
+        self.counts["started"] += 1
+        try:
+            g.chan.send({"op": "start", "plan": g.spec.plan, "ports": g.spec.ports,
+                         "exports": g.spec.exports})
+        except ChannelError:
+            pass                      # its exit is reported by the zygote
+
+    def _watch(self, g: Guest) -> None:
+        if g.chan is not None and not g.chan.closed:
+            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if g.chan.wants_write else 0)
+            self.scheduler.add_fd(g.chan.fileno(), events, lambda fd, ev, g=g: self._on_guest(g, ev))
+
+    def _on_guest(self, g: Guest, events: int) -> None:
+        try:
+            if events & selectors.EVENT_WRITE:
+                g.chan.flush()
+            messages = g.chan.receive() if events & selectors.EVENT_READ else []
+        except ChannelError:
+            self._hang_up(g)
+            return
+        for m in messages:
+            for fd in m.get("fds", ()):
+                os.close(fd)          # a guest has no business sending descriptors
+            op = m.get("op")
+            if "seq" in m:
+                callback = g._replies.pop(m["seq"], None)
+                if callback is not None:
+                    callback(m)
+                if op == "stats":
+                    g.stats = m
+            elif op == "attached":
+                if g.state == SPAWNING:
+                    if g.spec is not None:
+                        self._send_plan(g)
+                    else:
+                        g.state = IDLE
+            elif op == "ready" and g.state == STARTING:
+                g.state = READY
+                g.ready_ns = time.monotonic_ns()
+                g.last_active_ns = g.ready_ns
+                self.counts["ready"] += 1
+                if g.on_ready is not None:
+                    g.on_ready(g)
+            elif op == "failed" and g.state == STARTING:
+                g.last_error = str(m.get("error", ""))
+                self.counts["failed"] += 1
+                self.stop(g)
+        self._watch(g)
+
+    def _hang_up(self, g: Guest) -> None:
+        """Its channel closed: the guest exited (the zygote says how)."""
+        if g.chan is not None:
+            self.scheduler.remove_fd(g.chan.fileno())
+            g.chan.close()
+
+    def _on_zygote(self, _fd, _events) -> None:
+        try:
+            messages = self.zygote.chan.receive()
+        except ChannelError:
+            self._zygote_died()
+            return
+        for m in messages:
+            op = m.get("op")
+            g = self.guests.get(m.get("id")) if "id" in m else self.by_pid.get(m.get("pid"))
+            if g is None:
+                continue
+            if op == "spawned":
+                g.pid = int(m["pid"])
+                self.by_pid[g.pid] = g
+            elif op == "spawn_failed":
+                g.last_error = str(m.get("error"))
+                self._exited(g, f"could not be started: {g.last_error}")
+            elif op == "exited":
+                sig = m.get("signal") or 0
+                reason = (f"killed by {signal.Signals(sig).name}" if sig in signal.Signals._value2member_map_
+                          else f"killed by signal {sig}") if sig else f"exited with status {m.get('code')}"
+                self._exited(g, reason, sig)
+
+    def _zygote_died(self) -> None:
+        self.scheduler.remove_fd(self.zygote.chan.fileno())
+        raise RuntimeError("the guest zygote died")
+
+    def _exited(self, g: Guest, reason: str, sig: int = 0) -> None:
+        self.by_pid.pop(g.pid, None)
+        expected = g.state in (STOPPING, GONE)
+        self._release(g)
+        if expected or self._closed:
+            self._forget(g, "stopped")
+            return
+        if g in self.pool:
+            self.pool.remove(g)
+            self.guests.pop(g.id, None)
+            self._refill.schedule_now()
+            return
+        self.counts["killed" if sig == signal.SIGKILL else "crashed"] += 1
+        g.exits.append((time.time(), reason))
+        del g.exits[:-10]
+        g.last_error = reason
+        ran = (time.monotonic_ns() - g.ready_ns) / 1e9 if g.ready_ns else 0.0
+        g.backoff = self.backoff_initial if not g.backoff or ran >= self.backoff_max else \
+            min(g.backoff * 2, self.backoff_max)
+        g.state = BACKOFF
+        if g.on_exit is not None:
+            g.on_exit(g, reason)
+        from clickpy.runtime.scheduler import Timer
+
+        t = Timer(callback=lambda _t: self._restart(g))
+        t.initialize(self.scheduler)
+        t.schedule_after(g.backoff)
+
+    def _restart(self, g: Guest) -> None:
+        if g.state != BACKOFF or self._closed:
+            return
+        g.restarts += 1
+        self.counts["restarted"] += 1
+        self._spawn(g)
+        g.started_ns = time.monotonic_ns()
+
+    def _kill(self, g: Guest) -> None:
+        if g.pid and g.state == STOPPING:
+            try:
+                os.kill(g.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def _release(self, g: Guest) -> None:
+        """Let go of a guest's channel, ports and pipe pairs (its buffers come back)."""
+        for cb in list(g._replies.values()):
+            cb({"op": "error", "error": f"guest {g.id} exited"})
+        g._replies.clear()
+        if g.chan is not None:
+            self.scheduler.remove_fd(g.chan.fileno())
+            g.chan.close()
+            g.chan = None
+        for port in g.ports:
+            port.close()
+        for pair in g.pairs:
+            pair.close()
+        g.ports, g.pairs = [], []
+
+    def _forget(self, g: Guest, why: str) -> None:
+        g.state = GONE
+        self.counts[why] += 1
+        self.guests.pop(g.id, None)
+        if g.on_exit is not None:
+            g.on_exit(g, why)

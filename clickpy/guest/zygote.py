@@ -1,0 +1,211 @@
+"""The zygote: a warm process that guests are forked from.
+
+Starting a Python process cold costs about 150 ms (imports); forking a warm
+one costs about 1 ms. So the switch forks one zygote early, before it opens
+any host port, and the zygote imports the runtime and the whole element
+library once, freezes its objects out of the garbage collector's reach (so
+guests do not copy the pages the collector would touch) and then only forks.
+It shares the switch's packet-buffer pool (it was forked after the pool was
+mapped), but never makes a packet itself: each guest takes buffers of its
+own from the grants of its pipe pairs.
+
+Protocol (clickpy.guest.channel), switch -> zygote:
+
+- ``{"op": "spawn", "id": ID, "npairs": N, "sandbox": {...}}`` with the
+  descriptors [control socket, then (control memfd, pool memfd, socket) of
+  each pipe pair]: fork a guest (sandboxed as the map says) that runs
+  clickpy.guest.agent on them.
+
+zygote -> switch: ``hello`` once it is warm, ``spawned`` (id, host pid) or
+``spawn_failed`` (id, error), and ``exited`` (pid, exit code or signal) for
+every guest that ends. The zygote dies with the switch (PR_SET_PDEATHSIG),
+and its guests with it.
+"""
+from __future__ import annotations
+
+import ctypes
+import gc
+import os
+import select
+import signal
+import socket
+import sys
+import traceback
+
+from clickpy.guest.channel import Channel, ChannelError
+
+PR_SET_PDEATHSIG = 1
+HELLO_TIMEOUT = 60.0
+_shared = None
+
+
+def _die_with_parent() -> None:
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+class Zygote:
+    """The switch's handle on its zygote process."""
+
+    def __init__(self, pid: int, chan: Channel):
+        self.pid = pid
+        self.chan = chan
+
+    @classmethod
+    def start(cls) -> "Zygote":
+        """Fork the zygote from this process and wait until it is warm."""
+        chan, theirs = Channel.pair()
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                chan.sock.close()
+                code = _serve(theirs)
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                os._exit(code)
+        theirs.close()
+        z = cls(pid, chan)
+        try:
+            hello = chan.wait(HELLO_TIMEOUT)
+        except ChannelError as e:
+            z.close()
+            raise OSError(f"the guest zygote did not start: {e}") from None
+        if hello.get("op") != "hello":
+            z.close()
+            raise OSError(f"the guest zygote said {hello!r} instead of hello")
+        return z
+
+    @classmethod
+    def shared(cls) -> "Zygote":
+        """This process's zygote, started on first use (start it early: before host ports are open)."""
+        global _shared
+        if _shared is None or _shared.chan.closed:
+            _shared = cls.start()
+        return _shared
+
+    def spawn(self, guest_id: str, control: socket.socket, pairs, sandbox: dict | None = None) -> None:
+        """Ask for a guest; 'spawned' (or 'spawn_failed') comes back on the channel."""
+        fds = [control.fileno()]
+        for pair in pairs:
+            d = pair.fds()
+            fds += [d["ctrl"], d["pool"], d["slave"]]
+        self.chan.send({"op": "spawn", "id": guest_id, "npairs": len(pairs), "sandbox": sandbox or {}}, fds)
+
+    def close(self) -> None:
+        """End the zygote (its guests die with it) and reap it."""
+        self.chan.close()
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+
+
+def _serve(sock: socket.socket) -> int:
+    """The zygote's loop."""
+    _die_with_parent()
+    # Warm: everything a guest runs is imported here, once.
+    from clickpy.elements.devices import device_port  # noqa: F401
+    from clickpy.guest import agent  # noqa: F401
+    from clickpy.netmap_shim.backends import pipe  # noqa: F401
+    from clickpy.reload import swap  # noqa: F401
+    from clickpy.runtime import registry, router  # noqa: F401
+
+    registry.element_classes()
+    gc.collect()
+    gc.freeze()
+    chan = Channel(sock)
+    wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    chan.send({"op": "hello", "pid": os.getpid()})
+    guests: set[int] = set()
+    try:
+        while True:
+            select.select([chan.sock, wake_r], [chan.sock] if chan.wants_write else [], [])
+            try:
+                while os.read(wake_r, 512):
+                    pass
+            except BlockingIOError:
+                pass
+            _reap(chan, guests)
+            chan.flush()
+            for m in chan.receive():
+                if m.get("op") == "spawn":
+                    _spawn(chan, m, guests, (wake_r, wake_w))
+                else:
+                    for fd in m.get("fds", ()):
+                        os.close(fd)
+    except ChannelError:
+        return 0                      # the switch is gone
+    finally:
+        for pid in guests:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def _reap(chan: Channel, guests: set[int]) -> None:
+    while guests:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        guests.discard(pid)
+        if os.WIFSIGNALED(status):
+            chan.send({"op": "exited", "pid": pid, "signal": os.WTERMSIG(status), "code": None})
+        else:
+            chan.send({"op": "exited", "pid": pid, "signal": 0, "code": os.waitstatus_to_exitcode(status)})
+
+
+def _spawn(chan: Channel, m: dict, guests: set[int], zygote_fds) -> None:
+    fds = m.get("fds", [])
+    gid = m.get("id")
+    npairs = m.get("npairs")
+    if not isinstance(npairs, int) or len(fds) != 1 + 3 * npairs or not isinstance(gid, str):
+        for fd in fds:
+            os.close(fd)
+        chan.send({"op": "spawn_failed", "id": gid, "error": "malformed spawn request"})
+        return
+    control, pipe_fds = fds[0], [tuple(fds[1 + 3 * i:4 + 3 * i]) for i in range(npairs)]
+    try:
+        pid = _fork(m.get("sandbox") or {})
+    except OSError as e:
+        for fd in fds:
+            os.close(fd)
+        chan.send({"op": "spawn_failed", "id": gid, "error": str(e)})
+        return
+    if pid == 0:
+        code = 1
+        try:
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            chan.sock.close()
+            for fd in zygote_fds:
+                os.close(fd)
+            _enter_sandbox(m.get("sandbox") or {})
+            from clickpy.guest import agent
+
+            code = agent.main(control, pipe_fds)
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    for fd in fds:
+        os.close(fd)
+    guests.add(pid)
+    chan.send({"op": "spawned", "id": gid, "pid": pid})
+
+
+def _fork(sandbox: dict) -> int:
+    return os.fork()
+
+
+def _enter_sandbox(sandbox: dict) -> None:
+    pass

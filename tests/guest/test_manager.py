@@ -1,0 +1,93 @@
+"""GuestManager: guests forked from the zygote, forwarding over pipe rings, obeying, dying and coming back."""
+import os
+import signal
+
+from guest_harness import BUMP, exchange, spec
+
+from clickpy.guest.manager import GONE, READY
+
+FRAME = bytes(range(14)) + bytes(46)
+
+
+def test_guest_forwards_and_answers(driver, manager):
+    g = manager.start(spec())
+    assert driver.until(lambda: g.state == READY), g.last_error
+    frames = [FRAME[:-1] + bytes([i]) for i in range(20)]
+    assert exchange(driver, g, frames) == frames
+    assert driver.ask(g, {"op": "read", "handler": "c.count"})["value"] == "20"
+    stats = driver.ask(g, {"op": "stats"})
+    assert (stats["rx"], stats["tx"], stats["drops"]) == (20, 20, 0)
+    assert 0 < stats["uss"] < stats["rss"]
+    assert driver.ask(g, {"op": "write", "handler": "c.reset", "value": ""})["op"] == "written"
+    assert driver.ask(g, {"op": "read", "handler": "c.count"})["value"] == "0"
+
+
+def test_a_pooled_sandbox_starts_the_guest(driver, manager):
+    assert driver.until(lambda: manager.pool and manager.pool[0].state == "idle")
+    pooled = manager.pool[0]
+    g = manager.start(spec())
+    assert g is pooled
+    assert driver.until(lambda: g.state == READY)
+    assert driver.until(lambda: len(manager.pool) == 1), "the pool is refilled"
+
+
+def test_bad_requests_get_errors_and_the_guest_forwards_on(driver):
+    from clickpy.guest.manager import GuestManager
+
+    m = GuestManager(driver.scheduler, 2, pool_size=0)
+    try:
+        g = m.start(spec(exports=["c.count"]))
+        assert driver.until(lambda: g.state == READY)
+        for bad in ({"op": "read", "handler": "c.reset"}, {"op": "write", "handler": "c.count", "value": "1"},
+                    {"op": "read", "handler": 7}, {"op": "fly"}, {"op": "reload", "plan": b"junk"},
+                    {"op": "write", "handler": "c.count", "value": ["x"]}, {"nothing": 1}):
+            reply = driver.ask(g, bad)
+            assert reply["op"] == "error", (bad, reply)
+        assert driver.ask(g, {"op": "read", "handler": "c.count"})["value"] == "0"
+        assert exchange(driver, g, [FRAME]) == [FRAME]
+    finally:
+        m.close()
+
+
+def test_a_killed_guest_is_restarted_and_forwards_again(driver, manager):
+    exits = []
+    g = manager.start(spec(), on_exit=lambda g, why: exits.append(why))
+    assert driver.until(lambda: g.state == READY)
+    first_pid = g.pid
+    os.kill(g.pid, signal.SIGKILL)
+    assert driver.until(lambda: g.state == READY and g.pid != first_pid), g.last_error
+    assert exits == ["killed by SIGKILL"]
+    assert g.restarts == 1 and manager.counts["killed"] == 1 and manager.counts["restarted"] == 1
+    assert exchange(driver, g, [FRAME] * 3) == [FRAME] * 3
+
+
+def test_a_guest_whose_plan_cannot_run_fails_and_is_not_restarted(driver, manager):
+    g = manager.start(spec("FromDevice(inside) -> Queue -> ToDevice(outside); "
+                           "FromDump(/nonexistent/x.pcap) -> Discard;"))
+    assert driver.until(lambda: g.state == GONE)
+    assert "t.click:1:51: While initializing 'FromDump@4 :: FromDump'" in g.last_error
+    assert "/nonexistent/x.pcap: No such file or directory" in g.last_error
+    assert manager.counts["failed"] == 1 and manager.counts["restarted"] == 0
+
+
+def test_reload_keeps_the_guests_state(driver, manager):
+    g = manager.start(spec())
+    assert driver.until(lambda: g.state == READY)
+    assert len(exchange(driver, g, [FRAME] * 4)) == 4
+    bigger = BUMP.replace("c :: Counter ->", "c :: Counter -> Paint(3) -> d :: Counter ->")
+    reply = driver.ask(g, {"op": "reload", "plan": spec(bigger).plan})
+    assert reply["op"] == "reloaded", reply
+    assert len(exchange(driver, g, [FRAME] * 2)) == 2
+    assert driver.ask(g, {"op": "read", "handler": "c.count"})["value"] == "6"
+    assert driver.ask(g, {"op": "read", "handler": "d.count"})["value"] == "2"
+
+
+def test_stop_ends_the_guest(driver, manager):
+    exits = []
+    g = manager.start(spec(), on_exit=lambda g, why: exits.append(why))
+    assert driver.until(lambda: g.state == READY)
+    pid = g.pid
+    manager.stop(g)
+    assert driver.until(lambda: g.state == GONE)
+    assert exits == ["stopped"] and manager.counts["stopped"] == 1
+    assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"

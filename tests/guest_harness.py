@@ -1,0 +1,53 @@
+"""For tests of guests and the switch: a scheduler to drive a GuestManager, and small configurations."""
+import time
+
+from clickpy import pipeline
+from clickpy.guest.manager import GuestManager, GuestSpec
+
+# inside -> Counter -> outside, and back: what a bump in the wire does.
+BUMP = """
+FromDevice(inside) -> c :: Counter -> Queue -> ToDevice(outside);
+FromDevice(outside) -> Queue -> ToDevice(inside);
+"""
+
+
+def spec(text=BUMP, name="t", **kw) -> GuestSpec:
+    plan = pipeline.plan(pipeline.Source(text, f"{name}.click"))
+    from clickpy.guest.image import build
+
+    return GuestSpec(name, plan.pack(), build(plan).ports, **kw)
+
+
+class Driver:
+    """Runs a scheduler's timers and descriptors until a condition holds (or a deadline)."""
+
+    def __init__(self):
+        from clickpy.runtime.scheduler import Scheduler, Timer
+
+        self.scheduler = Scheduler()
+        self._tick = Timer(callback=lambda _t: self.scheduler.please_stop())
+        self._tick.initialize(self.scheduler)
+
+    def until(self, condition, timeout=10.0) -> bool:
+        end = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > end:
+                return False
+            self._tick.schedule_after(0.002)
+            self.scheduler.set_runcount(1)
+            self.scheduler.run()
+        return True
+
+    def ask(self, guest, message, timeout=10.0) -> dict:
+        got = []
+        guest.request(message, got.append)
+        assert self.until(lambda: got, timeout), f"no answer to {message}"
+        return got[0]
+
+
+def exchange(driver, guest, frames, send_port=0, recv_port=1, timeout=10.0) -> list[bytes]:
+    """Send frames into the guest on one port; what comes out of the other."""
+    assert guest.ports[send_port].send(frames) == len(frames)
+    out = []
+    driver.until(lambda: out.extend(guest.ports[recv_port].recv()) or len(out) >= len(frames), timeout)
+    return out
