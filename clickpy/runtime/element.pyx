@@ -14,7 +14,17 @@ cdef void kill_batch(Batch *b) noexcept:
     b.count = 0
 
 
+# Counts the Python subclasses of Element ever defined, so the registry knows
+# when its table of classes may be stale without walking every class.
+subclasses_defined = [0]
+
+
+def _count_subclass(cls, **kwargs):
+    subclasses_defined[0] += 1
+
+
 cdef class Element:
+    __init_subclass__ = classmethod(_count_subclass)
     port_count = "0/0"
     processing = "a"
     flow_code = None

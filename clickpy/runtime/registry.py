@@ -32,6 +32,7 @@ _have_index = False
 _all_imported = False
 _cache: dict[str, type] = {}
 _cache_size = -1
+_cache_stamp = None
 
 
 def _library_modules() -> list[str]:
@@ -103,15 +104,21 @@ def _all_subclasses(cls) -> list[type]:
 
 def _imported_classes() -> dict[str, type]:
     """Element classes imported so far; user classes win over library ones."""
-    global _cache, _cache_size
-    from clickpy.runtime.element import Element
+    global _cache, _cache_size, _cache_stamp
+    from clickpy.runtime.element import Element, subclasses_defined
 
+    # A new class comes with a new module (a compiled one) or is a Python
+    # subclass (counted as it is defined): while neither changed, the table holds.
+    stamp = (len(sys.modules), subclasses_defined[0])
+    if stamp == _cache_stamp:
+        return _cache
     subs = _all_subclasses(Element)
     if len(subs) != _cache_size:
         library = [c for c in subs if c.__module__.startswith("clickpy.")]
         user = [c for c in subs if not c.__module__.startswith("clickpy.")]
         _cache = {c.__name__: c for c in library + user if not c.__dict__.get("abstract", False)}
         _cache_size = len(subs)
+    _cache_stamp = stamp
     return _cache
 
 
