@@ -1,0 +1,337 @@
+# cython: language_level=3
+"""The switch's packet classifier: frame -> (tenant, guest key), in C.
+
+A ``KeyClassifier`` is built once from a Policy (policy.py). Its table holds
+every tenant's matches as ``Rule`` structs, in the order the policy tries
+them: higher priority first, then as written. ``classify_frame`` reads a
+frame that starts at its Ethernet header (one 802.1Q tag allowed), walks the
+rules and stops at the first that holds; unmatched traffic goes to the
+policy's default tenant or gets ``KEY_NO_TENANT``. A linear scan: a rule is a
+handful of integer compares, so a few hundred tenants cost well under a
+microsecond for a frame that matches none, and ordering is exactly the
+policy's. (The policy forbids two equal-priority tenants claiming the same
+end of a packet, so the first rule that holds is the only candidate at its
+priority, except for a packet whose two ends belong to two tenants.)
+
+It returns the tenant index (or a negative KEY_* code) and fills a
+``FlowKey``, with no Python object and no allocation:
+
+* a per-tenant tenant: ``tenant`` set, everything else zero: one guest.
+* a per-flow tenant: the flow's two ends ordered, lower (address, port)
+  first, so both directions of a flow give the same key. TCP and UDP use
+  their ports; an ICMP echo or echo reply uses its identifier as the port of
+  both ends; an ICMP error (unreachable, source quench, redirect, time
+  exceeded, parameter problem) is read as the packet it quotes (addresses,
+  protocol and ports, for the tenant's matches too; VLAN and MACs stay the
+  frame's), so it reaches the guest of the flow it is about whoever sent
+  it; other IPv4 traffic has ports 0.
+  A non-IPv4 frame a per-flow tenant matches (by VLAN or MAC) has protocol 0
+  and zero ends: one guest per tenant for its ARP and the like.
+* ``hash``: a 64-bit mix of the key's fields and a per-classifier random
+  seed (so flow table chains cannot be aimed at from outside). Look a guest
+  up by hash, confirm with ``flow_key_equal``.
+
+Codes: ``KEY_MALFORMED`` for a frame shorter than its Ethernet (and tag)
+header, an IPv4 header with a bad version, header length or total length
+(beyond the frame; Ethernet padding after it is fine), a TCP, UDP or ICMP
+header cut short in a first fragment, or an ICMP error whose quoted header is
+cut short; the same frame is malformed whatever the policy. ``KEY_FRAGMENT``
+for an IPv4 fragment (first or not) where ports would decide: a per-flow
+tenant's key, or a rule with a ``port`` term reached before any other holds.
+Fragments of per-tenant traffic matched without ports classify as usual; put
+IPReassembler before the classifier to send fragments to per-flow guests.
+Checksums are not checked: that is the guest's job.
+"""
+import os
+
+from libc.stdint cimport int32_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdlib cimport calloc, free
+from libc.string cimport memcmp, memcpy, memset
+
+from clickpy.runtime.packet cimport Packet, PacketObject
+from clickpy.elements.ethernet.ether_header cimport (ETHER_HEADER_LEN, ETHER_VLAN_HEADER_LEN,
+                                                     ETHERTYPE_8021Q)
+from clickpy.elements.ip.ip_header cimport (ICMP_HEADER_LEN, IP_HEADER_LEN, IP_MF, IP_OFFMASK,
+                                            IP_PROTO_ICMP, IP_PROTO_TCP, IP_PROTO_UDP,
+                                            TCP_HEADER_LEN, UDP_HEADER_LEN, ip_hl, ip_len, ip_off,
+                                            ip_p, ip_v, rd16, rd32)
+
+from clickpy.runtime.args import prefix_mask
+
+cdef enum:
+    ETHERTYPE_IPV4 = 0x0800
+    ICMP_ECHO_REPLY = 0
+    ICMP_UNREACH = 3
+    ICMP_SOURCE_QUENCH = 4
+    ICMP_REDIRECT = 5
+    ICMP_ECHO = 8
+    ICMP_TIME_EXCEEDED = 11
+    ICMP_PARAMETER_PROBLEM = 12
+
+NO_TENANT = KEY_NO_TENANT
+MALFORMED = KEY_MALFORMED
+FRAGMENT = KEY_FRAGMENT
+
+
+cdef struct Headers:            # what the rules and the key read from one frame
+    const unsigned char *eth
+    uint16_t vlan               # 0: untagged
+    bint ip                     # an IPv4 header was found (src, dst, proto valid)
+    bint fragment               # ... and it is a fragment
+    bint ports                  # sport and dport hold TCP/UDP ports or an ICMP echo id
+    uint8_t proto
+    uint32_t src, dst
+    uint16_t sport, dport
+
+
+cdef int read_transport(Headers *h, const unsigned char *th, uint32_t tlen, bint quoted) noexcept nogil:
+    """Ports (or echo id) of a TCP, UDP or ICMP header; an ICMP error's
+    quoted packet replaces the addresses. quoted: th is inside an ICMP error,
+    which carries only the first 8 bytes of its packet's transport header."""
+    cdef uint8_t kind
+    if h.proto == IP_PROTO_TCP or h.proto == IP_PROTO_UDP:
+        if tlen < (UDP_HEADER_LEN if quoted or h.proto == IP_PROTO_UDP else TCP_HEADER_LEN):
+            return KEY_MALFORMED
+        if not quoted and h.proto == IP_PROTO_TCP and (th[12] >> 4) * 4 < TCP_HEADER_LEN:
+            return KEY_MALFORMED
+        h.sport = rd16(th)
+        h.dport = rd16(th + 2)
+        h.ports = True
+    elif h.proto == IP_PROTO_ICMP:
+        if tlen < ICMP_HEADER_LEN:
+            return KEY_MALFORMED
+        kind = th[0]
+        if kind == ICMP_ECHO or kind == ICMP_ECHO_REPLY:
+            h.sport = h.dport = rd16(th + 4)
+            h.ports = True
+        elif not quoted and (kind == ICMP_UNREACH or kind == ICMP_SOURCE_QUENCH or kind == ICMP_REDIRECT
+                             or kind == ICMP_TIME_EXCEEDED or kind == ICMP_PARAMETER_PROBLEM):
+            return read_quoted(h, th + ICMP_HEADER_LEN, tlen - ICMP_HEADER_LEN)
+    return 0
+
+
+cdef int read_quoted(Headers *h, const unsigned char *ip, uint32_t n) noexcept nogil:
+    """The packet an ICMP error quotes: its IP header and 8 bytes after it.
+    Its total length may exceed what is quoted, so it is not checked."""
+    cdef unsigned hl
+    if n < IP_HEADER_LEN or ip_v(ip) != 4:
+        return KEY_MALFORMED
+    hl = ip_hl(ip)
+    if hl < IP_HEADER_LEN or hl + 8 > n:
+        return KEY_MALFORMED
+    h.src = rd32(ip + 12)
+    h.dst = rd32(ip + 16)
+    h.proto = ip_p(ip)
+    if ip_off(ip) & IP_OFFMASK:     # quotes a later fragment: no ports to read
+        return 0
+    return read_transport(h, ip + hl, n - hl, True)
+
+
+cdef int read_headers(Headers *h, const unsigned char *d, uint32_t n) noexcept nogil:
+    cdef uint16_t ethertype
+    cdef uint32_t off = ETHER_HEADER_LEN, hl, total
+    cdef const unsigned char *ip
+    memset(h, 0, sizeof(Headers))
+    if n < ETHER_HEADER_LEN:
+        return KEY_MALFORMED
+    h.eth = d
+    ethertype = rd16(d + 12)
+    if ethertype == ETHERTYPE_8021Q:
+        if n < ETHER_VLAN_HEADER_LEN:
+            return KEY_MALFORMED
+        h.vlan = rd16(d + 14) & 0x0FFF
+        ethertype = rd16(d + 16)
+        off = ETHER_VLAN_HEADER_LEN
+    if ethertype != ETHERTYPE_IPV4:
+        return 0
+    ip = d + off
+    n -= off
+    if n < IP_HEADER_LEN or ip_v(ip) != 4:
+        return KEY_MALFORMED
+    hl = ip_hl(ip)
+    total = ip_len(ip)
+    if hl < IP_HEADER_LEN or total < hl or total > n:
+        return KEY_MALFORMED
+    h.ip = True
+    h.src = rd32(ip + 12)
+    h.dst = rd32(ip + 16)
+    h.proto = ip_p(ip)
+    h.fragment = (ip_off(ip) & (IP_MF | IP_OFFMASK)) != 0
+    if ip_off(ip) & IP_OFFMASK:     # a later fragment: no transport header here
+        return 0
+    return read_transport(h, ip + hl, total - hl, False)
+
+
+cdef inline uint64_t mix64(uint64_t x) noexcept nogil:
+    """A 64-bit finalizer (every input bit moves every output bit)."""
+    x ^= x >> 33
+    x *= <uint64_t> 0xFF51AFD7ED558CCD
+    x ^= x >> 33
+    x *= <uint64_t> 0xC4CEB9FE1A85EC53
+    x ^= x >> 33
+    return x
+
+
+cdef inline void hash_key(FlowKey *key, uint64_t seed) noexcept nogil:
+    cdef uint64_t h = mix64(seed ^ ((<uint64_t> key.addr_lo << 32) | key.addr_hi))
+    key.hash = mix64(h ^ ((<uint64_t> key.port_lo << 48) | (<uint64_t> key.port_hi << 32)
+                          | (<uint64_t> key.proto << 24) | (<uint32_t> key.tenant & 0xFFFFFF)))
+
+
+cdef inline void flow_key(FlowKey *key, const Headers *h) noexcept nogil:
+    cdef uint64_t a = (<uint64_t> h.src << 16) | h.sport, b = (<uint64_t> h.dst << 16) | h.dport
+    if not h.ip:
+        return                  # non-IPv4: the tenant's one protocol-0 key
+    if b < a:
+        a, b = b, a
+    key.addr_lo = <uint32_t> (a >> 16)
+    key.port_lo = <uint16_t> a
+    key.addr_hi = <uint32_t> (b >> 16)
+    key.port_hi = <uint16_t> b
+    key.proto = h.proto
+
+
+cdef inline bint rule_holds(const Rule *r, const Headers *h) noexcept nogil:
+    """Every term but 'port' (which classify_frame handles, for fragments)."""
+    if r.terms & TERM_VLAN and h.vlan != r.vlan:
+        return False
+    if r.terms & TERM_MAC and memcmp(h.eth, r.mac, 6) != 0 and memcmp(h.eth + 6, r.mac, 6) != 0:
+        return False
+    if r.terms & (TERM_IP | TERM_PROTO | TERM_PORT):
+        if not h.ip:
+            return False
+        if r.terms & TERM_IP and (h.src & r.mask) != r.addr and (h.dst & r.mask) != r.addr:
+            return False
+        if r.terms & TERM_PROTO and h.proto != r.proto:
+            return False
+        if r.terms & TERM_PORT and h.proto != IP_PROTO_TCP and h.proto != IP_PROTO_UDP:
+            return False
+    return True
+
+
+cdef int classify_frame(const KeyTable *t, const unsigned char *data, uint32_t length,
+                        FlowKey *key) noexcept nogil:
+    cdef Headers h
+    cdef int i, tenant = t.default_tenant
+    cdef int status = read_headers(&h, data, length)
+    cdef const Rule *r
+    memset(key, 0, sizeof(FlowKey))
+    if status < 0:
+        return status
+    for i in range(t.nrules):
+        r = &t.rules[i]
+        if not rule_holds(r, &h):
+            continue
+        if r.terms & TERM_PORT:
+            if h.fragment:
+                return KEY_FRAGMENT
+            if h.sport != r.port and h.dport != r.port:
+                continue
+        tenant = r.tenant
+        break
+    if tenant < 0:
+        return KEY_NO_TENANT
+    key.tenant = tenant
+    if t.per_flow[tenant]:
+        if h.fragment:
+            return KEY_FRAGMENT
+        flow_key(key, &h)
+    hash_key(key, t.seed)
+    return tenant
+
+
+cdef tuple python_result(const KeyTable *t, int tenant, const FlowKey *key):
+    if tenant < 0:
+        return tenant, None
+    if not t.per_flow[tenant]:
+        return tenant, tenant
+    return tenant, (key.proto, (key.addr_lo, key.port_lo), (key.addr_hi, key.port_hi))
+
+
+cdef class KeyClassifier:
+    """The compiled classifier of one Policy.
+
+    ``table`` is what the data path passes to ``classify_frame`` /
+    ``classify_packet``; the methods below are the Python view, for tests,
+    tools and benchmarks. ``seed`` fixes the key hash (random by default).
+    """
+
+    def __cinit__(self):
+        memset(&self.table, 0, sizeof(KeyTable))
+
+    def __dealloc__(self):
+        free(self.table.rules)
+        free(self.table.per_flow)
+
+    def __init__(self, policy, seed=None):
+        cdef Rule *r
+        cdef int i
+        order = [(i, m) for i in policy.match_order() for m in policy.tenants[i].matches]
+        free(self.table.rules)
+        free(self.table.per_flow)
+        self.table.rules = <Rule *> calloc(max(len(order), 1), sizeof(Rule))
+        self.table.per_flow = <uint8_t *> calloc(max(len(policy.tenants), 1), 1)
+        if self.table.rules == NULL or self.table.per_flow == NULL:
+            raise MemoryError()
+        for i, (tenant, m) in enumerate(order):
+            r = &self.table.rules[i]
+            r.tenant = tenant
+            if m.vlan is not None:
+                r.terms |= TERM_VLAN
+                r.vlan = m.vlan
+            if m.mac is not None:
+                r.terms |= TERM_MAC
+                memcpy(r.mac, <const unsigned char *> m.mac, 6)
+            if m.addr is not None:
+                r.terms |= TERM_IP
+                r.mask = prefix_mask(m.prefix_len)
+                r.addr = m.addr & r.mask
+            if m.proto is not None:
+                r.terms |= TERM_PROTO
+                r.proto = m.proto
+            if m.port is not None:
+                r.terms |= TERM_PORT
+                r.port = m.port
+        for i, t in enumerate(policy.tenants):
+            self.table.per_flow[i] = t.per_flow
+        self.table.nrules = len(order)
+        self.table.ntenants = len(policy.tenants)
+        self.table.default_tenant = policy.default_index if policy.default_index >= 0 else KEY_NO_TENANT
+        self.table.seed = int.from_bytes(os.urandom(8), "little") if seed is None else seed & 0xFFFFFFFFFFFFFFFF
+        self.policy = policy
+
+    def classify(self, const unsigned char[:] frame):
+        """(tenant, key): key is the tenant index for a per-tenant tenant, and
+        (proto, (addr, port), (addr, port)) for a per-flow one, ends ordered;
+        (KEY code, None) when the frame has no tenant, is malformed or is a fragment."""
+        cdef FlowKey key
+        cdef int tenant = classify_frame(&self.table, &frame[0] if frame.shape[0] else NULL,
+                                         frame.shape[0], &key)
+        return python_result(&self.table, tenant, &key)
+
+    def classify_packet(self, PacketObject packet):
+        """classify() through the Packet path the switch's data path uses."""
+        cdef FlowKey key
+        cdef int tenant = classify_packet(&self.table, packet._live(), &key)
+        return python_result(&self.table, tenant, &key)
+
+    def key_hash(self, const unsigned char[:] frame):
+        """The 64-bit hash of the frame's key (None when classify gives no key)."""
+        cdef FlowKey key
+        cdef int tenant = classify_frame(&self.table, &frame[0] if frame.shape[0] else NULL,
+                                         frame.shape[0], &key)
+        return key.hash if tenant >= 0 else None
+
+    def classify_repeat(self, PacketObject packet, long n):
+        """Classify packet n times in C (the classifier alone, for benchmarks);
+        returns the last result code."""
+        cdef Packet *p = packet._live()
+        cdef FlowKey key
+        cdef int tenant = KEY_NO_TENANT
+        cdef long i
+        with nogil:
+            for i in range(n):
+                tenant = classify_packet(&self.table, p, &key)
+                p.anno[0] ^= <uint8_t> key.hash     # use the key, so the loop is not optimized away
+        p.anno[0] = 0
+        return tenant
