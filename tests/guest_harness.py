@@ -51,3 +51,30 @@ def exchange(driver, guest, frames, send_port=0, recv_port=1, timeout=10.0) -> l
     out = []
     driver.until(lambda: out.extend(guest.ports[recv_port].recv()) or len(out) >= len(frames), timeout)
     return out
+
+
+def run_until(router, condition, timeout=10.0) -> bool:
+    """Run router in slices of 2 ms until condition() holds (False at the deadline)."""
+    from clickpy.runtime.scheduler import Timer
+
+    tick = getattr(router, "_test_tick", None)
+    if tick is None:
+        tick = router._test_tick = Timer(callback=lambda _t: router.scheduler.please_stop())
+        tick.initialize(router.scheduler)
+    end = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > end:
+            return False
+        tick.schedule_after(0.002)
+        router.scheduler.set_runcount(1)
+        router.run()
+    return True
+
+
+def write_image(path, text: str, name: str = "guest") -> str:
+    """Build a guest image of text (with its source, so it takes parameters) at path."""
+    from clickpy.guest.image import build
+
+    source = pipeline.Source(text, f"{name}.click")
+    path.write_bytes(build(pipeline.plan(source, {}), source=source, definitions={}).pack())
+    return str(path)

@@ -296,6 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
                    add_help=False)
     sub.add_parser("doc", help="an element class's documentation (ports, arguments, handlers); all classes by family",
                    add_help=False)
+    sub.add_parser("switch", help="run the switch that starts guests per tenant or per flow (status, check)",
+                   add_help=False)
     return parser
 
 
@@ -329,6 +331,10 @@ def _main(argv: list[str] | None) -> int:
         from clickpy.cli.doc import main as doc_main
 
         return doc_main(argv[1:])
+    if argv and argv[0] == "switch":
+        from clickpy.cli.switch import main as switch_main
+
+        return switch_main(argv[1:])
     ns = parser.parse_args(argv)
     if not getattr(ns, "func", None):
         parser.print_help()

@@ -400,3 +400,25 @@ def test_small_burst_delivers_everything(pair, method):
         assert control_read(ctl, "fd.drops") == "0"
     finally:
         _stop(lab, proc)
+
+
+def test_frames_waiting_before_the_first_run_still_leave_the_next_frame_a_wakeup():
+    """A pipe's frames sent before FromDevice first ran arrive with no wake-up; the frames after them must
+    still wake it (a guest gets its first packet so, from the switch's backlog)."""
+    from guest_harness import run_until
+
+    from clickpy import pipeline
+    from clickpy.netmap_shim.ring import open_port
+    from clickpy.runtime.router import Router
+
+    router = Router.from_plan(pipeline.plan(pipeline.Source(
+        "FromDevice(pipe:early{0) -> c :: Counter -> Discard;", "early.click")))
+    sender = open_port("pipe:early}0")
+    try:
+        c = router.element("c")
+        for i in range(1, 4):
+            sender.send([bytes(60)])
+            assert run_until(router, lambda: c.count == i, 5), f"frame {i} never woke FromDevice"
+    finally:
+        router.cleanup()
+        sender.close()
