@@ -1,15 +1,25 @@
 """Guest spin-up: first packet in -> first packet out of a new guest, and the memory guests take.
 
-    python bench/guest_spinup.py                        # 1,000 starts each from the zygote and from the pool
+    python bench/guest_spinup.py                        # 1,000 starts in each mode
     python bench/guest_spinup.py -n 200 --mode pool --plot spinup.png
-    python bench/guest_spinup.py --memory 1000          # 1,000 idle guests: memory, then stop them all
+    CLICKPY_BUFFERS=262144 python bench/guest_spinup.py --memory 1000   # 1,000 idle guests: memory, then stop them all
 
 Each start is timed as a switch sees it: the first frame of a new key goes
 into the new guest's pipe ring at once (it waits there while the guest
 starts), and the clock stops when that frame comes out of the guest's other
-port. Modes: ``zygote``: no ready sandboxes, every start forks (and
-sandboxes) a guest; ``pool``: a pool of ready sandboxes (forked, sandboxed,
-rings attached) that only wait for a Plan, refilled between starts.
+port. Modes:
+
+- ``zygote``: every start forks (and sandboxes) a guest, which builds its
+  router from the Plan;
+- ``image``: as zygote, but the zygote prepared the image's router once
+  (configured, handlers made): the guest only initializes it;
+- ``pool``: a pool of ready sandboxes (forked, sandboxed, rings attached)
+  waiting for their Plan, the image prepared; refilled between starts.
+
+A guest gets one pipe pair per port, 64 slots each way and a grant of 128
+buffers (16 and 32 in --memory mode: idle guests), carved from the switch's
+pool; a thousand guests need a larger pool than the default 131,072 buffers
+(CLICKPY_BUFFERS).
 
 The guest runs a small firewall (IPFilter with four rules between two
 ports). Prints p50/p90/p99/max and a text histogram; ``--plot FILE.png`` draws
@@ -36,6 +46,9 @@ FRAME = bytes.fromhex(
     "d4310035000fb27368656c6c6f2121")
 
 
+MODES = ("zygote", "image", "pool")
+
+
 def percentiles(values: list[float]) -> dict:
     v = sorted(values)
     pick = lambda q: v[min(len(v) - 1, int(q * len(v)))]
@@ -44,7 +57,7 @@ def percentiles(values: list[float]) -> dict:
 
 
 class Bench:
-    def __init__(self, pool: int, sandbox: bool):
+    def __init__(self, pool: int, sandbox: bool, slots: int = 64, grant: int = 128, prepared: bool = True):
         from clickpy import pipeline
         from clickpy.guest.image import build
         from clickpy.guest.manager import GuestManager, GuestSpec
@@ -53,7 +66,8 @@ class Bench:
         plan = pipeline.plan(pipeline.Source(GUEST, "spinup.click"))
         self.spec = GuestSpec("spinup", plan.pack(), build(plan).ports)
         self.s = Scheduler()
-        self.manager = GuestManager(self.s, 2, pool_size=pool, sandbox={} if sandbox else None)
+        self.manager = GuestManager(self.s, 2, pool_size=pool, slots=slots, grant=grant,
+                                    sandbox={} if sandbox else None, images=[self.spec] if prepared else [])
         self._timer = Timer(callback=lambda _t: self.s.please_stop())
         self._timer.initialize(self.s)
         self._done = False
@@ -102,7 +116,7 @@ class Bench:
 
 
 def spinup(mode: str, n: int, sandbox: bool) -> list[float]:
-    b = Bench(pool=4 if mode == "pool" else 0, sandbox=sandbox)
+    b = Bench(pool=4 if mode == "pool" else 0, sandbox=sandbox, prepared=mode != "zygote")
     try:
         times = []
         for _ in range(n):
@@ -125,7 +139,7 @@ def memory(n: int, sandbox: bool) -> dict:
                     return int(line.split()[1]) * 1024
         return 0
 
-    b = Bench(pool=0, sandbox=sandbox)
+    b = Bench(pool=0, sandbox=sandbox, slots=16, grant=32)
     before = available()
     t0 = time.perf_counter()
     guests = [b.manager.start(b.spec) for _ in range(n)]
@@ -186,7 +200,7 @@ def plot(results: dict, path: str) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("-n", type=int, default=1000, help="starts per mode (default 1000)")
-    ap.add_argument("--mode", action="append", choices=("zygote", "pool"), help="repeatable; default both")
+    ap.add_argument("--mode", action="append", choices=MODES, help="repeatable; default all")
     ap.add_argument("--no-sandbox", action="store_true", help="plain forks (no namespaces, filter or cap)")
     ap.add_argument("--memory", type=int, metavar="N", help="start N idle guests and report their memory")
     ap.add_argument("--plot", metavar="FILE.png")
@@ -205,7 +219,7 @@ def main(argv=None) -> int:
                   f"MemAvailable fell by {m['memavailable_drop'] / 2**20:.0f} MiB")
         return 0
     results = {}
-    for mode in ns.mode or ["zygote", "pool"]:
+    for mode in ns.mode or MODES:
         ms = [t * 1e3 for t in spinup(mode, ns.n, sandbox)]
         results[mode] = ms
         p = percentiles(ms)

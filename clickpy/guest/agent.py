@@ -7,9 +7,12 @@ with its control channel and one pipe pair per switch port. It
    pairs' grants, carved from the switch's shared pool;
 2. says ``{"op": "attached"}`` and waits: a sandbox in the switch's pool of
    ready sandboxes waits here for its Plan;
-3. on ``start`` (a packed Plan and the image's device names), routes each
-   device name to the slave end of the matching pipe, builds the router from
-   the Plan and says ``ready`` (or ``failed`` with the configuration errors);
+3. on ``start`` (a packed Plan, the image's hash and its device names),
+   routes each device name to the slave end of the matching pipe, takes the
+   router the zygote prepared for the image (configured before the fork:
+   only its initialization is left, and its configured elements stay in
+   pages shared with the zygote) or builds one from the Plan, and says
+   ``ready`` (or ``failed`` with the configuration errors);
 4. runs the router, serving control requests between batches:
    ``stats``, ``read`` and ``write`` of handlers, ``reload`` (a new packed
    Plan, through the reload path: state kept) and ``stop``.
@@ -48,7 +51,8 @@ def main(control_fd: int, pipe_fds: list[tuple[int, int, int]]) -> int:
     router = _build(chan, start, pairs)
     if router is None:
         return 1
-    agent = Agent(chan, router)
+    exports = start.get("exports")
+    agent = Agent(chan, router, exports if isinstance(exports, list) else ["*"])
     router.scheduler.add_fd(chan.fileno(), selectors.EVENT_READ, agent.on_readable)
     router.run()
     router.cleanup()
@@ -58,25 +62,34 @@ def main(control_fd: int, pipe_fds: list[tuple[int, int, int]]) -> int:
 
 
 def _build(chan: Channel, start: dict, pairs):
+    """The guest's router: the zygote's prepared one for its image (only
+    initialized here), or built from the start message's Plan."""
     from clickpy.elements.devices.device_port import route_devices
     from clickpy.errors import ConfigError
+    from clickpy.guest import zygote
     from clickpy.runtime.router import Router
 
     t0 = time.perf_counter()
     try:
-        plan = Plan.unpack(start["plan"])
         names = start.get("ports", [])
         if not isinstance(names, list) or len(names) > len(pairs):
             raise ValueError(f"the image names {len(names)} ports, the switch attached {len(pairs)}")
         route_devices({name: pair.slave for name, pair in zip(names, pairs)})
-        router = Router.from_plan(plan)
+        router = zygote.prepared.get(start.get("image"))
+        prepared = router is not None
+        if prepared:
+            router.scheduler.after_fork()
+            for _ in router.initialize_steps():
+                pass
+        else:
+            router = Router.from_plan(Plan.unpack(start["plan"]))
     except (ValueError, KeyError, TypeError) as e:
         chan.send({"op": "failed", "error": f"bad start message: {e}"})
         return None
     except ConfigError as e:
         chan.send({"op": "failed", "error": e.diagnostics.format().rstrip()})
         return None
-    chan.send({"op": "ready", "build_ms": (time.perf_counter() - t0) * 1e3, "pid": os.getpid()})
+    chan.send({"op": "ready", "build_ms": (time.perf_counter() - t0) * 1e3, "prepared": prepared})
     chan.flush(block=True)
     return router
 

@@ -19,6 +19,7 @@ switch's tables stay valid; its ``ports`` change.
 """
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 import selectors
@@ -50,6 +51,11 @@ class GuestSpec:
     memory_cap: int = 64 << 20
     exports: list[str] = field(default_factory=lambda: ["*"])
 
+    @property
+    def image_id(self) -> str:
+        """Names the Plan for the zygote's prepared routers."""
+        return hashlib.sha256(self.plan).hexdigest()[:24]
+
 
 class Guest:
     def __init__(self, manager: "GuestManager", gid: str):
@@ -74,6 +80,8 @@ class Guest:
         self.backoff = 0.0
         self.stats: dict = {}
         self.last_error = ""
+        self.prepared = False         # it started from the zygote's prepared router of its image
+        self.build_ms = None          # how long its router took to build or initialize
         self._seq = itertools.count(1)
         self._replies: dict[int, object] = {}
 
@@ -106,7 +114,7 @@ class Guest:
 class GuestManager:
     def __init__(self, scheduler, nports: int, *, pool_size: int = 2, slots: int = 256, grant: int = 512,
                  backoff_initial: float = 0.1, backoff_max: float = 10.0, sandbox: dict | None = None,
-                 zygote: Zygote | None = None):
+                 zygote: Zygote | None = None, images=()):
         self.scheduler = scheduler
         self.nports = nports
         self.pool_size = pool_size
@@ -120,14 +128,36 @@ class GuestManager:
         self.pool: list[Guest] = []               # sandboxes not given a Plan yet
         self.by_pid: dict[int, Guest] = {}
         self.counts = {"spawned": 0, "started": 0, "ready": 0, "failed": 0, "crashed": 0,
-                       "killed": 0, "restarted": 0, "stopped": 0}
+                       "killed": 0, "restarted": 0, "stopped": 0, "pool_failures": 0}
+        self.last_error = ""
         self._closed = False
         scheduler.add_fd(self.zygote.chan.fileno(), selectors.EVENT_READ, self._on_zygote)
         from clickpy.runtime.scheduler import Timer
 
         self._refill = Timer(callback=lambda _t: self._fill_pool())
         self._refill.initialize(scheduler)
+        self.images: set[str] = set()
+        self.image_errors: dict[str, str] = {}     # images the zygote could not prepare (built per guest)
+        for spec in images:
+            self.prepare(spec)
         self._fill_pool()
+
+    def prepare(self, spec: GuestSpec) -> None:
+        """Have the zygote configure spec's router once, so that its guests only initialize it.
+
+        Sandboxes forked before this (the pool) do not have it: they are
+        replaced, so that the next starts find it."""
+        if spec.image_id in self.images:
+            return
+        self.images.add(spec.image_id)
+        self.zygote.prepare_image(spec.image_id, spec.plan)
+        stale = [g for g in self.pool if g.state in (SPAWNING, IDLE)]
+        for g in stale:
+            self.pool.remove(g)
+            g.state = STOPPING
+            self._kill(g)
+        if stale:
+            self._refill.schedule_now()
 
     # --- starting and stopping --------------------------------------------------
 
@@ -178,8 +208,13 @@ class GuestManager:
     def _fill_pool(self) -> None:
         if self._closed:
             return
-        while len(self.pool) < self.pool_size:
-            self.pool.append(self._spawn())
+        try:
+            while len(self.pool) < self.pool_size:
+                self.pool.append(self._spawn())
+        except Exception as e:          # out of buffers or descriptors: try again later
+            self.last_error = str(e)
+            self.counts["pool_failures"] += 1
+            self._refill.schedule_after(1.0)
 
     def _spawn(self, g: Guest | None = None) -> Guest:
         from clickpy.netmap_shim.backends.pipe import PipePair
@@ -191,7 +226,16 @@ class GuestManager:
         g.pid = 0
         g.spawned_ns = time.monotonic_ns()
         tag = f"{os.getpid()}-{g.id}-{g.restarts}"
-        g.pairs = [PipePair.create(tag, i, slots=self.slots, grant=self.grant) for i in range(self.nports)]
+        g.pairs = []
+        try:
+            for i in range(self.nports):
+                g.pairs.append(PipePair.create(tag, i, slots=self.slots, grant=self.grant))
+        except Exception:
+            for pair in g.pairs:
+                pair.close()
+            g.pairs = []
+            self.guests.pop(g.id, None)
+            raise
         g.chan, theirs = Channel.pair()
         try:
             self.zygote.spawn(g.id, theirs, g.pairs, self.sandbox)
@@ -208,7 +252,7 @@ class GuestManager:
         g.state = STARTING
         self.counts["started"] += 1
         try:
-            g.chan.send({"op": "start", "plan": g.spec.plan, "ports": g.spec.ports,
+            g.chan.send({"op": "start", "plan": g.spec.plan, "image": g.spec.image_id, "ports": g.spec.ports,
                          "exports": g.spec.exports})
         except ChannelError:
             pass                      # its exit is reported by the zygote
@@ -219,6 +263,8 @@ class GuestManager:
             self.scheduler.add_fd(g.chan.fileno(), events, lambda fd, ev, g=g: self._on_guest(g, ev))
 
     def _on_guest(self, g: Guest, events: int) -> None:
+        if g.chan is None or g.chan.closed:
+            return                    # released by an earlier callback of the same poll
         try:
             if events & selectors.EVENT_WRITE:
                 g.chan.flush()
@@ -244,6 +290,8 @@ class GuestManager:
                         g.state = IDLE
             elif op == "ready" and g.state == STARTING:
                 g.state = READY
+                g.prepared = bool(m.get("prepared"))
+                g.build_ms = m.get("build_ms")
                 g.ready_ns = time.monotonic_ns()
                 g.last_active_ns = g.ready_ns
                 self.counts["ready"] += 1
@@ -269,12 +317,18 @@ class GuestManager:
             return
         for m in messages:
             op = m.get("op")
+            if op == "image_ready":
+                if m.get("error"):
+                    self.image_errors[m.get("id")] = str(m["error"])
+                continue
             g = self.guests.get(m.get("id")) if "id" in m else self.by_pid.get(m.get("pid"))
             if g is None:
                 continue
             if op == "spawned":
                 g.pid = int(m["pid"])
                 self.by_pid[g.pid] = g
+                if g.state == STOPPING:
+                    self._kill(g)
             elif op == "spawn_failed":
                 g.last_error = str(m.get("error"))
                 self._exited(g, f"could not be started: {g.last_error}")
@@ -321,7 +375,12 @@ class GuestManager:
             return
         g.restarts += 1
         self.counts["restarted"] += 1
-        self._spawn(g)
+        try:
+            self._spawn(g)
+        except Exception as e:          # out of buffers: back off and try again
+            self.guests[g.id] = g
+            self._exited(g, f"could not be restarted: {e}")
+            return
         g.started_ns = time.monotonic_ns()
 
     def _kill(self, g: Guest) -> None:

@@ -11,14 +11,21 @@ own from the grants of its pipe pairs.
 
 Protocol (clickpy.guest.channel), switch -> zygote:
 
+- ``{"op": "image", "id": HASH, "plan": PLAN}``: prepare a router of this
+  Plan once (instantiated, configured, handlers made, nothing opened), so
+  that a guest of the image forked later only initializes it: cheaper to
+  start, and its configured elements stay shared with the zygote's pages
+  (``clickpy.guest.agent``). The zygote owns no packet buffer, so an element
+  that makes packets while configuring fails here, and its guests build
+  from the Plan instead.
 - ``{"op": "spawn", "id": ID, "npairs": N, "sandbox": {...}}`` with the
   descriptors [control socket, then (control memfd, pool memfd, socket) of
   each pipe pair]: fork a guest (sandboxed as the map says) that runs
   clickpy.guest.agent on them.
 
-zygote -> switch: ``hello`` once it is warm, ``spawned`` (id, host pid) or
-``spawn_failed`` (id, error), and ``exited`` (pid, exit code or signal) for
-every guest that ends. The zygote dies with the switch (PR_SET_PDEATHSIG),
+zygote -> switch: ``hello`` once it is warm, ``image_ready`` (id, error or
+None), ``spawned`` (id, host pid) or ``spawn_failed`` (id, error), and
+``exited`` (pid, exit code or signal) for every guest that ends. The zygote dies with the switch (PR_SET_PDEATHSIG),
 and its guests with it.
 """
 from __future__ import annotations
@@ -37,6 +44,9 @@ from clickpy.guest.channel import Channel, ChannelError
 PR_SET_PDEATHSIG = 1
 HELLO_TIMEOUT = 60.0
 _shared = None
+# In the zygote (and so in every guest forked from it): image hash -> a
+# prepared Router of that image's Plan.
+prepared: dict = {}
 
 
 def _die_with_parent() -> None:
@@ -53,6 +63,10 @@ class Zygote:
     @classmethod
     def start(cls) -> "Zygote":
         """Fork the zygote from this process and wait until it is warm."""
+        # The buffer pool is made when the runtime is imported: it must exist
+        # before the fork, so that the zygote (and every guest) maps this one.
+        from clickpy.runtime import packet  # noqa: F401
+
         chan, theirs = Channel.pair()
         pid = os.fork()
         if pid == 0:
@@ -84,6 +98,10 @@ class Zygote:
             _shared = cls.start()
         return _shared
 
+    def prepare_image(self, image_id: str, plan: bytes) -> None:
+        """Have the zygote prepare a router of plan for the guests forked after this."""
+        self.chan.send({"op": "image", "id": image_id, "plan": plan})
+
     def spawn(self, guest_id: str, control: socket.socket, pairs, sandbox: dict | None = None) -> None:
         """Ask for a guest; 'spawned' (or 'spawn_failed') comes back on the channel."""
         fds = [control.fileno()]
@@ -112,7 +130,10 @@ def _serve(sock: socket.socket) -> int:
     from clickpy.reload import swap  # noqa: F401
     from clickpy.runtime import registry, router  # noqa: F401
 
+    from clickpy.runtime import packet
+
     registry.element_classes()
+    packet.disown_small_pool()      # the switch's buffers are not the zygote's to use
     gc.collect()
     gc.freeze()
     chan = Channel(sock)
@@ -134,6 +155,8 @@ def _serve(sock: socket.socket) -> int:
             for m in chan.receive():
                 if m.get("op") == "spawn":
                     _spawn(chan, m, guests, (wake_r, wake_w))
+                elif m.get("op") == "image":
+                    _prepare(chan, m)
                 else:
                     for fd in m.get("fds", ()):
                         os.close(fd)
@@ -145,6 +168,25 @@ def _serve(sock: socket.socket) -> int:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def _prepare(chan: Channel, m: dict) -> None:
+    from clickpy.errors import ConfigError
+    from clickpy.plan import Plan
+    from clickpy.runtime.router import Router
+
+    image_id, error = m.get("id"), None
+    try:
+        router = Router(Plan.unpack(m.get("plan")))
+        router.prepare()
+        prepared[image_id] = router
+    except ConfigError as e:
+        error = e.diagnostics.format().rstrip()
+    except Exception as e:           # a damaged request: its guests build from the Plan
+        error = f"{type(e).__name__}: {e}"
+    gc.collect()
+    gc.freeze()
+    chan.send({"op": "image_ready", "id": image_id, "error": error})
 
 
 def _reap(chan: Channel, guests: set[int]) -> None:
@@ -187,6 +229,7 @@ def _spawn(chan: Channel, m: dict, guests: set[int], zygote_fds) -> None:
             chan.sock.close()
             for fd in zygote_fds:
                 os.close(fd)
+            _die_with_parent()
             _enter_sandbox(m.get("sandbox") or {})
             from clickpy.guest import agent
 

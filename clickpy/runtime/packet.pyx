@@ -14,7 +14,17 @@ from clickpy.runtime.packet cimport *
 # datagram of any size (reassembly, pcap files with big snap lengths).
 SMALL_BUFFER_SIZE = 2048
 LARGE_BUFFER_SIZE = 72 * 1024
-SMALL_BUFFERS = 1 << 17
+# CLICKPY_BUFFERS sets the small pool's size before clickpy is imported (a
+# switch with many guests wants more); 2 KiB of address space each, memory
+# only when touched, but every guest keeps a private 2-byte count per buffer.
+def _pool_size(text, int default):
+    try:
+        return min(max(int(text), 1 << 12), 1 << 22) if text else default
+    except ValueError:
+        return default
+
+
+SMALL_BUFFERS = _pool_size(os.environ.get("CLICKPY_BUFFERS"), 1 << 17)
 LARGE_BUFFERS = 1 << 10
 cdef enum:
     DESCRIPTOR_CHUNK = 4096
@@ -673,6 +683,13 @@ cdef uint32_t small_pool_separate(const uint32_t *bufs, uint32_t n) noexcept nog
         free(live)
     pool.nfree = 0
     return small_pool_import(bufs, n)
+
+
+def disown_small_pool():
+    """In a child forked from the process that owns the pool: hold no buffer
+    of it at all (a guests' zygote), so that nothing here can hand out a
+    buffer the owner uses; making a packet fails until a pipe's grant comes."""
+    small_pool_separate(NULL, 0)
 
 
 def share_small_pool(int fd):

@@ -100,19 +100,35 @@ class Router:
         steps a few at a time between its batches.
         """
         yield from self._instantiate_steps()
-        order = configure_order(self.elements)
-        ok = True
-        for e in order:
-            ok = self._configure_one(e) and ok
-            yield
-        if not ok:
-            raise ConfigError(self.diagnostics, stage="initialize")
+        yield from self._configure_steps()
         if not initialize:
             return
         # Handlers exist before initialization: elements resolve each other's
         # handlers (END_CALL, Script) while initializing.
         yield from self._setup_handlers_steps()
-        for e in order:
+        yield from self.initialize_steps()
+
+    def prepare(self) -> None:
+        """Instantiate, configure and make the handlers, but open nothing:
+        a guest's zygote prepares a router once, and each guest forked from
+        it only initializes (``initialize_steps``, after ``scheduler.after_fork``)."""
+        for _ in self._instantiate_steps():
+            pass
+        for _ in self._configure_steps():
+            pass
+        for _ in self._setup_handlers_steps():
+            pass
+
+    def _configure_steps(self):
+        ok = True
+        for e in configure_order(self.elements):
+            ok = self._configure_one(e) and ok
+            yield
+        if not ok:
+            raise ConfigError(self.diagnostics, stage="initialize")
+
+    def initialize_steps(self):
+        for e in configure_order(self.elements):
             if not self._initialize_one(e):
                 self.cleanup()
                 raise ConfigError(self.diagnostics, stage="initialize")

@@ -212,6 +212,21 @@ cdef class Scheduler:
         os.close(self._wakeup_write)
         self._wakeup_read = self._wakeup_write = -1
 
+    def after_fork(self):
+        """In a child forked from the process that made this scheduler: a
+        selector and wake-up pipe of its own (epoll instances and pipes are
+        shared across fork), watching the same descriptors."""
+        watched = [(key.fd, key.events, key.data) for key in self._selector.get_map().values()
+                   if key.data is not None]
+        self._selector.close()
+        os.close(self._wakeup_read)
+        os.close(self._wakeup_write)
+        self._selector = selectors.DefaultSelector()
+        self._wakeup_read, self._wakeup_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._selector.register(self._wakeup_read, selectors.EVENT_READ, None)
+        for fd, events, callback in watched:
+            self._selector.register(fd, events, callback)
+
     @property
     def wakeup_fd(self):
         """A descriptor to hand to signal.set_wakeup_fd."""

@@ -393,9 +393,10 @@ cdef class FromDevice(Element):
             self.output_push_batch(0, &b)
         if not ring_empty(r) or n == self.burst:
             (<Task> task).fast_reschedule()
-        elif self._port.rxsync(0) != 0:
+        elif not self._file and self._port.rxsync(0) != 0:
             # Only a sync that finds nothing arms the descriptor: frames that
             # were waiting when this task first ran came with no wake-up, and
-            # without this sync the next frame would ring no bell.
+            # without this sync the next frame would ring no bell. (A file's
+            # descriptor stays readable while frames remain: it needs none.)
             (<Task> task).fast_reschedule()
         return n > 0

@@ -187,13 +187,16 @@ cdef class GuestSwitch(Element):
     handlers = (
         Read("guests", lambda e: e.guests_table()),
         Read("count", lambda e: str(e.count)),
-        Read("drops", lambda e: str(e.no_tenant + e.malformed + e.fragments + e.collisions + e.limit_drops + e.ring_drops
+        Read("drops", lambda e: str(e.no_tenant + e.malformed + e.fragments + e.collisions + e.limit_drops
+                                    + e.start_failures + e.ring_drops
                                     + e.backlog_drops + sum(a.drops for a in e.attachments.values()))),
         Read("drop_reasons", lambda e: (f"no_tenant {e.no_tenant}\nmalformed {e.malformed}\n"
                                         f"fragment {e.fragments}\nhash_collision {e.collisions}\n"
                                         f"guest_limit {e.limit_drops}\nring_full {e.ring_drops}\n"
-                                        f"backlog_full {e.backlog_drops}\n")),
-        Read("manager", lambda e: "".join(f"{k} {v}\n" for k, v in e.manager.counts.items())),
+                                        f"backlog_full {e.backlog_drops}\nstart_failed {e.start_failures}\n")),
+        Read("manager", lambda e: "".join(f"{k} {v}\n" for k, v in e.manager.counts.items())
+                             + (f"last_error {e.last_error or e.manager.last_error}\n"
+                                if e.last_error or e.manager.last_error else "")),
         Write("stop_guest", lambda e, v: e._stop_guest(v)),
     )
 
@@ -205,6 +208,8 @@ cdef class GuestSwitch(Element):
     cdef public list ready           # Attachments with rings
     cdef public dict per_tenant      # tenant index -> guests running
     cdef public uint64_t count, no_tenant, malformed, fragments, collisions, limit_drops, ring_drops, backlog_drops
+    cdef public uint64_t start_failures    # packets of keys whose guest could not be started (no buffers, ...)
+    cdef public str last_error
     cdef public object task, idle_timer, stats_timer
     cdef object _specs               # tenant index -> GuestSpec
 
@@ -252,7 +257,7 @@ cdef class GuestSwitch(Element):
 
         s = self.policy.settings
         self.manager = GuestManager(self.router.scheduler, self.ninputs, pool_size=self.pool,
-                                    slots=self.slots, grant=self.grant,
+                                    slots=self.slots, grant=self.grant, images=self._specs,
                                     backoff_initial=s.backoff_initial / 1e9, backoff_max=s.backoff_max / 1e9)
         self.task = Task(self)
         self.task.initialize(self.router.scheduler, False)
@@ -292,7 +297,13 @@ cdef class GuestSwitch(Element):
         try:
             a = self.attachments.get((tenant, flow.hash))
             if a is None:
-                a = self._attach(tenant, flow.hash)
+                try:
+                    a = self._attach(tenant, flow.hash)
+                except Exception as e:
+                    self.last_error = str(e)
+                    self.start_failures += 1
+                    packet_kill(p)
+                    return
                 if a is None:
                     self.limit_drops += 1
                     packet_kill(p)

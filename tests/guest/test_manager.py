@@ -91,3 +91,24 @@ def test_stop_ends_the_guest(driver, manager):
     assert driver.until(lambda: g.state == GONE)
     assert exits == ["stopped"] and manager.counts["stopped"] == 1
     assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+
+
+def test_guests_of_a_prepared_image_only_initialize_and_keep_their_own_state(driver):
+    from clickpy.guest.manager import GuestManager
+
+    s = spec()
+    m = GuestManager(driver.scheduler, 2, pool_size=1, images=[s])
+    try:
+        a, b = m.start(s), m.start(s)
+        assert driver.until(lambda: a.state == READY and b.state == READY)
+        assert a.prepared and b.prepared and a.pid != b.pid
+        assert len(exchange(driver, a, [FRAME] * 3)) == 3
+        assert len(exchange(driver, b, [FRAME] * 1)) == 1
+        assert driver.ask(a, {"op": "read", "handler": "c.count"})["value"] == "3"
+        assert driver.ask(b, {"op": "read", "handler": "c.count"})["value"] == "1"
+        other = m.start(spec(BUMP.replace("Counter", "Counter -> Null")))
+        assert driver.until(lambda: other.state == READY)
+        assert not other.prepared, "an image the zygote never saw is built from its Plan"
+        assert len(exchange(driver, other, [FRAME])) == 1
+    finally:
+        m.close()

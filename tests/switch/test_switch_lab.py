@@ -130,11 +130,12 @@ def test_two_tenants_each_through_its_own_guest(tmp_path):
         _host(cl, "c0", "cb", blue[0], blue[1] + "/24", "10.2.2.0/24", "10.2.1.1")
         _host(sv, "s0", "sr", red[2], red[3] + "/24", "10.1.1.0/24", "10.1.2.1")
         _host(sv, "s0", "sb", blue[2], blue[3] + "/24")
+        log = tmp_path / "switch.log"
         switch = sw.popen([sys.executable, "-m", "clickpy", "switch", str(tmp_path / "policy.toml"),
                            "--port", "sw-c", "--port", "sw-s", "-u", ctl],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                          stdout=subprocess.DEVNULL, stderr=open(log, "w"))
         assert wait_for(lambda: switch.poll() is not None or os.path.exists(ctl), 60)
-        assert switch.poll() is None, switch.communicate()[1]
+        assert switch.poll() is None, log.read_text()
         sink = sv.popen([sys.executable, "-c", SINK, "10.1.2.2", "10.2.2.2"], stdout=subprocess.PIPE, text=True)
         assert sink.stdout.readline().strip() == "listening"
 
@@ -144,7 +145,7 @@ def test_two_tenants_each_through_its_own_guest(tmp_path):
             return r.stdout.strip() or r.stderr
 
         for tenant, (_, _, _, _, seen) in TENANTS.items():
-            assert transfer(tenant) == f"{1 << 20} {seen}", (tenant, control_read(ctl, "sw.guests"))
+            assert transfer(tenant) == f"{1 << 20} {seen}", (tenant, control_read(ctl, "sw.guests"), log.read_text())
         guests = _guests(ctl)
         assert set(guests) == {"red", "blue"} and guests["red"][3] == guests["blue"][3] == "ready"
         assert guests["red"][4] != guests["blue"][4], "two guests, two processes"
