@@ -41,14 +41,14 @@ def main(control_fd: int, pipe_fds: list[tuple[int, int, int]]) -> int:
 
     chan = Channel(socket.socket(fileno=control_fd))
     pairs = [PipePair.from_fds(ctrl, pool, sock, 1) for ctrl, pool, sock in pipe_fds]
-    chan.send({"op": "attached", "ports": len(pairs)})
     try:
+        chan.send({"op": "attached", "ports": len(pairs)})
         start = chan.wait(ATTACH_TIMEOUT)
+        if start.get("op") != "start":
+            return 0
+        router = _build(chan, start, pairs)
     except ChannelError:
         return 0                      # the switch went away or retired this sandbox
-    if start.get("op") != "start":
-        return 0
-    router = _build(chan, start, pairs)
     if router is None:
         return 1
     exports = start.get("exports")

@@ -19,6 +19,7 @@ switch's tables stay valid; its ``ports`` change.
 """
 from __future__ import annotations
 
+import collections
 import hashlib
 import itertools
 import os
@@ -33,6 +34,7 @@ from clickpy.guest.zygote import Zygote
 _ids = itertools.count(1)     # guest ids, unique in this process (managers share the zygote)
 
 # Guest states.
+QUEUED = "queued"       # waiting for a start slot (max_starting): no process or rings yet
 SPAWNING = "spawning"   # forked or being forked, rings not attached yet
 IDLE = "idle"           # a ready sandbox in the pool, waiting for a Plan
 STARTING = "starting"   # building its router from the Plan
@@ -114,7 +116,7 @@ class Guest:
 class GuestManager:
     def __init__(self, scheduler, nports: int, *, pool_size: int = 2, slots: int = 256, grant: int = 512,
                  backoff_initial: float = 0.1, backoff_max: float = 10.0, sandbox: dict | None = None,
-                 zygote: Zygote | None = None, images=()):
+                 zygote: Zygote | None = None, images=(), max_starting: int = 16):
         self.scheduler = scheduler
         self.nports = nports
         self.pool_size = pool_size
@@ -126,6 +128,9 @@ class GuestManager:
         self.zygote = zygote or Zygote.shared()
         self.guests: dict[str, Guest] = {}       # every guest and pooled sandbox, by id
         self.pool: list[Guest] = []               # sandboxes not given a Plan yet
+        self.max_starting = max_starting
+        self.starting: set[Guest] = set()         # given a Plan, not ready yet
+        self.queue: collections.deque[Guest] = collections.deque()   # QUEUED, in order
         self.by_pid: dict[int, Guest] = {}
         self.counts = {"spawned": 0, "started": 0, "ready": 0, "failed": 0, "crashed": 0,
                        "killed": 0, "restarted": 0, "stopped": 0, "pool_failures": 0}
@@ -162,8 +167,19 @@ class GuestManager:
     # --- starting and stopping --------------------------------------------------
 
     def start(self, spec: GuestSpec, *, key=None, tenant=None, on_ready=None, on_exit=None) -> Guest:
-        """A guest running spec: a pooled sandbox if one is there, else a new one."""
-        g = self.pool.pop(0) if self.pool else self._spawn()
+        """A guest running spec: a pooled sandbox if one is there, else a new one.
+
+        At most max_starting guests start at once (each holds rings and a
+        process); more wait in order (QUEUED), so that a burst of new keys
+        costs time, not buffers."""
+        if len(self.starting) >= self.max_starting:
+            g = Guest(self, f"g{next(_ids)}")
+            g.state = QUEUED
+            self.guests[g.id] = g
+            self.queue.append(g)
+        else:
+            g = self.pool.pop(0) if self.pool else self._spawn()
+            self.starting.add(g)
         g.spec, g.key, g.tenant, g.on_ready, g.on_exit = spec, key, tenant, on_ready, on_exit
         g.started_ns = time.monotonic_ns()
         if g.state == IDLE:
@@ -171,15 +187,31 @@ class GuestManager:
         self._refill.schedule_now()
         return g
 
+    def _started(self, g: Guest) -> None:
+        """g is no longer starting (ready, failed or gone): the next queued guest may start."""
+        self.starting.discard(g)
+        while self.queue and len(self.starting) < self.max_starting:
+            q = self.queue.popleft()
+            try:
+                self._spawn(q)
+            except Exception as e:      # out of buffers: it waits for the next slot
+                self.last_error = str(e)
+                self.queue.appendleft(q)
+                self.guests[q.id] = q
+                return
+            self.starting.add(q)
+
     def stop(self, g: Guest) -> None:
         """Stop a guest for good (asks it, and kills it if it does not go within a second)."""
         if g.state in (GONE, STOPPING):
             return
-        was_backoff = g.state == BACKOFF
+        was_idle = g.state in (BACKOFF, QUEUED)
+        if g.state == QUEUED:
+            self.queue.remove(g)
         g.state = STOPPING
         if g in self.pool:
             self.pool.remove(g)
-        if was_backoff or not g.pid:
+        if was_idle or not g.pid:
             self._forget(g, "stopped")
             return
         g.request({"op": "stop"})
@@ -202,6 +234,8 @@ class GuestManager:
             self._release(g)
         self.guests.clear()
         self.pool.clear()
+        self.queue.clear()
+        self.starting.clear()
 
     # --- the life of a sandbox ----------------------------------------------------
 
@@ -292,6 +326,7 @@ class GuestManager:
                 g.state = READY
                 g.prepared = bool(m.get("prepared"))
                 g.build_ms = m.get("build_ms")
+                self._started(g)
                 g.ready_ns = time.monotonic_ns()
                 g.last_active_ns = g.ready_ns
                 self.counts["ready"] += 1
@@ -300,6 +335,7 @@ class GuestManager:
             elif op == "failed" and g.state == STARTING:
                 g.last_error = str(m.get("error", ""))
                 self.counts["failed"] += 1
+                self._started(g)
                 self.stop(g)
         self._watch(g)
 
@@ -344,6 +380,8 @@ class GuestManager:
 
     def _exited(self, g: Guest, reason: str, sig: int = 0) -> None:
         self.by_pid.pop(g.pid, None)
+        if g in self.starting:
+            self._started(g)
         expected = g.state in (STOPPING, GONE)
         self._release(g)
         if expected or self._closed:
@@ -406,6 +444,8 @@ class GuestManager:
         g.ports, g.pairs = [], []
 
     def _forget(self, g: Guest, why: str) -> None:
+        if g in self.starting:
+            self._started(g)
         g.state = GONE
         self.counts[why] += 1
         self.guests.pop(g.id, None)

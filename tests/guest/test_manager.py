@@ -112,3 +112,23 @@ def test_guests_of_a_prepared_image_only_initialize_and_keep_their_own_state(dri
         assert len(exchange(driver, other, [FRAME])) == 1
     finally:
         m.close()
+
+
+def test_starts_beyond_max_starting_wait_their_turn_in_order(driver):
+    from clickpy.guest.manager import QUEUED, GuestManager
+
+    m = GuestManager(driver.scheduler, 2, pool_size=0, max_starting=1)
+    try:
+        guests = [m.start(spec()) for _ in range(4)]
+        assert [g.state for g in guests[1:]] == [QUEUED] * 3 and not guests[1].ports
+        dropped = guests[3]
+        m.stop(dropped)
+        ready_order = []
+        for g in guests[:3]:
+            g.on_ready = ready_order.append
+        assert driver.until(lambda: all(g.state == READY for g in guests[:3]))
+        assert ready_order == guests[:3] and dropped.state == GONE
+        assert not m.queue and not m.starting
+        assert exchange(driver, guests[2], [FRAME]) == [FRAME]
+    finally:
+        m.close()
