@@ -452,7 +452,8 @@ cdef class GuestSwitch(Element):
     def _idle_check(self, timer):
         """Stop the guests that saw no packet for the idle timeout (four looks in a row)."""
         for a in list(self.attachments.values()):
-            if a.seen:
+            if a.seen or not a.ready:
+                # (a guest still starting is not idle: its packets wait for it)
                 a.seen = False
                 a.idle_ticks = 0
             else:
