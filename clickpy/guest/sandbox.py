@@ -103,13 +103,16 @@ def clone_sandboxed() -> int:
     The child is pid 1 of its namespace (``os.getpid()`` is 1 there);
     ``host_pid()`` tells it its pid outside. The caller must be
     single-threaded (a zygote): another thread could hold a lock of the C
-    library that the child would then wait on forever.
+    library that the child would then wait on forever. It should also have
+    imported every module its guests use: a guest runs as an unprivileged
+    uid, which may not be able to read the interpreter's library folders.
     """
     global _host_pid
     threads = os.stat("/proc/self/task").st_nlink - 2
     if threads != 1:
         raise OSError(errno.EINVAL, f"clone_sandboxed: the caller has {threads} threads; "
                       "only a single-threaded process (a zygote) may clone a sandbox")
+    compile_filter()    # here, once: the child may no longer read pyseccomp's files
     pid = syscalls.clone(NAMESPACES)
     if pid == 0:
         # /proc is still the parent's: it names this process by its outside pid.
