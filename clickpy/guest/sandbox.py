@@ -234,14 +234,30 @@ class MemoryCgroup:
             raise SandboxError(f"memory cgroup {self.path} exists already (a guest's not yet removed?)") from None
         try:
             self._write("memory.limit_in_bytes", self.limit)
-            # Swap counts too, or a guest could outgrow its cap by swapping;
-            # the memory limit must be set first (memsw may not be below it).
-            if (self.path / "memory.memsw.limit_in_bytes").exists():
+            if self._swap_counted():
                 self._write("memory.memsw.limit_in_bytes", self.limit)
         except BaseException:
             self.path.rmdir()
             raise
         return self
+
+    def resize(self, limit: int) -> None:
+        """Change the cap (a pooled sandbox learns its guest's cap late); only
+        the parent can, as a guest may not write its cgroup's files."""
+        if limit <= 0:
+            raise SandboxError(f"memory cgroup {self.name}: limit {limit} is not a positive byte count")
+        # memsw may never be below the memory limit: raise it first, lower it last.
+        order = ["memory.limit_in_bytes"]
+        if self._swap_counted():
+            order.append("memory.memsw.limit_in_bytes")
+        for leaf in (reversed(order) if limit > self.limit else order):
+            self._write(leaf, limit)
+        self.limit = limit
+
+    def _swap_counted(self) -> bool:
+        # Swap counts too where the kernel accounts it, or a guest could
+        # outgrow its cap by swapping.
+        return (self.path / "memory.memsw.limit_in_bytes").exists()
 
     def join(self, pid: int = 0) -> None:
         """Move process pid into the cgroup (0: the calling process; a guest

@@ -21,6 +21,12 @@ cdef extern from "<sys/syscall.h>" nogil:
     long SYS_clone
     long SYS_capset
     long SYS_seccomp
+    long SYS_get_robust_list
+    long SYS_set_robust_list
+
+cdef extern from "<sched.h>" nogil:
+    unsigned long CLONE_CHILD_SETTID
+    unsigned long CLONE_CHILD_CLEARTID
 
 cdef extern from "<signal.h>" nogil:
     int SIGCHLD
@@ -31,6 +37,7 @@ cdef extern from "<sys/mount.h>" nogil:
 
 cdef extern from "<sys/prctl.h>" nogil:
     int PR_CAPBSET_DROP
+    int PR_GET_TID_ADDRESS
     int c_prctl "prctl"(int option, unsigned long arg2, unsigned long arg3,
                         unsigned long arg4, unsigned long arg5)
 
@@ -69,25 +76,34 @@ def clone(unsigned long flags):
     after, and os.register_at_fork hooks run. Returns the child's pid (as the
     caller's namespace sees it) in the parent and 0 in the child.
 
-    The raw system call does not update glibc's cached thread id in the child
-    as glibc's fork() does; glibc uses it only for the owner of recursive and
-    error-checking mutexes, which stays consistent within the child. Like
-    fork() from a process with other threads, it is unsafe there: the caller
-    checks it is single-threaded.
+    It does what glibc's fork() does for the C library's own state: the
+    kernel writes the child's thread id into glibc's copy (the address glibc
+    gave set_tid_address), and the child registers its robust mutex list
+    again. Like fork() from a process with other threads, it is unsafe
+    there: the caller checks it is single-threaded.
     """
     cdef long pid
     cdef int saved
+    cdef unsigned long tid_at = 0
+    cdef void *robust_head = NULL
+    cdef size_t robust_len = 0
+    cdef unsigned long asked = flags
+    if c_prctl(PR_GET_TID_ADDRESS, <unsigned long>&tid_at, 0, 0, 0) == 0 and tid_at:
+        flags |= CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID
+    syscall(SYS_get_robust_list, 0, &robust_head, &robust_len)
     PyOS_BeforeFork()
     # No new stack: like fork, the child runs on a copy of the caller's.
     pid = syscall(SYS_clone, <unsigned long>(flags | SIGCHLD), <void *>NULL, <void *>NULL,
-                  <void *>NULL, <unsigned long>0)
+                  <void *>tid_at, <unsigned long>0)
     if pid == 0:
+        if robust_head != NULL:
+            syscall(SYS_set_robust_list, robust_head, robust_len)
         PyOS_AfterFork_Child()
         return 0
     saved = errno
     PyOS_AfterFork_Parent()
     if pid < 0:
-        raise _error(f"clone(flags={flags:#x})", saved)
+        raise _error(f"clone(flags={asked:#x})", saved)
     return pid
 
 
@@ -140,3 +156,12 @@ def drop_bounding_set():
         cap += 1
     if errno != EINVAL or cap == 0:
         raise _error(f"prctl(PR_CAPBSET_DROP, {cap})", errno)
+
+
+def tid_address():
+    """Where the C library keeps the calling thread's id (0 if the kernel
+    will not say); a test reads it to check the child's copy is its own."""
+    cdef unsigned long at = 0
+    if c_prctl(PR_GET_TID_ADDRESS, <unsigned long>&at, 0, 0, 0) != 0:
+        return 0
+    return at

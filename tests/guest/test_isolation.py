@@ -194,6 +194,7 @@ def _look_around(sock):
     return {
         "ns": {ns: os.readlink(f"/proc/self/ns/{ns}") for ns in NAMESPACES},
         "pid": os.getpid(), "host_pid": sandbox.host_pid(),
+        "tid": (threading.get_native_id(), ctypes.c_int.from_address(syscalls.tid_address()).value),
         "processes": sorted(d for d in os.listdir("/proc") if d.isdigit()),
         "interfaces": [line.split(":")[0].strip() for line in open("/proc/net/dev").read().splitlines()[2:]],
         "uid": os.getuid(), "gid": os.getgid(),
@@ -214,6 +215,7 @@ def test_a_guest_has_its_own_namespaces_and_sees_only_lo_and_itself():
     for ns in ("uts", "user", "cgroup"):        # not asked for: shared
         assert view["ns"][ns] == zygote_ns[ns], ns
     assert (view["pid"], view["host_pid"]) == (1, pid)
+    assert view["tid"] == (1, 1)            # the C library's copy of its thread id too
     assert view["processes"] == ["1"]
     assert view["interfaces"] == ["lo"]
     assert (view["uid"], view["gid"]) == (sandbox.NOBODY, sandbox.NOBODY)

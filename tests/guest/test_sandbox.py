@@ -53,6 +53,11 @@ def test_a_memory_cgroup_caps_memory_and_swap_holds_a_process_and_goes(cgroups):
             proc.kill()
             proc.wait()
     assert cg.max_usage >= 8 << 20
+    for limit in (96 << 20, 16 << 20):     # up, then down below where it started
+        cg.resize(limit)
+        assert int((cg.path / "memory.limit_in_bytes").read_text()) == limit == cg.limit
+        if (cg.path / "memory.memsw.limit_in_bytes").exists():
+            assert int((cg.path / "memory.memsw.limit_in_bytes").read_text()) == limit
     cg.remove()
     assert not cg.exists
     with pytest.raises(SandboxError, match="does not exist"):
