@@ -5,6 +5,8 @@ privileges, behind a seccomp filter.
 The zygote (single-threaded, clickpy imported) calls ``clone_sandboxed()``;
 the child then calls ``enter_sandbox(limits)``, whose steps run in this order:
 
+0. ``close_descriptors_except``: when the limits list the descriptors the
+   guest keeps, every other one it inherited is closed;
 1. ``isolate_mounts``: mount propagation private, so nothing the guest mounts
    reaches the host, and a fresh /proc for its PID namespace (it sees only
    its own processes, and /proc/net shows only its own ``lo``);
@@ -134,15 +136,30 @@ class SandboxLimits:
     uid: int = NOBODY                    # 0 keeps root's file permissions (not advised)
     gid: int = NOBODY
     die_with_parent: bool = True         # SIGKILL when the zygote exits
+    # Descriptors the guest keeps besides 0-2 (its control socket, the pool's
+    # memfds); the rest are closed. None keeps all: whatever the zygote holds
+    # (a host port's socket, say) is then the guest's too.
+    keep_fds: frozenset[int] | None = None
 
 
 def enter_sandbox(limits: SandboxLimits) -> None:
     """Confine the calling process, a child of ``clone_sandboxed``, for good."""
+    if limits.keep_fds is not None:
+        close_descriptors_except(limits.keep_fds)
     isolate_mounts()
     if limits.memory is not None:
         limits.memory.join()
     drop_privileges(limits.uid, limits.gid, limits.die_with_parent)
     apply_filter()
+
+
+def close_descriptors_except(keep) -> None:
+    """Close every descriptor but 0, 1, 2 and those in keep (close_range(2))."""
+    low = 3
+    for fd in sorted(fd for fd in keep if fd >= low):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 2**31 - 1)
 
 
 def isolate_mounts() -> None:

@@ -8,6 +8,7 @@ threads, and clone_sandboxed refuses a caller with threads). Guests report
 over a socketpair made before the clone; every guest and cgroup a scenario
 makes is killed or removed on the way out, whatever happened."""
 import ctypes
+import dataclasses
 import errno
 import mmap
 import os
@@ -103,6 +104,8 @@ class Guest:
     def __init__(self, body, limits):
         self.sock, theirs = socket.socketpair()
         self.status = None
+        if limits.keep_fds is not None:
+            limits = dataclasses.replace(limits, keep_fds=limits.keep_fds | {theirs.fileno()})
         pid = sandbox.clone_sandboxed()
         if pid == 0:
             try:
@@ -262,6 +265,24 @@ def test_a_guest_cannot_open_a_host_interface_or_a_socket(tmp_path):
     assert os.waitstatus_to_exitcode(status) == 0
     assert tried.pop("unix pair") == "ok"
     assert tried == dict.fromkeys(tried, "EPERM") and len(tried) == 10
+
+
+def test_a_guest_keeps_only_the_descriptors_it_is_given():
+    def scenario():
+        port = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))   # as a switch holds one
+        pool = os.memfd_create("pool")
+        os.write(pool, b"pool")
+
+        def body(sock):
+            return failure(lambda: os.fstat(port.fileno())), os.pread(pool, 4, 0)
+
+        with guests() as start:
+            guest = start(body, SandboxLimits(keep_fds=frozenset({pool})))
+            return guest.result(), guest.wait()
+
+    (port, pool), status = in_zygote(scenario)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert (port, pool) == ("EBADF", b"pool")
 
 
 def test_a_guest_cannot_reach_another_guests_memory_or_namespaces():
