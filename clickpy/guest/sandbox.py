@@ -40,6 +40,7 @@ from __future__ import annotations
 import errno
 import functools
 import os
+import signal
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +57,7 @@ CLONE_NEWNET = 0x40000000
 NAMESPACES = CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWPID
 
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x8, 0x4000, 0x40000
-PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP = 1, 4, 24
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE = 1, 4
 PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 38, 47, 4
 
 NOBODY = 65534
@@ -181,7 +182,7 @@ def drop_privileges(uid: int = NOBODY, gid: int = NOBODY, die_with_parent: bool 
     # A change of uid resets both of these: set them after it.
     syscalls.prctl(PR_SET_DUMPABLE, 0)
     if die_with_parent:
-        syscalls.prctl(PR_SET_PDEATHSIG, 9)
+        syscalls.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     syscalls.prctl(PR_SET_NO_NEW_PRIVS, 1)
 
 
@@ -244,11 +245,13 @@ class MemoryCgroup:
     def create(self) -> MemoryCgroup:
         if not (self.hierarchy / "memory.limit_in_bytes").exists():
             raise SandboxError(f"no cgroup v1 memory controller mounted at {self.hierarchy}")
-        (self.hierarchy / "clickpy").mkdir(exist_ok=True)
         try:
+            (self.hierarchy / "clickpy").mkdir(exist_ok=True)
             self.path.mkdir()
         except FileExistsError:
             raise SandboxError(f"memory cgroup {self.path} exists already (a guest's not yet removed?)") from None
+        except OSError as e:
+            raise SandboxError(f"cannot create memory cgroup {self.path}: {e.strerror}") from None
         try:
             self._write("memory.limit_in_bytes", self.limit)
             if self._swap_counted():
