@@ -25,15 +25,21 @@ A guest is the init of its PID namespace: the kernel delivers it only the
 signals it has a handler for, apart from SIGKILL and SIGSTOP. Stop guests
 with SIGKILL (or have them handle SIGTERM).
 
-Costs on this machine (2 cores shared with other work, kernel 6.18, Python
-3.11 with clickpy imported), p50 / p99 over 200 runs, the child exiting at once:
+Costs on this machine (kernel 6.18, Python 3.11 with clickpy imported), p50 /
+p99 over 1,000 runs, the child exiting at once; two runs, while other work
+kept the 2 cores busy (load average 5-7), so the p99s are mostly waiting for
+a CPU:
 
-    os.fork, until waitpid returns               1517 / 7461 us
-    clone_sandboxed, until waitpid returns       2328 / 10329 us
-    in the child: isolate_mounts 74 / 433 us, MemoryCgroup.join 171 / 11356 us
-    (moving a task between cgroups waits for an RCU grace period now and
-    then), drop_privileges 99 / 205 us, apply_filter 100 / 464 us;
-    compile_filter, once per zygote: 13 ms (most of it importing pyseccomp)
+                         returned in the parent      until the child is reaped
+    os.fork              385-449 / 1240-1846 us      1457-3845 / 11603-13189 us
+    clone_sandboxed      1251-1640 / 7971-14566 us   5280-6474 / 15878-31356 us
+
+In the child: isolate_mounts 87-118 / 209-3236 us, MemoryCgroup.join 209-268
+/ 15328-16874 us (moving a task between cgroups now and then waits for an
+RCU grace period: a pool of ready sandboxes joins ahead of time),
+drop_privileges 117-154 / 1512-4229 us, apply_filter 113-134 / 2001-4240 us;
+all four 548-696 us p50. compile_filter, once per zygote: 0.7 ms, and 12 ms
+more the first time, to import pyseccomp.
 """
 from __future__ import annotations
 
@@ -249,7 +255,8 @@ class MemoryCgroup:
             (self.hierarchy / "clickpy").mkdir(exist_ok=True)
             self.path.mkdir()
         except FileExistsError:
-            raise SandboxError(f"memory cgroup {self.path} exists already (a guest's not yet removed?)") from None
+            raise SandboxError(f"memory cgroup {self.path} exists already "
+                               "(a guest's, not yet removed?)") from None
         except OSError as e:
             raise SandboxError(f"cannot create memory cgroup {self.path}: {e.strerror}") from None
         try:
@@ -333,7 +340,8 @@ class MemoryCgroup:
         try:
             os.write(fd, str(value).encode())
         except OSError as e:
-            raise SandboxError(f"memory cgroup {self.path}: writing {value} to {leaf}: {e.strerror}") from None
+            raise SandboxError(f"memory cgroup {self.path}: writing {value} to {leaf}: "
+                               f"{e.strerror}") from None
         finally:
             os.close(fd)
 

@@ -141,7 +141,8 @@ def load_seccomp_program(const unsigned char[:] program):
     the calling thread; the kernel copies it."""
     cdef sock_fprog fprog
     if len(program) == 0 or len(program) % BPF_INSTRUCTION_BYTES:
-        raise ValueError(f"a seccomp program is a non-empty array of {BPF_INSTRUCTION_BYTES}-byte instructions")
+        raise ValueError("a seccomp program is a non-empty array of "
+                         f"{BPF_INSTRUCTION_BYTES}-byte instructions")
     fprog.len = len(program) // BPF_INSTRUCTION_BYTES
     fprog.filter = <sock_filter *>&program[0]
     if syscall(SYS_seccomp, <unsigned long>SECCOMP_SET_MODE_FILTER, <unsigned long>0, &fprog) != 0:

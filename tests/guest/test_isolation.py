@@ -32,6 +32,7 @@ pytestmark = pytest.mark.root
 
 TIMEOUT = 60      # seconds a zygote or a guest may take to answer
 PTRACE_ATTACH = 16
+ETH_P_ALL = socket.htons(3)
 LIBC = ctypes.CDLL(None, use_errno=True)
 
 
@@ -199,7 +200,8 @@ def _look_around(sock):
         "pid": os.getpid(), "host_pid": sandbox.host_pid(),
         "tid": (threading.get_native_id(), ctypes.c_int.from_address(syscalls.tid_address()).value),
         "processes": sorted(d for d in os.listdir("/proc") if d.isdigit()),
-        "interfaces": [line.split(":")[0].strip() for line in open("/proc/net/dev").read().splitlines()[2:]],
+        "interfaces": [line.split(":")[0].strip()
+                       for line in open("/proc/net/dev").read().splitlines()[2:]],
         "uid": os.getuid(), "gid": os.getgid(),
         "status": {k: status[k].strip() for k in ("CapEff", "CapPrm", "CapBnd", "NoNewPrivs", "Seccomp")},
     }
@@ -209,7 +211,8 @@ def test_a_guest_has_its_own_namespaces_and_sees_only_lo_and_itself():
     def scenario():
         with guests() as start:
             guest = start(_look_around)
-            return {ns: os.readlink(f"/proc/self/ns/{ns}") for ns in NAMESPACES}, guest.pid, guest.result(), guest.wait()
+            mine = {ns: os.readlink(f"/proc/self/ns/{ns}") for ns in NAMESPACES}
+            return mine, guest.pid, guest.result(), guest.wait()
 
     zygote_ns, pid, view, status = in_zygote(scenario)
     assert os.waitstatus_to_exitcode(status) == 0
@@ -241,7 +244,7 @@ def test_a_guest_cannot_open_a_host_interface_or_a_socket(tmp_path):
 
         def body(sock):
             tried = {
-                "packet": failure(lambda: socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))),
+                "packet": failure(lambda: socket.socket(socket.AF_PACKET, socket.SOCK_RAW, ETH_P_ALL)),
                 "inet": failure(lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM)),
                 "raw": failure(lambda: socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)),
                 "inet6": failure(lambda: socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)),
@@ -269,7 +272,7 @@ def test_a_guest_cannot_open_a_host_interface_or_a_socket(tmp_path):
 
 def test_a_guest_keeps_only_the_descriptors_it_is_given():
     def scenario():
-        port = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))   # as a switch holds one
+        port = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, ETH_P_ALL)   # as a switch holds one
         pool = os.memfd_create("pool")
         os.write(pool, b"pool")
 
@@ -306,9 +309,11 @@ def test_a_guest_cannot_reach_another_guests_memory_or_namespaces():
                 iov_remote = (ctypes.c_void_p * 2)(address, 64)
                 tried = {
                     "ptrace": libc_failure("ptrace", PTRACE_ATTACH, a.pid, None, None),
-                    "process_vm_readv": libc_failure("process_vm_readv", a.pid, iov_local, 1, iov_remote, 1, 0),
+                    "process_vm_readv": libc_failure("process_vm_readv", a.pid, iov_local, 1,
+                                                     iov_remote, 1, 0),
                     "mem": failure(lambda: open(f"/proc/{a.pid}/mem", "rb")),
-                    "mem via the host's /proc": failure(lambda: os.open(f"{a.pid}/mem", os.O_RDONLY, dir_fd=host_proc)),
+                    "mem via the host's /proc": failure(
+                        lambda: os.open(f"{a.pid}/mem", os.O_RDONLY, dir_fd=host_proc)),
                     "setns net": libc_failure("setns", a_net, sandbox.CLONE_NEWNET),
                     "setns mnt": libc_failure("setns", a_mnt, sandbox.CLONE_NEWNS),
                     "kill": failure(lambda: os.kill(a.pid, signal.SIGKILL)),
@@ -365,7 +370,8 @@ def test_a_guest_is_killed_at_its_memory_cap_and_cannot_lift_it():
     def scenario():
         with memory_cgroup("cap", 32 << 20) as cg:
             def body(sock):
-                _send(sock, failure(lambda: open(cg.path / "memory.limit_in_bytes", "w").write(str(1 << 30))))
+                lift = failure(lambda: open(cg.path / "memory.limit_in_bytes", "w").write(str(1 << 30)))
+                _send(sock, lift)
                 hog = bytearray(b"\x01") * (100 << 20)      # every page written
                 return len(hog)
 
@@ -395,8 +401,8 @@ def test_a_guest_is_killed_at_its_memory_cap_and_cannot_lift_it():
 
 
 def test_a_guest_runs_a_router_from_a_plan_and_talks_over_what_it_inherited():
-    plan = pipeline.plan(pipeline.Source(
-        "InfiniteSource(LIMIT 50, BURST 8, STOP true) -> Strip(14) -> c :: Counter -> Discard;", "guest.click"))
+    config = "InfiniteSource(LIMIT 50, BURST 8, STOP true) -> Strip(14) -> c :: Counter -> Discard;"
+    plan = pipeline.plan(pipeline.Source(config, "guest.click"))
 
     def body(sock):
         router = Router.from_plan(plan)

@@ -35,7 +35,8 @@ def test_a_memory_cgroup_caps_memory_and_swap_holds_a_process_and_goes(cgroups):
         assert int((cg.path / "memory.memsw.limit_in_bytes").read_text()) == 48 << 20
     assert (cg.usage, cg.oom_kills, cg.pids()) == (0, 0, [])
     # It allocates 8 MiB once it is in the cgroup (charges made before do not move).
-    code = "import sys; sys.stdin.readline(); b = bytearray(b'x') * (8 << 20); print('done', flush=True); sys.stdin.read()"
+    code = ("import sys; sys.stdin.readline(); b = bytearray(b'x') * (8 << 20); "
+            "print('done', flush=True); sys.stdin.read()")
     proc = subprocess.Popen(["python3", "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
         cg.join(proc.pid)
