@@ -204,7 +204,11 @@ def compile_filter() -> bytes:
     clone3 says ENOSYS, so the C library falls back to clone, whose flags the
     filter can see. A call from another architecture (i386, x32) kills."""
     # Imported here: importing it looks the library up with ldconfig (~10 ms).
-    import pyseccomp as seccomp
+    try:
+        import pyseccomp as seccomp
+    except (ImportError, RuntimeError) as e:    # RuntimeError: it found no libseccomp
+        raise SandboxError(f"the sandbox's seccomp filter needs the pyseccomp package and "
+                           f"the libseccomp2 library: {e}") from None
 
     deny = seccomp.ERRNO(errno.EPERM)
     f = seccomp.SyscallFilter(seccomp.ALLOW)

@@ -4,6 +4,7 @@ multi-threaded caller. A sandboxed child's own view is in test_isolation.py."""
 import errno
 import os
 import subprocess
+import sys
 import threading
 
 import pytest
@@ -100,6 +101,16 @@ def test_the_filter_is_a_bpf_program_that_names_every_denied_call():
 
     for name in sandbox.DENIED:     # a name libseccomp did not know would have failed to compile
         assert pyseccomp.resolve_syscall(pyseccomp.system_arch(), name) > 0
+
+
+def test_a_missing_seccomp_binding_is_a_clear_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyseccomp", None)     # import fails
+    sandbox.compile_filter.cache_clear()
+    try:
+        with pytest.raises(SandboxError, match="needs the pyseccomp package and the libseccomp2 library"):
+            sandbox.compile_filter()
+    finally:
+        sandbox.compile_filter.cache_clear()
 
 
 def test_a_damaged_program_is_refused_before_the_kernel_sees_it():
