@@ -23,7 +23,14 @@ the child then calls ``enter_sandbox(limits)``, whose steps run in this order:
 
 A guest is the init of its PID namespace: the kernel delivers it only the
 signals it has a handler for, apart from SIGKILL and SIGSTOP. Stop guests
-with SIGKILL (or have them handle SIGTERM).
+with SIGKILL (or have them handle SIGTERM). Its ``os.getpid()`` is 1: tell
+the switch ``host_pid()``.
+
+A guest runs as an unprivileged uid, so it imports only what the zygote
+imported or what that uid can read: where the interpreter lives in /root
+(mode 700), a lazy import in a guest fails (IPClassifier's configure, through
+AddressInfo's interface lookup, imports pyroute2 so). The zygote imports such
+modules before it clones.
 
 Costs on this machine (kernel 6.18, Python 3.11 with clickpy imported), p50 /
 p99 over 1,000 runs, the child exiting at once; two runs, while other work

@@ -14,8 +14,10 @@ import mmap
 import os
 import pickle
 import select
+import shutil
 import signal
 import socket
+import tempfile
 import threading
 import time
 import traceback
@@ -361,6 +363,35 @@ def _fork_exit_status(code):
     if pid == 0:
         os._exit(code)
     return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+def test_a_guest_cannot_read_or_write_roots_files():
+    """As root without capabilities it still could (owner permissions): it
+    runs as another uid."""
+    folder = tempfile.mkdtemp(prefix="clickpy-sandbox-")
+    try:
+        os.chmod(folder, 0o755)
+        secret, config = os.path.join(folder, "secret"), os.path.join(folder, "config")
+        for path, mode in ((secret, 0o600), (config, 0o644)):
+            with open(path, "w") as f:
+                f.write("root's")
+            os.chmod(path, mode)
+
+        def body(sock):
+            return {"read secret": failure(lambda: open(secret).read()),
+                    "write config": failure(lambda: open(config, "a").write("guest's")),
+                    "read config": failure(lambda: open(config).read())}
+
+        def scenario():
+            with guests() as start:
+                guest = start(body)
+                return guest.result(), guest.wait()
+
+        tried, status = in_zygote(scenario)
+    finally:
+        shutil.rmtree(folder)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert tried == {"read secret": "EACCES", "write config": "EACCES", "read config": "ok"}
 
 
 # --- the memory cap ------------------------------------------------------------
