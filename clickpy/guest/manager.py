@@ -82,6 +82,7 @@ class Guest:
         self.backoff = 0.0
         self.stats: dict = {}
         self.last_error = ""
+        self.cgroup = None            # its MemoryCgroup (sandboxed guests)
         self.prepared = False         # it started from the zygote's prepared router of its image
         self.build_ms = None          # how long its router took to build or initialize
         self._seq = itertools.count(1)
@@ -115,7 +116,8 @@ class Guest:
 
 class GuestManager:
     def __init__(self, scheduler, nports: int, *, pool_size: int = 2, slots: int = 256, grant: int = 512,
-                 backoff_initial: float = 0.1, backoff_max: float = 10.0, sandbox: dict | None = None,
+                 backoff_initial: float = 0.1, backoff_max: float = 10.0, sandbox: bool = True,
+                 memory_cap: int = 64 << 20,
                  zygote: Zygote | None = None, images=(), max_starting: int = 16):
         self.scheduler = scheduler
         self.nports = nports
@@ -124,7 +126,8 @@ class GuestManager:
         self.grant = grant
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
-        self.sandbox = sandbox or {}
+        self.sandbox = sandbox        # False: plain forks (no namespaces, filter or cap)
+        self.memory_cap = memory_cap  # of a pooled sandbox, until it learns its guest's
         self.zygote = zygote or Zygote.shared()
         self.guests: dict[str, Guest] = {}       # every guest and pooled sandbox, by id
         self.pool: list[Guest] = []               # sandboxes not given a Plan yet
@@ -133,12 +136,14 @@ class GuestManager:
         self.queue: collections.deque[Guest] = collections.deque()   # QUEUED, in order
         self.by_pid: dict[int, Guest] = {}
         self.counts = {"spawned": 0, "started": 0, "ready": 0, "failed": 0, "crashed": 0,
-                       "killed": 0, "restarted": 0, "stopped": 0, "pool_failures": 0}
+                       "killed": 0, "memory_cap": 0, "restarted": 0, "stopped": 0, "pool_failures": 0}
         self.last_error = ""
         self._closed = False
         scheduler.add_fd(self.zygote.chan.fileno(), selectors.EVENT_READ, self._on_zygote)
         from clickpy.runtime.scheduler import Timer
 
+        if sandbox:
+            _sweep_stale_cgroups()
         self._refill = Timer(callback=lambda _t: self._fill_pool())
         self._refill.initialize(scheduler)
         self.images: set[str] = set()
@@ -228,11 +233,25 @@ class GuestManager:
         self._closed = True
         self._refill.unschedule()
         self.scheduler.remove_fd(self.zygote.chan.fileno())
+        cgroups = []
         for g in list(self.guests.values()):
             g.state = STOPPING
             self._kill(g)
             self._release(g)
+            if g.cgroup is not None:
+                cgroups.append(g.cgroup)
+                g.cgroup = None
         self.guests.clear()
+        # The zygote reaps the killed guests; their cgroups go once it has.
+        deadline = time.monotonic() + 5.0
+        for cgroup in cgroups:
+            while cgroup.exists:
+                try:
+                    cgroup.remove()
+                except Exception:
+                    if time.monotonic() > deadline:
+                        break
+                    time.sleep(0.01)
         self.pool.clear()
         self.queue.clear()
         self.starting.clear()
@@ -272,7 +291,7 @@ class GuestManager:
             raise
         g.chan, theirs = Channel.pair()
         try:
-            self.zygote.spawn(g.id, theirs, g.pairs, self.sandbox)
+            self.zygote.spawn(g.id, theirs, g.pairs, self._sandbox_of(g, tag))
         finally:
             theirs.close()
         for pair in g.pairs:
@@ -282,7 +301,22 @@ class GuestManager:
         self.counts["spawned"] += 1
         return g
 
+    def _sandbox_of(self, g: Guest, tag: str) -> dict | None:
+        """What the zygote needs to sandbox g: a memory cgroup made for it here."""
+        if not self.sandbox:
+            return None
+        from clickpy.guest.sandbox import MemoryCgroup
+
+        cap = g.spec.memory_cap if g.spec is not None else self.memory_cap
+        g.cgroup = MemoryCgroup(tag, cap).create()
+        return {"cgroup": g.cgroup.name, "memory": cap}
+
     def _send_plan(self, g: Guest) -> None:
+        if g.cgroup is not None and g.cgroup.limit != g.spec.memory_cap:
+            try:
+                g.cgroup.resize(g.spec.memory_cap)
+            except Exception as e:      # (above what it already uses) it keeps the pool's cap
+                g.last_error = f"memory cap: {e}"
         g.state = STARTING
         self.counts["started"] += 1
         try:
@@ -380,6 +414,15 @@ class GuestManager:
 
     def _exited(self, g: Guest, reason: str, sig: int = 0) -> None:
         self.by_pid.pop(g.pid, None)
+        if g.cgroup is not None:
+            try:
+                if sig == signal.SIGKILL and g.cgroup.oom_kills:
+                    reason = f"killed at its memory cap ({g.cgroup.limit >> 20} MiB)"
+                    self.counts["memory_cap"] += 1
+            except Exception:
+                pass
+            self._remove_cgroup(g.cgroup)
+            g.cgroup = None
         if g in self.starting:
             self._started(g)
         expected = g.state in (STOPPING, GONE)
@@ -421,6 +464,20 @@ class GuestManager:
             return
         g.started_ns = time.monotonic_ns()
 
+    def _remove_cgroup(self, cgroup, tries: int = 20) -> None:
+        """Remove a reaped guest's cgroup; the kernel may take a moment to let go of it."""
+        from clickpy.guest.sandbox import SandboxError
+
+        try:
+            cgroup.remove()
+        except SandboxError:
+            if tries and cgroup.exists:
+                from clickpy.runtime.scheduler import Timer
+
+                t = Timer(callback=lambda _t: self._remove_cgroup(cgroup, tries - 1))
+                t.initialize(self.scheduler)
+                t.schedule_after(0.05)
+
     def _kill(self, g: Guest) -> None:
         if g.pid and g.state == STOPPING:
             try:
@@ -451,3 +508,21 @@ class GuestManager:
         self.guests.pop(g.id, None)
         if g.on_exit is not None:
             g.on_exit(g, why)
+
+
+def _sweep_stale_cgroups() -> None:
+    """Remove the memory cgroups of switches that are gone (named PID-GUEST-RESTARTS; empty ones only)."""
+    from clickpy.guest.sandbox import MEMORY_HIERARCHY
+
+    folder = MEMORY_HIERARCHY / "clickpy"
+    try:
+        names = [p.name for p in folder.iterdir() if p.is_dir()]
+    except OSError:
+        return
+    for name in names:
+        owner = name.split("-", 1)[0]
+        if owner.isdigit() and not os.path.exists(f"/proc/{owner}"):
+            try:
+                (folder / name).rmdir()
+            except OSError:
+                pass

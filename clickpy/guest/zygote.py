@@ -18,10 +18,13 @@ Protocol (clickpy.guest.channel), switch -> zygote:
   (``clickpy.guest.agent``). The zygote owns no packet buffer, so an element
   that makes packets while configuring fails here, and its guests build
   from the Plan instead.
-- ``{"op": "spawn", "id": ID, "npairs": N, "sandbox": {...}}`` with the
-  descriptors [control socket, then (control memfd, pool memfd, socket) of
-  each pipe pair]: fork a guest (sandboxed as the map says) that runs
-  clickpy.guest.agent on them.
+- ``{"op": "spawn", "id": ID, "npairs": N, "sandbox": {"cgroup": NAME,
+  "memory": BYTES} or None}`` with the descriptors [control socket, then
+  (control memfd, pool memfd, socket) of each pipe pair]: clone a guest
+  into a sandbox (clickpy.guest.sandbox: its own namespaces, the memory
+  cgroup NAME the switch made, an unprivileged uid, the seccomp filter,
+  only these descriptors) that runs clickpy.guest.agent on them; None
+  forks it plainly (tests, machines without the privileges).
 
 zygote -> switch: ``hello`` once it is warm, ``image_ready`` (id, error or
 None), ``spawned`` (id, host pid) or ``spawn_failed`` (id, error), and
@@ -102,13 +105,13 @@ class Zygote:
         """Have the zygote prepare a router of plan for the guests forked after this."""
         self.chan.send({"op": "image", "id": image_id, "plan": plan})
 
-    def spawn(self, guest_id: str, control: socket.socket, pairs, sandbox: dict | None = None) -> None:
+    def spawn(self, guest_id: str, control: socket.socket, pairs, sandbox: dict | None) -> None:
         """Ask for a guest; 'spawned' (or 'spawn_failed') comes back on the channel."""
         fds = [control.fileno()]
         for pair in pairs:
             d = pair.fds()
             fds += [d["ctrl"], d["pool"], d["slave"]]
-        self.chan.send({"op": "spawn", "id": guest_id, "npairs": len(pairs), "sandbox": sandbox or {}}, fds)
+        self.chan.send({"op": "spawn", "id": guest_id, "npairs": len(pairs), "sandbox": sandbox}, fds)
 
     def close(self) -> None:
         """End the zygote (its guests die with it) and reap it."""
@@ -133,6 +136,12 @@ def _serve(sock: socket.socket) -> int:
     from clickpy.runtime import packet
 
     registry.element_classes()
+    try:
+        from clickpy.guest.sandbox import compile_filter
+
+        compile_filter()            # once, here: a guest may not read pyseccomp's files
+    except Exception:
+        pass                        # reported by the first sandboxed spawn
     packet.disown_small_pool()      # the switch's buffers are not the zygote's to use
     gc.collect()
     gc.freeze()
@@ -214,8 +223,11 @@ def _spawn(chan: Channel, m: dict, guests: set[int], zygote_fds) -> None:
         chan.send({"op": "spawn_failed", "id": gid, "error": "malformed spawn request"})
         return
     control, pipe_fds = fds[0], [tuple(fds[1 + 3 * i:4 + 3 * i]) for i in range(npairs)]
+    sandbox = m.get("sandbox")
+    if sandbox is not None and not isinstance(sandbox, dict):
+        sandbox = {}
     try:
-        pid = _fork(m.get("sandbox") or {})
+        pid = _fork(sandbox)
     except OSError as e:
         for fd in fds:
             os.close(fd)
@@ -230,7 +242,7 @@ def _spawn(chan: Channel, m: dict, guests: set[int], zygote_fds) -> None:
             for fd in zygote_fds:
                 os.close(fd)
             _die_with_parent()
-            _enter_sandbox(m.get("sandbox") or {})
+            _enter_sandbox(sandbox, fds)
             from clickpy.guest import agent
 
             code = agent.main(control, pipe_fds)
@@ -246,9 +258,27 @@ def _spawn(chan: Channel, m: dict, guests: set[int], zygote_fds) -> None:
     chan.send({"op": "spawned", "id": gid, "pid": pid})
 
 
-def _fork(sandbox: dict) -> int:
-    return os.fork()
+def _fork(sandbox: dict | None) -> int:
+    """A child in namespaces of its own (clickpy.guest.sandbox), or a plain fork when sandbox is None."""
+    if sandbox is None:
+        return os.fork()
+    from clickpy.guest.sandbox import clone_sandboxed
+
+    return clone_sandboxed()
 
 
-def _enter_sandbox(sandbox: dict) -> None:
-    pass
+def _enter_sandbox(sandbox: dict | None, keep_fds) -> None:
+    """Confine the child: its descriptors, mounts, memory cgroup, privileges and system calls."""
+    if sandbox is None:
+        return
+    from clickpy.guest.sandbox import MemoryCgroup, SandboxLimits, enter_sandbox
+
+    from clickpy.runtime import packet
+
+    cgroup = sandbox.get("cgroup")
+    memory = MemoryCgroup(cgroup, int(sandbox.get("memory") or 1)) if cgroup else None
+    # The buffer pools' own memfds stay too (a pipe compares the switch's with them).
+    pools = {pool.fd for pool in (packet.small_pool(), packet.large_pool()) if pool.fd >= 0}
+    # and the prepared routers' schedulers' (after_fork replaces them with the guest's own)
+    schedulers = {fd for router in prepared.values() for fd in router.scheduler.descriptors()}
+    enter_sandbox(SandboxLimits(memory=memory, keep_fds=frozenset(keep_fds) | pools | schedulers))

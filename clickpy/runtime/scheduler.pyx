@@ -212,6 +212,10 @@ cdef class Scheduler:
         os.close(self._wakeup_write)
         self._wakeup_read = self._wakeup_write = -1
 
+    def descriptors(self):
+        """The descriptors this scheduler holds itself (its selector and wake-up pipe)."""
+        return [self._selector.fileno(), self._wakeup_read, self._wakeup_write]
+
     def after_fork(self):
         """In a child forked from the process that made this scheduler: a
         selector and wake-up pipe of its own (epoll instances and pipes are

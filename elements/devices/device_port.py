@@ -10,6 +10,7 @@ back, or disappears (then it stops; the rest of the router runs on).
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import selectors
 import socket
@@ -72,14 +73,19 @@ def resolve_device(element, devname: str, errh) -> str | None:
     try:
         socket.if_nametoindex(devname)
         return devname
-    except OSError:
-        pass
+    except OSError as e:
+        if e.errno in (errno.EPERM, errno.EACCES):
+            # A sandboxed guest may make no socket: no host interface is its to open.
+            errh.error(f"{devname}: cannot open network interfaces here ({e.strerror})")
+            return None
     from clickpy.runtime.args import ArgError, EtherAddress
 
     try:
         mac = EtherAddress(devname, element)
-    except (ArgError, ValueError):
-        return devname      # not an address: opening it says what is wrong
+    except (ArgError, ValueError, ImportError):
+        # Not an address (or no way to look interfaces up, in a guest's
+        # sandbox): opening it says what is wrong.
+        return devname
     matches = sorted(name for name, address in interface_macs().items() if address == mac)
     text = ":".join(f"{b:02x}" for b in mac)
     if not matches:

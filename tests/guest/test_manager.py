@@ -132,3 +132,37 @@ def test_starts_beyond_max_starting_wait_their_turn_in_order(driver):
         assert exchange(driver, guests[2], [FRAME]) == [FRAME]
     finally:
         m.close()
+
+
+def test_a_guest_over_its_memory_cap_is_killed_reported_and_restarted(driver):
+    """A guest that outgrows its cap (here: reloaded with 12,000 more elements than its 24 MiB hold) is
+    killed by the kernel, reported as such, and started again; the manager forwards on."""
+    from clickpy.guest.manager import GuestManager
+
+    m = GuestManager(driver.scheduler, 2, pool_size=0, backoff_initial=0.05)
+    try:
+        g = m.start(spec(memory_cap=24 << 20))
+        assert driver.until(lambda: g.state == READY)
+        cgroup_path = g.cgroup.path
+        big = spec(BUMP + "".join(f"i{i} :: Idle -> d{i} :: Discard;\n" for i in range(12000)))
+        reply = driver.ask(g, {"op": "reload", "plan": big.plan}, timeout=60)
+        assert reply["op"] == "error" and "exited" in reply["error"]
+        assert g.exits[-1][1] == "killed at its memory cap (24 MiB)"
+        assert m.counts["memory_cap"] == 1
+        assert driver.until(lambda: g.state == READY and g.restarts == 1)
+        assert not cgroup_path.exists(), "the dead guest's cgroup is removed"
+        assert exchange(driver, g, [FRAME]) == [FRAME]
+    finally:
+        m.close()
+
+
+def test_a_guest_cannot_open_a_host_interface(driver, manager):
+    """Its configuration may name one, but in its sandbox (own network namespace, no new sockets) the
+    device cannot be opened: the guest fails with the reason and is not restarted."""
+    s = spec(BUMP + "FromDevice(lo, METHOD AFPACKET) -> Discard;")
+    s.ports = ["inside", "outside"]       # the switch attaches two; 'lo' is left to the host
+    g = manager.start(s)
+    assert driver.until(lambda: g.state == GONE)
+    # (the backend cannot even look the name up: that takes a socket, which the filter refuses)
+    assert "While initializing 'FromDevice@8 :: FromDevice'" in g.last_error and "afpacket:lo" in g.last_error
+    assert manager.counts["failed"] == 1
