@@ -70,6 +70,7 @@ def _build(chan: Channel, start: dict, pairs):
     from clickpy.runtime.router import Router
 
     t0 = time.perf_counter()
+    received_ns = time.monotonic_ns()
     try:
         names = start.get("ports", [])
         if not isinstance(names, list) or len(names) > len(pairs):
@@ -89,7 +90,9 @@ def _build(chan: Channel, start: dict, pairs):
     except ConfigError as e:
         chan.send({"op": "failed", "error": e.diagnostics.format().rstrip()})
         return None
-    chan.send({"op": "ready", "build_ms": (time.perf_counter() - t0) * 1e3, "prepared": prepared})
+    # (monotonic clock times, for the switch's spin-up figures)
+    chan.send({"op": "ready", "build_ms": (time.perf_counter() - t0) * 1e3, "prepared": prepared,
+               "received_ns": received_ns, "ready_ns": time.monotonic_ns()})
     chan.flush(block=True)
     return router
 

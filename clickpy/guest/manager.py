@@ -85,6 +85,7 @@ class Guest:
         self.cgroup = None            # its MemoryCgroup (sandboxed guests)
         self.prepared = False         # it started from the zygote's prepared router of its image
         self.build_ms = None          # how long its router took to build or initialize
+        self.timeline = None          # (plan sent, plan received, router ready, ready seen) in monotonic ns
         self._seq = itertools.count(1)
         self._replies: dict[int, object] = {}
 
@@ -358,11 +359,12 @@ class GuestManager:
                         g.state = IDLE
             elif op == "ready" and g.state == STARTING:
                 g.state = READY
-                g.prepared = bool(m.get("prepared"))
-                g.build_ms = m.get("build_ms")
-                self._started(g)
                 g.ready_ns = time.monotonic_ns()
                 g.last_active_ns = g.ready_ns
+                g.prepared = bool(m.get("prepared"))
+                g.build_ms = m.get("build_ms")
+                g.timeline = (g.started_ns, m.get("received_ns"), m.get("ready_ns"), g.ready_ns)
+                self._started(g)
                 self.counts["ready"] += 1
                 if g.on_ready is not None:
                     g.on_ready(g)
