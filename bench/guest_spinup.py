@@ -2,7 +2,7 @@
 
     python bench/guest_spinup.py                        # 1,000 starts in each mode
     python bench/guest_spinup.py -n 200 --mode pool --plot spinup.png
-    CLICKPY_BUFFERS=262144 python bench/guest_spinup.py --memory 1000   # 1,000 idle guests: memory, then stop them all
+    python bench/guest_spinup.py --memory 1000          # 1,000 idle guests: memory, then stop them all
 
 Each start is timed as a switch sees it: the first frame of a new key goes
 into the new guest's pipe ring at once (it waits there while the guest
@@ -18,8 +18,8 @@ port. Modes:
 
 A guest gets one pipe pair per port, 64 slots each way and a grant of 128
 buffers (16 and 32 in --memory mode: idle guests), carved from the switch's
-pool; a thousand guests need a larger pool than the default 131,072 buffers
-(CLICKPY_BUFFERS).
+pool; --memory N sizes the pool for N guests (CLICKPY_BUFFERS) when it
+would not hold them.
 
 The guest runs a small firewall (IPFilter with four rules between two
 ports). Prints p50/p90/p99/max and a text histogram; ``--plot FILE.png`` draws
@@ -207,6 +207,9 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true")
     ns = ap.parse_args(argv)
     sandbox = not ns.no_sandbox
+    if ns.memory and "CLICKPY_BUFFERS" not in os.environ:
+        # Before clickpy is imported: the pool must hold every guest's rings and grants.
+        os.environ["CLICKPY_BUFFERS"] = str(max(1 << 17, 2 * (2 * 16 + 32) * ns.memory + 8192))
     if ns.memory:
         m = memory(ns.memory, sandbox)
         if ns.json:

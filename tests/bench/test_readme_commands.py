@@ -47,6 +47,10 @@ QUICK = {
     "python bench/nat_exhaustion.py": (["--flows", "60000", "70000", "--runs", "1"], r"free-ports rate", ()),
     "python bench/reload.py": (["--reloads", "5"], r"memory, 1000 elements +5 .*\npause p50, 1,000", ()),
     "sudo .venv/bin/python bench/reload.py --veth": (["--reloads", "3"], r"veth, NAT \+ firewall +3 ", ("root",)),
+    "sudo .venv/bin/python bench/guest_spinup.py": (["-n", "5"], r"pool: 5 starts, first packet in -> out: p50", ("root",)),
+    "sudo .venv/bin/python bench/guest_spinup.py --memory 1000":
+        (["--memory", "20"], r"20/20 idle guests started .*\nunique memory \(USS\) per guest: p50", ("root",)),
+    "sudo .venv/bin/python bench/per_flow.py": (["--rate", "20", "--seconds", "1"], r"0 of 40 packets lost", ("root",)),
 }
 
 
