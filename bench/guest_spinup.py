@@ -14,7 +14,9 @@ port. Modes:
 - ``image``: as zygote, but the zygote prepared the image's router once
   (configured, handlers made): the guest only initializes it;
 - ``pool``: a pool of ready sandboxes (forked, sandboxed, rings attached)
-  waiting for their Plan, the image prepared; refilled between starts.
+  waiting for their Plan, the image prepared; refilled between starts;
+- ``warm``: guests already running the image's Plan, waiting for a key
+  (``GuestSwitch(..., WARM N)``); refilled between starts.
 
 A guest gets one pipe pair per port, 64 slots each way and a grant of 128
 buffers (16 and 32 in --memory mode: idle guests), carved from the switch's
@@ -46,7 +48,7 @@ FRAME = bytes.fromhex(
     "d4310035000fb27368656c6c6f2121")
 
 
-MODES = ("zygote", "image", "pool")
+MODES = ("zygote", "image", "pool", "warm")
 
 
 def percentiles(values: list[float]) -> dict:
@@ -84,8 +86,10 @@ class Bench:
         return True
 
     def settle(self) -> None:
-        """Until every pooled sandbox waits for its Plan."""
-        self.run_until(lambda: all(g.state == "idle" for g in self.manager.pool), 30)
+        """Until every pooled sandbox waits for its Plan, and every warm guest for its key."""
+        m = self.manager
+        self.run_until(lambda: all(g.state == "idle" for g in m.pool)
+                       and all(len(m.warm[i]) >= n for i, (_, n) in m.warm_specs.items()), 30)
 
     def one_start(self) -> float:
         """Seconds from the first frame in to the first frame out of a new guest."""
@@ -116,11 +120,13 @@ class Bench:
 
 
 def spinup(mode: str, n: int, sandbox: bool) -> list[float]:
-    b = Bench(pool=4 if mode == "pool" else 0, sandbox=sandbox, prepared=mode != "zygote")
+    b = Bench(pool=4 if mode in ("pool", "warm") else 0, sandbox=sandbox, prepared=mode != "zygote")
+    if mode == "warm":
+        b.manager.keep_warm(b.spec, 2)
     try:
         times = []
         for _ in range(n):
-            if mode == "pool":
+            if mode in ("pool", "warm"):
                 b.settle()
             times.append(b.one_start())
         return times

@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", metavar="FILE", help="run this switch configuration instead of the generated one")
     p.add_argument("--print-config", action="store_true", help="print the generated configuration and exit")
     p.add_argument("--pool", type=int, default=2, help="ready sandboxes to keep (default 2)")
+    p.add_argument("--warm", type=int, default=0,
+                   help="guests of each tenant's image to keep running, waiting for a key (default 0)")
     p.add_argument("-u", "--unix-socket", action="append", default=[], help="ControlSocket on a Unix socket")
     p.add_argument("-p", "--control-port", action="append", default=[], help="ControlSocket on a TCP port")
     p.add_argument("--no-setup", action="store_true", help="leave the host ports as they are")
@@ -39,10 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def switch_config(policy: str, ports: list[str], pool: int) -> str:
+def switch_config(policy: str, ports: list[str], pool: int, warm: int = 0) -> str:
     """The switch's data path in Click's language."""
     lines = [f"// clickpy switch {policy}",
-             f"sw :: GuestSwitch(POLICY \"{os.path.abspath(policy)}\", POOL {pool});"]
+             f"sw :: GuestSwitch(POLICY \"{os.path.abspath(policy)}\", POOL {pool}, WARM {warm});"]
     for i, dev in enumerate(ports):
         lines.append(f"FromDevice({dev}, SNIFFER false, PROMISC true) -> [{i}]sw[{i}] -> Queue(1024) "
                      f"-> ToDevice({dev});")
@@ -60,7 +62,7 @@ def main(argv: list[str]) -> int:
               file=sys.stderr)
         return 1
     if ns.config is None:
-        text = switch_config(ns.policy, ns.port, ns.pool)
+        text = switch_config(ns.policy, ns.port, ns.pool, ns.warm)
         if ns.print_config:
             sys.stdout.write(text)
             return 0

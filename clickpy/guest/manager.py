@@ -83,6 +83,7 @@ class Guest:
         self.stats: dict = {}
         self.last_error = ""
         self.cgroup = None            # its MemoryCgroup (sandboxed guests)
+        self.warming = False          # starting to join its image's warm guests
         self.prepared = False         # it started from the zygote's prepared router of its image
         self.build_ms = None          # how long its router took to build or initialize
         self.timeline = None          # (plan sent, plan received, router ready, ready seen) in monotonic ns
@@ -148,6 +149,8 @@ class GuestManager:
         self._refill = Timer(callback=lambda _t: self._fill_pool())
         self._refill.initialize(scheduler)
         self.images: set[str] = set()
+        self.warm: dict[str, list[Guest]] = {}          # image -> guests running it, waiting for a key
+        self.warm_specs: dict[str, tuple] = {}          # image -> (spec, how many to keep)
         self.image_errors: dict[str, str] = {}     # images the zygote could not prepare (built per guest)
         for spec in images:
             self.prepare(spec)
@@ -175,9 +178,18 @@ class GuestManager:
     def start(self, spec: GuestSpec, *, key=None, tenant=None, on_ready=None, on_exit=None) -> Guest:
         """A guest running spec: a pooled sandbox if one is there, else a new one.
 
-        At most max_starting guests start at once (each holds rings and a
-        process); more wait in order (QUEUED), so that a burst of new keys
-        costs time, not buffers."""
+        A warm guest of spec (``keep_warm``) is taken first: it is returned
+        READY, and on_ready is not called. At most max_starting guests start
+        at once (each holds rings and a process); more wait in order
+        (QUEUED), so that a burst of new keys costs time, not buffers."""
+        warm = self.warm.get(spec.image_id)
+        if warm:
+            # Already running its Plan, waiting for a key: ready now (no on_ready call).
+            g = warm.pop(0)
+            g.key, g.tenant, g.on_ready, g.on_exit = key, tenant, on_ready, on_exit
+            g.started_ns = g.ready_ns = g.last_active_ns = time.monotonic_ns()
+            self._refill.schedule_now()
+            return g
         if len(self.starting) >= self.max_starting:
             g = Guest(self, f"g{next(_ids)}")
             g.state = QUEUED
@@ -259,10 +271,37 @@ class GuestManager:
 
     # --- the life of a sandbox ----------------------------------------------------
 
+    def keep_warm(self, spec: GuestSpec, count: int) -> None:
+        """Keep count guests of spec running their Plan, ready for a key:
+        a start that takes one costs no fork and no build (the switch's
+        per-flow tenants, whose first packets should not wait)."""
+        self.prepare(spec)
+        self.warm_specs[spec.image_id] = (spec, count)
+        self.warm.setdefault(spec.image_id, [])
+        self._refill.schedule_now()
+
+    def _fill_warm(self) -> None:
+        for image_id, (spec, count) in self.warm_specs.items():
+            have = self.warm[image_id]
+            coming = sum(1 for g in self.starting if g.warming and g.spec is spec)
+            for _ in range(count - len(have) - coming):
+                g = self.pool.pop(0) if self.pool else self._spawn()
+                g.spec, g.warming = spec, True
+                g.on_ready = lambda g: self._warmed(g)
+                self.starting.add(g)
+                if g.state == IDLE:
+                    self._send_plan(g)
+
+    def _warmed(self, g: Guest) -> None:
+        g.warming = False
+        g.on_ready = None
+        self.warm[g.spec.image_id].append(g)
+
     def _fill_pool(self) -> None:
         if self._closed:
             return
         try:
+            self._fill_warm()
             while len(self.pool) < self.pool_size:
                 self.pool.append(self._spawn())
         except Exception as e:          # out of buffers or descriptors: try again later
@@ -370,6 +409,9 @@ class GuestManager:
                     g.on_ready(g)
             elif op == "failed" and g.state == STARTING:
                 g.last_error = str(m.get("error", ""))
+                if g.warming:                   # an image that cannot run is not kept warm
+                    self.warm_specs.pop(g.spec.image_id, None)
+                    self.last_error = g.last_error
                 self.counts["failed"] += 1
                 self._started(g)
                 self.stop(g)
@@ -432,8 +474,11 @@ class GuestManager:
         if expected or self._closed:
             self._forget(g, "stopped")
             return
-        if g in self.pool:
-            self.pool.remove(g)
+        if g in self.pool or g.warming or (g.spec is not None and g in self.warm.get(g.spec.image_id, ())):
+            if g in self.pool:
+                self.pool.remove(g)
+            elif not g.warming:
+                self.warm[g.spec.image_id].remove(g)
             self.guests.pop(g.id, None)
             self._refill.schedule_now()
             return

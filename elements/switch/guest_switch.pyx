@@ -159,6 +159,9 @@ cdef class GuestSwitch(Element):
     SLOTS: slots per pipe ring (default 256).
     GRANT: buffers each guest gets of the switch's pool per port (default 512).
     STATS_INTERVAL: how often (seconds) to ask each guest for its statistics (default 1).
+    WARM: guests of each tenant's image to keep running, waiting for a key
+    (default 0): a new key takes one and its first packet waits for no fork
+    and no build.
 
     =h guests read-only
     A table of the guests: id, tenant, key, state, packets in and out, drops, memory, uptime, restarts.
@@ -182,6 +185,7 @@ cdef class GuestSwitch(Element):
         Arg("SLOTS", Unsigned, 256),
         Arg("GRANT", Unsigned, 512),
         Arg("STATS_INTERVAL", Unsigned, 1),
+        Arg("WARM", Unsigned, 0),
     )
 
     handlers = (
@@ -203,7 +207,7 @@ cdef class GuestSwitch(Element):
     cdef public str policy_file
     cdef public object policy, manager
     cdef public KeyClassifier classifier
-    cdef public object pool, slots, grant, stats_interval
+    cdef public object pool, slots, grant, stats_interval, warm
     cdef public dict attachments     # (tenant, key) -> Attachment
     cdef public list ready           # Attachments with rings
     cdef public dict per_tenant      # tenant index -> guests running
@@ -259,6 +263,9 @@ cdef class GuestSwitch(Element):
         self.manager = GuestManager(self.router.scheduler, self.ninputs, pool_size=self.pool,
                                     slots=self.slots, grant=self.grant, images=self._specs,
                                     backoff_initial=s.backoff_initial / 1e9, backoff_max=s.backoff_max / 1e9)
+        if self.warm:
+            for spec in self._specs:
+                self.manager.keep_warm(spec, self.warm)
         self.task = Task(self)
         self.task.initialize(self.router.scheduler, False)
         self.idle_timer = Timer(callback=self._idle_check)
@@ -403,6 +410,8 @@ cdef class GuestSwitch(Element):
                                      on_exit=lambda g, why, a=a: self._guest_exited(a, why))
         self.attachments[(tenant, key)] = a
         self.per_tenant[tenant] = running + 1
+        if a.guest.state == "ready":            # a warm guest: no waiting at all
+            self._guest_ready(a)
         return a
 
     def _guest_ready(self, Attachment a):

@@ -166,3 +166,23 @@ def test_a_guest_cannot_open_a_host_interface(driver, manager):
     # (the backend cannot even look the name up: that takes a socket, which the filter refuses)
     assert "While initializing 'FromDevice@8 :: FromDevice'" in g.last_error and "afpacket:lo" in g.last_error
     assert manager.counts["failed"] == 1
+
+
+def test_warm_guests_are_handed_out_ready_and_replaced(driver):
+    from clickpy.guest.manager import GuestManager
+
+    s = spec()
+    m = GuestManager(driver.scheduler, 2, pool_size=0)
+    try:
+        m.keep_warm(s, 2)
+        assert driver.until(lambda: len(m.warm[s.image_id]) == 2)
+        g = m.start(s, key="k1")
+        assert g.state == READY and g.key == "k1", "ready at once"
+        assert exchange(driver, g, [FRAME] * 2) == [FRAME] * 2
+        assert driver.until(lambda: len(m.warm[s.image_id]) == 2), "a new one takes its place"
+        assert g not in m.warm[s.image_id]
+        os.kill(m.warm[s.image_id][0].pid, signal.SIGKILL)
+        assert driver.until(lambda: len(m.warm[s.image_id]) == 2 and all(w.pid for w in m.warm[s.image_id]))
+        assert m.counts["killed"] == 0, "a warm guest that dies is replaced, not restarted as a tenant's"
+    finally:
+        m.close()

@@ -33,11 +33,11 @@ def switch(tmp_path, request):
 
     made = []
 
-    def make(policy_text):
+    def make(policy_text, config=SWITCH):
         policy = tmp_path / "policy.toml"
         policy.write_text(policy_text)
         tag = f"sw{len(made)}x{abs(hash(request.node.name)) % 10000}"
-        router = Router.from_plan(pipeline.plan(pipeline.Source(SWITCH.format(policy=policy, tag=tag), "sw.click")))
+        router = Router.from_plan(pipeline.plan(pipeline.Source(config.format(policy=policy, tag=tag), "sw.click")))
         ends = [open_port(f"pipe:{tag}}}{i}") for i in range(2)]
         made.append((router, ends))
         return router, router.element("sw"), ends[0], ends[1]
@@ -234,3 +234,24 @@ match = ["vlan 10"]
     g.request({"op": "read", "handler": "ok.count"}, got.append)
     assert run_until(router, lambda: got)
     assert got[0]["value"] == "3"
+
+
+def test_warm_guests_take_new_flows_at_once(switch, tmp_path):
+    counting = write_image(tmp_path / "count.guest", BUMP)
+    text = SWITCH.replace("POOL 1)", "POOL 1, WARM 2)")
+    router, sw, p0, p1 = switch(f'''
+[[tenant]]
+name = "flows"
+image = "{counting}"
+match = ["ip 10.0.0.0/8"]
+per = "flow"
+''', text)
+    (image,) = sw.manager.warm_specs
+    assert run_until(router, lambda: len(sw.manager.warm[image]) == 2)
+    warm = {g.id for g in sw.manager.warm[image]}
+    p0.send([frame(sport=4000)])
+    assert run_until(router, lambda: sw.status_rows())
+    rows = sw.status_rows()
+    assert len(rows) == 1 and rows[0]["state"] == "ready" and rows[0]["id"] in warm, "a warm guest took the flow"
+    out = []
+    assert run_until(router, lambda: out.extend(p1.recv()) or out)
