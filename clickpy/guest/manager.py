@@ -32,6 +32,7 @@ from clickpy.guest.channel import Channel, ChannelError
 from clickpy.guest.zygote import Zygote
 
 _ids = itertools.count(1)     # guest ids, unique in this process (managers share the zygote)
+REFILL_DELAY = 0.002          # seconds between two sandboxes made for the pool or the warm guests
 
 # Guest states.
 QUEUED = "queued"       # waiting for a start slot (max_starting): no process or rings yet
@@ -171,7 +172,7 @@ class GuestManager:
             g.state = STOPPING
             self._kill(g)
         if stale:
-            self._refill.schedule_now()
+            self._refill_soon()
 
     # --- starting and stopping --------------------------------------------------
 
@@ -188,7 +189,7 @@ class GuestManager:
             g = warm.pop(0)
             g.key, g.tenant, g.on_ready, g.on_exit = key, tenant, on_ready, on_exit
             g.started_ns = g.ready_ns = g.last_active_ns = time.monotonic_ns()
-            self._refill.schedule_now()
+            self._refill_soon()
             return g
         if len(self.starting) >= self.max_starting:
             g = Guest(self, f"g{next(_ids)}")
@@ -202,7 +203,7 @@ class GuestManager:
         g.started_ns = time.monotonic_ns()
         if g.state == IDLE:
             self._send_plan(g)
-        self._refill.schedule_now()
+        self._refill_soon()
         return g
 
     def _started(self, g: Guest) -> None:
@@ -278,32 +279,44 @@ class GuestManager:
         self.prepare(spec)
         self.warm_specs[spec.image_id] = (spec, count)
         self.warm.setdefault(spec.image_id, [])
-        self._refill.schedule_now()
+        self._refill_soon()
 
-    def _fill_warm(self) -> None:
+    def _fill_warm(self) -> bool:
+        """Start one warm guest if an image lacks one; whether it did."""
         for image_id, (spec, count) in self.warm_specs.items():
-            have = self.warm[image_id]
             coming = sum(1 for g in self.starting if g.warming and g.spec is spec)
-            for _ in range(count - len(have) - coming):
+            if len(self.warm[image_id]) + coming < count:
                 g = self.pool.pop(0) if self.pool else self._spawn()
                 g.spec, g.warming = spec, True
                 g.on_ready = lambda g: self._warmed(g)
                 self.starting.add(g)
                 if g.state == IDLE:
                     self._send_plan(g)
+                return True
+        return False
 
     def _warmed(self, g: Guest) -> None:
         g.warming = False
         g.on_ready = None
         self.warm[g.spec.image_id].append(g)
 
+    def _refill_soon(self) -> None:
+        """Top the pool and the warm guests up in the background: a little
+        later, so that the start that emptied them moves its first packets
+        first, and one sandbox per turn of the driver."""
+        if not self._refill.scheduled:
+            self._refill.schedule_after(REFILL_DELAY)
+
     def _fill_pool(self) -> None:
         if self._closed:
             return
         try:
-            self._fill_warm()
-            while len(self.pool) < self.pool_size:
+            made = self._fill_warm()
+            if not made and len(self.pool) < self.pool_size:
                 self.pool.append(self._spawn())
+                made = True
+            if made:                    # perhaps more to make: next turn
+                self._refill.schedule_after(REFILL_DELAY)
         except Exception as e:          # out of buffers or descriptors: try again later
             self.last_error = str(e)
             self.counts["pool_failures"] += 1
@@ -480,7 +493,7 @@ class GuestManager:
             elif not g.warming:
                 self.warm[g.spec.image_id].remove(g)
             self.guests.pop(g.id, None)
-            self._refill.schedule_now()
+            self._refill_soon()
             return
         self.counts["killed" if sig == signal.SIGKILL else "crashed"] += 1
         g.exits.append((time.time(), reason))
