@@ -319,6 +319,9 @@ class _Lines:
         if start < 0:                           # written inline: search everywhere
             start, end = 0, len(self.lines)
         line = None if table == "" else start
+        for i, name, _ in self.headers:         # the key written as a [table.key] sub-table
+            if key is not None and start <= i < end and name == f"{table}.{key}":
+                return i + 1
         if key is not None:
             pattern = re.compile(rf"\s*(?:{re.escape(key)}|\"{re.escape(key)}\"|'{re.escape(key)}')\s*[=.]")
             for i in range(start, end):

@@ -117,6 +117,8 @@ ERRORS = [
     ('[switch]\nmemory = "lots"\n' + TENANT, 2, r'memory: expected a memory size such as "64M", not "lots"'),
     ('[switch]\nrestart_backoff = { initial = "2s", max = "1s" }\n' + TENANT,
      2, r'restart_backoff: expected initial \(2s\) no longer than max \(1s\)'),
+    ('[switch]\n[switch.restart_backoff]\ninitial = "5s"\nmax = "1s"\n' + TENANT,
+     2, r'restart_backoff: expected initial \(5s\) no longer than max \(1s\)'),
     ('[switch]\nrestart_backoff = { start = "2s" }\n' + TENANT,
      2, r'restart_backoff: unknown key "start" \(expected initial, max\)'),
     ('[switch]\nrestart_backoff = "1s"\n' + TENANT, 2, r'restart_backoff: expected a table such as'),
