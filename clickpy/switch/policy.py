@@ -28,7 +28,7 @@ A complete example (every key shown; all but a tenant's ``name`` and
     image = "/srv/guests/nat.guest"
     match = ["ip 10.0.2.0/24 proto tcp", "ip 10.0.2.0/24 port 53"]
     per = "flow"                  # one guest per 5-tuple
-    max_guests = 100              # at most this many of the tenant's guests at once
+    max_guests = 100              # at most this many of its guests at once (per = "flow" only)
     priority = 1                  # consulted before tenants of lower priority
 
 Times are written as in Click's configurations ("30s", "500ms", "2min");

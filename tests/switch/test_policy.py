@@ -1,5 +1,6 @@
 """The switch's policy file: the shipped examples, the defaults, and every error's place and wording."""
 import re
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,16 @@ def test_examples_parse_and_describe(path):
         assert t.image.is_absolute() or t.image.parent == path.parent
     for m in (m for t in policy.tenants for m in t.matches):
         assert parse_match(str(m)) == Match(str(m), m.vlan, m.mac, m.addr, m.prefix_len, m.proto, m.port)
+
+
+def test_the_documented_example_parses():
+    from clickpy.switch import policy as module
+
+    example = textwrap.dedent(module.__doc__.split("::\n", 1)[1].split("\nTimes are written", 1)[0])
+    policy = parse_policy(example, "/etc/clickpy/switch.toml")
+    assert [t.name for t in policy.tenants] == ["alpha", "beta"]
+    assert policy.tenants[0].image == Path("/etc/clickpy/guests/firewall.guest")
+    assert policy.match_order() == [1, 0] and policy.tenants[1].max_guests == 100
 
 
 def test_two_tenant_example():
