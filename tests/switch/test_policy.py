@@ -10,8 +10,8 @@ from support import REPO
 
 from clickpy import pipeline
 from clickpy.guest.image import build
-from clickpy.switch.policy import (DEFAULTS, MAX_POLICY_CHARS, Match, PolicyError, load_policy, overlap,
-                                   overlapping, parse_match, parse_policy, parse_size, time_text)
+from clickpy.switch.policy import (DEFAULTS, MAX_POLICY_CHARS, MAX_TENANTS, Match, PolicyError, load_policy,
+                                   overlap, overlapping, parse_match, parse_policy, parse_size, time_text)
 
 EXAMPLES = sorted((REPO / "configs" / "switch").glob("*.toml"))
 
@@ -144,6 +144,12 @@ def test_four_thousand_tenants_without_overlaps():
 def test_overlaps_listed_are_bounded():
     text = "".join(f'[[tenant]]\nname = "t{i}"\nimage = "t.guest"\nmatch = ["proto tcp"]\n' for i in range(100))
     assert len(errors(text)) == 20
+
+
+def test_too_many_tenants():
+    text = "".join(f'[[tenant]]\nname = "t{i}"\nimage = "t.guest"\nmatch = ["vlan {i % 4094 + 1}"]\npriority = {i}\n'
+                   for i in range(MAX_TENANTS + 1))
+    assert one_error(text) == f'p.toml:1: tenant: expected at most {MAX_TENANTS} tenants, not {MAX_TENANTS + 1}'
 
 
 def test_too_long():
