@@ -46,9 +46,27 @@ cdef struct Rule:           # one match of one tenant, in the order they are tri
     uint8_t terms           # TERM_* bits
     int32_t tenant
 
+cdef struct Bucket:         # rules anchored on one VLAN, MAC or IP prefix
+    uint64_t anchor         # ANCHOR_* kind in the top byte, the value below; 0: empty slot
+    uint32_t start          # their indexes: KeyTable.members[start:start + count], ascending
+    uint32_t count
+
+cdef enum:                  # Bucket.anchor kinds
+    ANCHOR_VLAN = 1
+    ANCHOR_MAC = 2
+    ANCHOR_IP = 3           # (prefix length << 32) | prefix address
+
 cdef struct KeyTable:
-    Rule *rules
+    Rule *rules             # in the order they are tried
     int nrules
+    Bucket *buckets         # open addressing, a power of two of slots
+    uint32_t bucket_mask
+    int32_t *members        # rule indexes, grouped by bucket
+    int32_t *unanchored     # rules with no VLAN, MAC or (non-zero length) IP term, ascending
+    int nunanchored
+    uint8_t anchors         # which ANCHOR_* kinds occur (bit 1 << kind)
+    uint8_t nlengths        # distinct prefix lengths of IP anchors, longest first
+    uint8_t lengths[33]
     uint8_t *per_flow       # per tenant index: 1 if one guest per flow
     int ntenants
     int32_t default_tenant  # tenant for unmatched traffic, or KEY_NO_TENANT

@@ -28,7 +28,7 @@ A complete example (every key shown; all but a tenant's ``name`` and
     image = "/srv/guests/nat.guest"
     match = ["ip 10.0.2.0/24 proto tcp", "ip 10.0.2.0/24 port 53"]
     per = "flow"                  # one guest per 5-tuple
-    max_guests = 100              # at most this many of the tenant's guests at once
+    max_guests = 100              # at most this many of its guests at once (per = "flow" only)
     priority = 1                  # consulted before tenants of lower priority
 
 Times are written as in Click's configurations ("30s", "500ms", "2min");
@@ -78,6 +78,7 @@ never passes silently.
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -93,11 +94,12 @@ DEFAULTS = {"idle_timeout": 30 * NS_PER_SEC, "max_guests": 1024, "backlog": 64,
             "memory": DEFAULT_MEMORY_CAP}
 # Bounds that keep a policy's tables small (keys.pyx scans the matches of
 # every tenant) and catch a misplaced digit.
-MAX_POLICY_BYTES = 1 << 20
+MAX_POLICY_CHARS = 1 << 20
 MAX_TENANTS = 4096
 MAX_GUESTS = 1 << 20
 MAX_BACKLOG = 1 << 16
 PRIORITY_RANGE = (-1_000_000, 1_000_000)
+MAX_OVERLAPS_LISTED = 20
 PROTOCOLS = {"icmp": 1, "tcp": 6, "udp": 17}
 PORT_PROTOCOLS = frozenset({6, 17})      # 'port N' means TCP or UDP
 
@@ -290,24 +292,31 @@ class _Lines:
     def __init__(self, text: str):
         self.lines = text.splitlines()
         self.headers = []       # (line index, table name, is an [[array]] header)
+        self.first = {}         # table name -> position in headers of its first header
+        self.arrays = {}        # table name -> positions in headers of its [[name]] headers
         for i, line in enumerate(self.lines):
             m = _HEADER.match(line)
             if m:
                 name = re.sub(r"[\s\"']", "", m.group(2))
+                self.first.setdefault(name, len(self.headers))
+                if m.group(1):
+                    self.arrays.setdefault(name, []).append(len(self.headers))
                 self.headers.append((i, name, bool(m.group(1))))
 
-    def _span(self, table: str, index: int | None) -> tuple[int, int]:
-        """Line range of a table with its sub-tables (index: which [[table]]); (-1, -1) if absent."""
-        start, seen = None, -1
-        for i, name, array in self.headers:
-            if start is not None:
-                if not name.startswith(table + "."):
-                    return start, i
-            elif name == table and (index is None or (array and (seen := seen + 1) == index)):
-                start = i
+    def _span(self, table: str, index: int | None) -> tuple[int, int, range]:
+        """Line range of a table with its sub-tables (index: which [[table]]),
+        and the positions of the sub-tables' headers; (-1, -1, ...) if absent."""
         if table == "":
-            return 0, self.headers[0][0] if self.headers else len(self.lines)
-        return (-1, -1) if start is None else (start, len(self.lines))
+            return 0, self.headers[0][0] if self.headers else len(self.lines), range(0)
+        arrays = self.arrays.get(table, [])
+        k = self.first.get(table) if index is None else arrays[index] if index < len(arrays) else None
+        if k is None:
+            return -1, -1, range(0)
+        end = k + 1
+        while end < len(self.headers) and self.headers[end][1].startswith(table + "."):
+            end += 1
+        return self.headers[k][0], self.headers[end][0] if end < len(self.headers) else len(self.lines), \
+            range(k + 1, end)
 
     def find(self, table: str, index: int | None, key: str | None = None, value: str | None = None) -> int:
         """1-based line of key (and of value after it) in a table; 0 if not found."""
@@ -315,10 +324,13 @@ class _Lines:
             for i, name, _ in self.headers:     # a top-level key written as a [header]
                 if name == key or name.startswith(key + "."):
                     return i + 1
-        start, end = self._span(table, index)
+        start, end, subtables = self._span(table, index)
         if start < 0:                           # written inline: search everywhere
             start, end = 0, len(self.lines)
         line = None if table == "" else start
+        for k in subtables:                     # the key written as a [table.key] sub-table
+            if self.headers[k][1] == f"{table}.{key}":
+                return self.headers[k][0] + 1
         if key is not None:
             pattern = re.compile(rf"\s*(?:{re.escape(key)}|\"{re.escape(key)}\"|'{re.escape(key)}')\s*[=.]")
             for i in range(start, end):
@@ -350,8 +362,8 @@ class _Reader:
         self.diagnostics.error(Landmark(str(self.path), line), f"{label}{key + ': ' if key else ''}{message}")
 
     def policy(self) -> Policy:
-        if len(self.text) > MAX_POLICY_BYTES:
-            raise PolicyError(f"policy larger than {MAX_POLICY_BYTES >> 20} MiB", Landmark(str(self.path)))
+        if len(self.text) > MAX_POLICY_CHARS:
+            raise PolicyError(f"policy longer than {MAX_POLICY_CHARS} characters", Landmark(str(self.path)))
         try:
             doc = tomllib.loads(self.text)
         except tomllib.TOMLDecodeError as e:
@@ -518,14 +530,17 @@ class _Reader:
         return settings
 
     def check_overlaps(self, tenants: list[Tenant]) -> None:
-        flat = [(i, m) for i, t in enumerate(tenants) for m in t.matches]
-        for x, (i, a) in enumerate(flat):
-            for j, b in flat[x + 1:]:
-                if i != j and tenants[i].priority == tenants[j].priority and overlap(a, b):
-                    self.error(("tenant", j, _label(tenants[j].name, j)), "match",
-                               f'{_show(b.text)} overlaps tenant "{tenants[i].name}"\'s {_show(a.text)}'
-                               f" (line {a.line}); expected a different priority to order them",
-                               value=b.text)
+        groups = {}     # priority -> [(tenant index, Match)]
+        for i, t in enumerate(tenants):
+            groups.setdefault(t.priority, []).extend((i, m) for m in t.matches)
+        found = itertools.chain.from_iterable(
+            ((group[x], group[y]) for x, y in overlapping([m for _, m in group],
+                                                          lambda x, y, g=group: g[x][0] != g[y][0]))
+            for group in groups.values())
+        for (i, a), (j, b) in itertools.islice(found, MAX_OVERLAPS_LISTED):
+            self.error(("tenant", j, _label(tenants[j].name, j)), "match",
+                       f'{_show(b.text)} overlaps tenant "{tenants[i].name}"\'s {_show(a.text)}'
+                       f" (line {a.line}); expected a different priority to order them", value=b.text)
 
 
 def parse_match(text: str, line: int = 0) -> Match:
@@ -576,6 +591,61 @@ def overlap(a: Match, b: Match) -> bool:
     if pa is not None and pb is not None and not pa & pb:
         return False
     return a.port is None or b.port is None or a.port == b.port
+
+
+def overlapping(matches: list[Match], wanted=lambda x, y: True):
+    """Index pairs (x < y) of matches that overlap and are wanted, without
+    comparing every pair: matches are filed by (VLAN, MAC), None where the
+    term is absent; only files that agree where both have a value are
+    compared; and there, two prefixes are paired only if one contains the
+    other (found by looking up each prefix's shorter prefixes)."""
+    files = {}
+    for x, m in enumerate(matches):
+        files.setdefault((m.vlan, m.mac), []).append(x)
+    mac_only = [key for key in files if key[0] is None and key[1] is not None]
+    for (vlan, mac), xs in files.items():
+        partners = []       # the files that may share a packet end with this one, each pair once
+        if vlan is not None and mac is not None:
+            partners = [(vlan, None), (None, mac), (None, None)]
+        elif vlan is not None:
+            partners = [(None, None)] + mac_only
+        elif mac is not None:
+            partners = [(None, None)]
+        seen = set()
+        for x, y in _nested(matches, xs, xs):
+            if (x, y) not in seen and x != y:
+                seen.add((x, y))
+                if overlap(matches[x], matches[y]) and wanted(x, y):
+                    yield x, y
+        for key in partners:
+            ys = files.get(key, ())
+            for x, y in itertools.chain(_nested(matches, xs, ys), _nested(matches, ys, xs)):
+                x, y = min(x, y), max(x, y)
+                if (x, y) not in seen:
+                    seen.add((x, y))
+                    if overlap(matches[x], matches[y]) and wanted(x, y):
+                        yield x, y
+
+
+def _nested(matches: list[Match], xs, ys):
+    """Pairs (x, y), ordered low first, from xs and ys whose 'ip' terms do not
+    rule out an overlap: one has none, or y's prefix contains x's."""
+    by_prefix, plain = {}, []
+    for y in ys:
+        m = matches[y]
+        if m.addr is None:
+            plain.append(y)
+        else:
+            by_prefix.setdefault((m.addr, m.prefix_len), []).append(y)
+    for x in xs:
+        m = matches[x]
+        if m.addr is None:
+            partners = ys
+        else:
+            partners = plain + [y for length in range(m.prefix_len + 1)
+                                for y in by_prefix.get((m.addr & prefix_mask(length), length), ())]
+        for y in partners:
+            yield min(x, y), max(x, y)
 
 
 # --- value converters (raise _Expected with what was wanted) ----------------------------

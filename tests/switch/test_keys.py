@@ -4,17 +4,18 @@ Besides cases written out, frames (real ones mutated, and random bytes) are
 checked against ``model``, a plain Python reading of the rules keys.pyx
 documents, and the Packet path against the bytes path.
 """
+import json
 import struct
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from scapy.all import ARP, ICMP, IP, TCP, UDP, Dot1Q, Ether, Raw
+from scapy.all import ARP, GRE, ICMP, IP, TCP, UDP, Dot1Q, Ether, Raw
 
 from clickpy.runtime.args import prefix_mask
 from clickpy.runtime.packet import PacketObject
 from clickpy.switch.keys import FRAGMENT, MALFORMED, NO_TENANT, KeyClassifier
-from clickpy.switch.policy import parse_policy
+from clickpy.switch.policy import PolicyError, parse_policy
 
 CLIENT, SERVER = "02:00:00:00:00:01", "02:00:00:00:00:02"
 POLICY = """
@@ -54,8 +55,8 @@ match = ["ip 172.16.0.0/12"]
 [[tenant]]
 name = "other"
 image = "other.guest"
-match = ["vlan 4000"]
-priority = 4
+match = ["vlan 4000", "proto 47", "ip 0.0.0.0/0 port 9"]
+priority = -1
 """
 RED, BLUE, WEB, REST, GREEN, OTHER = range(6)
 
@@ -318,7 +319,7 @@ def model(policy, data: bytes):
                     continue
                 if ip[3]:
                     return FRAGMENT, None
-                if m.port not in ip[4]:
+                if m.port not in (ip[4] or (0, 0)):
                     continue
             return result(tenant, i, ip)
     d = policy.default_index
@@ -345,6 +346,8 @@ SEEDS = [
     frame(IP(src="192.0.2.1", dst="10.0.2.5") / ICMP(type=3) / bytes(IP(src="10.0.2.5") / UDP(dport=80))[:28]),
     frame(IP(src="10.0.2.5", dst="8.8.8.8", flags="MF") / UDP() / Raw(b"z" * 20), vlan=10),
     frame(ARP(), src="02:00:00:00:0a:0a"),
+    frame(IP(src="192.168.1.1", dst="10.1.1.1") / GRE()),
+    frame(IP(src="172.16.1.1", dst="10.0.2.1") / UDP(sport=9, dport=99), vlan=4000),
 ]
 
 
@@ -366,3 +369,29 @@ def test_random_bytes_never_crash_and_follow_the_model(data):
     keys = classifier("pass blue")
     assert keys.classify(data) == model(keys.policy, data)
     assert keys.classify_packet(PacketObject.make(data)) == keys.classify(data)
+
+
+TERMS = ["vlan 10", "vlan 20", "mac 02:00:00:00:0a:0a", "mac 02:00:00:00:00:02", "ip 10.0.0.0/8", "ip 10.0.2.0/24",
+         "ip 192.168.0.0/16", "ip 10.0.2.5", "ip 0.0.0.0/0", "proto udp", "proto icmp", "port 53", "port 80",
+         "ip 10.0.0.0/8 port 53", "vlan 20 proto udp", "mac 02:00:00:00:00:01 ip 8.0.0.0/8"]
+
+
+@settings(deadline=None, max_examples=300, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(st.lists(st.tuples(st.lists(st.sampled_from(TERMS), min_size=1, max_size=3), st.booleans(),
+                          st.integers(0, 2)), min_size=1, max_size=6),
+       st.booleans(), st.sampled_from(SEEDS), st.lists(st.tuples(st.integers(0, 80), st.integers(0, 255)), max_size=3))
+def test_random_policies_follow_the_model(tenants, spread, seed, edits):
+    """Random policies (priorities all different, or few and equal where the
+    policy allows it), mutated frames: the compiled table decides as the model."""
+    text = "".join(f'[[tenant]]\nname = "t{i}"\nimage = "x"\nmatch = {json.dumps(matches)}\n'
+                   f'per = "{"flow" if flow else "tenant"}"\npriority = {i if spread else tie}\n'
+                   for i, (matches, flow, tie) in enumerate(tenants))
+    try:
+        policy = parse_policy(text)
+    except PolicyError:
+        assume(False)
+    keys = KeyClassifier(policy, seed=5)
+    data = bytearray(seed)
+    for pos, value in edits:
+        data[pos % len(data)] = value
+    assert keys.classify(bytes(data)) == model(policy, bytes(data))

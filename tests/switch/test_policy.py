@@ -1,14 +1,17 @@
 """The switch's policy file: the shipped examples, the defaults, and every error's place and wording."""
 import re
+import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from support import REPO
 
 from clickpy import pipeline
 from clickpy.guest.image import build
-from clickpy.switch.policy import (DEFAULTS, Match, PolicyError, load_policy, overlap, parse_match,
-                                   parse_policy, parse_size, time_text)
+from clickpy.switch.policy import (DEFAULTS, MAX_POLICY_CHARS, MAX_TENANTS, Match, PolicyError, load_policy,
+                                   overlap, overlapping, parse_match, parse_policy, parse_size, time_text)
 
 EXAMPLES = sorted((REPO / "configs" / "switch").glob("*.toml"))
 
@@ -38,6 +41,16 @@ def test_examples_parse_and_describe(path):
         assert t.image.is_absolute() or t.image.parent == path.parent
     for m in (m for t in policy.tenants for m in t.matches):
         assert parse_match(str(m)) == Match(str(m), m.vlan, m.mac, m.addr, m.prefix_len, m.proto, m.port)
+
+
+def test_the_documented_example_parses():
+    from clickpy.switch import policy as module
+
+    example = textwrap.dedent(module.__doc__.split("::\n", 1)[1].split("\nTimes are written", 1)[0])
+    policy = parse_policy(example, "/etc/clickpy/switch.toml")
+    assert [t.name for t in policy.tenants] == ["alpha", "beta"]
+    assert policy.tenants[0].image == Path("/etc/clickpy/guests/firewall.guest")
+    assert policy.match_order() == [1, 0] and policy.tenants[1].max_guests == 100
 
 
 def test_two_tenant_example():
@@ -103,6 +116,46 @@ def test_overlap(a, b, overlapping):
     assert overlap(parse_match(b), parse_match(a)) is overlapping
 
 
+MATCH_TEXTS = ["vlan 1", "vlan 2", "mac 02:00:00:00:00:01", "mac 02:00:00:00:00:02", "ip 10.0.0.0/8",
+               "ip 10.1.0.0/16", "ip 10.1.2.0/24", "ip 10.2.0.0/16", "ip 0.0.0.0/0", "ip 10.1.2.3", "proto tcp",
+               "port 53", "proto udp port 53", "proto icmp", "vlan 1 ip 10.1.0.0/16", "vlan 2 mac 02:00:00:00:00:01",
+               "mac 02:00:00:00:00:02 ip 10.2.0.0/16 proto tcp", "vlan 1 port 80"]
+
+
+@settings(deadline=None, max_examples=300)
+@given(st.lists(st.sampled_from(MATCH_TEXTS), max_size=12))
+def test_overlapping_finds_every_overlapping_pair(texts):
+    matches = [parse_match(t) for t in texts]
+    every = {(x, y) for x in range(len(matches)) for y in range(x + 1, len(matches))
+             if overlap(matches[x], matches[y])}
+    found = list(overlapping(matches))
+    assert len(found) == len(set(found)) and set(found) == every
+
+
+def test_four_thousand_tenants_without_overlaps():
+    # 4,096 tenants on disjoint /24s, or VLANs and MACs: pairs that cannot overlap are not compared
+    def match(i):
+        return f"ip 10.{i // 256}.{i % 256}.0/24" if i % 2 else f"vlan {i // 2 + 1} mac 02:00:00:00:{i // 256:02x}:01"
+    text = "".join(f'[[tenant]]\nname = "t{i}"\nimage = "t.guest"\nmatch = ["{match(i)}"]\nper = "flow"\n'
+                   f"priority = {i % 2}\n" for i in range(4096))
+    assert len(parse_policy(text).tenants) == 4096
+
+
+def test_overlaps_listed_are_bounded():
+    text = "".join(f'[[tenant]]\nname = "t{i}"\nimage = "t.guest"\nmatch = ["proto tcp"]\n' for i in range(100))
+    assert len(errors(text)) == 20
+
+
+def test_too_many_tenants():
+    text = "".join(f'[[tenant]]\nname = "t{i}"\nimage = "t.guest"\nmatch = ["vlan {i % 4094 + 1}"]\npriority = {i}\n'
+                   for i in range(MAX_TENANTS + 1))
+    assert one_error(text) == f'p.toml:1: tenant: expected at most {MAX_TENANTS} tenants, not {MAX_TENANTS + 1}'
+
+
+def test_too_long():
+    assert one_error("#" * (MAX_POLICY_CHARS + 1)) == f"p.toml: policy longer than {MAX_POLICY_CHARS} characters"
+
+
 # Each error: the text, the line it must name, and what the message must say.
 ERRORS = [
     ('[[tenant]]\nname = "a"\nimage = "a.guest"\nmatch = ["vlan 10"]\nimgae = "x"\n',
@@ -117,6 +170,8 @@ ERRORS = [
     ('[switch]\nmemory = "lots"\n' + TENANT, 2, r'memory: expected a memory size such as "64M", not "lots"'),
     ('[switch]\nrestart_backoff = { initial = "2s", max = "1s" }\n' + TENANT,
      2, r'restart_backoff: expected initial \(2s\) no longer than max \(1s\)'),
+    ('[switch]\n[switch.restart_backoff]\ninitial = "5s"\nmax = "1s"\n' + TENANT,
+     2, r'restart_backoff: expected initial \(5s\) no longer than max \(1s\)'),
     ('[switch]\nrestart_backoff = { start = "2s" }\n' + TENANT,
      2, r'restart_backoff: unknown key "start" \(expected initial, max\)'),
     ('[switch]\nrestart_backoff = "1s"\n' + TENANT, 2, r'restart_backoff: expected a table such as'),
