@@ -6,14 +6,12 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 
 from clickpy import pipeline
 from clickpy.cli import source as config_source
 from clickpy.errors import ConfigError
 
-_SIZE = re.compile(r"(\d+)\s*([kKmMgG]?)i?[bB]?\Z")
 
 
 def add_parsers(sub) -> None:
@@ -31,10 +29,12 @@ def add_parsers(sub) -> None:
 
 
 def _size(text: str) -> int:
-    m = _SIZE.match(text.strip())
-    if not m or int(m.group(1)) == 0:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a size (for example 64M)")
-    return int(m.group(1)) << {"": 0, "k": 10, "m": 20, "g": 30}[m.group(2).lower()]
+    from clickpy.guest.image import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a size (for example 64M)") from None
 
 
 def cmd_build(ns: argparse.Namespace) -> int:

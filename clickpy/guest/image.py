@@ -12,6 +12,7 @@ format, or one whose Plan does not match its hash is a GuestImageError.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import msgpack
@@ -22,6 +23,24 @@ from clickpy.plan import Plan
 MAGIC = b"clickpy guest image\n"
 FORMAT = 1
 DEFAULT_MEMORY_CAP = 64 << 20     # bytes
+
+
+_SIZE = re.compile(r"(\d+)\s*([kKmMgG]?)(?:i?[bB])?\Z")
+
+
+def parse_size(value) -> int:
+    """A memory size: '64M' (K, M, G: powers of 1024; 'MiB' and 'MB' too) or a byte count -> bytes.
+    ValueError if it is not a positive size."""
+    if type(value) is int:
+        n = value
+    else:
+        m = _SIZE.match(value.strip()) if isinstance(value, str) else None
+        if not m:
+            raise ValueError(value)
+        n = int(m.group(1)) << {"": 0, "k": 10, "m": 20, "g": 30}[m.group(2).lower()]
+    if not 0 < n < 1 << 48:
+        raise ValueError(value)
+    return n
 
 
 class GuestImageError(Exception):

@@ -85,7 +85,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from clickpy.errors import ConfigError, Diagnostics, Landmark
-from clickpy.guest.image import DEFAULT_MEMORY_CAP
+from clickpy.guest.image import DEFAULT_MEMORY_CAP, parse_size
 from clickpy.runtime.args import ArgError, EtherAddress, parse_ip, parse_time, prefix_mask, unparse_ip
 
 NS_PER_SEC = 1_000_000_000
@@ -109,7 +109,6 @@ TENANT_KEYS = ("name", "image", "parameters", "match", "per", "max_guests", "mem
 PER = ("tenant", "flow")
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\Z")
 _PARAMETER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_SIZE = re.compile(r"(\d+)\s*([kKmMgG]?)\Z")
 
 
 class PolicyError(ConfigError):
@@ -238,20 +237,6 @@ def size_text(n: int) -> str:
         if n and n % (1 << shift) == 0:
             return f"{n >> shift}{unit}"
     return f"{n} bytes"
-
-
-def parse_size(value) -> int:
-    """'64M' (or 67108864) -> bytes; ValueError if not a positive size."""
-    if type(value) is int:
-        n = value
-    else:
-        m = _SIZE.match(value.strip()) if isinstance(value, str) else None
-        if not m:
-            raise ValueError(value)
-        n = int(m.group(1)) << {"": 0, "k": 10, "m": 20, "g": 30}[m.group(2).lower()]
-    if not 0 < n < 1 << 48:
-        raise ValueError(value)
-    return n
 
 
 # --- reading ----------------------------------------------------------------------------
