@@ -244,6 +244,18 @@ except socket.timeout:
     pass
 """
 
+# Tries a TCP connection to argv[1]:argv[2]; prints "connected", "timeout" or "error ERRNO".
+CONNECT = r"""
+import socket, sys
+s = socket.socket(); s.settimeout(2)
+try:
+    s.connect((sys.argv[1], int(sys.argv[2]))); print("connected")
+except socket.timeout:
+    print("timeout")
+except OSError as e:
+    print("error", e.errno)
+"""
+
 SENDER = r"""
 import socket, sys
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+from netns import CONNECT
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
@@ -20,16 +21,6 @@ while True:
     c, addr = s.accept(); c.close()
 """
 
-CONNECT_FROM_SERVER = r"""
-import socket, sys
-s = socket.socket(); s.settimeout(2)
-try:
-    s.connect((sys.argv[1], int(sys.argv[2]))); print("connected")
-except socket.timeout:
-    print("timeout")
-except OSError as e:
-    print("error", e.errno)
-"""
 
 
 def listen(lab, role, address, port):
@@ -62,7 +53,7 @@ def test_stateless_refuses_connections_from_outside(lab_up):
     lab = lab_up("stateless-firewall.click")
     listen(lab, "client", CLIENT, 8000)
     # From the allowed port, even: a SYN without ACK never passes inward.
-    r = lab.python("server", CONNECT_FROM_SERVER, CLIENT, 8000)
+    r = lab.python("server", CONNECT, CLIENT, 8000)
     assert r == "timeout"
     assert int(lab.read("in_denied.count")) >= 1
 
@@ -78,7 +69,7 @@ def test_stateful_replies_pass_new_inbound_connections_do_not(lab_up):
     table = lab.read("flows.tcp_table")
     assert f"({CLIENT}, " in table and f"{SERVER}, 8000)" in table
     # Inward, nothing that the inside did not begin.
-    assert lab.python("server", CONNECT_FROM_SERVER, CLIENT, 8000) == "timeout"
+    assert lab.python("server", CONNECT, CLIENT, 8000) == "timeout"
     assert int(lab.read("in_denied.count")) >= 1
 
 

@@ -49,6 +49,20 @@ def switch(tmp_path, request):
             e.close()
 
 
+def _one_tenant(tmp_path, settings="", **tenant):
+    counting = write_image(tmp_path / "count.guest", BUMP)
+    extra = "".join(f"{k} = {v}\n" for k, v in tenant.items())
+    return f'''
+[switch]
+{settings}
+
+[[tenant]]
+name = "red"
+image = "{counting}"
+match = ["vlan 10"]
+{extra}'''
+
+
 def test_each_tenant_gets_its_own_guest_and_its_packets_in_order(switch, tmp_path):
     counting = write_image(tmp_path / "count.guest", BUMP)
     router, sw, p0, p1 = switch(f'''
@@ -80,13 +94,7 @@ match = ["vlan 20"]
 
 
 def test_traffic_no_tenant_claims_is_dropped_and_counted(switch, tmp_path):
-    counting = write_image(tmp_path / "count.guest", BUMP)
-    router, sw, p0, p1 = switch(f'''
-[[tenant]]
-name = "red"
-image = "{counting}"
-match = ["vlan 10"]
-''')
+    router, sw, p0, p1 = switch(_one_tenant(tmp_path))
     p0.send([frame(30), frame(None), b"\x02" * 10])
     assert run_until(router, lambda: sw.count == 3)
     reasons = dict(line.split() for line in router.read("sw.drop_reasons").splitlines())
@@ -135,20 +143,6 @@ per = "flow"
     assert run_until(router, lambda: out.extend(p1.recv()) or len(out) >= 2)
     assert len(sw.status_rows()) == 2
     assert dict(line.split() for line in router.read("sw.drop_reasons").splitlines())["guest_limit"] == "2"
-
-
-def _one_tenant(tmp_path, settings="", **tenant):
-    counting = write_image(tmp_path / "count.guest", BUMP)
-    extra = "".join(f"{k} = {v}\n" for k, v in tenant.items())
-    return f'''
-[switch]
-{settings}
-
-[[tenant]]
-name = "red"
-image = "{counting}"
-match = ["vlan 10"]
-{extra}'''
 
 
 def test_the_backlog_holds_a_starting_guests_packets_and_counts_the_overflow(switch, tmp_path):

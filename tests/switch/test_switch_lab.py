@@ -11,7 +11,7 @@ import sys
 import time
 
 import pytest
-from netns import Lab, control_read, is_root, wait_for
+from netns import CONNECT, Lab, control_read, is_root, wait_for
 from support import REPO
 
 pytestmark = [pytest.mark.root, pytest.mark.slow,
@@ -84,18 +84,6 @@ data = bytes(range(256)) * (int(sys.argv[2]) // 256)
 s.sendall(data); s.shutdown(socket.SHUT_WR)
 print(s.recv(100).decode())
 """
-
-CONNECT = r"""
-import socket, sys
-s = socket.socket(); s.settimeout(2)
-try:
-    s.connect((sys.argv[1], int(sys.argv[2]))); print("connected")
-except socket.timeout:
-    print("timeout")
-except OSError as e:
-    print("error", e.errno)
-"""
-
 
 def _host(ns, dev, name, mac, address, route=None, via=None):
     """A host of its own MAC on dev (a macvlan interface)."""
