@@ -171,6 +171,11 @@ cdef class GuestSwitch(Element):
     Packets dropped: no tenant, malformed, guest limit, backlog full, ring full.
     =h stop_guest write-only
     Stop the guest with this id.
+    =h guest_write write-only
+    "GUEST ELEMENT.HANDLER VALUE": write a handler of a guest (one its image exports); done when the guest has.
+    =h reload_tenant write-only
+    "TENANT IMAGE": from now on the tenant runs IMAGE (its parameters applied); each of its running guests
+    reloads it as a diff of Plans, keeping its state; done when all have (the first refusal is the error).
 
     =e
     sw :: GuestSwitch(POLICY tenants.toml);
@@ -202,6 +207,8 @@ cdef class GuestSwitch(Element):
                              + (f"last_error {e.last_error or e.manager.last_error}\n"
                                 if e.last_error or e.manager.last_error else "")),
         Write("stop_guest", lambda e, v: e._stop_guest(v)),
+        Write("guest_write", lambda e, v: e._guest_write(v)),
+        Write("reload_tenant", lambda e, v: e._reload_tenant(v)),
     )
 
     cdef public str policy_file
@@ -243,12 +250,12 @@ cdef class GuestSwitch(Element):
 
         self.classifier = KeyClassifier(self.policy)
 
-    def _spec_of(self, tenant):
+    def _spec_of(self, tenant, image_path=None):
         """The GuestSpec of a tenant: its image's Plan with the tenant's parameters."""
         from clickpy.guest.image import GuestImage
         from clickpy.guest.manager import GuestSpec
 
-        image = GuestImage.load(str(tenant.image))
+        image = GuestImage.load(str(image_path or tenant.image))
         if len(image.ports) != self.ninputs:
             raise ArgError(f"tenant {tenant.name}: image {tenant.image} has {len(image.ports)} ports "
                            f"({', '.join(image.ports)}), this switch {self.ninputs}")
@@ -498,12 +505,62 @@ cdef class GuestSwitch(Element):
                          "last_error": g.last_error})
         return rows
 
-    def _stop_guest(self, value):
-        gid = value.strip()
-        for a in list(self.attachments.values()):
+    def _guest_write(self, value):
+        from clickpy.runtime.pending import Pending
+
+        gid, _, rest = value.strip().partition(" ")
+        handler, _, text = rest.partition(" ")
+        a = self._by_guest_id(gid)
+        if not handler:
+            raise HandlerError("expected 'GUEST ELEMENT.HANDLER VALUE'")
+        pending = Pending()
+        a.guest.request({"op": "write", "handler": handler, "value": text},
+                        lambda reply: pending.settle(None if reply.get("op") == "written"
+                                                     else f"{gid}: {reply.get('error')}"))
+        return pending
+
+    def _reload_tenant(self, value):
+        from clickpy.guest.image import GuestImageError
+        from clickpy.runtime.pending import Pending
+
+        name, _, path = value.strip().partition(" ")
+        index = next((i for i, t in enumerate(self.policy.tenants) if t.name == name), None)
+        if index is None or not path.strip():
+            raise HandlerError(f"expected 'TENANT IMAGE' with one of the policy's tenants, not {value.strip()!r}")
+        try:
+            spec = self._spec_of(self.policy.tenants[index], path.strip())
+        except (GuestImageError, ArgError) as e:
+            raise HandlerError(str(e)) from None
+        self._specs[index] = spec
+        self.manager.prepare(spec)
+        guests = [a.guest for a in self.attachments.values() if a.tenant == index and a.ready]
+        pending = Pending()
+        if not guests:
+            pending.settle()
+            return pending
+        waiting = [len(guests)]
+        errors = []
+
+        def answered(reply, gid):
+            if reply.get("op") != "reloaded":
+                errors.append(f"{gid}: {reply.get('error')}")
+            waiting[0] -= 1
+            if not waiting[0]:
+                pending.settle(errors[0] if errors else None)
+
+        for g in guests:
+            g.spec = spec                     # a restart runs the new image too
+            g.request({"op": "reload", "plan": spec.plan}, lambda reply, gid=g.id: answered(reply, gid))
+        return pending
+
+    def _by_guest_id(self, gid):
+        for a in self.attachments.values():
             if a.guest.id == gid:
-                self._guest_exited(a, "stopped")
-                self.manager.stop(a.guest)
-                return
+                return a
         raise HandlerError(f"no guest '{gid}'")
+
+    def _stop_guest(self, value):
+        a = self._by_guest_id(value.strip())
+        self._guest_exited(a, "stopped")
+        self.manager.stop(a.guest)
 

@@ -249,3 +249,39 @@ per = "flow"
     assert len(rows) == 1 and rows[0]["state"] == "ready" and rows[0]["id"] in warm, "a warm guest took the flow"
     out = []
     assert run_until(router, lambda: out.extend(p1.recv()) or out)
+
+
+def _write(router, handler, value):
+    """A switch handler write that a guest finishes later: its Pending."""
+    element, name = handler.split(".")
+    e = router.element(element)
+    return router.call_write(e, router.handler(e, name), value, allow_pending=True)
+
+
+def test_a_tenant_reloads_a_new_image_into_its_running_guest_keeping_state(switch, tmp_path):
+    router, sw, p0, p1 = switch(_one_tenant(tmp_path))
+    p0.send([frame(10)] * 3)
+    out = []
+    assert run_until(router, lambda: out.extend(p1.recv()) or len(out) >= 3)
+    gid = sw.status_rows()[0]["id"]
+    bigger = write_image(tmp_path / "bigger.guest", BUMP.replace("c :: Counter ->", "c :: Counter -> d :: Counter ->"))
+    pending = _write(router, "sw.reload_tenant", f"red {bigger}")
+    assert run_until(router, lambda: pending.done) and pending.error is None, pending.error
+    p0.send([frame(10)] * 2)
+    assert run_until(router, lambda: out.extend(p1.recv()) or len(out) >= 5)
+    g = sw.manager.guests[gid]
+    got = []
+    g.request({"op": "read", "handler": "c.count"}, got.append)
+    g.request({"op": "read", "handler": "d.count"}, got.append)
+    assert run_until(router, lambda: len(got) == 2)
+    assert [r["value"] for r in got] == ["5", "2"], "same guest, its counter kept, the new one counting"
+    pending = _write(router, "sw.guest_write", f"{gid} c.reset")
+    assert run_until(router, lambda: pending.done) and pending.error is None
+    pending = _write(router, "sw.guest_write", f"{gid} nosuch.handler 1")
+    assert run_until(router, lambda: pending.done) and "nosuch" in pending.error
+    from clickpy.runtime.handlers import HandlerError
+
+    with pytest.raises(HandlerError, match="expected 'TENANT IMAGE'"):
+        router.write("sw.reload_tenant", "nobody x.guest")
+    with pytest.raises(HandlerError, match="missing.guest"):
+        router.write("sw.reload_tenant", f"red {tmp_path / 'missing.guest'}")
