@@ -127,10 +127,13 @@ def _ip(uint32_t a):
 
 
 cdef class GuestSwitch(Element):
-    """Sends each tenant's or flow's traffic through a sandboxed guest, started on its first packet.
+    """=c
+    GuestSwitch(POLICY [, keywords POOL, SLOTS, GRANT, STATS_INTERVAL, WARM])
 
-    GuestSwitch(POLICY [, keywords POOL, SLOTS, GRANT, STATS_INTERVAL])
+    =s switch
+    sends each tenant's or flow's traffic through a guest it starts on demand
 
+    =d
     GuestSwitch is the data path of 'clickpy switch'. POLICY names a policy
     file (clickpy.switch.policy) that maps tenants -- VLANs, MAC addresses,
     IPv4 prefixes -- to guest images, one guest per tenant or one per flow.
@@ -169,6 +172,11 @@ cdef class GuestSwitch(Element):
     Packets received on all inputs.
     =h drops read-only
     Packets dropped: no tenant, malformed, guest limit, backlog full, ring full.
+    =h drop_reasons read-only
+    Dropped packets by reason, one "REASON COUNT" line each: no_tenant, malformed, fragment,
+    hash_collision, guest_limit, ring_full, backlog_full, start_failed.
+    =h manager read-only
+    The guest manager's counters ("NAME COUNT" lines: spawned, started, ready, crashed, restarted, memory_cap, ...) and its last error.
     =h stop_guest write-only
     Stop the guest with this id.
     =h guest_write write-only

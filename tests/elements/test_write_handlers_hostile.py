@@ -29,6 +29,7 @@ from __future__ import annotations
 import faulthandler
 import json
 import os
+import pathlib
 import resource
 import select
 import signal
@@ -108,7 +109,16 @@ def make_files(workdir) -> dict[str, str]:
         f.write("!IPSummaryDump 1.3\n!data timestamp ip_src ip_dst sport dport ip_proto ip_len\n")
         for i in range(200):
             f.write(f"{1000 + i * 0.001:.6f} 10.0.0.1 10.0.0.2 {1000 + i} 9 U 60\n")
-    return {"pcap": pcap, "summary": summary, "dir": workdir}
+    return {"pcap": pcap, "summary": summary, "dir": workdir, "policy": os.path.join(workdir, "policy.toml")}
+
+
+def make_policy(workdir) -> None:
+    """A switch policy (and its guest image) in workdir: the sweep's traffic is one tenant's."""
+    from guest_harness import BUMP, write_image
+
+    image = write_image(pathlib.Path(workdir) / "bump.guest", BUMP)
+    with open(os.path.join(workdir, "policy.toml"), "w") as f:
+        f.write(f'[[tenant]]\nname = "t"\nimage = "{image}"\nmatch = ["ip 10.0.0.0/8"]\n')
 
 
 # --- one small working configuration per class --------------------------------------------
@@ -147,6 +157,8 @@ CONFIGS = {
     "Classifier": f"{SRC} -> e :: Classifier(12/0800, -) {OUT2}",
     "ControlSocket": "e :: ControlSocket(unix, {dir}/control.sock); " + f"{SRC} -> Discard",
     "Counter": f"{SRC} -> e :: Counter -> Discard",
+    # Its traffic starts a guest, so stop_guest, guest_write and reload_tenant meet a running one.
+    "GuestSwitch": f"{SRC} -> [0]e :: GuestSwitch(POLICY {{policy}}, POOL 0) {OUT2}; Idle -> [1]e",
     "DecIPTTL": f"{IPSRC} -> e :: DecIPTTL {OUT2}",
     "DelayShaper": f"{SRC} -> Queue -> e :: DelayShaper(2ms) -> Unqueue -> Discard",
     "DelayUnqueue": f"{SRC} -> Queue -> e :: DelayUnqueue(2ms) -> Discard",
@@ -232,6 +244,8 @@ def config_for(class_name, workdir) -> str:
     """CONFIGS[class_name] naming files made in workdir."""
     files = make_files(workdir)
     config = CONFIGS[class_name]
+    if "{policy}" in config:
+        make_policy(workdir)
     for name, path in files.items():
         config = config.replace("{" + name + "}", path)
     return config
