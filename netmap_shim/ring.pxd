@@ -35,7 +35,7 @@ users' words.
 from libc.stdint cimport int32_t, int64_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcpy
 
-from clickpy.runtime.packet cimport (BUFFER_FOREIGN, DEFAULT_HEADROOM, Packet, Pool, buffer_alloc,
+from clickpy.runtime.packet cimport (DEFAULT_HEADROOM, Packet, Pool, buffer_alloc,
                                      buffer_free, packet_adopt_buffer, packet_kill, packet_make,
                                      packet_release_buffer, pkt_data, small_pool_state)
 
@@ -63,7 +63,10 @@ cdef struct RingHeader:
     uint32_t flags
     uint32_t buf_size           # bytes per buffer
     uint64_t drops              # frames the backend had to drop (ring full)
-    uint64_t _pad[5]            # keeps slots on their own cache line
+    uint16_t foreign            # shared rings: how this process marks the buffers in the slots
+    uint16_t _pad16
+    uint32_t _pad32
+    uint64_t _pad[4]            # keeps slots on their own cache line
 
 # Ring flags (RingHeader.flags).
 cdef enum:
@@ -129,11 +132,12 @@ cdef inline int64_t *ring_timestamps(RingHeader *r) noexcept nogil:
 
 cdef inline bint ring_slot_buffer_ok(RingHeader *r, Slot *s, Pool *pool) noexcept nogil:
     """Whether the slot names a buffer this process may take out of it: a
-    valid index and, on a shared ring, one marked foreign here."""
+    valid index and, on a shared ring, one marked foreign here with the
+    ring's mark (lent to this ring's peer, not to another)."""
     if s.buf_idx >= pool.nbuffers:
         return False
     if r.flags & NR_SHARED_BUFFERS:
-        return pool.refcount[s.buf_idx] == BUFFER_FOREIGN
+        return pool.refcount[s.buf_idx] == r.foreign
     return True
 
 cdef inline Packet *ring_take_packet(RingHeader *r, uint32_t i, bint zero_copy) noexcept nogil:
@@ -161,7 +165,7 @@ cdef inline Packet *ring_take_packet(RingHeader *r, uint32_t i, bint zero_copy) 
         if fresh >= 0:
             if r.flags & NR_SHARED_BUFFERS:
                 pool.refcount[old] = 1
-                pool.refcount[fresh] = BUFFER_FOREIGN
+                pool.refcount[fresh] = r.foreign
             s.buf_idx = <uint32_t> fresh
             s.flags |= NS_BUF_CHANGED
             p = packet_adopt_buffer(old, s.offset, s.len)   # frees old on failure
@@ -205,7 +209,7 @@ cdef inline int ring_put_packet(RingHeader *r, uint32_t i, Packet *p, bint zero_
         if b >= 0:
             if r.flags & NR_SHARED_BUFFERS:
                 pool.refcount[old] = 1
-                pool.refcount[b] = BUFFER_FOREIGN
+                pool.refcount[b] = r.foreign
             buffer_free(old)
             s.buf_idx = <uint32_t> b
             s.offset = <uint16_t> off

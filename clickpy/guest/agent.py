@@ -37,8 +37,10 @@ def main(control_fd: int, pipe_fds: list[tuple[int, int, int]]) -> int:
     """The guest's life, from its descriptors to its exit status."""
     import socket
 
-    from clickpy.netmap_shim.backends.pipe import PipePair
+    from clickpy.guest.sandbox import host_pid
+    from clickpy.netmap_shim.backends.pipe import PipePair, announce_pid
 
+    announce_pid(host_pid())      # the pid the switch sees on our ends (ours is 1 in our PID namespace)
     chan = Channel(socket.socket(fileno=control_fd))
     pairs = [PipePair.from_fds(ctrl, pool, sock, 1) for ctrl, pool, sock in pipe_fds]
     try:

@@ -60,6 +60,11 @@ class GuestSpec:
         return hashlib.sha256(self.plan).hexdigest()[:24]
 
 
+# Buffer domains (see PipePair.create): one per live guest of this process,
+# so that the switch takes back all a killed guest's buffers.
+_free_domains = list(range(4095, 0, -1))
+
+
 class Guest:
     def __init__(self, manager: "GuestManager", gid: str):
         self.manager = manager
@@ -84,6 +89,7 @@ class Guest:
         self.stats: dict = {}
         self.last_error = ""
         self.cgroup = None            # its MemoryCgroup (sandboxed guests)
+        self.domain = 0               # its buffer domain in the switch's pool (0: none left)
         self.warming = False          # starting to join its image's warm guests
         self.prepared = False         # it started from the zygote's prepared router of its image
         self.build_ms = None          # how long its router took to build or initialize
@@ -139,7 +145,8 @@ class GuestManager:
         self.queue: collections.deque[Guest] = collections.deque()   # QUEUED, in order
         self.by_pid: dict[int, Guest] = {}
         self.counts = {"spawned": 0, "started": 0, "ready": 0, "failed": 0, "crashed": 0,
-                       "killed": 0, "memory_cap": 0, "restarted": 0, "stopped": 0, "pool_failures": 0}
+                       "killed": 0, "memory_cap": 0, "restarted": 0, "stopped": 0, "pool_failures": 0,
+                       "unreclaimed": 0}
         self.last_error = ""
         self._closed = False
         scheduler.add_fd(self.zygote.chan.fileno(), selectors.EVENT_READ, self._on_zygote)
@@ -248,9 +255,14 @@ class GuestManager:
         self._refill.unschedule()
         self.scheduler.remove_fd(self.zygote.chan.fileno())
         cgroups = []
-        for g in list(self.guests.values()):
+        guests = list(self.guests.values())
+        for g in guests:
             g.state = STOPPING
             self._kill(g)
+            if not g.pid and g.chan is not None:    # not known yet: it exits when its channel closes
+                self._hang_up(g)
+        _wait_hung_up([port for g in guests for port in g.ports[:1]], 2.0)
+        for g in guests:
             self._release(g)
             if g.cgroup is not None:
                 cgroups.append(g.cgroup)
@@ -333,13 +345,12 @@ class GuestManager:
         g.spawned_ns = time.monotonic_ns()
         tag = f"{os.getpid()}-{g.id}-{g.restarts}"
         g.pairs = []
+        g.domain = _free_domains.pop() if _free_domains else 0
         try:
             for i in range(self.nports):
-                g.pairs.append(PipePair.create(tag, i, slots=self.slots, grant=self.grant))
+                g.pairs.append(PipePair.create(tag, i, slots=self.slots, grant=self.grant, domain=g.domain))
         except Exception:
-            for pair in g.pairs:
-                pair.close()
-            g.pairs = []
+            self._close_pairs(g)
             self.guests.pop(g.id, None)
             raise
         g.chan, theirs = Channel.pair()
@@ -556,9 +567,19 @@ class GuestManager:
             g.chan = None
         for port in g.ports:
             port.close()
-        for pair in g.pairs:
-            pair.close()
-        g.ports, g.pairs = [], []
+        g.ports = []
+        self._close_pairs(g)
+
+    def _close_pairs(self, g: Guest) -> None:
+        """Close g's pipe pairs; its buffer domain is free again once they took back all it held."""
+        reclaimed = [pair.close() for pair in g.pairs]
+        g.pairs = []
+        if g.domain:
+            if all(reclaimed):
+                _free_domains.append(g.domain)
+            else:                       # still alive somewhere: its buffers stay out, and so does its domain
+                self.counts["unreclaimed"] += 1
+            g.domain = 0
 
     def _forget(self, g: Guest, why: str) -> None:
         if g in self.starting:
@@ -568,6 +589,22 @@ class GuestManager:
         self.guests.pop(g.id, None)
         if g.on_exit is not None:
             g.on_exit(g, why)
+
+
+def _wait_hung_up(ports, timeout: float) -> None:
+    """Wait (at most timeout seconds) until the processes at the other end of ports are gone."""
+    import select
+
+    poller = select.poll()
+    left = {port.fd for port in ports if port.fd >= 0}
+    for fd in left:
+        poller.register(fd, 0)          # POLLHUP is reported whatever is asked for
+    deadline = time.monotonic() + timeout
+    while left and time.monotonic() < deadline:
+        for fd, events in poller.poll(max(1, int((deadline - time.monotonic()) * 1000))):
+            if events & (select.POLLHUP | select.POLLERR):
+                left.discard(fd)
+                poller.unregister(fd)
 
 
 def _sweep_stale_cgroups() -> None:

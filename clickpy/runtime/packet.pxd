@@ -102,12 +102,18 @@ cdef Packet *packet_adopt_buffer(uint32_t buf, uint32_t offset, uint32_t length)
 cdef int64_t packet_release_buffer(Packet *p, uint32_t *offset, uint32_t *length) noexcept nogil
 # Sharing the small pool's buffers between processes (netmap_shim pipes).
 # A buffer this process does not hold (it sits in a shared ring slot or in
-# another process) is marked BUFFER_FOREIGN in this process's refcount table;
-# see netmap_shim/README.md, "Who owns a buffer".
+# another process) is marked foreign in this process's refcount table: with
+# BUFFER_FOREIGN, or, in a process that lends buffers to several peers (the
+# switch), with its peer's domain mark BUFFER_DOMAIN | d (d in 1..MAX_DOMAIN),
+# so that it knows which peer holds what and takes back all of a dead
+# peer's buffers. See netmap_shim/README.md, "Who owns a buffer".
 cdef enum:
     BUFFER_FOREIGN = 0xF000
-cdef uint32_t small_pool_export(uint32_t *out, uint32_t n) noexcept nogil   # free buffers out, marked foreign
-cdef uint32_t small_pool_import(const uint32_t *bufs, uint32_t n) noexcept nogil  # foreign buffers in, as free
+    BUFFER_DOMAIN = 0xE000
+    MAX_DOMAIN = 0x0FFF
+cdef uint32_t small_pool_export(uint32_t *out, uint32_t n, uint16_t mark) noexcept nogil  # free buffers out, marked
+cdef uint32_t small_pool_import(const uint32_t *bufs, uint32_t n, uint16_t mark) noexcept nogil  # marked ones in, free
+cdef uint32_t small_pool_reclaim(uint16_t mark) noexcept nogil   # every buffer marked so comes back, free
 cdef uint32_t small_pool_separate(const uint32_t *bufs, uint32_t n) noexcept nogil  # own exactly these (forked child)
 
 # --- Inline accessors (hot path) --------------------------------------------

@@ -619,28 +619,44 @@ def small_pool_is_own():
     return _owner_pid == getpid()
 
 
-cdef uint32_t small_pool_export(uint32_t *out, uint32_t n) noexcept nogil:
+cdef uint32_t small_pool_export(uint32_t *out, uint32_t n, uint16_t mark) noexcept nogil:
     """Take up to n free buffers out of this process (for a shared ring or
-    another process); they are marked foreign here. Returns how many."""
+    another process); they are marked foreign here with mark (BUFFER_FOREIGN,
+    or a peer's BUFFER_DOMAIN | d). Returns how many."""
     cdef Pool *pool = _pools[0]
     cdef uint32_t k = 0
     while k < n and pool.nfree > 0:
         pool.nfree -= 1
         out[k] = pool.free_stack[pool.nfree]
-        pool.refcount[out[k]] = BUFFER_FOREIGN
+        pool.refcount[out[k]] = mark
         k += 1
     return k
 
 
-cdef uint32_t small_pool_import(const uint32_t *bufs, uint32_t n) noexcept nogil:
+cdef uint32_t small_pool_import(const uint32_t *bufs, uint32_t n, uint16_t mark) noexcept nogil:
     """Accept buffers handed over by a shared ring or another process as free
-    buffers of this one. Only buffers marked foreign here are taken (anything
-    else is a duplicate or a corrupt index and is ignored). Returns how many."""
+    buffers of this one. Only buffers marked foreign here with mark are taken
+    (anything else is a duplicate, another peer's or a corrupt index, and is
+    ignored). Returns how many."""
     cdef Pool *pool = _pools[0]
     cdef uint32_t i, b, k = 0
     for i in range(n):
         b = bufs[i]
-        if b < pool.nbuffers and pool.refcount[b] == BUFFER_FOREIGN and pool.nfree < pool.nbuffers:
+        if b < pool.nbuffers and pool.refcount[b] == mark and pool.nfree < pool.nbuffers:
+            pool.refcount[b] = 0
+            pool.free_stack[pool.nfree] = b
+            pool.nfree += 1
+            k += 1
+    return k
+
+
+cdef uint32_t small_pool_reclaim(uint16_t mark) noexcept nogil:
+    """Take back, as free buffers, every buffer marked mark: all that a peer
+    held (its grant, its packets, its rings' slots) once it is gone. Returns how many."""
+    cdef Pool *pool = _pools[0]
+    cdef uint32_t b, k = 0
+    for b in range(pool.nbuffers):
+        if pool.refcount[b] == mark and pool.nfree < pool.nbuffers:
             pool.refcount[b] = 0
             pool.free_stack[pool.nfree] = b
             pool.nfree += 1
@@ -682,7 +698,7 @@ cdef uint32_t small_pool_separate(const uint32_t *bufs, uint32_t n) noexcept nog
                     pool.refcount[d.buf] += 1
         free(live)
     pool.nfree = 0
-    return small_pool_import(bufs, n)
+    return small_pool_import(bufs, n, BUFFER_FOREIGN)
 
 
 def disown_small_pool():
@@ -763,10 +779,24 @@ def privatize_large_pool():
 def small_pool_census():
     """(free, held, foreign) buffer counts of the small pool in this process:
     free on the free list, held in packets or private rings, foreign (in
-    shared rings or other processes). For tests that look for leaks."""
+    shared rings or other processes, under any mark). For tests that look for leaks."""
     cdef Pool *pool = _pools[0]
     cdef uint32_t i, foreign = 0
     for i in range(pool.nbuffers):
-        if pool.refcount[i] == BUFFER_FOREIGN:
+        if pool.refcount[i] == BUFFER_FOREIGN or (pool.refcount[i] & 0xF000) == BUFFER_DOMAIN:
             foreign += 1
     return pool.nfree, pool.nbuffers - pool.nfree - foreign, foreign
+
+
+def small_pool_lent(int domain=0):
+    """Buffers of the small pool this process has lent out under a mark: to
+    the peer of domain (1..MAX_DOMAIN), or, with 0, under the plain foreign mark."""
+    if domain < 0 or domain > MAX_DOMAIN:
+        raise ValueError(f"domain must be 0..{MAX_DOMAIN}")
+    cdef uint16_t mark = BUFFER_DOMAIN | domain if domain else BUFFER_FOREIGN
+    cdef Pool *pool = _pools[0]
+    cdef uint32_t i, n = 0
+    for i in range(pool.nbuffers):
+        if pool.refcount[i] == mark:
+            n += 1
+    return n

@@ -18,7 +18,7 @@ receiver, seeing the flag, reads its socket dry. So ``poll`` on an end's fd
 means what netmap's does: readable when rxsync would bring frames, writable
 when txsync would free slots.
 """
-from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint16_t, uint32_t, uint64_t
 
 from clickpy.netmap_shim.ring cimport Port, RingHeader
 
@@ -75,12 +75,15 @@ cdef class PipePair:
     cdef int pid                          # the process this object serves (fork detection)
     cdef uint32_t taken                   # grant buffers this process took when attaching
     cdef list ports                       # weak references to this process's open ends
+    cdef readonly int domain              # creator: the peer's buffer domain (0: none, plain foreign mark)
+    cdef uint16_t mark                    # how this process marks the buffers it lent through the pair
 
     @staticmethod
-    cdef PipePair _make(str name, int index, uint32_t slots, long grant, bint auto)
+    cdef PipePair _make(str name, int index, uint32_t slots, long grant, bint auto, int domain)
     cdef _live(self)
     cdef uint32_t _take_grant(self, bint fresh_region) except? 0
     cdef void _reclaim(self)
+    cdef bint _end_free(self, int e)
     cdef void _give_back(self)
     cdef void _close_fds(self)
     cdef void _unmap_close(self)

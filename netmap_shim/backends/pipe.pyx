@@ -12,7 +12,7 @@ import socket
 import weakref
 
 from libc.errno cimport ECONNRESET, EPIPE, errno
-from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint16_t, uint32_t, uint64_t
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 from libc.stdlib cimport free, malloc
 from libc.string cimport memset, strncpy
@@ -22,7 +22,8 @@ from posix.unistd cimport getpid, sysconf
 from clickpy.netmap_shim.ring cimport (NR_SHARED_BUFFERS, Port, RingHeader, Slot, make_ring, nm_cas_i32,
                                        nm_fence, nm_load_acquire, nm_store_release, nm_xchg_u32,
                                        ring_dist, ring_slot, ring_space)
-from clickpy.runtime.packet cimport Pool, small_pool_export, small_pool_import, small_pool_separate, small_pool_state
+from clickpy.runtime.packet cimport (BUFFER_DOMAIN, BUFFER_FOREIGN, MAX_DOMAIN, Pool, small_pool_export,
+                                     small_pool_import, small_pool_reclaim, small_pool_separate, small_pool_state)
 
 from clickpy.netmap_shim.ring import PortError, _detach_rings, register_backend, split_port_options
 from clickpy.runtime import packet as _packet
@@ -130,6 +131,26 @@ cdef size_t _round_page(size_t n) noexcept:
     return (n + pg - 1) // pg * pg
 
 
+# The pid other processes see for this one, written in the shared region for
+# the ends it opens: a process in a PID namespace of its own (a sandboxed
+# guest) is told its pid outside (announce_pid); others use getpid().
+cdef int _announced_pid = 0
+cdef int _announced_for = 0
+
+
+def announce_pid(int pid):
+    """Say this process's pid as the processes outside its PID namespace see
+    it (a sandboxed guest, pid 1 inside, calls this before opening its ends)."""
+    global _announced_pid, _announced_for
+    _announced_pid = pid
+    _announced_for = getpid()
+
+
+cdef inline int _visible_pid() noexcept:
+    cdef int me = getpid()
+    return _announced_pid if _announced_pid and _announced_for == me else me
+
+
 def _pid_alive(int pid):
     """Whether process pid runs (an exited child not yet reaped does not)."""
     if pid <= 0:
@@ -220,18 +241,25 @@ cdef class PipePair:
             raise PortError(f"pipe:{self.name} ({self.index}): the pair is closed")
 
     @staticmethod
-    def create(str name, int index=0, uint32_t slots=DEFAULT_SLOTS, grant=DEFAULT_GRANT):
+    def create(str name, int index=0, uint32_t slots=DEFAULT_SLOTS, grant=DEFAULT_GRANT, int domain=0):
         """Make a pipe pair in this process and register its two ends.
 
         slots: slots per direction (2 .. 65536); each holds a buffer of this
         process's pool. grant: buffers set aside for a process that will
         attach (a forked child or one reached over a socket); it owns
         exactly these afterwards. 0 for a pair used by threads of this process.
+        domain (1 .. 4095): the attaching process's buffer domain, the same
+        for all the pairs of one peer. This process then knows every buffer
+        that peer holds, accepts from the pair's rings only buffers lent to
+        that peer, and takes all of them back when the peer is gone, even
+        killed (close). 0: no domain (a killed peer's grant stays lost).
         """
-        return PipePair._make(name, index, slots, DEFAULT_GRANT if grant is None else grant, False)
+        if domain < 0 or domain > MAX_DOMAIN:
+            raise PortError(f"pipe:{name}{{{index}: domain must be 0 to {MAX_DOMAIN}, not {domain}")
+        return PipePair._make(name, index, slots, DEFAULT_GRANT if grant is None else grant, False, domain)
 
     @staticmethod
-    cdef PipePair _make(str name, int index, uint32_t slots, long grant, bint auto):
+    cdef PipePair _make(str name, int index, uint32_t slots, long grant, bint auto, int domain):
         _check_name(name, index)
         if slots < 2 or slots > MAX_SLOTS:
             raise PortError(f"pipe:{name}{{{index}: slots must be 2 to {MAX_SLOTS}, not {slots}")
@@ -255,6 +283,8 @@ cdef class PipePair:
         pair.creator = True
         pair.auto = auto
         pair.pid = getpid()
+        pair.domain = domain
+        pair.mark = BUFFER_DOMAIN | domain if domain else BUFFER_FOREIGN
         cdef size_t pg = _page()
         cdef size_t grant_off = pg
         cdef size_t slots0 = grant_off + _round_page(max(<size_t> grant, 1) * sizeof(uint32_t))
@@ -282,7 +312,7 @@ cdef class PipePair:
         sh.nbuffers = pool.nbuffers
         sh.pipe_index = index
         sh.grant_cap = <uint32_t> grant
-        sh.creator_pid = pair.pid
+        sh.creator_pid = _visible_pid()
         sh.ctrl_size = total
         sh.grant_off = grant_off
         sh.slots_off[0] = slots0
@@ -297,7 +327,7 @@ cdef class PipePair:
             pair._unmap_close()
             raise MemoryError()
         for d in range(2):
-            got = small_pool_export(tmp, slots)
+            got = small_pool_export(tmp, slots, pair.mark)
             for i in range(slots):
                 s = (<Slot *> (<char *> base + sh.slots_off[d])) + i
                 s.buf_idx = tmp[i] if i < got else 0xFFFFFFFF
@@ -305,7 +335,7 @@ cdef class PipePair:
                 s.offset = 0
                 s.flags = 0
         free(tmp)
-        sh.grant_count = small_pool_export(<uint32_t *> (<char *> base + grant_off), <uint32_t> grant)
+        sh.grant_count = small_pool_export(<uint32_t *> (<char *> base + grant_off), <uint32_t> grant, pair.mark)
         a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         for so in (a, b):
             so.setblocking(False)
@@ -341,6 +371,7 @@ cdef class PipePair:
         pair.socks[end] = sock_fd
         pair.pid = getpid()
         pair.creator = False
+        pair.mark = BUFFER_FOREIGN
         try:
             size = os.fstat(ctrl_fd).st_size
         except OSError as e:
@@ -417,9 +448,10 @@ cdef class PipePair:
                 _packet.privatize_large_pool()
             got = small_pool_separate(bufs, n)
         else:
-            got = small_pool_import(bufs, n)
+            got = small_pool_import(bufs, n, BUFFER_FOREIGN)
         self.pid = getpid()
         self.creator = False
+        self.mark = BUFFER_FOREIGN
         self.taken = got
         return got
 
@@ -437,7 +469,7 @@ cdef class PipePair:
         if end not in (0, 1):
             raise PortError(f"{self.master}: end must be 0 (master) or 1 (slave), not {end}")
         self._live()
-        if self.sh.end_pid[end] == getpid():
+        if self.sh.end_pid[end] == _visible_pid():
             raise PortError(f"{self.master if end == 0 else self.slave}: the end is open in this process")
         if self.socks[end] >= 0:
             os.close(self.socks[end])
@@ -450,28 +482,23 @@ cdef class PipePair:
         ones that did have exited), the buffers in the rings and any grant
         not taken or given back return to the pool; while an end is still
         open elsewhere they stay with the pair. A process that attached gives
-        back as many free buffers as it was granted."""
+        back as many free buffers as it was granted. Returns False when the
+        creator could not take its buffers back (an end is still open in a
+        live process), True otherwise."""
         if self.sh == NULL:
-            return
+            return True
         for ref in list(self.ports):
             port = ref()
             if port is not None:
                 port.close()
         self.ports = []
-        cdef PipeShared *sh = self.sh
         cdef int me = getpid()
         cdef int e
         cdef bint free_to_reclaim = True
         if self.pid == me and self.creator:
             for e in range(2):
-                while True:
-                    holder = sh.end_pid[e]
-                    if holder == 0 or holder == PIPE_DESTROYED or (holder != me and not _pid_alive(holder)):
-                        if nm_cas_i32(&sh.end_pid[e], holder, PIPE_DESTROYED):
-                            break
-                        continue
+                if not self._end_free(e):
                     free_to_reclaim = False
-                    break
             if free_to_reclaim:
                 self._reclaim()
         elif self.pid == me and self.taken:
@@ -479,30 +506,56 @@ cdef class PipePair:
         if _pairs.get((self.name, self.index)) is self:
             del _pairs[(self.name, self.index)]
         self._unmap_close()
+        return free_to_reclaim
+
+    cdef bint _end_free(self, int e):
+        """Whether end e is held open by no live process (then it is marked
+        destroyed): nobody opened it, its process closed it, or its process
+        is gone: the end's socket, which this process let go of, hung up (a
+        guest in its own PID namespace says a pid we cannot check), or its
+        pid runs no more."""
+        cdef PipeShared *sh = self.sh
+        cdef int me = _visible_pid()
+        cdef bint hung_up = self.socks[e] < 0 and self.socks[1 - e] >= 0 and _hung_up(self.socks[1 - e])
+        while True:
+            holder = sh.end_pid[e]
+            if holder == 0 or holder == PIPE_DESTROYED or (holder != me and (hung_up or not _pid_alive(holder))):
+                if nm_cas_i32(&sh.end_pid[e], holder, PIPE_DESTROYED):
+                    return True
+                continue
+            return False
 
     cdef void _reclaim(self):
+        """Take back the pair's buffers: with a domain, every buffer lent to
+        the peer (it may have been killed holding its grant); without, the
+        rings' buffers and the grant as given back or never taken."""
         cdef PipeShared *sh = self.sh
         cdef uint32_t d, i, n
+        if self.domain:
+            small_pool_reclaim(self.mark)
+            nm_xchg_u32(&sh.grant_count, 0)
+            nm_xchg_u32(&sh.returned, 0)
+            return
         cdef uint32_t *tmp = <uint32_t *> malloc(sh.num_slots * sizeof(uint32_t))
         if tmp == NULL:
             return
         for d in range(2):
             for i in range(sh.num_slots):
                 tmp[i] = ((<Slot *> (<char *> sh + sh.slots_off[d])) + i).buf_idx
-            small_pool_import(tmp, sh.num_slots)
+            small_pool_import(tmp, sh.num_slots, self.mark)
         free(tmp)
         cdef uint32_t *area = <uint32_t *> (<char *> sh + sh.grant_off)
         n = nm_xchg_u32(&sh.grant_count, 0)
-        small_pool_import(area, min(n, sh.grant_cap))
+        small_pool_import(area, min(n, sh.grant_cap), self.mark)
         n = nm_xchg_u32(&sh.returned, 0)
-        small_pool_import(area, min(n, sh.grant_cap))
+        small_pool_import(area, min(n, sh.grant_cap), self.mark)
 
     cdef void _give_back(self):
         cdef PipeShared *sh = self.sh
         cdef uint32_t n = min(self.taken, sh.grant_cap)
         if sh.grant_count != 0 or sh.returned != 0:
             return
-        n = small_pool_export(<uint32_t *> (<char *> sh + sh.grant_off), n)
+        n = small_pool_export(<uint32_t *> (<char *> sh + sh.grant_off), n, BUFFER_FOREIGN)
         nm_store_release(&sh.returned, n)
         self.taken = 0
 
@@ -597,7 +650,7 @@ cdef class PipePort(Port):
     def __dealloc__(self):
         self._unmap()
         if self.sh != NULL and self.pair is not None and not self.pair.closed:
-            nm_cas_i32(&self.sh.end_pid[self.end], getpid(), 0)
+            nm_cas_i32(&self.sh.end_pid[self.end], _visible_pid(), 0)
 
     cdef void _unmap(self) noexcept:
         _unmap_ring(self.txr, self.txmap_len)
@@ -728,7 +781,7 @@ cdef class PipePort(Port):
         cdef PipePair pair = self.pair
         if pair is None or pair.closed:
             return
-        nm_cas_i32(&self.sh.end_pid[self.end], getpid(), 0)
+        nm_cas_i32(&self.sh.end_pid[self.end], _visible_pid(), 0)
         pair.ports = [ref for ref in pair.ports if ref() is not None and ref() is not self]
         if pair.auto and pair.creator and not pair.ports:
             if self.sh.end_pid[0] in (0, PIPE_DESTROYED) and self.sh.end_pid[1] in (0, PIPE_DESTROYED):
@@ -746,6 +799,7 @@ cdef PipePort _open_end(PipePair pair, int end):
     if pair.socks[end] < 0:
         raise PortError(f"{name}: this process was given the other end of the pipe only")
     cdef PipeShared *sh = pair.sh
+    me = _visible_pid()
     while True:
         holder = sh.end_pid[end]
         if holder == PIPE_DESTROYED:
@@ -780,6 +834,7 @@ cdef PipePort _open_end(PipePair pair, int end):
         r = port.txr if k == 0 else port.rxr
         r.num_slots = n
         r.flags = NR_SHARED_BUFFERS
+        r.foreign = pair.mark
         r.buf_size = sh.buf_size
         r.drops = 0
     port.tx_prod = nm_load_acquire(&port.txd.prod) % n
@@ -827,7 +882,7 @@ def _open(str rest, **options):
         slots = opts.get("slots", DEFAULT_SLOTS)
         if not 2 <= slots <= MAX_SLOTS:
             raise PortError(f"pipe:{rest}: slots must be 2 to {MAX_SLOTS}, not {slots}")
-        pair = PipePair._make(name, index, slots, 0, True)
+        pair = PipePair._make(name, index, slots, 0, True, 0)
     elif "slots" in opts and opts["slots"] != (<PipePair> pair).slots:
         raise PortError(f"pipe:{rest}: the pipe exists with {(<PipePair> pair).slots} slots, not {opts['slots']}")
     return _open_end(pair, end)

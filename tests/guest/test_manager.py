@@ -61,6 +61,34 @@ def test_a_killed_guest_is_restarted_and_forwards_again(driver, manager):
     assert exchange(driver, g, [FRAME] * 3) == [FRAME] * 3
 
 
+def test_a_killed_sandboxed_guest_gives_the_switch_back_every_buffer_it_held(driver):
+    # The guest is pid 1 of its own PID namespace and is killed mid-stream:
+    # its grant, its packets and its rings' buffers all come back to this process.
+    from clickpy.guest.manager import GuestManager
+    from clickpy.runtime import packet
+
+    before = packet.small_pool_census()
+    m = GuestManager(driver.scheduler, 2, pool_size=0, backoff_initial=0.05)
+    try:
+        g = m.start(spec())
+        assert driver.until(lambda: g.state == READY), g.last_error
+        first_pid, domain = g.pid, g.domain
+        assert domain and packet.small_pool_lent(domain) == 2 * (2 * m.slots + m.grant)   # rings and grants
+        assert exchange(driver, g, [FRAME] * 50) == [FRAME] * 50
+        assert g.ports[0].send([FRAME] * 20) == 20        # in flight when it dies
+        os.kill(g.pid, signal.SIGKILL)
+        assert driver.until(lambda: g.state == READY and g.pid != first_pid), g.last_error
+        # the new guest holds exactly a fresh guest's buffers (its domain may be the old one, reused)
+        assert packet.small_pool_lent(g.domain) == 2 * (2 * m.slots + m.grant)
+        assert g.domain == domain or packet.small_pool_lent(domain) == 0
+        assert m.counts["unreclaimed"] == 0
+        assert exchange(driver, g, [FRAME] * 3) == [FRAME] * 3
+    finally:
+        m.close()
+    assert m.counts["unreclaimed"] == 0
+    assert packet.small_pool_census() == before
+
+
 def test_a_guest_whose_plan_cannot_run_fails_and_is_not_restarted(driver, manager):
     g = manager.start(spec("FromDevice(inside) -> Queue -> ToDevice(outside); "
                            "FromDump(/nonexistent/x.pcap) -> Discard;"))

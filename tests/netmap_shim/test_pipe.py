@@ -336,3 +336,86 @@ def test_pair_creation_errors():
     assert pair.closed
     with pytest.raises(PortError, match="the pair is closed"):
         pair.open(0)
+    with pytest.raises(PortError, match="domain must be 0 to 4095"):
+        PipePair.create("bad", 0, slots=8, grant=0, domain=4096)
+
+
+KILLED_HOLDING = COMMON + """
+domain = int(sys.argv[1])
+start = packet.small_pool_census()
+pair = PipePair.create("held", 0, slots=64, grant=512, domain=domain)
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    pair.attach()
+    port = open_port(pair.slave)
+    got = pump_rx(port, 200, mode="zerocopy", timeout=20)    # packets made and freed: buffers moved
+    ring = port.rx_rings[0]
+    while port.rx_sync() == 0:
+        time.sleep(0.001)
+    held = [ring.take_packet(ring.head)]                     # one frame kept as a packet
+    pump_tx(port, 30, mode="zerocopy", timeout=20)            # some sent back, not read yet
+    os.write(w, b"x")
+    time.sleep(30)                                           # killed here, holding all that
+    os._exit(1)
+pair.release_end(1)
+port = open_port(pair.master)
+sent = pump_tx(port, 201, mode="zerocopy", timeout=20)
+select.select([r], [], [], 30)
+lent_before = packet.small_pool_lent(domain)
+os.kill(pid, signal.SIGKILL)
+_, status = os.waitpid(pid, 0)
+port.close()
+reclaimed = pair.close()
+print(json.dumps({"sent": sent["sent"], "signal": os.WTERMSIG(status), "reclaimed": reclaimed,
+                  "lent_before": lent_before, "lent_after": packet.small_pool_lent(domain),
+                  "start": start, "end": packet.small_pool_census()}))
+"""
+
+
+def test_a_killed_peer_gives_back_every_buffer_it_held_when_it_has_a_domain():
+    out = run_script(KILLED_HOLDING, "7")
+    assert out["sent"] == 201 and out["signal"] == 9 and out["reclaimed"] is True
+    # The peer held its rings' buffers, its grant, a packet and frames in flight: all lent to domain 7.
+    assert out["lent_before"] == 2 * 64 + 512
+    assert out["lent_after"] == 0
+    assert out["end"] == out["start"]
+
+
+def test_without_a_domain_a_killed_peers_grant_stays_lost():
+    # What domains are for: the owner cannot tell which buffers a dead peer held.
+    out = run_script(KILLED_HOLDING, "0")
+    assert out["reclaimed"] is True
+    free0, held0, foreign0 = out["start"]
+    free1, held1, foreign1 = out["end"]
+    assert foreign1 - foreign0 == 512 and free0 - free1 == 512
+
+
+def test_a_peer_cannot_pass_off_a_buffer_lent_to_another_domain():
+    # One process attached to two pairs of different domains sends, on pair B,
+    # buffers it was granted through pair A: the owner refuses them (counted
+    # drops) rather than hold a buffer another peer may also hold.
+    out = run_script(COMMON + """
+    start = packet.small_pool_census()
+    b = PipePair.create("dom", 1, slots=64, grant=64, domain=2)
+    a = PipePair.create("dom", 0, slots=64, grant=64, domain=1)
+    pid = os.fork()
+    if pid == 0:
+        b.attach()
+        a.attach()                   # A's grant is on top of the free list: the first packets use it
+        pa, pb = open_port(a.slave), open_port(b.slave)
+        pump_tx(pb, 40, mode="zerocopy", stamp=False, timeout=20)
+        pb.close(); pa.close(); a.close(); b.close()
+        os._exit(0)
+    a.release_end(1)
+    b.release_end(1)
+    pa, pb = open_port(a.master), open_port(b.master)
+    got = pump_rx(pb, 40, mode="zerocopy", timeout=20)
+    os.waitpid(pid, 0)
+    pa.close(); pb.close()
+    print(json.dumps({"got": got, "closed": [a.close(), b.close()], "start": start,
+                      "end": packet.small_pool_census()}))
+    """.replace("\n    ", "\n"))
+    # (the first packet has A's buffer; later ones reuse the slots' old buffers, lent to B)
+    assert out["got"]["received"] == 40 and out["got"]["drops"] >= 1
+    assert out["closed"] == [True, True] and out["end"] == out["start"]
