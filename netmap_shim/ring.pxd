@@ -35,9 +35,8 @@ users' words.
 from libc.stdint cimport int32_t, int64_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcpy
 
-from clickpy.runtime.packet cimport (DEFAULT_HEADROOM, Packet, Pool, buffer_alloc,
-                                     buffer_free, packet_adopt_buffer, packet_kill, packet_make,
-                                     packet_release_buffer, pkt_data, small_pool_state)
+from clickpy.runtime.packet cimport (DEFAULT_HEADROOM, Packet, Pool, packet_kill, packet_make, packet_swap_in,
+                                     packet_swap_out, pkt_data, small_pool_state)
 
 # Slot flags (netmap's values).
 cdef enum:
@@ -97,6 +96,45 @@ cdef extern from *:
     bint nm_cas_i32(int32_t *p, int32_t expect, int32_t v) noexcept nogil
     uint32_t nm_xchg_u32(uint32_t *p, uint32_t v) noexcept nogil
 
+cdef extern from *:
+    """
+    #ifndef CLICKPY_NETMAP_SHIM_PREFETCH
+    #define CLICKPY_NETMAP_SHIM_PREFETCH
+    #define nm_prefetch(p) __builtin_prefetch((p), 0, 3)
+    #if defined(__x86_64__)
+    #include <cpuid.h>
+    /* A prefetch for writing takes the line from the other core in one step;
+       a read prefetch leaves the write to ask for it again. Compilers emit
+       PREFETCHW only when told the CPU has it, so ask the CPU once. */
+    static int nm_has_prefetchw = -1;
+    static inline int nm_prefetchw_supported(void) {
+        unsigned a, b, c, d;
+        if (nm_has_prefetchw < 0)
+            nm_has_prefetchw = __get_cpuid(0x80000001, &a, &b, &c, &d) && (c & (1u << 8)) ? 1 : 0;
+        return nm_has_prefetchw;
+    }
+    static inline void nm_prefetchw(const void *p) {
+        if (nm_has_prefetchw > 0)
+            __asm__ volatile("prefetchw %0" : : "m"(*(const char *)p));
+        else
+            __builtin_prefetch(p, 1, 3);
+    }
+    #else
+    static inline int nm_prefetchw_supported(void) { return 0; }
+    #define nm_prefetchw(p) __builtin_prefetch((p), 1, 3)
+    #endif
+    #endif
+    """
+    void nm_prefetch(const void *p) noexcept nogil
+    void nm_prefetchw(const void *p) noexcept nogil
+    int nm_prefetchw_supported() noexcept nogil
+
+# How many slots ahead a receive loop fetches frames into the cache: a slot's
+# buffer may be anywhere in the pool (buffers are swapped, not copied) and,
+# on a pipe, was just written by another core, so the hardware cannot guess it.
+cdef enum:
+    PREFETCH_AHEAD = 16
+
 cdef inline uint32_t ring_next(RingHeader *r, uint32_t i) noexcept nogil:
     i += 1
     return 0 if i == r.num_slots else i
@@ -130,6 +168,23 @@ cdef inline int64_t *ring_timestamps(RingHeader *r) noexcept nogil:
         return <int64_t *> ring_slot(r, r.num_slots)
     return NULL
 
+cdef inline void ring_prefetch(RingHeader *r, uint32_t i, Pool *pool) noexcept nogil:
+    """Start fetching the frame PREFETCH_AHEAD slots after slot i, if the
+    user owns that slot: its first two cache lines (a small frame after the
+    headroom straddles them)."""
+    cdef uint32_t j = i + PREFETCH_AHEAD
+    if j >= r.num_slots:
+        j -= r.num_slots
+    if ring_dist(r, r.head, j) >= ring_dist(r, r.head, r.tail):
+        return
+    cdef Slot *s = ring_slot(r, j)
+    cdef const unsigned char *d
+    if s.buf_idx >= pool.nbuffers:
+        return
+    d = pool.base + <size_t> s.buf_idx * pool.buffer_size + s.offset
+    nm_prefetch(d)
+    nm_prefetch(d + 63)
+
 cdef inline bint ring_slot_buffer_ok(RingHeader *r, Slot *s, Pool *pool) noexcept nogil:
     """Whether the slot names a buffer this process may take out of it: a
     valid index and, on a shared ring, one marked foreign here with the
@@ -155,22 +210,14 @@ cdef inline Packet *ring_take_packet(RingHeader *r, uint32_t i, bint zero_copy) 
     cdef Pool *pool = small_pool_state()
     cdef Slot *s = ring_slot(r, i)
     cdef uint32_t old = s.buf_idx
-    cdef int64_t fresh
     cdef int64_t *ts
     cdef Packet *p = NULL
     if not ring_slot_buffer_ok(r, s, pool) or <uint64_t> s.offset + s.len > r.buf_size:
         return NULL
     if zero_copy:
-        fresh = buffer_alloc()
-        if fresh >= 0:
-            if r.flags & NR_SHARED_BUFFERS:
-                pool.refcount[old] = 1
-                pool.refcount[fresh] = r.foreign
-            s.buf_idx = <uint32_t> fresh
+        p = packet_swap_in(&s.buf_idx, s.offset, s.len, r.foreign if r.flags & NR_SHARED_BUFFERS else 1)
+        if p != NULL:
             s.flags |= NS_BUF_CHANGED
-            p = packet_adopt_buffer(old, s.offset, s.len)   # frees old on failure
-            if p == NULL:
-                return NULL
     if p == NULL:
         p = packet_make(DEFAULT_HEADROOM, pool.base + <size_t> old * pool.buffer_size + s.offset, s.len, 0)
         if p == NULL:
@@ -195,7 +242,6 @@ cdef inline int ring_put_packet(RingHeader *r, uint32_t i, Packet *p, bint zero_
     cdef Slot *s = ring_slot(r, i)
     cdef uint32_t old = s.buf_idx
     cdef uint32_t off = 0, length = 0
-    cdef int64_t b
     cdef int64_t *ts
     if not ring_slot_buffer_ok(r, s, pool):
         return -1
@@ -205,13 +251,9 @@ cdef inline int ring_put_packet(RingHeader *r, uint32_t i, Packet *p, bint zero_
     if ts != NULL:
         ts[i] = p.timestamp
     if zero_copy:
-        b = packet_release_buffer(p, &off, &length)   # frees p's descriptor on success
-        if b >= 0:
-            if r.flags & NR_SHARED_BUFFERS:
-                pool.refcount[old] = 1
-                pool.refcount[b] = r.foreign
-            buffer_free(old)
-            s.buf_idx = <uint32_t> b
+        off = p.data
+        length = p.length
+        if packet_swap_out(p, &s.buf_idx, r.foreign if r.flags & NR_SHARED_BUFFERS else 1):
             s.offset = <uint16_t> off
             s.len = length
             s.flags = (s.flags & ~NS_MOREFRAG) | NS_BUF_CHANGED
@@ -232,7 +274,9 @@ cdef inline int ring_rx_batch(RingHeader *r, Packet **out, int max, bint zero_co
     made. Frames that could not be taken are dropped and added to *drops."""
     cdef int n = 0
     cdef Packet *p
+    cdef Pool *pool = small_pool_state()
     while n < max and r.head != r.tail:
+        ring_prefetch(r, r.head, pool)
         p = ring_take_packet(r, r.head, zero_copy)
         if p != NULL:
             out[n] = p

@@ -532,6 +532,7 @@ def pump_tx(Port port, uint64_t count, uint32_t length=60, str mode="zerocopy", 
     cdef Packet *p
     cdef int64_t start = _now_ns(), last = start
     cdef int64_t limit = <int64_t> (timeout * 1e9)
+    nm_prefetchw_supported()
     error = None
     while sent < count:
         space = ring_space(r)
@@ -559,6 +560,11 @@ def pump_tx(Port port, uint64_t count, uint32_t length=60, str mode="zerocopy", 
             n = <uint32_t> (count - sent)
         for k in range(n):
             s = ring_slot(r, r.head)
+            # The buffer written a few frames from now (the slot's own, or in
+            # zerocopy mode the one its swap frees), last read by the receiver.
+            if stamp and ring_dist(r, r.head, r.tail) > PREFETCH_AHEAD:
+                nm_prefetchw(pool.base + <size_t> ring_slot(r, (r.head + PREFETCH_AHEAD) % r.num_slots).buf_idx
+                             * pool.buffer_size + DEFAULT_HEADROOM)
             if m == PUMP_SLOTS:
                 if not ring_slot_buffer_ok(r, s, pool):
                     raise PortError(f"{port.name}: transmit slot {r.head} names a buffer this process may not use")
@@ -645,6 +651,8 @@ def pump_rx(Port port, uint64_t count, str mode="zerocopy", int ring=0, int batc
             data = NULL
             p = NULL
             if m == PUMP_SLOTS:
+                if verify:
+                    ring_prefetch(r, r.head, pool)
                 if s.buf_idx < pool.nbuffers and <uint64_t> s.offset + s.len <= r.buf_size:
                     data = pool.base + <size_t> s.buf_idx * pool.buffer_size + s.offset
                     have_data = True
@@ -652,6 +660,7 @@ def pump_rx(Port port, uint64_t count, str mode="zerocopy", int ring=0, int batc
                 else:
                     drops += 1
             else:
+                ring_prefetch(r, r.head, pool)
                 p = ring_take_packet(r, r.head, m == PUMP_ZEROCOPY)
                 if p == NULL:
                     drops += 1

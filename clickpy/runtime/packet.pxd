@@ -98,8 +98,11 @@ cdef uint64_t packets_in_use() noexcept nogil
 cdef Pool *small_pool_state() noexcept nogil
 cdef int64_t buffer_alloc() noexcept nogil                 # an unshared buffer index, or -1
 cdef void buffer_free(uint32_t buf) noexcept nogil         # give back a buffer you own
-cdef Packet *packet_adopt_buffer(uint32_t buf, uint32_t offset, uint32_t length) noexcept nogil
-cdef int64_t packet_release_buffer(Packet *p, uint32_t *offset, uint32_t *length) noexcept nogil
+# Buffer swaps with a ring slot in one step (the zero-copy data path). mark:
+# what the buffer put into the slot is marked here, 1 for a private ring
+# (this process still holds it), the ring's foreign mark for a shared one.
+cdef Packet *packet_swap_in(uint32_t *slot_buf, uint32_t offset, uint32_t length, uint16_t mark) noexcept nogil
+cdef bint packet_swap_out(Packet *p, uint32_t *slot_buf, uint16_t mark) noexcept nogil
 # Sharing the small pool's buffers between processes (netmap_shim pipes).
 # A buffer this process does not hold (it sits in a shared ring slot or in
 # another process) is marked foreign in this process's refcount table: with

@@ -343,14 +343,24 @@ cdef void buffer_free(uint32_t buf) noexcept nogil:
     _unref_buffer(_pools[0], buf)
 
 
-cdef Packet *packet_adopt_buffer(uint32_t buf, uint32_t offset, uint32_t length) noexcept nogil:
-    """A packet around a small-pool buffer the caller owns (a received ring slot):
-    no copy. On failure (no descriptor) the buffer is freed and NULL returned."""
-    cdef Packet *d = _new_descriptor()
+cdef Packet *packet_swap_in(uint32_t *slot_buf, uint32_t offset, uint32_t length, uint16_t mark) noexcept nogil:
+    """A packet around the buffer *slot_buf names (the caller checked it is
+    this process's to take), the slot getting a free buffer of this process
+    instead, marked mark. NULL, the slot unchanged, when no buffer or no
+    descriptor is left."""
     cdef Pool *pool = _pools[0]
-    if d == NULL:
-        buffer_free(buf)
+    if pool.nfree == 0:
+        pool.failures += 1
         return NULL
+    cdef Packet *d = _new_descriptor()
+    if d == NULL:
+        return NULL
+    cdef uint32_t buf = slot_buf[0]
+    pool.nfree -= 1
+    cdef uint32_t fresh = pool.free_stack[pool.nfree]
+    pool.refcount[fresh] = mark
+    slot_buf[0] = fresh
+    pool.refcount[buf] = 1
     d.buf = buf
     d.buffer = pool.base + <size_t> buf * pool.buffer_size
     d.buffer_length = pool.buffer_size
@@ -359,18 +369,25 @@ cdef Packet *packet_adopt_buffer(uint32_t buf, uint32_t offset, uint32_t length)
     return d
 
 
-cdef int64_t packet_release_buffer(Packet *p, uint32_t *offset, uint32_t *length) noexcept nogil:
-    """Take p's buffer for a ring slot (zero-copy transmit) and free p's descriptor.
-
-    Only an unshared small-pool buffer can be taken; otherwise returns -1 and
-    leaves p alone (the caller copies instead)."""
-    if p.pool != 0 or _pools[0].refcount[p.buf] != 1:
-        return -1
-    offset[0] = p.data
-    length[0] = p.length
-    cdef uint32_t buf = p.buf
+cdef bint packet_swap_out(Packet *p, uint32_t *slot_buf, uint16_t mark) noexcept nogil:
+    """Put p's buffer into the slot (its buffer marked mark) and take the
+    slot's old buffer (the caller checked it is this process's) as a free
+    one; p's descriptor is freed. False, p untouched, when p's buffer cannot
+    go (shared with a clone, or a large buffer): the caller copies instead."""
+    cdef Pool *pool = _pools[0]
+    if p.pool != 0 or pool.refcount[p.buf] != 1:
+        return False
+    cdef uint32_t old = slot_buf[0]
+    slot_buf[0] = p.buf
+    pool.refcount[p.buf] = mark
+    if pool.refcount[old] == mark or pool.refcount[old] <= 1:
+        pool.refcount[old] = 0
+        pool.free_stack[pool.nfree] = old
+        pool.nfree += 1
+    else:                           # a private slot's buffer some clone still reads
+        pool.refcount[old] -= 1
     _free_descriptor(p)
-    return buf
+    return True
 
 
 def live_packets():
