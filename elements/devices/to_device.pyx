@@ -104,6 +104,7 @@ cdef class ToDevice(Element):
     cdef RingHeader *_txr
     cdef NotifierSignal _signal
     cdef bint _waiting
+    cdef bint _drains_itself        # the peer takes what is sent without being asked again (a pipe)
     cdef bint _down                 # the device is down: drop what is pulled
     cdef object _retry              # Timer: try again while waiting to be writable
     cdef uint64_t _errors_base      # the port's tx_errors at the last reset
@@ -158,6 +159,7 @@ cdef class ToDevice(Element):
         self.method = shared.method
         self._port = <Port> shared.port
         self._txr = (<Ring> shared.port.tx_rings[0]).hdr
+        self._drains_itself = bool(getattr(shared.port, "drains_itself", False))
         self.state = shared.state
         self._down = self.state == "down"
         self._errors_base = self._port_errors()
@@ -302,9 +304,10 @@ cdef class ToDevice(Element):
             self.count += sent
             if self._port.txsync(0) < 0:
                 self._failed()
-        if ring_space(r) != r.num_slots - 1 and (got < want or ring_space(r) == 0):
+        if ring_space(r) == 0 or (not self._drains_itself and ring_space(r) != r.num_slots - 1 and got < want):
             # Frames wait for room in the kernel's ring: come back when the
-            # descriptor is writable.
+            # descriptor is writable. (A pipe's peer takes its frames by
+            # itself; waiting for them would wake us at once, again and again.)
             self._wait()
         if got == want or self._signal.active():
             (<Task> task).fast_reschedule()

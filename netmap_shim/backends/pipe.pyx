@@ -763,6 +763,12 @@ cdef class PipePort(Port):
         return None
 
     @property
+    def drains_itself(self):
+        """True: frames published by txsync reach the peer without another
+        sync (a sender waits only for a full ring)."""
+        return True
+
+    @property
     def peer_pid(self):
         """The process holding the other end open (0: nobody)."""
         if self.sh == NULL or self.closed:

@@ -90,3 +90,27 @@ def test_deploy_asks_the_elements_for_their_devices():
     result = pipeline.load(pipeline.Source(text, "t"))
     assert result.ok, result.diagnostics.format()
     assert device_names(result.graph) == ["a0", "a1"]
+
+
+def test_to_device_on_a_pipe_sleeps_while_its_peer_has_not_read_yet():
+    # Frames sent and not read yet by the other end are not a reason to come
+    # back: the peer takes them by itself. (A guest whose switch was busy
+    # used to wake its ToDevice again and again, burning the CPU the switch needed.)
+    from support import run_for
+
+    from clickpy import pipeline
+    from clickpy.netmap_shim.ring import open_port
+    from clickpy.runtime.router import Router as Built
+
+    text = "src :: InfiniteSource(LENGTH 60, LIMIT 5, STOP false) -> Queue -> out :: ToDevice(pipe:sleepy{0);"
+    router = Built.from_plan(pipeline.plan(pipeline.Source(text, "sleepy.click")))
+    peer = open_port("pipe:sleepy}0")
+    try:
+        run_for(router, 0.3)
+        out = router.element("out")
+        assert out.count == 5
+        assert out.pulls < 20, f"ToDevice ran {out.pulls} times for 5 frames"
+        assert len(peer.recv()) == 5
+    finally:
+        router.cleanup()
+        peer.close()
