@@ -112,8 +112,9 @@ while True:
     now = time.monotonic()
     first_at = first_at or now
     last_at = now
+with open(sys.argv[4], "w") as f:       # (a file: the list outgrows a pipe's buffer)
+    f.write(" ".join(f"{f}:{q}" for f, q in sorted(seen)))
 print(len(seen), sum(seen.values()), (last_at - first_at) if first_at else 0, flush=True)
-print(" ".join(f"{f}:{q}" for f, q in sorted(seen)), flush=True)
 """
 
 
@@ -138,7 +139,7 @@ def run(rate: float, seconds: float, idle: float = 3.0, out=sys.stderr) -> dict:
                           stderr=open(log, "w"), env=env)
         if not wait_for(lambda: switch.poll() is not None or os.path.exists(ctl), 60) or switch.poll() is not None:
             raise RuntimeError(f"the switch did not start: {log.read_text()}")
-        receiver = sink.popen([sys.executable, "-c", RECEIVER, "s0", str(idle), str(flows)],
+        receiver = sink.popen([sys.executable, "-c", RECEIVER, "s0", str(idle), str(flows), str(tmp / "seen")],
                               stdout=subprocess.PIPE, text=True)
         assert receiver.stdout.readline().strip() == "ready"
         print(f"sending {flows} new flows at {rate:g}/s ...", file=out, flush=True)
@@ -152,7 +153,7 @@ def run(rate: float, seconds: float, idle: float = 3.0, out=sys.stderr) -> dict:
 
         def drained():
             nonlocal peak
-            rows = control_read(ctl, "sw.guests").count("\n") - 1
+            rows = max(0, control_read(ctl, "sw.guests").count("\n") - 1)
             peak = max(peak, rows)
             if os.environ.get("PER_FLOW_DEBUG"):
                 print(f"{time.monotonic() - t0:6.1f} s: {rows} guests;",
@@ -162,7 +163,7 @@ def run(rate: float, seconds: float, idle: float = 3.0, out=sys.stderr) -> dict:
         wait_for(drained, timeout=600, interval=0.5)
         done = time.monotonic() - t0
         got, count, span = map(float, receiver.stdout.readline().split())
-        pairs = {tuple(map(int, x.split(":"))) for x in receiver.stdout.readline().split()}
+        pairs = {tuple(map(int, x.split(":"))) for x in (tmp / "seen").read_text().split()}
         manager = dict(line.split(None, 1) for line in control_read(ctl, "sw.manager").splitlines())
         reasons = dict(line.split() for line in control_read(ctl, "sw.drop_reasons").splitlines())
         lab.stop(switch)

@@ -31,6 +31,7 @@ from clickpy.guest.channel import Channel, ChannelError
 from clickpy.plan import Plan
 
 ATTACH_TIMEOUT = 3600.0       # a pooled sandbox may wait long for its Plan
+MEMORY_EVERY = 5.0            # seconds a guest's memory figures are reused in its stats
 
 
 def main(control_fd: int, pipe_fds: list[tuple[int, int, int]]) -> int:
@@ -107,6 +108,7 @@ class Agent:
         self.router = router
         self.exports = list(exports)
         self.started = time.monotonic()
+        self._memory, self._memory_at = None, 0.0
 
     def on_readable(self, *_args) -> None:
         try:
@@ -165,8 +167,11 @@ class Agent:
             elif kind == "ToDevice":
                 tx += e.count
                 drops += e.drops
-        return {"rx": rx, "tx": tx, "drops": drops, "uptime": time.monotonic() - self.started,
-                **memory_use()}
+        now = time.monotonic()
+        if self._memory is None or now - self._memory_at >= MEMORY_EVERY:
+            # (reading smaps_rollup walks the page tables: not at every request)
+            self._memory, self._memory_at = memory_use(), now
+        return {"rx": rx, "tx": tx, "drops": drops, "uptime": now - self.started, **self._memory}
 
 
 def memory_use(pid: str = "self") -> dict:

@@ -117,6 +117,7 @@ cdef enum:
 cdef uint32_t small_pool_export(uint32_t *out, uint32_t n, uint16_t mark) noexcept nogil  # free buffers out, marked
 cdef uint32_t small_pool_import(const uint32_t *bufs, uint32_t n, uint16_t mark) noexcept nogil  # marked ones in, free
 cdef uint32_t small_pool_reclaim(uint16_t mark) noexcept nogil   # every buffer marked so comes back, free
+cdef uint32_t small_pool_lent_count(uint16_t mark) noexcept nogil  # buffers out under a domain's mark
 cdef uint32_t small_pool_separate(const uint32_t *bufs, uint32_t n) noexcept nogil  # own exactly these (forked child)
 
 # --- Inline accessors (hot path) --------------------------------------------

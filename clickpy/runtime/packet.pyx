@@ -636,6 +636,21 @@ def small_pool_is_own():
     return _owner_pid == getpid()
 
 
+# Buffers lent out per domain. Swaps with a ring are one for one, so only
+# export, import and reclaim change these.
+cdef uint32_t _lent[MAX_DOMAIN + 1]
+
+
+cdef inline void _count_lent(uint16_t mark, int64_t n) noexcept nogil:
+    if (mark & 0xF000) == BUFFER_DOMAIN:
+        _lent[mark & MAX_DOMAIN] = <uint32_t> (<int64_t> _lent[mark & MAX_DOMAIN] + n)
+
+
+cdef uint32_t small_pool_lent_count(uint16_t mark) noexcept nogil:
+    """Buffers this process has lent out under a domain's mark (0 for other marks)."""
+    return _lent[mark & MAX_DOMAIN] if (mark & 0xF000) == BUFFER_DOMAIN else 0
+
+
 cdef uint32_t small_pool_export(uint32_t *out, uint32_t n, uint16_t mark) noexcept nogil:
     """Take up to n free buffers out of this process (for a shared ring or
     another process); they are marked foreign here with mark (BUFFER_FOREIGN,
@@ -647,6 +662,7 @@ cdef uint32_t small_pool_export(uint32_t *out, uint32_t n, uint16_t mark) noexce
         out[k] = pool.free_stack[pool.nfree]
         pool.refcount[out[k]] = mark
         k += 1
+    _count_lent(mark, k)
     return k
 
 
@@ -664,20 +680,27 @@ cdef uint32_t small_pool_import(const uint32_t *bufs, uint32_t n, uint16_t mark)
             pool.free_stack[pool.nfree] = b
             pool.nfree += 1
             k += 1
+    _count_lent(mark, -<int64_t> k)
     return k
 
 
 cdef uint32_t small_pool_reclaim(uint16_t mark) noexcept nogil:
     """Take back, as free buffers, every buffer marked mark: all that a peer
-    held (its grant, its packets, its rings' slots) once it is gone. Returns how many."""
+    held (its grant, its packets, its rings' slots) once it is gone. Returns
+    how many. With a domain's mark, the search stops once all it had lent are back."""
     cdef Pool *pool = _pools[0]
     cdef uint32_t b, k = 0
+    cdef bint counted = (mark & 0xF000) == BUFFER_DOMAIN
     for b in range(pool.nbuffers):
+        if counted and k >= _lent[mark & MAX_DOMAIN]:
+            break
         if pool.refcount[b] == mark and pool.nfree < pool.nbuffers:
             pool.refcount[b] = 0
             pool.free_stack[pool.nfree] = b
             pool.nfree += 1
             k += 1
+    if counted:
+        _lent[mark & MAX_DOMAIN] = 0
     return k
 
 
@@ -695,8 +718,12 @@ cdef uint32_t small_pool_separate(const uint32_t *bufs, uint32_t n) noexcept nog
     cdef unsigned char *live
     global _owner_pid
     _owner_pid = getpid()
+    memset(_lent, 0, sizeof(_lent))
     for i in range(pool.nbuffers):
-        pool.refcount[i] = BUFFER_FOREIGN
+        # (read first: a guest forked from a zygote that holds no buffer finds
+        # them all foreign, and writing would copy the table's pages)
+        if pool.refcount[i] != BUFFER_FOREIGN:
+            pool.refcount[i] = BUFFER_FOREIGN
     # Inherited live descriptors: every descriptor of every chunk that is not
     # on the free stack.
     live = <unsigned char *> malloc(<size_t> _nchunks * DESCRIPTOR_CHUNK + 1)

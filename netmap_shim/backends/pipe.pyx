@@ -23,7 +23,8 @@ from clickpy.netmap_shim.ring cimport (NR_SHARED_BUFFERS, Port, RingHeader, Slot
                                        nm_fence, nm_load_acquire, nm_store_release, nm_xchg_u32,
                                        ring_dist, ring_slot, ring_space)
 from clickpy.runtime.packet cimport (BUFFER_DOMAIN, BUFFER_FOREIGN, MAX_DOMAIN, Pool, small_pool_export,
-                                     small_pool_import, small_pool_reclaim, small_pool_separate, small_pool_state)
+                                     small_pool_import, small_pool_lent_count, small_pool_reclaim,
+                                     small_pool_separate, small_pool_state)
 
 from clickpy.netmap_shim.ring import PortError, _detach_rings, register_backend, split_port_options
 from clickpy.runtime import packet as _packet
@@ -72,6 +73,9 @@ cdef char _junk[65536]          # what a full send buffer is filled with, and dr
 
 # (name, index) -> PipePair, for the pairs this process can open by name.
 _pairs = {}
+# Pairs made here and not yet reclaimed, per buffer domain: the last one's
+# close takes back what the peer still holds.
+cdef int _domain_pairs[MAX_DOMAIN + 1]
 
 
 cdef inline bint _fill(int fd) noexcept nogil:
@@ -285,6 +289,8 @@ cdef class PipePair:
         pair.pid = getpid()
         pair.domain = domain
         pair.mark = BUFFER_DOMAIN | domain if domain else BUFFER_FOREIGN
+        if domain:
+            _domain_pairs[domain] += 1
         cdef size_t pg = _page()
         cdef size_t grant_off = pg
         cdef size_t slots0 = grant_off + _round_page(max(<size_t> grant, 1) * sizeof(uint32_t))
@@ -526,29 +532,30 @@ cdef class PipePair:
             return False
 
     cdef void _reclaim(self):
-        """Take back the pair's buffers: with a domain, every buffer lent to
-        the peer (it may have been killed holding its grant); without, the
-        rings' buffers and the grant as given back or never taken."""
+        """Take back the pair's buffers: the rings' buffers and the grant as
+        given back or never taken; and, with a domain, once the peer's last
+        pair is closed, every buffer still lent to the peer (it was killed
+        holding its grant, packets, frames in flight)."""
         cdef PipeShared *sh = self.sh
         cdef uint32_t d, i, n
-        if self.domain:
-            small_pool_reclaim(self.mark)
-            nm_xchg_u32(&sh.grant_count, 0)
-            nm_xchg_u32(&sh.returned, 0)
-            return
         cdef uint32_t *tmp = <uint32_t *> malloc(sh.num_slots * sizeof(uint32_t))
-        if tmp == NULL:
-            return
-        for d in range(2):
-            for i in range(sh.num_slots):
-                tmp[i] = ((<Slot *> (<char *> sh + sh.slots_off[d])) + i).buf_idx
-            small_pool_import(tmp, sh.num_slots, self.mark)
-        free(tmp)
+        if tmp != NULL:
+            for d in range(2):
+                for i in range(sh.num_slots):
+                    tmp[i] = ((<Slot *> (<char *> sh + sh.slots_off[d])) + i).buf_idx
+                small_pool_import(tmp, sh.num_slots, self.mark)
+            free(tmp)
         cdef uint32_t *area = <uint32_t *> (<char *> sh + sh.grant_off)
         n = nm_xchg_u32(&sh.grant_count, 0)
         small_pool_import(area, min(n, sh.grant_cap), self.mark)
         n = nm_xchg_u32(&sh.returned, 0)
         small_pool_import(area, min(n, sh.grant_cap), self.mark)
+        if self.domain:
+            _domain_pairs[self.domain] -= 1
+            if _domain_pairs[self.domain] == 0 and small_pool_lent_count(self.mark):
+                # The peer's last pair, and it did not give everything back
+                # (killed, or it still held packets): take back what it holds.
+                small_pool_reclaim(self.mark)
 
     cdef void _give_back(self):
         cdef PipeShared *sh = self.sh

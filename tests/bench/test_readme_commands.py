@@ -42,7 +42,7 @@ QUICK = {
     "sudo .venv/bin/python bench/firewall_nat_vs_kernel.py":
         (["--seconds", "0.5", "--warmup", "0.3", "--only", "kernel-fw", "fw-afpacket", "--no-memory"],
          r"fw-afpacket", ("root", "trafgen", "nft")),
-    "python bench/pipe_throughput.py": (["-n", "100000", "-r", "1"], r"Mpps", ()),
+    "python bench/pipe_throughput.py --pin": (["-n", "100000", "-r", "1"], r"Mpps", ()),
     "python bench/control_socket_flood.py": (["--seconds", "0.5"], r"flood +[\d.]+ +[\d.]+x", ()),
     "python bench/nat_exhaustion.py": (["--flows", "60000", "70000", "--runs", "1"], r"free-ports rate", ()),
     "python bench/reload.py": (["--reloads", "5"], r"memory, 1000 elements +5 .*\npause p50, 1,000", ()),
