@@ -43,7 +43,7 @@ from clickpy.runtime.packet import PacketObject, live_packets
 from clickpy.runtime.scheduler import Task, Timer
 
 FEEDS: dict[str, list] = {}
-DEFAULT_HEADROOM = 48     # PacketObject.make's
+DEFAULT_HEADROOM = 64     # PacketObject.make's
 VLAN_TCI_ANNO = 20        # where the VLAN TCI annotation lives, in network byte order
 _keys = itertools.count()
 

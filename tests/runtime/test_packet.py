@@ -14,8 +14,8 @@ def no_leaks():
 def test_make_holds_data_with_default_headroom():
     p = PacketObject.make(b"hello")
     assert p.data == b"hello" and len(p) == 5
-    assert p.headroom == 48
-    assert p.tailroom == small_pool().buffer_size - 48 - 5
+    assert p.headroom == 64
+    assert p.tailroom == small_pool().buffer_size - 64 - 5
 
 
 def test_clone_shares_until_written():
@@ -39,7 +39,7 @@ def test_push_and_pull_headers():
     p = PacketObject.make(b"payload")
     p.push(4)
     p.write(0, b"HDR:")
-    assert p.data == b"HDR:payload" and p.headroom == 44
+    assert p.data == b"HDR:payload" and p.headroom == 60
     p.pull(4)
     assert p.data == b"payload"
     p.take(3)
