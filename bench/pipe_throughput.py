@@ -24,10 +24,11 @@ in poll soon (--spin 100); on an idle one a larger --spin is faster.
 ``--pin`` puts the sender on CPU 0 and the receiver on CPU 1: every frame
 then crosses between two cores, the case a switch and its guest are in.
 
-On this 2-vCPU machine, idle, ``--pin --spin 10000 -r 3`` gives about 33-40
-Mpps (slots), 19-21 (zerocopy) and 17-19 (copy); most of a frame's time is
-its two cache lines moving from one core to the other, which the receive
-loops fetch 16 slots ahead (ring_prefetch).
+On this 2-vCPU machine, idle, ``--pin --spin 10000 -r 3`` gives about 51
+Mpps (slots), 22.5-23 (zerocopy) and 19-20 (copy); most of a frame's time is
+its cache line moving from one core to the other, which the receive loops
+fetch 16 slots ahead (ring_prefetch). Same-core CPU cost per frame, sender +
+receiver: zerocopy 47 ns, copy 60 ns.
 """
 from __future__ import annotations
 
