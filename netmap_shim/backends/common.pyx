@@ -30,7 +30,14 @@ def interface_index(str name, str ifname):
     try:
         return socket.if_nametoindex(ifname)
     except OSError:
-        raise PortError(f"{name}: no such network interface") from None
+        pass
+    # The lookup takes a socket: where sockets are refused (a sandboxed
+    # guest), say that rather than that the interface does not exist.
+    try:
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM).close()
+    except OSError as e:
+        raise PortError(f"{name}: cannot look up network interfaces here: {e.strerror}") from None
+    raise PortError(f"{name}: no such network interface")
 
 
 def device_gone(str ifname):
