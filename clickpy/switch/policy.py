@@ -200,7 +200,7 @@ class Policy:
         return sorted(range(len(self.tenants)), key=lambda i: (-self.tenants[i].priority, i))
 
     def describe(self) -> str:
-        """What 'clickpy switch --check' prints."""
+        """What 'clickpy switch check' prints."""
         s = self.settings
         default = f"pass to {s.default}" if s.default is not None else "drop"
         lines = [f"policy {self.path}: {len(self.tenants)} tenant{'s' * (len(self.tenants) != 1)},"
@@ -445,8 +445,9 @@ class _Reader:
             image = self.value(w, t, "image", _text("a path to a guest image"), None)
             image = self.path.parent / image if image is not None else Path()
             if self.check_images and image != Path() and not image.is_file():
+                what = "does not exist" if not image.exists() else "is not a file"
                 self.error(w, "image", f"expected a guest image file ('clickpy build CONFIG -o X.guest'),"
-                                       f" but {image} is not one")
+                                       f" but {image} {what}")
         per = self.value(w, t, "per", _choice(PER), "tenant")
         if per == "tenant":
             max_guests = self.value(w, t, "max_guests", _exactly_one, 1)

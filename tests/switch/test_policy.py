@@ -251,6 +251,11 @@ def test_load_policy_checks_images(tmp_path):
         load_policy(tmp_path / "p.toml")
     message = str(info.value)
     assert message.count("\n") == 0 and f"{tmp_path}/p.toml:20: tenant \"blue\": image: expected a guest image" in message
+    assert message.endswith(f"but {tmp_path}/nat.guest does not exist")
+    (tmp_path / "nat.guest").mkdir()
+    with pytest.raises(PolicyError, match=r"nat.guest is not a file$"):
+        load_policy(tmp_path / "p.toml")
+    (tmp_path / "nat.guest").rmdir()
     (tmp_path / "nat.guest").write_bytes(image.pack())
     policy = load_policy(tmp_path / "p.toml")
     assert policy.tenants[1].image == tmp_path / "nat.guest"
