@@ -46,6 +46,7 @@ def main(control_fd: int, pipe_fds: list[tuple[int, int, int]]) -> int:
     pairs = [PipePair.from_fds(ctrl, pool, sock, 1) for ctrl, pool, sock in pipe_fds]
     try:
         chan.send({"op": "attached", "ports": len(pairs)})
+        _while_waiting(chan, pairs)
         start = chan.wait(ATTACH_TIMEOUT)
         if start.get("op") != "start":
             return 0
@@ -62,6 +63,26 @@ def main(control_fd: int, pipe_fds: list[tuple[int, int, int]]) -> int:
     for pair in pairs:
         pair.close()
     return 0
+
+
+def _while_waiting(chan: Channel, pairs) -> None:
+    """What a sandbox can do before it knows its Plan (unless the Plan is
+    already here): map its rings, and give the prepared routers their own
+    selectors, so that a start from the pool only initializes elements."""
+    import select
+
+    from clickpy.guest import zygote
+
+    from clickpy.netmap_shim.ring import PortError
+
+    if select.select([chan.sock], [], [], 0)[0]:
+        return
+    try:
+        for pair in pairs:
+            pair.open_early(1)
+    except PortError:
+        pass                          # the router's own open says what is wrong
+    zygote.fork_prepared()
 
 
 def _build(chan: Channel, start: dict, pairs):
@@ -82,7 +103,7 @@ def _build(chan: Channel, start: dict, pairs):
         router = zygote.prepared.get(start.get("image"))
         prepared = router is not None
         if prepared:
-            router.scheduler.after_fork()
+            zygote.fork_prepared()
             for _ in router.initialize_steps():
                 pass
         else:

@@ -179,6 +179,15 @@ def _serve(sock: socket.socket) -> int:
                 pass
 
 
+def fork_prepared() -> None:
+    """In a guest: give each prepared router a selector and wake-up pipe of
+    its own (Scheduler.after_fork), once."""
+    for router in prepared.values():
+        if getattr(router, "_forked_in", None) != os.getpid():
+            router.scheduler.after_fork()
+            router._forked_in = os.getpid()
+
+
 def _prepare(chan: Channel, m: dict) -> None:
     from clickpy.errors import ConfigError
     from clickpy.plan import Plan

@@ -73,6 +73,9 @@ cdef char _junk[65536]          # what a full send buffer is filled with, and dr
 
 # (name, index) -> PipePair, for the pairs this process can open by name.
 _pairs = {}
+# (name, index, end) -> PipePort opened ahead of time (open_early), for the
+# first open_port of that end.
+_early = {}
 # Pairs made here and not yet reclaimed, per buffer domain: the last one's
 # close takes back what the peer still holds.
 cdef int _domain_pairs[MAX_DOMAIN + 1]
@@ -465,6 +468,14 @@ cdef class PipePair:
         """Open end 0 (master, same as open_port(pair.master)) or 1 (slave)."""
         return _open_end(self, end)
 
+    def open_early(self, int end):
+        """Open an end now, before anything asks for it: the first
+        open_port of its name gets this port (a pooled guest maps its
+        rings while it waits for its Plan, not after)."""
+        port = _open_end(self, end)
+        _early[(self.name, self.index, end)] = port
+        return port
+
     def release_end(self, int end):
         """Close this process's descriptor for an end that another process
         holds (after fork(), or after send_fds). Then, when that process
@@ -498,6 +509,8 @@ cdef class PipePair:
             if port is not None:
                 port.close()
         self.ports = []
+        _early.pop((self.name, self.index, 0), None)
+        _early.pop((self.name, self.index, 1), None)
         cdef int me = getpid()
         cdef int e
         cdef bint free_to_reclaim = True
@@ -888,6 +901,9 @@ def _parse(str rest):
 def _open(str rest, **options):
     base, opts = split_port_options(f"pipe:{rest}", rest, options, {"slots": int})
     name, index, end = _parse(base)
+    early = _early.pop((name, index, end), None)
+    if early is not None and not early.closed and "slots" not in opts:
+        return early
     pair = _pairs.get((name, index))
     if pair is not None and (<PipePair> pair).closed:
         pair = None

@@ -419,3 +419,37 @@ def test_a_peer_cannot_pass_off_a_buffer_lent_to_another_domain():
     # (the first packet has A's buffer; later ones reuse the slots' old buffers, lent to B)
     assert out["got"]["received"] == 40 and out["got"]["drops"] >= 1
     assert out["closed"] == [True, True] and out["end"] == out["start"]
+
+
+def test_an_end_opened_early_is_what_the_first_open_port_gets():
+    out = run_script(COMMON + """
+    pair = PipePair.create("early", 0, slots=16, grant=32)
+    pid = os.fork()
+    if pid == 0:
+        pair.attach()
+        early = pair.open_early(1)            # before anything names the port
+        same = open_port(pair.slave) is early
+        try:
+            open_port(pair.slave)
+            again = None
+        except PortError as e:
+            again = str(e)
+        got = early.recv()
+        while not got:
+            time.sleep(0.001)
+            got = early.recv()
+        early.close()
+        pair.close()
+        print(json.dumps({"same": same, "again": again, "got": [g.decode() for g in got]}))
+        sys.stdout.flush()
+        os._exit(0)
+    pair.release_end(1)
+    port = open_port(pair.master)
+    port.send([b"x" * 60])
+    os.waitpid(pid, 0)
+    port.close()
+    pair.close()
+    """.replace("\n    ", "\n"))
+    assert out["same"] is True
+    assert out["again"] == "pipe:early}0: already open in this process"
+    assert out["got"] == ["x" * 60]
