@@ -170,8 +170,8 @@ cdef inline int64_t *ring_timestamps(RingHeader *r) noexcept nogil:
 
 cdef inline void ring_prefetch(RingHeader *r, uint32_t i, Pool *pool) noexcept nogil:
     """Start fetching the frame PREFETCH_AHEAD slots after slot i, if the
-    user owns that slot: its first two cache lines (a small frame after the
-    headroom straddles them)."""
+    user owns that slot: two cache lines from its first byte (its headers
+    straddle two when the frame does not start on a line)."""
     cdef uint32_t j = i + PREFETCH_AHEAD
     if j >= r.num_slots:
         j -= r.num_slots
@@ -184,6 +184,11 @@ cdef inline void ring_prefetch(RingHeader *r, uint32_t i, Pool *pool) noexcept n
     d = pool.base + <size_t> s.buf_idx * pool.buffer_size + s.offset
     nm_prefetch(d)
     nm_prefetch(d + 63)
+
+cdef inline uint16_t ring_mark(RingHeader *r) noexcept nogil:
+    """How this process marks a buffer it puts into a slot of r: the ring's
+    foreign mark on a shared ring; held (1) on a private one."""
+    return r.foreign if r.flags & NR_SHARED_BUFFERS else 1
 
 cdef inline bint ring_slot_buffer_ok(RingHeader *r, Slot *s, Pool *pool) noexcept nogil:
     """Whether the slot names a buffer this process may take out of it: a
@@ -215,7 +220,7 @@ cdef inline Packet *ring_take_packet(RingHeader *r, uint32_t i, bint zero_copy) 
     if not ring_slot_buffer_ok(r, s, pool) or <uint64_t> s.offset + s.len > r.buf_size:
         return NULL
     if zero_copy:
-        p = packet_swap_in(&s.buf_idx, s.offset, s.len, r.foreign if r.flags & NR_SHARED_BUFFERS else 1)
+        p = packet_swap_in(&s.buf_idx, s.offset, s.len, ring_mark(r))
         if p != NULL:
             s.flags |= NS_BUF_CHANGED
     if p == NULL:
@@ -253,7 +258,7 @@ cdef inline int ring_put_packet(RingHeader *r, uint32_t i, Packet *p, bint zero_
     if zero_copy:
         off = p.data
         length = p.length
-        if packet_swap_out(p, &s.buf_idx, r.foreign if r.flags & NR_SHARED_BUFFERS else 1):
+        if packet_swap_out(p, &s.buf_idx, ring_mark(r)):
             s.offset = <uint16_t> off
             s.len = length
             s.flags = (s.flags & ~NS_MOREFRAG) | NS_BUF_CHANGED

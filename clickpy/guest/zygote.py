@@ -50,6 +50,7 @@ _shared = None
 # In the zygote (and so in every guest forked from it): image hash -> a
 # prepared Router of that image's Plan.
 prepared: dict = {}
+_prepared_forked = False      # in a guest: the prepared routers have selectors of their own
 
 
 def _die_with_parent() -> None:
@@ -182,10 +183,11 @@ def _serve(sock: socket.socket) -> int:
 def fork_prepared() -> None:
     """In a guest: give each prepared router a selector and wake-up pipe of
     its own (Scheduler.after_fork), once."""
-    for router in prepared.values():
-        if getattr(router, "_forked_in", None) != os.getpid():
+    global _prepared_forked
+    if not _prepared_forked:
+        for router in prepared.values():
             router.scheduler.after_fork()
-            router._forked_in = os.getpid()
+        _prepared_forked = True
 
 
 def _prepare(chan: Channel, m: dict) -> None:

@@ -117,6 +117,14 @@ cdef enum:
     BUFFER_FOREIGN = 0xF000
     BUFFER_DOMAIN = 0xE000
     MAX_DOMAIN = 0x0FFF
+
+cdef inline uint16_t domain_mark(int domain) noexcept nogil:
+    """The mark of buffers lent to the peer of domain (1..MAX_DOMAIN); BUFFER_FOREIGN for 0."""
+    return <uint16_t> (BUFFER_DOMAIN | domain) if domain else BUFFER_FOREIGN
+
+cdef inline bint is_domain_mark(uint16_t mark) noexcept nogil:
+    return (mark & 0xF000) == BUFFER_DOMAIN
+
 cdef uint32_t small_pool_export(uint32_t *out, uint32_t n, uint16_t mark) noexcept nogil  # free buffers out, marked
 cdef uint32_t small_pool_import(const uint32_t *bufs, uint32_t n, uint16_t mark) noexcept nogil  # marked ones in, free
 cdef uint32_t small_pool_reclaim(uint16_t mark) noexcept nogil   # every buffer marked so comes back, free

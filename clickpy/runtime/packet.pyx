@@ -199,6 +199,13 @@ cdef inline void _unref_buffer(Pool *pool, uint32_t buf) noexcept nogil:
         pool.nfree += 1
 
 
+cdef inline void _push_free(Pool *pool, uint32_t buf) noexcept nogil:
+    """A buffer this process holds (or takes back) goes on its free list."""
+    pool.refcount[buf] = 0
+    pool.free_stack[pool.nfree] = buf
+    pool.nfree += 1
+
+
 cdef inline void _release_buffer(Packet *p) noexcept nogil:
     _unref_buffer(_pools[p.pool], p.buf)
 
@@ -381,9 +388,7 @@ cdef bint packet_swap_out(Packet *p, uint32_t *slot_buf, uint16_t mark) noexcept
     slot_buf[0] = p.buf
     pool.refcount[p.buf] = mark
     if pool.refcount[old] == mark or pool.refcount[old] <= 1:
-        pool.refcount[old] = 0
-        pool.free_stack[pool.nfree] = old
-        pool.nfree += 1
+        _push_free(pool, old)
     else:                           # a private slot's buffer some clone still reads
         pool.refcount[old] -= 1
     _free_descriptor(p)
@@ -642,13 +647,13 @@ cdef uint32_t _lent[MAX_DOMAIN + 1]
 
 
 cdef inline void _count_lent(uint16_t mark, int64_t n) noexcept nogil:
-    if (mark & 0xF000) == BUFFER_DOMAIN:
+    if is_domain_mark(mark):
         _lent[mark & MAX_DOMAIN] = <uint32_t> (<int64_t> _lent[mark & MAX_DOMAIN] + n)
 
 
 cdef uint32_t small_pool_lent_count(uint16_t mark) noexcept nogil:
     """Buffers this process has lent out under a domain's mark (0 for other marks)."""
-    return _lent[mark & MAX_DOMAIN] if (mark & 0xF000) == BUFFER_DOMAIN else 0
+    return _lent[mark & MAX_DOMAIN] if is_domain_mark(mark) else 0
 
 
 cdef uint32_t small_pool_export(uint32_t *out, uint32_t n, uint16_t mark) noexcept nogil:
@@ -676,9 +681,7 @@ cdef uint32_t small_pool_import(const uint32_t *bufs, uint32_t n, uint16_t mark)
     for i in range(n):
         b = bufs[i]
         if b < pool.nbuffers and pool.refcount[b] == mark and pool.nfree < pool.nbuffers:
-            pool.refcount[b] = 0
-            pool.free_stack[pool.nfree] = b
-            pool.nfree += 1
+            _push_free(pool, b)
             k += 1
     _count_lent(mark, -<int64_t> k)
     return k
@@ -690,14 +693,12 @@ cdef uint32_t small_pool_reclaim(uint16_t mark) noexcept nogil:
     how many. With a domain's mark, the search stops once all it had lent are back."""
     cdef Pool *pool = _pools[0]
     cdef uint32_t b, k = 0
-    cdef bint counted = (mark & 0xF000) == BUFFER_DOMAIN
+    cdef bint counted = is_domain_mark(mark)
     for b in range(pool.nbuffers):
         if counted and k >= _lent[mark & MAX_DOMAIN]:
             break
         if pool.refcount[b] == mark and pool.nfree < pool.nbuffers:
-            pool.refcount[b] = 0
-            pool.free_stack[pool.nfree] = b
-            pool.nfree += 1
+            _push_free(pool, b)
             k += 1
     if counted:
         _lent[mark & MAX_DOMAIN] = 0
@@ -827,7 +828,7 @@ def small_pool_census():
     cdef Pool *pool = _pools[0]
     cdef uint32_t i, foreign = 0
     for i in range(pool.nbuffers):
-        if pool.refcount[i] == BUFFER_FOREIGN or (pool.refcount[i] & 0xF000) == BUFFER_DOMAIN:
+        if pool.refcount[i] == BUFFER_FOREIGN or is_domain_mark(pool.refcount[i]):
             foreign += 1
     return pool.nfree, pool.nbuffers - pool.nfree - foreign, foreign
 
@@ -837,7 +838,7 @@ def small_pool_lent(int domain=0):
     the peer of domain (1..MAX_DOMAIN), or, with 0, under the plain foreign mark."""
     if domain < 0 or domain > MAX_DOMAIN:
         raise ValueError(f"domain must be 0..{MAX_DOMAIN}")
-    cdef uint16_t mark = BUFFER_DOMAIN | domain if domain else BUFFER_FOREIGN
+    cdef uint16_t mark = domain_mark(domain)
     cdef Pool *pool = _pools[0]
     cdef uint32_t i, n = 0
     for i in range(pool.nbuffers):

@@ -22,7 +22,7 @@ from posix.unistd cimport getpid, sysconf
 from clickpy.netmap_shim.ring cimport (NR_SHARED_BUFFERS, Port, RingHeader, Slot, make_ring, nm_cas_i32,
                                        nm_fence, nm_load_acquire, nm_store_release, nm_xchg_u32,
                                        ring_dist, ring_slot, ring_space)
-from clickpy.runtime.packet cimport (BUFFER_DOMAIN, BUFFER_FOREIGN, MAX_DOMAIN, Pool, small_pool_export,
+from clickpy.runtime.packet cimport (BUFFER_FOREIGN, MAX_DOMAIN, Pool, domain_mark, small_pool_export,
                                      small_pool_import, small_pool_lent_count, small_pool_reclaim,
                                      small_pool_separate, small_pool_state)
 
@@ -291,7 +291,7 @@ cdef class PipePair:
         pair.auto = auto
         pair.pid = getpid()
         pair.domain = domain
-        pair.mark = BUFFER_DOMAIN | domain if domain else BUFFER_FOREIGN
+        pair.mark = domain_mark(domain)
         if domain:
             _domain_pairs[domain] += 1
         cdef size_t pg = _page()
