@@ -16,6 +16,10 @@ cap) is reaped, counted, and started again after a backoff that doubles up
 to ``backoff_max`` (and resets once a guest has run ``backoff_max``
 seconds). The same ``Guest`` object stands for it across restarts, so the
 switch's tables stay valid; its ``ports`` change.
+
+While a manager of sandboxed guests lives, the kernel favours moving tasks
+between cgroups (``fast_cgroup_moves``, see clickpy.guest.sandbox): a new
+guest joins its memory cgroup in about 0.3 ms instead of 5-16 ms.
 """
 from __future__ import annotations
 
@@ -126,7 +130,7 @@ class Guest:
 class GuestManager:
     def __init__(self, scheduler, nports: int, *, pool_size: int = 2, slots: int = 256, grant: int = 512,
                  backoff_initial: float = 0.1, backoff_max: float = 10.0, sandbox: bool = True,
-                 memory_cap: int = 64 << 20,
+                 memory_cap: int = 64 << 20, fast_cgroup_moves: bool = True,
                  zygote: Zygote | None = None, images=(), max_starting: int = 16):
         self.scheduler = scheduler
         self.nports = nports
@@ -152,8 +156,17 @@ class GuestManager:
         scheduler.add_fd(self.zygote.chan.fileno(), selectors.EVENT_READ, self._on_zygote)
         from clickpy.runtime.scheduler import Timer
 
+        self.fast_cgroup_moves = False    # the kernel favours cgroup moves for us (sandbox.favor_cgroup_moves)
         if sandbox:
             _sweep_stale_cgroups()
+            if fast_cgroup_moves:
+                from clickpy.guest.sandbox import SandboxError, favor_cgroup_moves
+
+                try:
+                    favor_cgroup_moves()
+                    self.fast_cgroup_moves = True
+                except SandboxError as e:
+                    self.last_error = str(e)
         self._refill = Timer(callback=lambda _t: self._fill_pool())
         self._refill.initialize(scheduler)
         self.images: set[str] = set()
@@ -208,7 +221,8 @@ class GuestManager:
             self.starting.add(g)
         g.spec, g.key, g.tenant, g.on_ready, g.on_exit = spec, key, tenant, on_ready, on_exit
         g.started_ns = time.monotonic_ns()
-        if g.state == IDLE:
+        if g.state in (IDLE, SPAWNING):
+            # (a guest just forked finds its Plan waiting when it has attached: no round trip)
             self._send_plan(g)
         self._refill_soon()
         return g
@@ -281,6 +295,11 @@ class GuestManager:
         self.pool.clear()
         self.queue.clear()
         self.starting.clear()
+        if self.fast_cgroup_moves:
+            from clickpy.guest.sandbox import unfavor_cgroup_moves
+
+            unfavor_cgroup_moves()
+            self.fast_cgroup_moves = False
 
     # --- the life of a sandbox ----------------------------------------------------
 
@@ -302,8 +321,7 @@ class GuestManager:
                 g.spec, g.warming = spec, True
                 g.on_ready = lambda g: self._warmed(g)
                 self.starting.add(g)
-                if g.state == IDLE:
-                    self._send_plan(g)
+                self._send_plan(g)
                 return True
         return False
 
@@ -363,6 +381,8 @@ class GuestManager:
         g.ports = [pair.open(0) for pair in g.pairs]
         self._watch(g)
         self.counts["spawned"] += 1
+        if g.spec is not None:          # a queued or restarted guest
+            self._send_plan(g)
         return g
 
     def _sandbox_of(self, g: Guest, tag: str) -> dict | None:
@@ -415,11 +435,8 @@ class GuestManager:
                 if op == "stats":
                     g.stats = m
             elif op == "attached":
-                if g.state == SPAWNING:
-                    if g.spec is not None:
-                        self._send_plan(g)
-                    else:
-                        g.state = IDLE
+                if g.state == SPAWNING:         # a sandbox for the pool (a guest's Plan went with its spawn)
+                    g.state = IDLE
             elif op == "ready" and g.state == STARTING:
                 g.state = READY
                 g.ready_ns = time.monotonic_ns()

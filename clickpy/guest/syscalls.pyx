@@ -34,6 +34,7 @@ cdef extern from "<signal.h>" nogil:
 cdef extern from "<sys/mount.h>" nogil:
     int c_mount "mount"(const char *source, const char *target, const char *fstype,
                         unsigned long flags, const void *data)
+    int c_umount2 "umount2"(const char *target, int flags)
 
 cdef extern from "<sys/prctl.h>" nogil:
     int PR_CAPBSET_DROP
@@ -107,14 +108,22 @@ def clone(unsigned long flags):
     return pid
 
 
-def mount(source, target, fstype, unsigned long flags):
-    """mount(2) with no data; source and fstype may be None."""
+def mount(source, target, fstype, unsigned long flags, options=None):
+    """mount(2); source, fstype and options (the data string) may be None."""
     cdef bytes src = source.encode() if source is not None else None
     cdef bytes tgt = target.encode()
     cdef bytes fs = fstype.encode() if fstype is not None else None
+    cdef bytes data = options.encode() if options is not None else None
     if c_mount(<const char *>src if src is not None else NULL, tgt,
-               <const char *>fs if fs is not None else NULL, flags, NULL) != 0:
-        raise _error(f"mount({source!r}, {target!r}, {fstype!r}, {flags:#x})", errno)
+               <const char *>fs if fs is not None else NULL, flags,
+               <const char *>data if data is not None else NULL) != 0:
+        raise _error(f"mount({source!r}, {target!r}, {fstype!r}, {flags:#x}, {options!r})", errno)
+
+
+def umount(target, int flags=0):
+    """umount2(2)."""
+    if c_umount2(target.encode(), flags) != 0:
+        raise _error(f"umount2({target!r}, {flags:#x})", errno)
 
 
 def prctl(int option, unsigned long arg2=0, unsigned long arg3=0):

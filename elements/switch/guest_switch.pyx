@@ -277,7 +277,8 @@ cdef class GuestSwitch(Element):
         s = self.policy.settings
         self.manager = GuestManager(self.router.scheduler, self.ninputs, pool_size=self.pool,
                                     slots=self.slots, grant=self.grant, images=self._specs,
-                                    backoff_initial=s.backoff_initial / 1e9, backoff_max=s.backoff_max / 1e9)
+                                    backoff_initial=s.backoff_initial / 1e9, backoff_max=s.backoff_max / 1e9,
+                                    fast_cgroup_moves=s.fast_cgroup_moves)
         if self.warm:
             for spec in self._specs:
                 self.manager.keep_warm(spec, self.warm)

@@ -89,6 +89,32 @@ def test_a_killed_sandboxed_guest_gives_the_switch_back_every_buffer_it_held(dri
     assert packet.small_pool_census() == before
 
 
+def _favour_mounted() -> bool:
+    from clickpy.guest.sandbox import FAVOR_FOLDER
+
+    with open("/proc/self/mounts") as f:
+        return any(line.split()[1] == f"{FAVOR_FOLDER}/favor-{os.getpid()}" for line in f)
+
+
+def test_the_kernel_favours_cgroup_moves_while_a_sandboxing_manager_lives(driver):
+    from clickpy.guest.manager import GuestManager
+
+    plain = GuestManager(driver.scheduler, 2, pool_size=0, fast_cgroup_moves=False)
+    try:
+        assert not plain.fast_cgroup_moves and not _favour_mounted()
+    finally:
+        plain.close()
+    m = GuestManager(driver.scheduler, 2, pool_size=0)
+    try:
+        assert m.fast_cgroup_moves and _favour_mounted(), m.last_error
+        g = m.start(spec())
+        assert driver.until(lambda: g.state == READY), g.last_error
+        assert exchange(driver, g, [FRAME] * 3) == [FRAME] * 3
+    finally:
+        m.close()
+    assert not m.fast_cgroup_moves and not _favour_mounted()
+
+
 def test_a_guest_whose_plan_cannot_run_fails_and_is_not_restarted(driver, manager):
     g = manager.start(spec("FromDevice(inside) -> Queue -> ToDevice(outside); "
                            "FromDump(/nonexistent/x.pcap) -> Discard;"))

@@ -136,3 +136,49 @@ def test_a_clone_the_kernel_refuses_is_an_os_error_naming_the_flags():
     with pytest.raises(OSError, match=r"clone\(flags=0x10000200\): Invalid argument") as caught:
         syscalls.clone(sandbox.CLONE_NEWUSER | 0x200)
     assert caught.value.errno == errno.EINVAL
+
+
+def _favor_mounts():
+    with open("/proc/self/mounts") as f:
+        return [line.split()[1] for line in f if "favordynmods" in line.split()[3].split(",")]
+
+
+@pytest.mark.root
+def test_favouring_cgroup_moves_mounts_a_hierarchy_until_its_last_user_goes(tmp_path):
+    first = sandbox.favor_cgroup_moves(tmp_path)
+    try:
+        assert first == tmp_path / f"favor-{os.getpid()}" and str(first) in _favor_mounts()
+        assert sandbox.favor_cgroup_moves(tmp_path) == first        # a second user shares it
+        sandbox.unfavor_cgroup_moves()
+        assert str(first) in _favor_mounts()
+    finally:
+        sandbox.unfavor_cgroup_moves()
+    assert str(first) not in _favor_mounts() and not first.exists()
+    sandbox.unfavor_cgroup_moves()                # one call too many does nothing
+
+
+@pytest.mark.root
+def test_a_dead_switchs_favour_mount_is_swept(tmp_path):
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()                                   # its pid names a process that is gone
+    stale = tmp_path / f"favor-{child.pid}"
+    stale.mkdir()
+    syscalls.mount("cgroup", str(stale), "cgroup", 0, f"none,name=clickpy-test-{child.pid},favordynmods")
+    live = tmp_path / f"favor-{os.getppid()}"      # a live process's mount stays
+    live.mkdir()
+    try:
+        assert str(stale) in _favor_mounts()
+        assert sandbox.sweep_favor_mounts(tmp_path) == [stale]
+        assert str(stale) not in _favor_mounts() and not stale.exists() and live.exists()
+    finally:
+        if str(stale) in _favor_mounts():
+            syscalls.umount(str(stale), sandbox.MNT_DETACH)
+
+
+def test_a_favour_mount_that_cannot_be_made_is_a_clear_error(tmp_path):
+    folder = tmp_path / "a-file"
+    folder.write_text("")                          # no folder can be made under a file
+    with pytest.raises(SandboxError, match=r"cannot mount a cgroup hierarchy with favordynmods at .*a-file"):
+        sandbox.favor_cgroup_moves(folder)
+    sandbox.unfavor_cgroup_moves()                 # nothing was mounted: nothing to undo
+    assert folder.is_file()

@@ -76,6 +76,13 @@ def test_defaults_and_order():
     assert policy.match_order() == [1, 0, 2]
     assert policy.default_index == 2 and policy.tenants[2].matches == ()
     assert "unmatched traffic: pass to c" in policy.describe()
+    assert s.fast_cgroup_moves and "fast cgroup moves off" not in policy.describe()
+
+
+def test_fast_cgroup_moves_can_be_turned_off():
+    policy = parse_policy("[switch]\nfast_cgroup_moves = false\n" + TENANT)
+    assert not policy.settings.fast_cgroup_moves
+    assert "fast cgroup moves off" in policy.describe()
 
 
 def test_times_and_sizes():
@@ -167,6 +174,7 @@ ERRORS = [
     ('[switch]\nidle_timeout = "0s"\n' + TENANT, 2, r'idle_timeout: expected a time such as .*, not "0s"'),
     ('[switch]\nmax_guests = true\n' + TENANT, 2, r'max_guests: expected an integer from 1 to \d+, not true'),
     ('[switch]\nbacklog = -1\n' + TENANT, 2, r'backlog: expected an integer from 0 to 65536, not -1'),
+    ('[switch]\nfast_cgroup_moves = "yes"\n' + TENANT, 2, r'fast_cgroup_moves: expected true or false, not "yes"'),
     ('[switch]\nmemory = "lots"\n' + TENANT, 2, r'memory: expected a memory size such as "64M", not "lots"'),
     ('[switch]\nrestart_backoff = { initial = "2s", max = "1s" }\n' + TENANT,
      2, r'restart_backoff: expected initial \(2s\) no longer than max \(1s\)'),
