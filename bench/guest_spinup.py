@@ -69,7 +69,8 @@ class Bench:
         self.spec = GuestSpec("spinup", plan.pack(), build(plan).ports)
         self.s = Scheduler()
         self.manager = GuestManager(self.s, 2, pool_size=pool, slots=slots, grant=grant,
-                                    sandbox=sandbox, images=[self.spec] if prepared else [])
+                                    sandbox=sandbox, images=[self.spec] if prepared else [],
+                                    prepare_images=prepared)
         self._timer = Timer(callback=lambda _t: self.s.please_stop())
         self._timer.initialize(self.s)
         self._done = False

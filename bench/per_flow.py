@@ -152,12 +152,14 @@ def run(rate: float, seconds: float, idle: float = 3.0, out=sys.stderr) -> dict:
         peak = 0
 
         def drained():
+            # (sw.manager's counts, not the sw.guests table: formatting thousands of
+            # rows every half second would stall the switch this measures)
             nonlocal peak
-            rows = max(0, control_read(ctl, "sw.guests").count("\n") - 1)
-            peak = max(peak, rows)
+            counts = control_read(ctl, "sw.manager")
+            n = dict(line.split(None, 1) for line in counts.splitlines())
+            peak = max(peak, int(n.get("started", 0)) - int(n.get("stopped", 0)))
             if os.environ.get("PER_FLOW_DEBUG"):
-                print(f"{time.monotonic() - t0:6.1f} s: {rows} guests;",
-                      control_read(ctl, "sw.manager").replace("\n", " "), file=out, flush=True)
+                print(f"{time.monotonic() - t0:6.1f} s:", counts.replace("\n", " "), file=out, flush=True)
             return receiver.poll() is not None
 
         wait_for(drained, timeout=600, interval=0.5)
@@ -166,6 +168,13 @@ def run(rate: float, seconds: float, idle: float = 3.0, out=sys.stderr) -> dict:
         pairs = {tuple(map(int, x.split(":"))) for x in (tmp / "seen").read_text().split()}
         manager = dict(line.split(None, 1) for line in control_read(ctl, "sw.manager").splitlines())
         reasons = dict(line.split() for line in control_read(ctl, "sw.drop_reasons").splitlines())
+        # and what the switch's own ports and queues dropped
+        for name in control_read(ctl, "list").split()[1:]:
+            if name != "sw":
+                try:
+                    reasons[name] = control_read(ctl, f"{name}.drops").strip()
+                except Exception:
+                    pass
         lab.stop(switch)
     firsts = sum(1 for f in range(flows) if (f, 0) in pairs)
     return {"rate": rate, "seconds": seconds, "flows": flows, "packets_sent": 2 * flows,

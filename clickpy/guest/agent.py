@@ -111,6 +111,9 @@ def _build(chan: Channel, start: dict, pairs):
     except (ValueError, KeyError, TypeError) as e:
         chan.send({"op": "failed", "error": f"bad start message: {e}"})
         return None
+    except (ImportError, OSError) as e:    # an element module this uid cannot read (see clickpy.guest.zygote)
+        chan.send({"op": "failed", "error": f"cannot load the Plan's elements in the guest: {e}"})
+        return None
     except ConfigError as e:
         chan.send({"op": "failed", "error": e.diagnostics.format().rstrip()})
         return None

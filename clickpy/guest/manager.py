@@ -130,7 +130,7 @@ class Guest:
 class GuestManager:
     def __init__(self, scheduler, nports: int, *, pool_size: int = 2, slots: int = 256, grant: int = 512,
                  backoff_initial: float = 0.1, backoff_max: float = 10.0, sandbox: bool = True,
-                 memory_cap: int = 64 << 20, fast_cgroup_moves: bool = True,
+                 memory_cap: int = 64 << 20, fast_cgroup_moves: bool = True, prepare_images: bool = True,
                  zygote: Zygote | None = None, images=(), max_starting: int = 16):
         self.scheduler = scheduler
         self.nports = nports
@@ -141,6 +141,7 @@ class GuestManager:
         self.backoff_max = backoff_max
         self.sandbox = sandbox        # False: plain forks (no namespaces, filter or cap)
         self.memory_cap = memory_cap  # of a pooled sandbox, until it learns its guest's
+        self.prepare_images = prepare_images    # the zygote prepares each spec's router on its first start
         self.zygote = zygote or Zygote.shared()
         self.guests: dict[str, Guest] = {}       # every guest and pooled sandbox, by id
         self.pool: list[Guest] = []               # sandboxes not given a Plan yet
@@ -202,7 +203,9 @@ class GuestManager:
         A warm guest of spec (``keep_warm``) is taken first: it is returned
         READY, and on_ready is not called. At most max_starting guests start
         at once (each holds rings and a process); more wait in order
-        (QUEUED), so that a burst of new keys costs time, not buffers."""
+        (QUEUED), so that a burst of new keys costs time, not buffers. A
+        start that finds too few buffers free waits in the queue too, until
+        a guest that goes gives its buffers back."""
         warm = self.warm.get(spec.image_id)
         if warm:
             # Already running its Plan, waiting for a key: ready now (no on_ready call).
@@ -211,31 +214,44 @@ class GuestManager:
             g.started_ns = g.ready_ns = g.last_active_ns = time.monotonic_ns()
             self._refill_soon()
             return g
-        if len(self.starting) >= self.max_starting:
+        g = None
+        if len(self.starting) < self.max_starting:
+            try:
+                g = self.pool.pop(0) if self.pool else self._spawn()
+            except Exception as e:      # out of buffers: it waits for a guest to give some back
+                self.last_error = str(e)
+            else:
+                self.starting.add(g)
+        if g is None:
             g = Guest(self, f"g{next(_ids)}")
             g.state = QUEUED
             self.guests[g.id] = g
             self.queue.append(g)
-        else:
-            g = self.pool.pop(0) if self.pool else self._spawn()
-            self.starting.add(g)
         g.spec, g.key, g.tenant, g.on_ready, g.on_exit = spec, key, tenant, on_ready, on_exit
         g.started_ns = time.monotonic_ns()
         if g.state in (IDLE, SPAWNING):
             # (a guest just forked finds its Plan waiting when it has attached: no round trip)
             self._send_plan(g)
+        if self.prepare_images and spec.image_id not in self.images:
+            # for the next guests of spec (this one builds from the Plan)
+            self.prepare(spec)
         self._refill_soon()
         return g
 
     def _started(self, g: Guest) -> None:
         """g is no longer starting (ready, failed or gone): the next queued guest may start."""
         self.starting.discard(g)
-        while self.queue and len(self.starting) < self.max_starting:
+        self._dequeue()
+
+    def _dequeue(self) -> None:
+        """Start queued guests while there are start slots and buffers for them."""
+        while self.queue and len(self.starting) < self.max_starting and not self._closed:
             q = self.queue.popleft()
             try:
                 self._spawn(q)
-            except Exception as e:      # out of buffers: it waits for the next slot
+            except Exception as e:      # out of buffers: it waits for a guest to give some back
                 self.last_error = str(e)
+                q.state = QUEUED
                 self.queue.appendleft(q)
                 self.guests[q.id] = q
                 return
@@ -586,6 +602,8 @@ class GuestManager:
             port.close()
         g.ports = []
         self._close_pairs(g)
+        if self.queue and g.state != QUEUED:
+            self._dequeue()             # its buffers are back: a queued guest may have enough now
 
     def _close_pairs(self, g: Guest) -> None:
         """Close g's pipe pairs; its buffer domain is free again once they took back all it held."""

@@ -188,6 +188,27 @@ def test_starts_beyond_max_starting_wait_their_turn_in_order(driver):
         m.close()
 
 
+def test_a_start_short_of_buffers_waits_for_a_guest_to_give_some_back(driver):
+    from clickpy.guest.manager import QUEUED, GuestManager
+    from clickpy.runtime import packet
+
+    free = packet.small_pool_census()[0]
+    slots = 64
+    grant = free // 4 + 1 - 2 * slots      # a guest's two pairs take more than half the free buffers
+    m = GuestManager(driver.scheduler, 2, pool_size=0, slots=slots, grant=grant)
+    try:
+        first, second = m.start(spec()), m.start(spec())
+        assert second.state == QUEUED and not second.ports and "buffers" in m.last_error
+        assert driver.until(lambda: first.state == READY), first.last_error
+        assert second.state == QUEUED and m.counts["spawned"] == 1
+        m.stop(first)
+        assert driver.until(lambda: second.state == READY), second.last_error
+        assert exchange(driver, second, [FRAME] * 3) == [FRAME] * 3
+    finally:
+        m.close()
+    assert packet.small_pool_census()[0] == free
+
+
 def test_a_guest_over_its_memory_cap_is_killed_reported_and_restarted(driver):
     """A guest that outgrows its cap (here: reloaded with 12,000 more elements than its 24 MiB hold) is
     killed by the kernel, reported as such, and started again; the manager forwards on."""
