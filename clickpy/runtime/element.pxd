@@ -21,6 +21,7 @@ A Python element subclasses ``Element`` in plain Python and defines the same
 names as ordinary methods taking ``PacketObject``; the base class dispatches
 to them (the slow path, in the same graph).
 """
+from cpython.object cimport PyObject
 from libc.stdint cimport uint32_t, uint64_t
 
 from clickpy.runtime.packet cimport Batch, Packet
@@ -38,6 +39,11 @@ cdef class Element:
     cdef int *_out_port         # per output: the downstream element's input port
     cdef list _in_element       # per input: upstream Element for pull inputs, or None
     cdef int *_in_port
+    # The same peers as C arrays of borrowed pointers (the lists hold the
+    # references), NULL where the list has None: a hop is one indexed load
+    # and one vtable call, with no bounds check and no reference count.
+    cdef PyObject **_out_el
+    cdef PyObject **_in_el
     cdef char *_in_pull         # per input: 1 if pull
     cdef char *_out_push        # per output: 1 if push
     # Which data-path methods a Python subclass supplies (slow path).
@@ -65,20 +71,20 @@ cdef class Element:
     # --- helpers for subclasses ---------------------------------------------
     cdef inline void output_push(self, int port, Packet *p) noexcept:
         """Push p out of output port (which must be a connected push output)."""
-        (<Element> self._out_element[port]).push(self._out_port[port], p)
+        (<Element> self._out_el[port]).push(self._out_port[port], p)
 
     cdef inline void output_push_batch(self, int port, Batch *b) noexcept:
         if b.count:
-            (<Element> self._out_element[port]).push_batch(self._out_port[port], b)
+            (<Element> self._out_el[port]).push_batch(self._out_port[port], b)
 
     cdef void checked_output_push(self, int port, Packet *p) noexcept
     cdef void checked_output_push_batch(self, int port, Batch *b) noexcept
 
     cdef inline Packet *input_pull(self, int port) noexcept:
-        return (<Element> self._in_element[port]).pull(self._in_port[port])
+        return (<Element> self._in_el[port]).pull(self._in_port[port])
 
     cdef inline int input_pull_batch(self, int port, Batch *b, int max) noexcept:
-        return (<Element> self._in_element[port]).pull_batch(self._in_port[port], b, max)
+        return (<Element> self._in_el[port]).pull_batch(self._in_port[port], b, max)
 
     cdef void drop(self, Packet *p) noexcept
 

@@ -50,6 +50,8 @@ cdef class Element:
         self._in_element = []
         self._out_port = NULL
         self._in_port = NULL
+        self._out_el = NULL
+        self._in_el = NULL
         self._in_pull = NULL
         self._out_push = NULL
         self.dropped = 0
@@ -66,6 +68,8 @@ cdef class Element:
     def __dealloc__(self):
         free(self._out_port)
         free(self._in_port)
+        free(self._out_el)
+        free(self._in_el)
         free(self._in_pull)
         free(self._out_push)
 
@@ -84,18 +88,27 @@ cdef class Element:
         free(self._in_port)
         free(self._in_pull)
         free(self._out_push)
+        free(self._out_el)
+        free(self._in_el)
         self._out_port = <int *> calloc(max(self.noutputs, 1), sizeof(int))
         self._in_port = <int *> calloc(max(self.ninputs, 1), sizeof(int))
         self._in_pull = <char *> calloc(max(self.ninputs, 1), 1)
         self._out_push = <char *> calloc(max(self.noutputs, 1), 1)
-        if not (self._out_port and self._in_port and self._in_pull and self._out_push):
+        self._out_el = <PyObject **> calloc(max(self.noutputs, 1), sizeof(PyObject *))
+        self._in_el = <PyObject **> calloc(max(self.ninputs, 1), sizeof(PyObject *))
+        if not (self._out_port and self._in_port and self._in_pull and self._out_push
+                and self._out_el and self._in_el):
             raise MemoryError()
         for i in range(self.noutputs):
             self._out_port[i] = out_port[i]
             self._out_push[i] = out_push[i]
+            if out_element[i] is not None:
+                self._out_el[i] = <PyObject *> (<Element> out_element[i])
         for i in range(self.ninputs):
             self._in_port[i] = in_port[i]
             self._in_pull[i] = in_pull[i]
+            if in_element[i] is not None:
+                self._in_el[i] = <PyObject *> (<Element> in_element[i])
 
     def connect_ports(self, out_element, out_port, in_element, in_port, in_pull, out_push):
         """Wire this element (the router calls this once, before configure)."""
@@ -261,16 +274,16 @@ cdef class Element:
             self._python_error("run_timer")
 
     cdef void checked_output_push(self, int port, Packet *p) noexcept:
-        if port < 0 or port >= self.noutputs or self._out_element[port] is None:
+        if port < 0 or port >= self.noutputs or self._out_el[port] == NULL:
             packet_kill(p)
         else:
-            (<Element> self._out_element[port]).push(self._out_port[port], p)
+            (<Element> self._out_el[port]).push(self._out_port[port], p)
 
     cdef void checked_output_push_batch(self, int port, Batch *b) noexcept:
-        if port < 0 or port >= self.noutputs or self._out_element[port] is None:
+        if port < 0 or port >= self.noutputs or self._out_el[port] == NULL:
             kill_batch(b)
         elif b.count:
-            (<Element> self._out_element[port]).push_batch(self._out_port[port], b)
+            (<Element> self._out_el[port]).push_batch(self._out_port[port], b)
 
     cdef void drop(self, Packet *p) noexcept:
         self.dropped += 1

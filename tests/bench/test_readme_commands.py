@@ -34,6 +34,8 @@ QUICK = {
         (["--rounds", "1", "--limit", "100000"], r"classify \[.*BURST 32\]: [\d.]+ Mpps", ()),
     "python bench/report.py compare --click PATH":
         (["--rounds", "1", "--only", "a-infsrc"], r"a-infsrc-discard.click BURST=32 +Click +[\d.]+ +clickpy +[\d.]+ +ratio", ()),
+    "python bench/per_hop.py":
+        (["--limit", "50000", "--rounds", "1"], r"burst .* ns/hop\n +1 +[-\d. ]+\n +32 +[-\d. ]+", ()),
     "pytest bench --benchmark-enable":
         (["-q", "-p", "no:cacheprovider", "--benchmark-max-time=0.02", "--benchmark-min-rounds=1",
           "--benchmark-warmup=off", "-k", "not veth_forwarding or afpacket"], r"passed", ()),
