@@ -115,6 +115,15 @@ def test_the_kernel_favours_cgroup_moves_while_a_sandboxing_manager_lives(driver
     assert not m.fast_cgroup_moves and not _favour_mounted()
 
 
+def test_guests_run_nicer_than_the_switch(driver, manager):
+    from clickpy.guest.zygote import GUEST_NICE
+
+    g = manager.start(spec())
+    assert driver.until(lambda: g.state == READY), g.last_error
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    assert os.getpriority(os.PRIO_PROCESS, g.pid) == min(19, mine + GUEST_NICE)
+
+
 def test_a_guest_whose_plan_cannot_run_fails_and_is_not_restarted(driver, manager):
     g = manager.start(spec("FromDevice(inside) -> Queue -> ToDevice(outside); "
                            "FromDump(/nonexistent/x.pcap) -> Discard;"))
