@@ -214,11 +214,13 @@ class GuestManager:
             g.started_ns = g.ready_ns = g.last_active_ns = time.monotonic_ns()
             self._refill_soon()
             return g
+        from clickpy.netmap_shim.ring import PortError
+
         g = None
         if len(self.starting) < self.max_starting:
             try:
                 g = self.pool.pop(0) if self.pool else self._spawn()
-            except Exception as e:      # out of buffers: it waits for a guest to give some back
+            except PortError as e:      # out of buffers: it waits for a guest to give some back
                 self.last_error = str(e)
             else:
                 self.starting.add(g)
