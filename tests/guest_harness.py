@@ -49,7 +49,14 @@ def exchange(driver, guest, frames, send_port=0, recv_port=1, timeout=10.0) -> l
     """Send frames into the guest on one port; what comes out of the other."""
     assert guest.ports[send_port].send(frames) == len(frames)
     out = []
-    driver.until(lambda: out.extend(guest.ports[recv_port].recv()) or len(out) >= len(frames), timeout)
+
+    def received() -> bool:
+        # (a guest that exits meanwhile loses its ports: say so, with why)
+        assert guest.ports, f"guest {guest.id} went {guest.state}: {guest.exits}, {guest.last_error}"
+        out.extend(guest.ports[recv_port].recv())
+        return len(out) >= len(frames)
+
+    driver.until(received, timeout)
     return out
 
 
