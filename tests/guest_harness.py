@@ -56,7 +56,15 @@ def exchange(driver, guest, frames, send_port=0, recv_port=1, timeout=10.0) -> l
         out.extend(guest.ports[recv_port].recv())
         return len(out) >= len(frames)
 
-    driver.until(received, timeout)
+    if not driver.until(received, timeout):
+        # Short: say where the frames stopped (into the guest, through it, out of it).
+        try:
+            stats = driver.ask(guest, {"op": "stats"}, 2.0)
+            where = f"the guest's devices saw rx {stats['rx']}, tx {stats['tx']}, drops {stats['drops']}"
+        except AssertionError:
+            where = "the guest did not answer"
+        raise AssertionError(f"guest {guest.id} ({guest.state}) returned {len(out)} of {len(frames)} frames "
+                             f"in {timeout} s; {where}")
     return out
 
 
