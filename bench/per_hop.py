@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 
 from clickpy import bench, pipeline
@@ -26,7 +27,8 @@ BURSTS = (1, 32)
 def chain(hops: int) -> str:
     """The configuration text of a chain of hops Null elements ($LIMIT and $BURST left to fill)."""
     nulls = "".join(" -> Null" for _ in range(hops))
-    return f"InfiniteSource(LENGTH 64, LIMIT $LIMIT, BURST $BURST, STOP true){nulls} -> c :: Counter -> Discard;"
+    return (f"InfiniteSource(LENGTH 64, LIMIT $LIMIT, BURST $BURST, STOP true){nulls}"
+            " -> c :: Counter -> Discard;")
 
 
 def ns_per_packet(hops: int, burst: int, limit: int, rounds: int) -> float:
@@ -41,13 +43,6 @@ def ns_per_packet(hops: int, burst: int, limit: int, rounds: int) -> float:
     return sorted(times)[len(times) // 2]
 
 
-def slope(xs, ys) -> float:
-    """The least-squares slope of ys against xs."""
-    n = len(xs)
-    mx, my = sum(xs) / n, sum(ys) / n
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--limit", type=int, default=5_000_000, help="packets per run (default 5M)")
@@ -57,7 +52,8 @@ def main(argv=None) -> int:
     figures = {}
     for burst in BURSTS:
         points = [ns_per_packet(h, burst, ns.limit, ns.rounds) for h in LENGTHS]
-        figures[burst] = {"ns_per_packet": dict(zip(LENGTHS, points)), "ns_per_hop": slope(LENGTHS, points)}
+        figures[burst] = {"ns_per_packet": dict(zip(LENGTHS, points)),
+                          "ns_per_hop": statistics.linear_regression(LENGTHS, points).slope}
     if ns.json:
         print(json.dumps({f"burst_{b}": f for b, f in figures.items()}, indent=2))
         return 0

@@ -157,7 +157,8 @@ class GuestManager:
         scheduler.add_fd(self.zygote.chan.fileno(), selectors.EVENT_READ, self._on_zygote)
         from clickpy.runtime.scheduler import Timer
 
-        self.fast_cgroup_moves = False    # the kernel favours cgroup moves for us (sandbox.favor_cgroup_moves)
+        # the kernel favours cgroup moves for us (sandbox.favor_cgroup_moves)
+        self.fast_cgroup_moves = False
         if sandbox:
             _sweep_stale_cgroups()
             if fast_cgroup_moves:

@@ -399,7 +399,8 @@ def favor_cgroup_moves(folder: Path = FAVOR_FOLDER) -> Path:
             except OSError:
                 pass
             raise SandboxError(f"cannot mount a cgroup hierarchy with favordynmods at {path}: "
-                               f"{e.strerror or e} (moving a guest into its cgroup may wait 5-16 ms)") from None
+                               f"{e.strerror or e} (moving a guest into its cgroup may wait "
+                               "5-16 ms)") from None
         _favor["path"] = path
     _favor["users"] += 1
     return _favor["path"]
@@ -417,24 +418,16 @@ def unfavor_cgroup_moves() -> None:
 
 def sweep_favor_mounts(folder: Path = FAVOR_FOLDER) -> list[Path]:
     """Unmount the hierarchies of switches that are gone; the ones removed."""
+    from clickpy.netmap_shim.backends.pipe import pid_alive
+
     gone = []
     for path in sorted(Path(folder).glob("favor-*")):
         pid = path.name.partition("-")[2]
-        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+        if not pid.isdigit() or int(pid) == os.getpid() or pid_alive(int(pid)):
             continue
         _unmount(path)
         gone.append(path)
     return gone
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return True
 
 
 def _unmount(path: Path) -> None:

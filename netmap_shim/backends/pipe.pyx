@@ -158,7 +158,7 @@ cdef inline int _visible_pid() noexcept:
     return _announced_pid if _announced_pid and _announced_for == me else me
 
 
-def _pid_alive(int pid):
+def pid_alive(int pid):
     """Whether process pid runs (an exited child not yet reaped does not)."""
     if pid <= 0:
         return False
@@ -538,7 +538,7 @@ cdef class PipePair:
         cdef bint hung_up = self.socks[e] < 0 and self.socks[1 - e] >= 0 and _hung_up(self.socks[1 - e])
         while True:
             holder = sh.end_pid[e]
-            if holder == 0 or holder == PIPE_DESTROYED or (holder != me and (hung_up or not _pid_alive(holder))):
+            if holder == 0 or holder == PIPE_DESTROYED or (holder != me and (hung_up or not pid_alive(holder))):
                 if nm_cas_i32(&sh.end_pid[e], holder, PIPE_DESTROYED):
                     return True
                 continue
@@ -832,7 +832,7 @@ cdef PipePort _open_end(PipePair pair, int end):
             raise PortError(f"{name}: the pipe was closed by the process that made it")
         if holder == me:
             raise PortError(f"{name}: already open in this process")
-        if holder != 0 and _pid_alive(holder):
+        if holder != 0 and pid_alive(holder):
             raise PortError(f"{name}: already open in process {holder}")
         if nm_cas_i32(&sh.end_pid[end], holder, me):
             break
