@@ -35,6 +35,7 @@ SWITCH_VALUES = {
     "backlog": ["0", "-1"], "memory": ['"64M"', '"x"'],
     "restart_backoff": ['{ initial = "1s", max = "2s" }', '{ initial = "3s" }', '"1s"'],
     "default": ['"pass t0"', '"pass t9"', '"pass"'],
+    "fast_cgroup_moves": ["true", "false", '"yes"', "1"],
 }
 TENANT_VALUES = {
     "per": ['"flow"', '"flows"'], "max_guests": ["1", "5"], "memory": ['"32M"', "0"],
