@@ -762,6 +762,13 @@ cdef class PipePort(Port):
             elif not self.peer_gone:
                 if _hup_check_due(&self.last_hup_check) and _hung_up(self.sock):
                     self.peer_gone = True
+                    # The peer may have published its last frames, then exited,
+                    # since prod was read above: read it again before saying gone.
+                    p = nm_load_acquire(&d.prod)
+                    if p >= n:
+                        self.sync_error = SYNC_CORRUPT
+                        return -1
+                    r.tail = p
         if self.peer_gone and r.head == r.tail:
             # Every frame the peer published has been read: say it is gone.
             self.sync_error = SYNC_PEER_GONE
