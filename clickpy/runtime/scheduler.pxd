@@ -93,8 +93,13 @@ cdef class Scheduler:
     cdef int64_t _warp_now0         # router time at that moment
 
     cdef inline int64_t recent_now(self) noexcept:
-        """The time when the current task or timer started running: cheap, and
-        precise enough for rates and timestamps of generated packets."""
+        """Router time, read at most once per task or timer run (the first
+        call in a run reads the clock, later ones reuse it): cheap, and
+        precise enough for rates and timestamps of generated packets. A run
+        that never asks reads no clock."""
+        if self._now_stale:
+            self._now_cache = self.now()
+            self._now_stale = False
         return self._now_cache
 
     # Hot reload: who owns each task and timer (so a retired element's end),
@@ -102,3 +107,4 @@ cdef class Scheduler:
     cdef dict _owned                # owner (an element, or None) -> WeakSet of its Tasks and Timers
     cdef public object current_owner  # the element being configured or initialized
     cdef Scheduler _clock
+    cdef bint _now_stale            # _now_cache is from an earlier task or timer run

@@ -187,6 +187,7 @@ cdef class Scheduler:
         cdef Scheduler s = Scheduler(live.simulated)
         s._clock = live
         s._now_cache = live._now_cache
+        s._now_stale = True
         return s
 
     def __dealloc__(self):
@@ -346,7 +347,7 @@ cdef class Scheduler:
             t._pass += t._stride
             t.runs += 1
             ran += 1
-            self._now_cache = self._sim_now if self.simulated else _wall_ns()
+            self._now_stale = True       # (recent_now reads the clock if the task asks)
             if t.element is not None:
                 t.element.run_task(t)
             else:
@@ -426,6 +427,7 @@ cdef class Scheduler:
             self._remove_timer(t)
             fired += 1
             self._now_cache = now
+            self._now_stale = False
             if t.element is not None:
                 t.element.run_timer(t)
             else:

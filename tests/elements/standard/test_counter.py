@@ -84,3 +84,20 @@ def test_bad_count_call_writes_are_refused():
         with pytest.raises(HandlerError, match="count_call"):
             r.write("c.count_call", value)
     assert r.read("c.count_call").strip() == ""
+
+
+@pytest.mark.parametrize("warp", [1.0, 50.0])
+def test_the_rate_is_measured_in_router_time(warp):
+    # Packets are counted into 1 ms epochs of router time, and the rate handler
+    # reads in router time too: under a timewarp both run faster alike, so the
+    # rate is packets per router second (the wall rate / warp), not a value
+    # decayed by the gap between wall-clock epochs and warped ones.
+    import time
+    r = router("", burst=1, limit=300_000)
+    r.write("timewarp", str(warp))
+    t0 = time.monotonic()
+    r.run()
+    wall = time.monotonic() - t0
+    rate = float(r.read("c.rate"))
+    expected = 300_000 / wall / warp
+    assert expected / 4 < rate < expected * 4
