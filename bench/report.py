@@ -105,7 +105,8 @@ def compare(click: str, shared: Path, rounds: int, only: list[str] | None = None
                             str(work / traffic[1]), *traffic[2:]], check=True)
         results = {}
         for label, cmd in (("Click", [click, str(bench_dir / config), *args]),
-                           ("clickpy", [sys.executable, "-m", "clickpy", "run", str(bench_dir / config), *args])):
+                           ("clickpy", [sys.executable, "-m", "clickpy", "run", "--specialize=wait",
+                                       str(bench_dir / config), *args])):
             runs = [_run_clickbench(cmd, str(work)) for _ in range(rounds)]
             runs = [r for r in runs if r is not None]
             results[label] = statistics.median(runs) if runs else None

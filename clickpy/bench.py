@@ -51,12 +51,21 @@ class Measurement:
                 f"({self.packets} packets per run; runs: {rates})")
 
 
-def run_once(source: pipeline.Source, definitions: dict[str, str], counter: str) -> tuple[int, float]:
-    """Build, run and time one router; returns (packets counted, seconds running)."""
+def run_once(source: pipeline.Source, definitions: dict[str, str], counter: str,
+             specialized: bool = False) -> tuple[int, float]:
+    """Build, run and time one router (with its specialised module installed
+    first when specialized: clickpy.spec_cache, built if need be); returns
+    (packets counted, seconds running)."""
     from clickpy.runtime.router import Router
 
     router = Router.from_plan(pipeline.plan(source, definitions))
     try:
+        if specialized:
+            from clickpy import spec_cache, specialize
+
+            module = spec_cache.load(router.plan)
+            if module is not None:
+                specialize.install(router, module)
         e = router.element(counter)
         if e is None or router.handler(e, "count") is None:
             counters = [x.name for x in router.elements if router.handler(x, "count") is not None]

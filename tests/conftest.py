@@ -1,10 +1,37 @@
 """Shared fixtures: where the read-only reference material lives; routers
-built in-process are cleaned up after each test."""
+built in-process are cleaned up after each test.
+
+``--specialize off|on|wait`` is the mode every ``clickpy run`` a test starts
+uses (CLICKPY_SPECIALIZE; default off, so that a run of the suite does not
+compile a module for each configuration it tries): the suite runs a second
+time with ``--specialize wait`` to show specialised graphs behave the same.
+Specialised modules go to a folder of the session's own.
+"""
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 import support
 from support import find_shared
+
+
+def pytest_addoption(parser):
+    parser.addoption("--specialize", choices=("off", "on", "wait"), default="off",
+                     help="the --specialize mode of every 'clickpy run' the tests start")
+
+
+def pytest_configure(config):
+    os.environ["CLICKPY_SPECIALIZE"] = config.getoption("--specialize")
+    if "CLICKPY_CACHE_DIR" not in os.environ:     # (xdist workers inherit the controller's)
+        config._clickpy_cache_dir = os.environ["CLICKPY_CACHE_DIR"] = tempfile.mkdtemp(prefix="clickpy-spec-")
+
+
+def pytest_unconfigure(config):
+    made = getattr(config, "_clickpy_cache_dir", None)
+    if made is not None:
+        shutil.rmtree(made, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

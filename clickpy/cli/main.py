@@ -281,6 +281,11 @@ def build_parser() -> argparse.ArgumentParser:
     reload_command.add_parser(sub, target_help)
     guest_command.add_parsers(sub)
 
+    p = sub.add_parser("cache", help="the specialised modules compiled for configurations: where, how many, "
+                                     "how big ('clear' empties it)")
+    p.add_argument("action", nargs="?", choices=["show", "clear"], default="show")
+    p.set_defaults(func=cmd_cache)
+
     p = sub.add_parser("handlers", help="list the handlers of a running router or one of its elements")
     p.add_argument("target", metavar="TARGET", help=target_help)
     p.add_argument("element", nargs="?", help="an element's name (default: the router's own handlers)")
@@ -299,6 +304,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("switch", help="run the switch that starts guests per tenant or per flow (status, check)",
                    add_help=False)
     return parser
+
+
+def cmd_cache(ns) -> int:
+    from clickpy import spec_cache
+
+    if ns.action == "clear":
+        n = spec_cache.clear()
+        print(f"removed {n} specialised module{'s' if n != 1 else ''} from {spec_cache.cache_dir()}")
+        return 0
+    info = spec_cache.summary()
+    print(f"folder   {info['folder']}")
+    print(f"modules  {info['modules']}")
+    print(f"size     {info['bytes'] / (1 << 20):.1f} MiB of {info['limit'] / (1 << 20):.0f} MiB "
+          "(CLICKPY_CACHE_MAX_MB)")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,6 +24,14 @@ from clickpy.errors import ConfigError, Diagnostics
 from clickpy.runtime.handlers import HandlerError
 
 
+SPECIALIZE_MODES = ("off", "on", "wait")
+
+
+def specialize_mode(ns) -> str:
+    mode = getattr(ns, "specialize", None) or os.environ.get("CLICKPY_SPECIALIZE", "on")
+    return mode if mode in SPECIALIZE_MODES else "on"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="clickpy run", add_help=False,
                                 description="Run a Click router configuration.")
@@ -45,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-j", "--threads", type=int, default=1, help="driver threads (only 1 for now)")
     p.add_argument("--per-packet", action="store_true",
                    help="move packets one at a time (exact Click ordering for batching sources)")
+    p.add_argument("--specialize", choices=SPECIALIZE_MODES, default=None,
+                   help="compile this configuration's own module and switch to it: 'on' starts on the generic "
+                        "path and switches when the background build is ready, 'wait' builds first, 'off' "
+                        "never (default: $CLICKPY_SPECIALIZE, else on)")
     p.add_argument("--help", action="help")
     p.add_argument("-v", "--version", action="version", version="clickpy run (Click-compatible) 0.1.0")
     return p
@@ -121,6 +133,8 @@ class Driver:
         self.definitions = definitions
         self.router = None
         self.building = None      # a BackgroundBuild for a 'hotconfig' write
+        self.specializing = None  # the BackgroundSpecialization of the running graph
+        self.specialize_state = "off"
         self.last_reload = None   # the ReloadReport of the last 'hotconfig' write that succeeded
         self.phase = "idle"
         self.stop_requested = False
@@ -145,7 +159,52 @@ class Driver:
         self._add_driver_handlers(router)
         return router
 
+    def specialized_state(self) -> str:
+        """The 'specialized' handler: off, building, installed: NAMES, nothing to specialise, failed: WHY."""
+        if self.specializing is not None:
+            return self.specializing.state
+        return self.specialize_state
+
+    def specialize(self) -> None:
+        """Give the router its specialised module (clickpy.spec_cache): now
+        ('wait'), or when a background build is ready ('on')."""
+        from clickpy import spec_cache
+        from clickpy.specialize import install
+
+        mode = specialize_mode(self.ns)
+        if self.specializing is not None:
+            self.specializing.cancel()
+            self.specializing = None
+        self.specialize_state = "off"
+        if mode == "off":
+            return
+
+        def warn(reason):
+            if not self.ns.no_warnings:
+                print(f"clickpy: warning: no specialised module, the generic path runs on: {reason}",
+                      file=sys.stderr)
+
+        if mode == "wait":
+            try:
+                module = spec_cache.load(self.router.plan)
+            except spec_cache.BuildError as e:
+                self.specialize_state = f"failed: {e}"
+                warn(str(e))
+                return
+            if module is None:
+                self.specialize_state = "nothing to specialise"
+                return
+            done = install(self.router, module)
+            self.specialize_state = "installed: " + " ".join(done["installed"])
+            if done["refused"]:
+                self.specialize_state += " (refused: " + " ".join(done["refused"]) + ")"
+            return
+        self.specializing = spec_cache.BackgroundSpecialization(self.router, on_failure=warn)
+
     def _add_driver_handlers(self, router) -> None:
+        from clickpy.runtime.handlers import Handler
+
+        router.add_root_handler(Handler("specialized", read=lambda _: self.specialized_state()))
         if self.ns.allow_reconfigure:
             from clickpy.runtime.handlers import Handler
 
@@ -208,6 +267,7 @@ class Driver:
             if ok:
                 self.last_reload = reload.report
                 _print_diagnostics(reload.plan.diagnostics, self.ns.no_warnings)
+                self.specialize()       # the new graph's own module
 
         build = BackgroundBuild(self.router.scheduler, source, definitions, self.extra, start, done, running)
         # A build that could not even start has ended already (and called done).
@@ -312,11 +372,14 @@ def _run(driver: Driver, source, ns) -> int:
         if driver.stop_requested:
             router.stop()
         try:
+            driver.specialize()
             router.run()
         finally:
             driver.phase = "done"
             if driver.building is not None:
                 driver.building.cancel()
+            if driver.specializing is not None:
+                driver.specializing.cancel()
             signal.set_wakeup_fd(old_wakeup)
     elif not ns.quit and not ns.no_warnings:
         print(f"{source.filename}: warning: configuration has no elements, exiting", file=sys.stderr)

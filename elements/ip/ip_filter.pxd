@@ -74,6 +74,10 @@ cdef struct FilterCode:
     int output_everything   # >= 0: every packet goes to this output (no steps)
     int32_t need[3]         # per region: the fast walk needs this many bytes (0: unused)
     FilterCode *exact       # the unoptimized program, walked for short packets (or NULL)
+    # The fast walk as straight-line C made for this program by a
+    # specialised module (clickpy.specialize), or NULL: it gets the regions'
+    # bases once the length checks have passed, and returns the output.
+    int (*fast)(const unsigned char **base) noexcept nogil
 
 
 cdef int filter_checked_match(const FilterCode *c, const Packet *p) noexcept nogil
@@ -127,6 +131,8 @@ cdef inline int filter_match(const FilterCode *c, const Packet *p) noexcept nogi
         base[REGION_MAC] = p.buffer + p.mac - 2
     base[REGION_NET] = p.buffer + p.network
     base[REGION_TRANSP] = p.buffer + p.transport
+    if c.fast != NULL:
+        return c.fast(base)
     s = c.steps
     while True:
         memcpy(&w, base[s.region] + s.offset, 4)

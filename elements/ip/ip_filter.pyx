@@ -12,11 +12,13 @@ which gives the documented answer where Click's optimizer may not.
 from libc.stdint cimport int32_t, uint32_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
+from cpython.pycapsule cimport PyCapsule_GetPointer
 
 from clickpy.runtime.element cimport Element, OutputRun, run_add, run_flush, run_start
 from clickpy.runtime.packet cimport Batch, Packet, PacketObject
 
 from clickpy.runtime.args import Arg, language, parse_arguments
+from clickpy.runtime.fast_walk import FAST_WALK_CAPSULE, walk_fingerprint
 from clickpy.runtime.handlers import Read
 
 from clickpy.elements.ip.ip_filter_language import OFFSET_NET, OFFSET_TRANSP, compile_rules
@@ -211,6 +213,18 @@ cdef void _free_code(FilterCode *code) noexcept:
     code.nsteps = 0
 
 
+cdef const char *_FAST_WALK_CAPSULE = b"clickpy.fast_walk"
+assert FAST_WALK_CAPSULE == "clickpy.fast_walk"
+
+
+cdef tuple _branch(const FilterCode *code, const FilterStep *s, int i, int k):
+    if s.flow[k] == FLOW_NEXT:
+        return ("step", i + 1)
+    if s.flow[k] == FLOW_JUMP:
+        return ("step", <int> (s.next[k] - code.steps))
+    return ("out", s.out[k])
+
+
 def _rules(texts, element, errh):
     """IPFilter's arguments, 'ACTION PATTERN' rules -> the CompiledRules."""
     return compile_rules(texts, element.noutputs, element, errh)
@@ -300,6 +314,44 @@ cdef class IPFilter(Element):
 
     def program_text(self):
         return self.program.unparse() if self.program is not None else ""
+
+    def fast_walk(self):
+        """The program the fast walk follows, as data (for clickpy.specialize):
+        None when every packet that holds the words goes one way, else a
+        tuple of steps (region, offset, mask, values, miss, hit). A step
+        loads the 4 bytes at offset from its region's base, ANDs them with
+        mask (memory order) and looks the result up in values (none: a
+        miss); miss and hit are ("step", index) or ("out", output)."""
+        cdef const FilterCode *c = &self._code
+        cdef const FilterStep *s
+        cdef int i
+        if c.output_everything >= 0 or c.nsteps == 0:
+            return None
+        steps = []
+        for i in range(c.nsteps):
+            s = &c.steps[i]
+            if s.nvalues == 1:
+                values = (s.value,)
+            else:
+                values = tuple(c.values[s.first_value + k] for k in range(s.nvalues))
+            steps.append((s.region, s.offset, s.mask, values, _branch(c, s, i, 0), _branch(c, s, i, 1)))
+        return tuple(steps)
+
+    def specialize(self, capsule, str fingerprint):
+        """Walk with the straight-line C function in capsule, made for the
+        program whose walk_fingerprint is given. False, and nothing changes,
+        when this element's program is not that one (it was reconfigured)."""
+        walk = self.fast_walk()
+        if walk is None or walk_fingerprint(walk) != fingerprint:
+            return False
+        self._code.fast = <int (*)(const unsigned char **) noexcept nogil> PyCapsule_GetPointer(
+            capsule, _FAST_WALK_CAPSULE)
+        return True
+
+    @property
+    def specialized(self):
+        """Whether the fast walk runs a specialised module's C function."""
+        return self._code.fast != NULL
 
     def match_packet(self, PacketObject packet):
         """The output this element picks for packet (which stays the caller's);

@@ -37,6 +37,10 @@ cdef class CompiledProgram:
     cdef readonly int output_everything   # >= 0: every packet goes to this output
     cdef readonly uint32_t safe_length    # packets at least this long hold every word the walk loads
 
+    # The walk as straight-line C made for this program by a specialised
+    # module (clickpy.specialize), or NULL; it gets base[0] = the data start.
+    cdef int (*fast)(const unsigned char **base) noexcept nogil
+
     cdef int checked_match(self, const unsigned char *data, uint32_t length) noexcept nogil
 
     cdef inline int match(self, const unsigned char *data, uint32_t length) noexcept nogil:
@@ -48,6 +52,8 @@ cdef class CompiledProgram:
             return self.output_everything
         if length < self.safe_length:
             return self.checked_match(data, length)
+        if self.fast != NULL:
+            return self.fast(&data)
         ex = self.insn
         while True:
             memcpy(&w, data + ex[pos].offset, 4)

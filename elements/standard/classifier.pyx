@@ -22,11 +22,17 @@ within each output.
 from libc.stdint cimport uint32_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
+from cpython.pycapsule cimport PyCapsule_GetPointer
 
 from clickpy.runtime.element cimport Element, OutputRun, run_add, run_flush, run_start
 from clickpy.runtime.packet cimport Batch, Packet, pkt_data
 
 import sys
+
+from clickpy.runtime.fast_walk import FAST_WALK_CAPSULE, walk_fingerprint
+
+cdef const char *FAST_WALK_CAPSULE_C = b"clickpy.fast_walk"
+assert FAST_WALK_CAPSULE == "clickpy.fast_walk"
 
 from clickpy.runtime.args import Arg, language, parse_arguments
 from clickpy.runtime.handlers import Read
@@ -901,6 +907,7 @@ cdef class CompiledProgram:
 
     def __cinit__(self):
         self.insn = NULL
+        self.fast = NULL
         self.ninsn = 0
         self.output_everything = 0
         self.safe_length = 0
@@ -939,6 +946,31 @@ cdef class CompiledProgram:
             m = e.mask
             c.insn[i].need = 0 if m == 0 else (4 if m & 0xFF else (3 if m & 0xFF00 else (2 if m & 0xFF0000 else 1)))
         return c
+
+    def fast_walk(self):
+        """The walk as data (for clickpy.specialize, clickpy.runtime.fast_walk):
+        None when every packet goes one way, else a tuple of steps (0,
+        offset, mask, values, miss, hit) over the data start."""
+        cdef int i, k
+        if self.output_everything >= 0 or self.ninsn == 0:
+            return None
+        steps = []
+        for i in range(self.ninsn):
+            ends = []
+            for k in range(2):
+                j = self.insn[i].j[k]
+                ends.append(("step", j) if j > 0 else ("out", -j))
+            steps.append((0, self.insn[i].offset, self.insn[i].mask, (self.insn[i].value,), ends[0], ends[1]))
+        return tuple(steps)
+
+    def specialize(self, capsule, str fingerprint):
+        """Walk with capsule's C function if it was made for this program (see IPFilter.specialize)."""
+        walk = self.fast_walk()
+        if walk is None or walk_fingerprint(walk) != fingerprint:
+            return False
+        self.fast = <int (*)(const unsigned char **) noexcept nogil> PyCapsule_GetPointer(
+            capsule, FAST_WALK_CAPSULE_C)
+        return True
 
     cdef int checked_match(self, const unsigned char *data, uint32_t length) noexcept nogil:
         cdef const WordInsn *ex = self.insn
@@ -1135,6 +1167,22 @@ cdef class Classifier(Element):
 
     def program_text(self):
         return self.program.unparse() if self.program is not None else ""
+
+    def match_bytes(self, data):
+        """The output this element picks for a packet holding data (a value
+        of noutputs or more: dropped). For tests and tools."""
+        return self._prog.match_bytes(data)
+
+    def fast_walk(self):
+        return self._prog.fast_walk() if self._prog is not None else None
+
+    def specialize(self, capsule, str fingerprint):
+        return self._prog is not None and self._prog.specialize(capsule, fingerprint)
+
+    @property
+    def specialized(self):
+        """Whether the walk runs a specialised module's C function."""
+        return self._prog is not None and self._prog.fast != NULL
 
     cdef void push(self, int port, Packet *p) noexcept:
         self.checked_output_push(self._prog.match(pkt_data(p), p.length), p)

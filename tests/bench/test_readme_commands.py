@@ -36,6 +36,8 @@ QUICK = {
         (["--rounds", "1", "--only", "a-infsrc"], r"a-infsrc-discard.click BURST=32 +Click +[\d.]+ +clickpy +[\d.]+ +ratio", ()),
     "python bench/per_hop.py":
         (["--limit", "50000", "--rounds", "1"], r"burst .* ns/hop\n +1 +[-\d. ]+\n +32 +[-\d. ]+", ()),
+    "python bench/specialize.py":
+        (["--limit", "50000", "--rounds", "1"], r"mazu-nat.click +[1-9]\d* .*\n(.*\n)*b-fw-infsrc.click +1 +[\d.]+ +[\d.]+", ()),
     "pytest bench --benchmark-enable":
         (["-q", "-p", "no:cacheprovider", "--benchmark-max-time=0.02", "--benchmark-min-rounds=1",
           "--benchmark-warmup=off", "-k", "not veth_forwarding or afpacket"], r"passed", ()),

@@ -24,3 +24,16 @@ def test_list_is_not_empty_and_names_existing_files(shared_dir):
 def test_must_pass(name, shared_dir):
     result = run_test_file(ROOT / name)
     assert result.outcome is Outcome.PASSED, "; ".join(result.reasons)
+
+
+SPECIALISED = [n for n in NAMES if SHARED and any(
+    word in (ROOT / n).read_text(errors="replace") for word in ("IPFilter", "IPClassifier"))]
+
+
+@pytest.mark.parametrize("name", SPECIALISED)
+def test_must_pass_specialised(name, shared_dir, monkeypatch):
+    # The files whose configs have something to specialise pass again with
+    # every 'clickpy run' building its module first (--specialize wait).
+    monkeypatch.setenv("CLICKPY_SPECIALIZE", "wait")
+    result = run_test_file(ROOT / name)
+    assert result.outcome is Outcome.PASSED, "; ".join(result.reasons)

@@ -276,3 +276,28 @@ def test_compressed_program_prints_like_the_program_without_groups():
     from clickpy.elements.standard.classifier import CompressedProgram
     prog, _ = compile_patterns(ETHER)
     assert CompressedProgram().compile(prog).unparse() == prog.unparse()
+
+
+# --- a specialised walk (clickpy.specialize) classifies as the generic one ---------
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_specialised_walk_sends_every_packet_where_the_generic_one_does(seed):
+    from clickpy import spec_cache, specialize
+
+    rng = random.Random(500 + seed)
+    sets = [[random_pattern(rng) for _ in range(rng.randint(1, 9))] for _ in range(20)]
+    router = build_router("\n".join(
+        f"Idle -> c{i} :: Classifier({', '.join(p)}); " + " ".join(f"c{i}[{k}] -> Discard;" for k in range(len(p)))
+        for i, p in enumerate(sets)))
+    packets = [[packet_for(p, rng) for _ in range(150)] for p in sets]
+    names = [f"c{i}" for i in range(len(sets))]
+
+    def outputs():
+        return [[router.find(n).match_bytes(d) for d in packets[i]] for i, n in enumerate(names)]
+    generic = outputs()
+    done = specialize.install(router, spec_cache.load(router.plan))
+    walking = [n for n in names if router.find(n).fast_walk() is not None]
+    assert sorted(done["installed"]) == sorted(walking) and done["refused"] == []
+    assert len(walking) > len(names) // 2
+    assert all(router.find(n).specialized == (n in walking) for n in names)
+    assert outputs() == generic
