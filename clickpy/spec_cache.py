@@ -143,6 +143,18 @@ def _import(path: Path):
     return module
 
 
+def import_bytes(name: str, so: bytes):
+    """Import a specialised module from its shared object's bytes (a guest
+    image carries them): written to a private temporary folder, loaded, and
+    the file removed (the loaded code stays mapped)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    with tempfile.TemporaryDirectory(prefix="clickpy-spec-") as tmp:
+        path = Path(tmp) / (name + _suffix())
+        path.write_bytes(so)
+        return _import(path)
+
+
 def entries() -> list[Path]:
     d = cache_dir()
     if not d.is_dir():

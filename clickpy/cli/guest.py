@@ -21,6 +21,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--memory", default="64M", type=_size, help="the guest's memory cap (default 64M)")
     p.add_argument("--export", action="append", metavar="ELEMENT.HANDLER",
                    help="a handler the guest's controller may call (repeatable; default: all)")
+    p.add_argument("--specialize", choices=("on", "off"), default="on",
+                   help="carry the configuration's compiled module, so guests run it without compiling "
+                        "(default on)")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("inspect", help="print a guest image: elements, ports, hash, metadata")
@@ -51,10 +54,21 @@ def cmd_build(ns: argparse.Namespace) -> int:
         text = e.diagnostics.format()
         sys.stderr.write(text if text.endswith("\n") else text + "\n")
         return 1
-    image = build(plan, memory_cap=ns.memory, exports=ns.export or ["*"], source=source, definitions=definitions)
+    specialized = None
+    if ns.specialize == "on":
+        from clickpy.guest.image import specialized_of
+        from clickpy.spec_cache import BuildError
+
+        try:
+            specialized = specialized_of(plan)
+        except BuildError as e:
+            print(f"clickpy build: warning: no specialised module in the image ({e})", file=sys.stderr)
+    image = build(plan, memory_cap=ns.memory, exports=ns.export or ["*"], source=source, definitions=definitions,
+                  specialized=specialized)
     _write(ns.output, image.pack())
+    walks = f", specialised: {', '.join(specialized['walks'])}" if specialized else ""
     print(f"{ns.output}: {len(plan.elements)} elements, ports {', '.join(image.ports) or '(none)'}, "
-          f"hash {image.content_hash[:16]}")
+          f"hash {image.content_hash[:16]}{walks}")
     return 0
 
 

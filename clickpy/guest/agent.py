@@ -108,6 +108,11 @@ def _build(chan: Channel, start: dict, pairs):
                 pass
         else:
             router = Router.from_plan(Plan.unpack(start["plan"]))
+            module = zygote.specialized_modules.get(start.get("image"))
+            if module is not None:
+                from clickpy.specialize import install
+
+                install(router, module)
     except (ValueError, KeyError, TypeError) as e:
         chan.send({"op": "failed", "error": f"bad start message: {e}"})
         return None

@@ -6,13 +6,23 @@ the ports it declares (the device names its FromDevice/ToDevice elements use:
 the switch attaches a ring pair to each), and metadata: the memory cap and the
 handlers the guest exports to its controller.
 
+It may also carry the Plan's specialised module (clickpy.specialize), compiled
+when the image was built, so that a guest never compiles: the shared object's
+bytes, its module name, the Python ABI it was built for (EXT_SUFFIX) and its
+SHA-256. A switch whose Python has another ABI runs the guest on the generic
+path. The module is native code: an image is trusted as the element modules
+it names are.
+
 The file is a magic line, then one msgpack map of plain strings, numbers and
 the packed Plan: reading one runs no code. A damaged file, one of another
-format, or one whose Plan does not match its hash is a GuestImageError.
+format, or one whose Plan does not match its hash (or whose module does not
+match its digest) is a GuestImageError.
 """
 from __future__ import annotations
 
+import hashlib
 import re
+import sysconfig
 from dataclasses import dataclass, field
 
 import msgpack
@@ -58,6 +68,8 @@ class GuestImage:
     # The configuration's text, file name and NAME=value parameters, so that a
     # switch can give a tenant other parameters (plan_with); None: only the Plan.
     source: dict | None = None
+    # The specialised module: {"name", "abi", "sha256", "so" (bytes), "walks" (element names)}, or None.
+    specialized: dict | None = None
 
     @property
     def content_hash(self) -> str:
@@ -68,7 +80,16 @@ class GuestImage:
             "format": FORMAT, "clickpy": self.clickpy_version, "hash": self.content_hash,
             "plan": self.plan.pack(), "modules": self.modules, "ports": self.ports,
             "memory_cap": self.memory_cap, "exports": self.exports, "source": self.source,
+            "specialized": self.specialized,
         }, use_bin_type=True)
+
+    def specialized_module(self) -> tuple[str, bytes] | None:
+        """(module name, shared object) when the image carries a specialised
+        module this Python can load (the same ABI); else None."""
+        s = self.specialized
+        if s is None or s["abi"] != (sysconfig.get_config_var("EXT_SUFFIX") or ".so"):
+            return None
+        return s["name"], s["so"]
 
     @classmethod
     def load(cls, path: str) -> "GuestImage":
@@ -114,7 +135,8 @@ class GuestImage:
         try:
             plan = Plan.unpack(m["plan"])
             image = cls(plan, _strings(m["modules"]), _strings(m["ports"]), int(m["memory_cap"]),
-                        _strings(m["exports"]), str(m["clickpy"]), _source(m.get("source")))
+                        _strings(m["exports"]), str(m["clickpy"]), _source(m.get("source")),
+                        _specialized(m.get("specialized")))
             stated = str(m["hash"])
         except (KeyError, TypeError, ValueError) as e:
             raise GuestImageError(f"damaged guest image ({e})") from None
@@ -136,6 +158,9 @@ class GuestImage:
                                    if self.source else "(none: takes no parameters)"),
                  f"exports    {', '.join(self.exports) or '(none)'}",
                  f"modules    {len(self.modules)}: {', '.join(self.modules)}",
+                 "specialised " + (f"{len(self.specialized['so']) >> 10} KiB for {self.specialized['abi']}, "
+                                   f"walks: {', '.join(self.specialized['walks']) or '(none)'}"
+                                   if self.specialized else "(none: guests run the generic path)"),
                  f"elements   {len(self.plan.elements)}:"]
         for fe, ports in zip(self.plan.elements, self.plan.ports):
             io = f"{len(ports.inputs)}/{len(ports.outputs)}"
@@ -154,15 +179,43 @@ def _source(v) -> dict | None:
     return {"text": v["text"], "filename": v["filename"], "definitions": dict(v["definitions"])}
 
 
+def _specialized(v) -> dict | None:
+    if v is None:
+        return None
+    if not (isinstance(v, dict) and all(isinstance(v.get(k), str) for k in ("name", "abi", "sha256"))
+            and isinstance(v.get("so"), bytes)):
+        raise ValueError("the specialised module must be a name, an ABI, a digest and bytes")
+    if not v["name"].startswith("clickpy_spec_") or not v["name"].isidentifier():
+        raise ValueError(f"specialised module name {v['name']!r}")
+    if hashlib.sha256(v["so"]).hexdigest() != v["sha256"]:
+        raise ValueError("the specialised module does not match its digest")
+    return {"name": v["name"], "abi": v["abi"], "sha256": v["sha256"], "so": v["so"],
+            "walks": _strings(v.get("walks", []))}
+
+
 def _strings(v) -> list[str]:
     if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
         raise ValueError("expected a list of strings")
     return list(v)
 
 
+def specialized_of(plan: Plan) -> dict | None:
+    """plan's specialised module for an image (compiled now unless cached),
+    or None when nothing in plan is specialised. Raises spec_cache.BuildError."""
+    from clickpy import spec_cache
+
+    module = spec_cache.load(plan)
+    if module is None:
+        return None
+    so = spec_cache.cached_path(plan.content_hash).read_bytes()
+    return {"name": module.__name__, "abi": sysconfig.get_config_var("EXT_SUFFIX") or ".so",
+            "sha256": hashlib.sha256(so).hexdigest(), "so": so, "walks": sorted(module.WALKS)}
+
+
 def build(plan: Plan, *, memory_cap: int = DEFAULT_MEMORY_CAP, exports=("*",), source=None,
-          definitions=None) -> GuestImage:
-    """The image of a checked Plan: its classes' modules and the devices it names."""
+          definitions=None, specialized: dict | None = None) -> GuestImage:
+    """The image of a checked Plan: its classes' modules and the devices it
+    names (and its specialised module, from specialized_of)."""
     import clickpy
     from clickpy.cli.deploy import device_names
     from clickpy.runtime import registry
@@ -171,4 +224,4 @@ def build(plan: Plan, *, memory_cap: int = DEFAULT_MEMORY_CAP, exports=("*",), s
     carried = None if source is None else {"text": source.text, "filename": source.filename,
                                            "definitions": dict(definitions or {})}
     return GuestImage(plan, modules, device_names(plan.graph), memory_cap, list(exports), clickpy.__version__,
-                      carried)
+                      carried, specialized)

@@ -57,6 +57,8 @@ class GuestSpec:
     ports: list[str]
     memory_cap: int = 64 << 20
     exports: list[str] = field(default_factory=lambda: ["*"])
+    # (module name, shared object) of the image's specialised module, or None
+    specialized: tuple[str, bytes] | None = None
 
     @property
     def image_id(self) -> str:
@@ -187,7 +189,7 @@ class GuestManager:
         if spec.image_id in self.images:
             return
         self.images.add(spec.image_id)
-        self.zygote.prepare_image(spec.image_id, spec.plan)
+        self.zygote.prepare_image(spec.image_id, spec.plan, spec.specialized)
         stale = [g for g in self.pool if g.state in (SPAWNING, IDLE)]
         for g in stale:
             self.pool.remove(g)

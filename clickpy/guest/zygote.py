@@ -60,6 +60,9 @@ _shared = None
 # In the zygote (and so in every guest forked from it): image hash -> a
 # prepared Router of that image's Plan.
 prepared: dict = {}
+# image hash -> its specialised module (clickpy.specialize), imported here so
+# that a guest built from its Plan (not prepared) installs it without loading.
+specialized_modules: dict = {}
 _prepared_forked = False      # in a guest: the prepared routers have selectors of their own
 
 
@@ -112,9 +115,11 @@ class Zygote:
             _shared = cls.start()
         return _shared
 
-    def prepare_image(self, image_id: str, plan: bytes) -> None:
-        """Have the zygote prepare a router of plan for the guests forked after this."""
-        self.chan.send({"op": "image", "id": image_id, "plan": plan})
+    def prepare_image(self, image_id: str, plan: bytes, specialized: tuple[str, bytes] | None = None) -> None:
+        """Have the zygote prepare a router of plan for the guests forked
+        after this (with the image's specialised module, if it has one)."""
+        self.chan.send({"op": "image", "id": image_id, "plan": plan,
+                        "specialized": list(specialized) if specialized else None})
 
     def spawn(self, guest_id: str, control: socket.socket, pairs, sandbox: dict | None) -> None:
         """Ask for a guest; 'spawned' (or 'spawn_failed') comes back on the channel."""
@@ -210,6 +215,7 @@ def _prepare(chan: Channel, m: dict) -> None:
         router = Router(Plan.unpack(m.get("plan")))
         router.prepare()
         prepared[image_id] = router
+        error = _load_specialized(image_id, m.get("specialized"), router)
     except ConfigError as e:
         error = e.diagnostics.format().rstrip()
     except Exception as e:           # a damaged request: its guests build from the Plan
@@ -217,6 +223,26 @@ def _prepare(chan: Channel, m: dict) -> None:
     gc.collect()
     gc.freeze()
     chan.send({"op": "image_ready", "id": image_id, "error": error})
+
+
+def _load_specialized(image_id, specialized, router) -> str | None:
+    """Import an image's specialised module (guests inherit it) and give the
+    prepared router its functions; why not, or None."""
+    if specialized is None:
+        return None
+    from clickpy import spec_cache
+    from clickpy.specialize import install
+
+    try:
+        name, so = specialized
+        if not (isinstance(name, str) and name.startswith("clickpy_spec_") and isinstance(so, bytes)):
+            raise ValueError("expected a module name and its shared object")
+        module = spec_cache.import_bytes(name, so)
+    except (ValueError, TypeError, OSError, spec_cache.BuildError) as e:
+        return f"specialised module not loaded, the generic path runs: {e}"
+    specialized_modules[image_id] = module
+    install(router, module)
+    return None
 
 
 def _reap(chan: Channel, guests: set[int]) -> None:

@@ -110,6 +110,11 @@ cdef class IPClassifier(IPFilter):
     Errors name the pattern (counted from 0), its text and the column of
     the word that is wrong; names that mean nothing here are errors.
 
+    =h specialized read-only
+    "true" when the walk runs straight-line C made for this program by the
+    configuration's specialised module (clickpy run --specialize), "false"
+    on the generic walk.
+
     =h program read-only
     The decision program, in Click's format (see IPFilter).
 

@@ -265,6 +265,11 @@ cdef class IPFilter(Element):
     htp", column 16: unknown port name 'htp''. Unknown names (ports,
     protocols, ICMP types) are errors, never silent matches.
 
+    =h specialized read-only
+    "true" when the walk runs straight-line C made for this program by the
+    configuration's specialised module (clickpy run --specialize), "false"
+    on the generic walk.
+
     =h program read-only
     The decision program, in Click's format: per step, the offset (0-255
     from the MAC header minus 2, 256-511 from the IP header, 512 and up from
@@ -284,7 +289,8 @@ cdef class IPFilter(Element):
     arguments = (Arg("RULE", language(_rules), rest=True, doc="'ACTION PATTERN', one per output"),)
     live_reconfigure = True
     replace_on_reload = True  # compiles its patterns; stateless
-    handlers = (Read("program", lambda e: e.program_text(), calm=True),)
+    handlers = (Read("program", lambda e: e.program_text(), calm=True),
+                Read("specialized", lambda e: "true" if e.specialized else "false", calm=True))
 
     def __cinit__(self):
         memset(&self._code, 0, sizeof(FilterCode))

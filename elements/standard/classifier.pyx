@@ -1135,6 +1135,11 @@ cdef class Classifier(Element):
     comparisons (see the C<program> handler). A warning names outputs no
     packet can reach.
 
+    =h specialized read-only
+    "true" when the walk runs straight-line C made for this program by the
+    configuration's specialised module (clickpy run --specialize), "false"
+    on the generic walk.
+
     =h program read-only
     The decision program: per step, the offset, value%mask of a 4-byte
     comparison and where each answer leads ("[N]" is output N, "[X]" drop).
@@ -1151,7 +1156,8 @@ cdef class Classifier(Element):
     arguments = (Arg("PATTERN", language(_patterns), rest=True, doc="one per output port"),)
     live_reconfigure = True
     replace_on_reload = True  # compiles its patterns; stateless
-    handlers = (Read("program", lambda e: e.program_text(), calm=True),)
+    handlers = (Read("program", lambda e: e.program_text(), calm=True),
+                Read("specialized", lambda e: "true" if e.specialized else "false", calm=True))
 
     cdef CompiledProgram _prog
     cdef public object program      # the optimized Program (Python form)

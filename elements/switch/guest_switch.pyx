@@ -268,7 +268,8 @@ cdef class GuestSwitch(Element):
             raise ArgError(f"tenant {tenant.name}: image {tenant.image} has {len(image.ports)} ports "
                            f"({', '.join(image.ports)}), this switch {self.ninputs}")
         plan = image.plan_with(tenant.parameters)
-        return GuestSpec(tenant.name, plan.pack(), image.ports, tenant.memory, image.exports)
+        return GuestSpec(tenant.name, plan.pack(), image.ports, tenant.memory, image.exports,
+                         image.specialized_module())
 
     def initialize(self, errh):
         from clickpy.guest.manager import GuestManager

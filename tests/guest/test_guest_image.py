@@ -98,3 +98,53 @@ def test_a_damaged_source_field_is_refused():
     m["source"] = {"text": 5, "filename": "p.click", "definitions": {}}
     with pytest.raises(GuestImageError, match="source must be"):
         GuestImage.unpack(MAGIC + msgpack.packb(m))
+
+
+def _specialized_image(tmp_path, monkeypatch):
+    from clickpy.guest.image import specialized_of
+
+    monkeypatch.setenv("CLICKPY_CACHE_DIR", str(tmp_path))
+    plan = _image().plan
+    return _image(specialized=specialized_of(plan))
+
+
+def test_an_image_carries_its_specialised_module(tmp_path, monkeypatch):
+    import sysconfig
+
+    back = GuestImage.unpack(_specialized_image(tmp_path, monkeypatch).pack())
+    name, so = back.specialized_module()
+    assert name.startswith("clickpy_spec_") and so[:4] == b"\x7fELF"
+    assert back.specialized["abi"] == sysconfig.get_config_var("EXT_SUFFIX")
+    assert "fw" in back.specialized["walks"]
+    assert "specialised " in back.describe() and "walks: " in back.describe()
+    assert "(none: guests run the generic path)" in _image().describe()
+
+
+def test_a_specialised_module_for_another_python_is_left_out_and_a_damaged_one_refused(tmp_path, monkeypatch):
+    header = msgpack.unpackb(_specialized_image(tmp_path, monkeypatch).pack()[len(MAGIC):], raw=False)
+    other = dict(header, specialized=dict(header["specialized"], abi=".cpython-399-sparc.so"))
+    assert GuestImage.unpack(MAGIC + msgpack.packb(other, use_bin_type=True)).specialized_module() is None
+    so = bytearray(header["specialized"]["so"])
+    so[100] ^= 1
+    damaged = dict(header, specialized=dict(header["specialized"], so=bytes(so)))
+    with pytest.raises(GuestImageError, match="does not match its digest"):
+        GuestImage.unpack(MAGIC + msgpack.packb(damaged, use_bin_type=True))
+    renamed = dict(header, specialized=dict(header["specialized"], name="os"))
+    with pytest.raises(GuestImageError, match="specialised module name 'os'"):
+        GuestImage.unpack(MAGIC + msgpack.packb(renamed, use_bin_type=True))
+
+
+def test_clickpy_build_puts_the_module_in_the_image_unless_told_not_to(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, CLICKPY_CACHE_DIR=str(tmp_path / "cache"))
+    config = str(REPO / "configs" / "stateful-firewall.click")
+    for flag, carried in (([], True), (["--specialize=off"], False)):
+        out = tmp_path / "fw.guest"
+        r = subprocess.run([sys.executable, "-m", "clickpy", "build", config, "-o", str(out), *flag],
+                           capture_output=True, text=True, timeout=120, env=env)
+        assert r.returncode == 0, r.stderr
+        assert ("specialised: c0, c1" in r.stdout) == carried
+        assert (GuestImage.load(str(out)).specialized is not None) == carried

@@ -271,3 +271,37 @@ def test_warm_guests_are_handed_out_ready_and_replaced(driver):
         assert m.counts["killed"] == 0, "a warm guest that dies is replaced, not restarted as a tenant's"
     finally:
         m.close()
+
+
+def test_a_guest_runs_its_images_specialised_module_without_compiling(driver, tmp_path, monkeypatch):
+    # The image carries the compiled module; the zygote loads it for the
+    # image's guests (prepared or built from the Plan): none compiles.
+    from clickpy import spec_cache
+    from clickpy.guest.image import GuestImage, build, specialized_of
+    from clickpy.guest.manager import GuestManager
+    from clickpy.plan import Plan
+
+    monkeypatch.setenv("CLICKPY_CACHE_DIR", str(tmp_path / "cache"))
+    s = spec("""FromDevice(inside) -> f :: Classifier(12/0800, -) -> Queue -> ToDevice(outside);
+                f[1] -> d :: Counter -> Discard;
+                FromDevice(outside) -> Discard;""")
+    plan = Plan.unpack(s.plan)
+    image = GuestImage.unpack(build(plan, specialized=specialized_of(plan)).pack())
+    spec_cache.clear()                                # only the image has the module now
+    s.specialized = image.specialized_module()
+    assert s.specialized is not None
+    m = GuestManager(driver.scheduler, 2, pool_size=0, images=[s])
+    try:
+        a = m.start(s)
+        assert driver.until(lambda: a.state == READY), a.last_error
+        b = m.start(s)
+        assert driver.until(lambda: b.state == READY), b.last_error
+        ip = FRAME[:12] + b"\x08\x00" + FRAME[14:]
+        for g in (a, b):
+            assert driver.ask(g, {"op": "read", "handler": "f.specialized"})["value"] == "true"
+            assert g.ports[0].send([FRAME]) == 1                      # not IP: to d
+            assert exchange(driver, g, [ip]) == [ip]                  # (after it, in order)
+            assert driver.ask(g, {"op": "read", "handler": "d.count"})["value"] == "1"
+        assert spec_cache.entries() == [] and not m.image_errors
+    finally:
+        m.close()
