@@ -93,10 +93,11 @@ cdef class Scheduler:
     cdef int64_t _warp_now0         # router time at that moment
 
     cdef inline int64_t recent_now(self) noexcept:
-        """Router time, read at most once per task or timer run (the first
-        call in a run reads the clock, later ones reuse it): cheap, and
-        precise enough for rates and timestamps of generated packets. A run
-        that never asks reads no clock."""
+        """Router time as of at most 8 task runs ago (NOW_EVERY), or of the
+        current timer's run: the first call in a round of task runs reads
+        the clock, later ones reuse it. Cheap, and precise enough for rates
+        and timestamps of generated packets; rounds that never ask read no
+        clock."""
         if self._now_stale:
             self._now_cache = self.now()
             self._now_stale = False
