@@ -31,10 +31,13 @@ cdef class Task:
     cdef readonly bint dead         # its element left the router: never runs again
     cdef object __weakref__
 
-    cpdef void reschedule(self)
-    cdef inline void fast_reschedule(self):
+    # (int ... except -1, not void: a caller checks the result, not
+    # PyErr_Occurred(), which cost a call per packet at BURST 1)
+    cpdef int reschedule(self) except -1
+    cdef inline int fast_reschedule(self) except -1:
         if not self.scheduled:
-            self.reschedule()
+            return self.reschedule()
+        return 0
     cpdef void unschedule(self)
 
 
@@ -69,10 +72,10 @@ cdef class Scheduler:
     cdef readonly uint64_t iterations
 
     cpdef int64_t now(self)
-    cdef void _push_task(self, Task t)
-    cdef void _remove_task(self, Task t)
-    cdef void _sift_task_up(self, int i)
-    cdef void _sift_task_down(self, int i)
+    cdef int _push_task(self, Task t) except -1
+    cdef void _remove_task(self, Task t) noexcept
+    cdef void _sift_task_up(self, int i) noexcept
+    cdef void _sift_task_down(self, int i) noexcept
     cdef void _sift_timer_up(self, int i)
     cdef void _sift_timer_down(self, int i)
     cdef void _push_timer(self, Timer t)

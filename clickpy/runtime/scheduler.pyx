@@ -86,9 +86,9 @@ cdef class Task:
         self._tickets = n
         self._stride = STRIDE1 // n
 
-    cpdef void reschedule(self):
+    cpdef int reschedule(self) except -1:
         if self.scheduled or self.dead:
-            return
+            return 0
         if self.scheduler is None:
             raise RuntimeError("task rescheduled before it was initialized")
         # A task coming back from sleep starts at the current pass, so it
@@ -96,7 +96,7 @@ cdef class Task:
         if self._pass < self.scheduler._global_pass:
             self._pass = self.scheduler._global_pass
         self.scheduled = True
-        self.scheduler._push_task(self)
+        return self.scheduler._push_task(self)
 
     cpdef void unschedule(self):
         if self.scheduled:
@@ -274,7 +274,7 @@ cdef class Scheduler:
 
     # --- task heap (by pass), a C array of counted references ------------
 
-    cdef void _push_task(self, Task t):
+    cdef int _push_task(self, Task t) except -1:
         cdef TaskSlot *grown
         cdef int i, parent
         if self._nheap == self._heap_capacity:
@@ -296,8 +296,9 @@ cdef class Scheduler:
         self._heap[i].pass_ = t._pass
         self._heap[i].task = <PyObject *> t
         t._heap_index = i
+        return 0
 
-    cdef void _sift_task_up(self, int i):
+    cdef void _sift_task_up(self, int i) noexcept:
         cdef TaskSlot slot = self._heap[i]
         cdef int parent
         while i > 0:
@@ -310,7 +311,7 @@ cdef class Scheduler:
         self._heap[i] = slot
         (<Task> slot.task)._heap_index = i
 
-    cdef void _sift_task_down(self, int i):
+    cdef void _sift_task_down(self, int i) noexcept:
         cdef TaskSlot slot = self._heap[i]
         cdef int child
         cdef int n = self._nheap
@@ -328,7 +329,7 @@ cdef class Scheduler:
         self._heap[i] = slot
         (<Task> slot.task)._heap_index = i
 
-    cdef void _remove_task(self, Task t):
+    cdef void _remove_task(self, Task t) noexcept:
         cdef int i = t._heap_index
         cdef PyObject *moved
         self._nheap -= 1
