@@ -3,9 +3,11 @@ built in-process are cleaned up after each test.
 
 ``--specialize off|on|wait`` is the mode every ``clickpy run`` a test starts
 uses (CLICKPY_SPECIALIZE; default off, so that a run of the suite does not
-compile a module for each configuration it tries): the suite runs a second
-time with ``--specialize wait`` to show specialised graphs behave the same.
-Specialised modules go to a folder of the session's own.
+compile a module for each configuration it tries); with ``wait``, routers
+the tests build in-process (support.build_router) get their specialised
+module too. ``pytest tests/elements --specialize wait`` shows specialised
+graphs behave the same (slowly: a module per configuration); CI runs
+Click's clicktests both ways. Modules go to a folder of the session's own.
 """
 import os
 import shutil

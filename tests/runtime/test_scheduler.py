@@ -148,3 +148,79 @@ def test_a_stop_before_the_first_run_holds():
     router.stop()
     router.run()
     assert router.read("c.count").strip() == "0"
+
+
+def test_a_running_task_is_unscheduled_and_what_it_does_to_itself_holds():
+    # A task runs unscheduled while it stays in the heap: rescheduling itself,
+    # then unscheduling, then rescheduling again, each leaves what it says,
+    # and another task woken meanwhile runs in its turn.
+    s = make()
+    log = []
+    other = Task(callback=lambda t: (log.append("other"), s.please_stop()))
+    other.initialize(s)
+    other.unschedule()
+
+    def work(task):
+        log.append(("run", task.scheduled))
+        n = sum(1 for x in log if x != "other")
+        if n == 1:
+            task.reschedule()
+            task.unschedule()                 # ends up idle: it must not run again...
+            other.reschedule()                # ...and the other task runs
+        elif n == 2:
+            task.unschedule()
+            task.reschedule()
+            task.reschedule()                 # twice is once
+        else:
+            s.please_stop()
+        return True
+
+    me = Task(callback=work)
+    me.initialize(s)
+    s.run()
+    assert log == [("run", False), "other"]
+    assert not me.scheduled and not other.scheduled
+    me.reschedule()
+    s.set_runcount(1)
+    s.run()
+    assert log[2:] == [("run", False), ("run", False)]
+
+
+def test_a_task_whose_callback_raises_is_left_idle_and_the_scheduler_works_on():
+    s = make()
+    ran = []
+
+    def bad(task):
+        task.reschedule()
+        raise ValueError("boom")
+
+    t = Task(callback=bad)
+    t.initialize(s)
+    try:
+        s.run()
+    except ValueError:
+        pass
+    assert t.scheduled                         # it asked to run again before it raised
+    t.callback = lambda task: (ran.append(1), s.please_stop())
+    s.set_runcount(1)
+    s.run()
+    assert ran == [1] and not t.scheduled
+
+
+def test_clearing_the_tasks_while_one_runs_leaves_none_scheduled():
+    s = make()
+
+    def work(task):
+        task.reschedule()
+        s.clear_tasks()
+        s.please_stop()
+        return True
+
+    t = Task(callback=work)
+    t.initialize(s)
+    u = Task(callback=lambda task: True)
+    u.initialize(s)
+    s.run()
+    assert not t.scheduled and not u.scheduled
+    t.reschedule()
+    assert t.scheduled
