@@ -258,12 +258,9 @@ class BackgroundSpecialization:
                 self._fail(str(e))
 
     def _install(self, module) -> None:
-        from clickpy.specialize import install
+        from clickpy.specialize import describe, install
 
-        done = install(self.router, module)
-        self.state = "installed: " + " ".join(done["installed"]) if done["installed"] else "nothing installed"
-        if done["refused"]:
-            self.state += " (refused: " + " ".join(done["refused"]) + ")"
+        self.state = describe(install(self.router, module))
 
     def _fail(self, reason: str) -> None:
         self.state = f"failed: {reason}"

@@ -164,3 +164,11 @@ def install(router, module) -> dict:
         ok = e is not None and hasattr(e, "specialize") and e.specialize(capsule, fingerprint)
         done["installed" if ok else "refused"].append(name)
     return done
+
+
+def describe(done: dict) -> str:
+    """What install() did, in the words of the 'specialized' handler."""
+    text = "installed: " + " ".join(done["installed"]) if done["installed"] else "nothing installed"
+    if done["refused"]:
+        text += " (refused: " + " ".join(done["refused"]) + ")"
+    return text

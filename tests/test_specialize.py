@@ -163,3 +163,40 @@ def test_a_cache_folder_that_cannot_be_written_is_a_clear_error(tmp_path, monkey
     r = run("--specialize=wait", "-e", CONFIG, "-h", "a.count", env_cache=blocker / "cache")
     assert r.returncode == 0 and r.stdout.split() == ["1000"]
     assert "warning: no specialised module, the generic path runs on: cannot write" in r.stderr
+
+
+def test_after_a_reload_the_new_graph_gets_its_own_module_in_the_background(tmp_path, monkeypatch):
+    import time
+
+    from support import start_router
+
+    def clickpy(*args):
+        return subprocess.run([sys.executable, "-m", "clickpy", *args], capture_output=True, text=True,
+                              timeout=120)
+
+    def until_installed(sock):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            state = clickpy("read", str(sock), "specialized").stdout.strip()
+            if state != "building":
+                return state
+            time.sleep(0.1)
+        return "timed out"
+
+    live = CONFIG.replace("LIMIT 1000, STOP true", "LIMIT -1, BURST 1")
+    sock = tmp_path / "ctl"
+    monkeypatch.setenv("CLICKPY_CACHE_DIR", str(tmp_path / "cache"))
+    proc = start_router(live, sock, "-R", "--specialize=wait")
+    try:
+        assert until_installed(sock) == "installed: fw"
+        new = tmp_path / "new.click"
+        new.write_text(live.replace("dst port 80", "dst port 443"))
+        r = clickpy("reload", str(sock), str(new))
+        assert r.returncode == 0, r.stderr
+        assert "replaced 1 (fw)" in r.stdout
+        assert until_installed(sock) == "installed: fw"          # built for the new graph
+        assert clickpy("read", str(sock), "fw.specialized").stdout.strip() == "true"
+        assert "dst port 443" in clickpy("read", str(sock), "fw.config").stdout
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)

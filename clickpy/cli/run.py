@@ -165,13 +165,17 @@ class Driver:
             return self.specializing.state
         return self.specialize_state
 
-    def specialize(self) -> None:
+    def specialize(self, running: bool = False) -> None:
         """Give the router its specialised module (clickpy.spec_cache): now
-        ('wait'), or when a background build is ready ('on')."""
+        ('wait'), or when a background build is ready ('on', and always for
+        a router that is running: after a reload, compiling in the router's
+        thread would stall its forwarding)."""
         from clickpy import spec_cache
-        from clickpy.specialize import install
+        from clickpy.specialize import describe, install
 
         mode = specialize_mode(self.ns)
+        if running and mode == "wait":
+            mode = "on"
         if self.specializing is not None:
             self.specializing.cancel()
             self.specializing = None
@@ -194,10 +198,7 @@ class Driver:
             if module is None:
                 self.specialize_state = "nothing to specialise"
                 return
-            done = install(self.router, module)
-            self.specialize_state = "installed: " + " ".join(done["installed"])
-            if done["refused"]:
-                self.specialize_state += " (refused: " + " ".join(done["refused"]) + ")"
+            self.specialize_state = describe(install(self.router, module))
             return
         self.specializing = spec_cache.BackgroundSpecialization(self.router, on_failure=warn)
 
@@ -206,8 +207,6 @@ class Driver:
 
         router.add_root_handler(Handler("specialized", read=lambda _: self.specialized_state()))
         if self.ns.allow_reconfigure:
-            from clickpy.runtime.handlers import Handler
-
             router.add_root_handler(Handler("hotconfig", write=self._hotconfig, raw=True))
             router.add_root_handler(Handler("reload", write=self._reload_request, raw=True))
             router.add_root_handler(Handler("reload_report", read=lambda _: self.last_reload.format()
@@ -267,7 +266,7 @@ class Driver:
             if ok:
                 self.last_reload = reload.report
                 _print_diagnostics(reload.plan.diagnostics, self.ns.no_warnings)
-                self.specialize()       # the new graph's own module
+                self.specialize(running=True)       # the new graph's own module
 
         build = BackgroundBuild(self.router.scheduler, source, definitions, self.extra, start, done, running)
         # A build that could not even start has ended already (and called done).
