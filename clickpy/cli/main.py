@@ -316,7 +316,7 @@ def cmd_cache(ns) -> int:
     info = spec_cache.summary()
     print(f"folder   {info['folder']}")
     print(f"modules  {info['modules']}")
-    print(f"size     {info['bytes'] / (1 << 20):.1f} MiB of {info['limit'] / (1 << 20):.0f} MiB "
+    print(f"size     {info['bytes'] / 1024:.0f} KiB of {info['limit'] / (1 << 20):.0f} MiB "
           "(CLICKPY_CACHE_MAX_MB)")
     return 0
 
