@@ -61,11 +61,9 @@ def run_once(source: pipeline.Source, definitions: dict[str, str], counter: str,
     router = Router.from_plan(pipeline.plan(source, definitions))
     try:
         if specialized:
-            from clickpy import spec_cache, specialize
+            from clickpy import spec_cache
 
-            module = spec_cache.load(router.plan)
-            if module is not None:
-                specialize.install(router, module)
+            spec_cache.specialize_now(router)
         e = router.element(counter)
         if e is None or router.handler(e, "count") is None:
             counters = [x.name for x in router.elements if router.handler(x, "count") is not None]

@@ -54,12 +54,14 @@ def max_bytes() -> int:
         return DEFAULT_MAX_MB << 20
 
 
-def _suffix() -> str:
+def abi_suffix() -> str:
+    """This Python's extension-module suffix: names its ABI (a module built
+    for another cannot be loaded)."""
     return sysconfig.get_config_var("EXT_SUFFIX") or ".so"
 
 
 def cached_path(plan_hash: str) -> Path:
-    return cache_dir() / (module_name(plan_hash) + _suffix())
+    return cache_dir() / (module_name(plan_hash) + abi_suffix())
 
 
 def lookup(plan_hash: str):
@@ -74,17 +76,29 @@ def lookup(plan_hash: str):
     return _import(path)
 
 
-def load(plan: Plan):
-    """plan's specialised module: from the cache, else built now (blocking).
-    None when nothing in plan is specialised. Raises BuildError."""
+def load(plan: Plan, router=None):
+    """plan's specialised module: from the cache, else built now (blocking;
+    from router's walks when a router of plan is given). None when nothing
+    in plan is specialised. Raises BuildError."""
     plan_hash = plan.content_hash
     module = lookup(plan_hash)
     if module is not None:
         return module
-    spec = generate(plan)
+    spec = generate(plan, router)
     if spec.empty:
         return None
     return _import(build(spec))
+
+
+def specialize_now(router) -> str:
+    """Give router its specialised module, built now if need be; what the
+    'specialized' handler says of it. Raises BuildError."""
+    from clickpy.specialize import describe, install
+
+    module = load(router.plan, router)
+    if module is None:
+        return "nothing to specialise"
+    return describe(install(router, module))
 
 
 def build(spec: Specialization) -> Path:
@@ -128,7 +142,7 @@ def _run(argv: list[str], what: str) -> None:
 
 
 def _import(path: Path):
-    name = path.name[:-len(_suffix())]
+    name = path.name[:-len(abi_suffix())]
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)
@@ -150,7 +164,7 @@ def import_bytes(name: str, so: bytes):
     if name in sys.modules:
         return sys.modules[name]
     with tempfile.TemporaryDirectory(prefix="clickpy-spec-") as tmp:
-        path = Path(tmp) / (name + _suffix())
+        path = Path(tmp) / (name + abi_suffix())
         path.write_bytes(so)
         return _import(path)
 
@@ -166,14 +180,7 @@ def prune(limit: int | None = None) -> int:
     """Remove the least recently used modules until the folder holds at most
     limit bytes (default max_bytes()); how many were removed."""
     limit = max_bytes() if limit is None else limit
-    d = cache_dir()
-    if d.is_dir():
-        for p in d.glob(".build-*"):      # left by a build that was killed
-            try:
-                if time.time() - p.stat().st_mtime > BUILD_TIMEOUT:
-                    shutil.rmtree(p, ignore_errors=True)
-            except OSError:
-                pass
+    _remove_builds(older_than=BUILD_TIMEOUT)      # left by a build that was killed
     files = sorted(entries(), key=lambda p: p.stat().st_mtime)
     total = sum(p.stat().st_size for p in files)
     removed = 0
@@ -191,11 +198,21 @@ def clear() -> int:
     files = entries()
     for p in files:
         p.unlink(missing_ok=True)
-    d = cache_dir()
-    if d.is_dir():
-        for p in d.glob(".build-*"):
-            shutil.rmtree(p, ignore_errors=True)
+    _remove_builds(older_than=0)
     return len(files)
+
+
+def _remove_builds(older_than: float) -> None:
+    """Remove the cache's build folders last changed more than older_than seconds ago."""
+    d = cache_dir()
+    if not d.is_dir():
+        return
+    for p in d.glob(".build-*"):
+        try:
+            if time.time() - p.stat().st_mtime >= older_than:
+                shutil.rmtree(p, ignore_errors=True)
+        except OSError:
+            pass
 
 
 def summary() -> dict:

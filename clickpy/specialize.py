@@ -52,33 +52,41 @@ def module_name(plan_hash: str) -> str:
     return f"clickpy_spec_{plan_hash[:24]}"
 
 
-def fast_walks(plan: Plan) -> dict[str, tuple]:
+def fast_walks(plan: Plan, router=None) -> dict[str, tuple]:
     """Element name -> its fast walk (clickpy.runtime.fast_walk), for every element
-    of plan that has one. Configures the graph's elements but opens nothing
-    (Router.prepare): no device, file or socket is touched."""
+    of plan that has one: read from router, a router of plan already built,
+    else from a router configured here that opens nothing (Router.prepare):
+    no device, file or socket is touched."""
     from clickpy.runtime.router import Router
 
+    if router is not None:
+        return _walks_of(router)
     router = Router(plan)
     try:
         router.prepare()
-        walks = {}
-        for e in router.elements:
-            fast_walk = getattr(e, "fast_walk", None)
-            if fast_walk is not None:
-                walk = fast_walk()
-                if walk is not None:
-                    walks[e.name] = walk
-        return walks
+        return _walks_of(router)
     finally:
         router.cleanup()
 
 
-def generate(plan: Plan) -> Specialization:
-    """The specialised module's source for plan."""
+def _walks_of(router) -> dict[str, tuple]:
+    walks = {}
+    for e in router.elements:
+        fast_walk = getattr(e, "fast_walk", None)
+        if fast_walk is not None:
+            walk = fast_walk()
+            if walk is not None:
+                walks[e.name] = walk
+    return walks
+
+
+def generate(plan: Plan, router=None) -> Specialization:
+    """The specialised module's source for plan (its walks read from router,
+    a router of plan, when there is one: see fast_walks)."""
     plan_hash = plan.content_hash
     spec = Specialization(plan_hash, module_name(plan_hash), "")
     c_functions = []
-    for i, (name, walk) in enumerate(sorted(fast_walks(plan).items())):
+    for i, (name, walk) in enumerate(sorted(fast_walks(plan, router).items())):
         function = f"clickpy_walk_{i}"
         spec.walks.append(Walk(name, function, walk_fingerprint(walk)))
         c_functions.append(walk_c(function, name, walk))

@@ -40,11 +40,9 @@ def build_router(config: str, definitions=None, simulated: bool = False):
     router = Router.from_plan(pipeline.plan(pipeline.Source(config, "test.click"), definitions), simulated=simulated)
     BUILT_ROUTERS.append(router)     # cleaned up after the test (tests/conftest.py)
     if os.environ.get("CLICKPY_SPECIALIZE") == "wait":      # pytest --specialize wait
-        from clickpy import spec_cache, specialize
+        from clickpy import spec_cache
 
-        module = spec_cache.load(router.plan)
-        if module is not None:
-            specialize.install(router, module)
+        spec_cache.specialize_now(router)
     return router
 
 

@@ -171,7 +171,6 @@ class Driver:
         a router that is running: after a reload, compiling in the router's
         thread would stall its forwarding)."""
         from clickpy import spec_cache
-        from clickpy.specialize import describe, install
 
         mode = specialize_mode(self.ns)
         if running and mode == "wait":
@@ -190,15 +189,10 @@ class Driver:
 
         if mode == "wait":
             try:
-                module = spec_cache.load(self.router.plan)
+                self.specialize_state = spec_cache.specialize_now(self.router)
             except spec_cache.BuildError as e:
                 self.specialize_state = f"failed: {e}"
                 warn(str(e))
-                return
-            if module is None:
-                self.specialize_state = "nothing to specialise"
-                return
-            self.specialize_state = describe(install(self.router, module))
             return
         self.specializing = spec_cache.BackgroundSpecialization(self.router, on_failure=warn)
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import sysconfig
 from dataclasses import dataclass, field
 
 import msgpack
@@ -86,8 +85,10 @@ class GuestImage:
     def specialized_module(self) -> tuple[str, bytes] | None:
         """(module name, shared object) when the image carries a specialised
         module this Python can load (the same ABI); else None."""
+        from clickpy.spec_cache import abi_suffix
+
         s = self.specialized
-        if s is None or s["abi"] != (sysconfig.get_config_var("EXT_SUFFIX") or ".so"):
+        if s is None or s["abi"] != abi_suffix():
             return None
         return s["name"], s["so"]
 
@@ -208,7 +209,7 @@ def specialized_of(plan: Plan) -> dict | None:
     if module is None:
         return None
     so = spec_cache.cached_path(plan.content_hash).read_bytes()
-    return {"name": module.__name__, "abi": sysconfig.get_config_var("EXT_SUFFIX") or ".so",
+    return {"name": module.__name__, "abi": spec_cache.abi_suffix(),
             "sha256": hashlib.sha256(so).hexdigest(), "so": so, "walks": sorted(module.WALKS)}
 
 
