@@ -22,6 +22,20 @@ def read_image(data: bytes) -> None:
         return
     assert image.content_hash == image.plan.content_hash
     image.describe()
+    if image.specialized is not None:      # what a switch would load: the bytes the digest names
+        import hashlib
+
+        assert hashlib.sha256(image.specialized["so"]).hexdigest() == image.specialized["sha256"]
+        assert image.specialized["name"].startswith("clickpy_spec_")
+        image.specialized_module()
+
+
+def specialized_seed() -> bytes:
+    """An image that carries its specialised module (compiled once per session)."""
+    from clickpy.guest.image import specialized_of
+
+    plan = pipeline.plan(pipeline.Source("Idle -> f :: Classifier(12/0800, -) => Discard, Discard;", "seed.click"))
+    return build(plan, specialized=specialized_of(plan)).pack()
 
 
 @pytest.mark.parametrize("path", corpus("guest_image"), ids=lambda p: p.name)
@@ -30,8 +44,10 @@ def test_corpus_guest_image(path):
 
 
 def test_mutated_images_are_refused_or_consistent():
+    seeds = SEEDS + [specialized_seed()]
+
     @settings(deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(st.sampled_from(SEEDS), edits_strategy(6))
+    @given(st.sampled_from(seeds), edits_strategy(6))
     def one(seed, edits):
         run_target("guest_image", read_image, mutate(seed, edits, PIECES), ".guest")
 
