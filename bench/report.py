@@ -6,10 +6,12 @@
     python bench/report.py dataplane
         clickpy's named workloads (clickpy bench), BURST 1 and 32
 
-    python bench/report.py compare --click PATH/TO/click [--shared DIR] [--rounds 3]
+    python bench/report.py compare --click PATH/TO/click [--fastclick PATH] [--shared DIR] [--rounds 3]
         the self-timing configurations in shared/bench/, run under Click's own
-        driver and under clickpy in the same sitting, with the ratio of medians
-        (Click is built separately from its sources; nothing of it is in this repo)
+        driver (and FastClick's), and under clickpy on the generic path and
+        specialised, in the same sitting, with the ratios of medians (Click and
+        FastClick are built separately from their sources; nothing of them is
+        in this repo)
 """
 from __future__ import annotations
 
@@ -36,7 +38,9 @@ COMPARE = [
     ("b-fw-infsrc.click", ["BURST=1"], None),
     ("b-fw-infsrc.click", ["BURST=32"], None),
     ("c-nat-fromdump.click", ["FILE=flows-10k.pcap", "PASSES=15"], ("flows", "flows-10k.pcap", "10000", "1000000")),
+    ("c-nat-fromdump.click", ["FILE=flows-1m.pcap", "PASSES=2"], ("flows", "flows-1m.pcap", "1000000", "3000000")),
     ("d-fw-fromdump.click", ["FILE=fw-1m.pcap", "PASSES=10"], ("fw", "fw-1m.pcap", "1000000")),
+    ("d-fw-fromdump-todump.click", ["FILE=fw-1m.pcap", "PASSES=5", "OUT=out.pcap"], ("fw", "fw-1m.pcap", "1000000")),
 ]
 
 
@@ -92,10 +96,15 @@ def _run_clickbench(cmd: list[str], cwd: str) -> float | None:
     return int(m.group(2)) / float(m.group(1)) / 1e6
 
 
-def compare(click: str, shared: Path, rounds: int, only: list[str] | None = None) -> int:
+def compare(click: str, shared: Path, rounds: int, only: list[str] | None = None,
+            fastclick: str | None = None) -> int:
     bench_dir = shared / "bench"
     work = Path(tempfile.mkdtemp(prefix="clickpy-compare-"))
-    print(f"shared/bench configurations, median of {rounds}, Mpps (ratio = clickpy / Click)")
+    clickpy = [sys.executable, "-m", "clickpy", "run"]
+    drivers = [("Click", [click])] + ([("FastClick", [fastclick])] if fastclick else []) + [
+        ("generic", clickpy + ["--specialize=off"]), ("specialised", clickpy + ["--specialize=wait"])]
+    print(f"shared/bench configurations, median of {rounds}, Mpps; "
+          "ratios: specialised clickpy / Click, / FastClick, / generic clickpy")
     failed = 0
     for config, args, traffic in COMPARE:
         if only and not any(config.startswith(o) for o in only):
@@ -104,17 +113,17 @@ def compare(click: str, shared: Path, rounds: int, only: list[str] | None = None
             subprocess.run([sys.executable, str(bench_dir / "gen_pcap.py"), traffic[0],
                             str(work / traffic[1]), *traffic[2:]], check=True)
         results = {}
-        for label, cmd in (("Click", [click, str(bench_dir / config), *args]),
-                           ("clickpy", [sys.executable, "-m", "clickpy", "run", "--specialize=wait",
-                                       str(bench_dir / config), *args])):
-            runs = [_run_clickbench(cmd, str(work)) for _ in range(rounds)]
+        for label, cmd in drivers:
+            runs = [_run_clickbench(cmd + [str(bench_dir / config), *args], str(work)) for _ in range(rounds)]
             runs = [r for r in runs if r is not None]
             results[label] = statistics.median(runs) if runs else None
-        c, p = results["Click"], results["clickpy"]
-        failed += p is None
-        ratio = f"{p / c:5.2f}x" if c and p else "  n/a"
+        spec = results["specialised"]
+        failed += spec is None or results["generic"] is None
         show = lambda v: f"{v:6.2f}" if v else "   n/a"  # noqa: E731
-        print(f"  {config} {' '.join(args):<36} Click {show(c)}  clickpy {show(p)}  ratio {ratio}")
+        ratio = lambda base: f"{spec / base:5.2f}x" if base and spec else "  n/a"  # noqa: E731
+        figures = "  ".join(f"{label} {show(v)}" for label, v in results.items())
+        ratios = " ".join(ratio(results.get(b)) for b in ("Click", "FastClick", "generic") if b in results)
+        print(f"  {config} {' '.join(args):<40} {figures}  ratios {ratios}")
     return 1 if failed else 0
 
 
@@ -122,6 +131,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("which", choices=["frontend", "dataplane", "compare"], nargs="?", default="frontend")
     ap.add_argument("--click", help="Click's userlevel driver binary (for compare)")
+    ap.add_argument("--fastclick", help="FastClick's userlevel driver binary (for compare, optional)")
     ap.add_argument("--shared", default=None, help="the shared folder (default: found like the tests do)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--limit", type=int, default=5_000_000, help="packets per dataplane run at BURST 32")
@@ -137,7 +147,7 @@ def main(argv=None) -> int:
         from support import find_shared
 
         shared = Path(ns.shared) if ns.shared else find_shared()
-        return compare(ns.click, shared, ns.rounds, ns.only)
+        return compare(ns.click, shared, ns.rounds, ns.only, ns.fastclick)
     return 0
 
 

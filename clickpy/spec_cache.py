@@ -117,7 +117,9 @@ def _build(spec: Specialization) -> Path:
         c_file = pyx.with_suffix(".c")
         so = Path(tmp) / target.name
         pyx.write_text(spec.source)
-        _run([sys.executable, "-m", "cython", "-3", "--fast-fail", "-o", str(c_file), str(pyx)], "cython")
+        include = _pxd_tree(Path(tmp) / "pxd")
+        _run([sys.executable, "-m", "cython", "-3", "--fast-fail", "-I", str(include),
+              "-o", str(c_file), str(pyx)], "cython")
         cc = shlex.split(sysconfig.get_config_var("CC") or "cc")
         includes = [f"-I{sysconfig.get_paths()['include']}"]
         _run(cc + ["-O2", "-fPIC", "-shared", "-fno-strict-aliasing", *includes,
@@ -125,6 +127,27 @@ def _build(spec: Specialization) -> Path:
         os.replace(so, target)           # whole or not at all, for a process that looks meanwhile
     prune()
     return target
+
+
+def _pxd_tree(root: Path) -> Path:
+    """A folder where Cython finds clickpy's .pxd files under their import
+    names (a chain cimports the element classes it calls). The element
+    library is installed as clickpy.elements but, in a source checkout, lives
+    in elements/ beside clickpy/: the tree links each package where it is."""
+    import clickpy
+
+    pkg = root / "clickpy"
+    pkg.mkdir(parents=True)
+    base = Path(clickpy.__file__).parent
+    links = {p.name: p for p in base.iterdir() if p.is_dir() or p.name == "__init__.py"}
+    for sub in ("elements", "netmap_shim"):
+        try:
+            links[sub] = Path(importlib.import_module(f"clickpy.{sub}").__file__).parent
+        except ImportError:
+            pass
+    for name, target in links.items():
+        (pkg / name).symlink_to(target)
+    return root
 
 
 def _run(argv: list[str], what: str) -> None:

@@ -5,25 +5,39 @@ data. This stage writes, for one Plan, a Cython module whose C has that
 graph's decisions built in; ``clickpy.spec_cache`` compiles it (once per
 Plan) and ``install`` hands its functions to a running router's elements.
 
-What is specialised today: the decision tree of each Classifier,
-IPClassifier and IPFilter. Its fast walk becomes straight-line C, as Click's
-click-fastclassifier does: one block per step, the offset, mask and values
-as constants, each branch a jump to the next block or a return of the
-output. The generic walk loads every step's fields from memory and follows
-a pointer to the next step; the C compiler lays the specialised one out as
-a chain of compare-and-branch instructions.
+What is specialised:
 
-Safety does not depend on the cache: each function carries the fingerprint
-of the program it was made from, and an element takes it only while its own
-program is still that one (clickpy.runtime.fast_walk). A stale module, or
-an element reconfigured since, keeps the generic walk.
+* The decision tree of each Classifier, IPClassifier and IPFilter. Its fast
+  walk becomes straight-line C, as Click's click-fastclassifier does: one
+  block per step, the offset, mask and values as constants, each branch a
+  jump to the next block or a return of the output. The generic walk loads
+  every step's fields from memory and follows a pointer to the next step;
+  the C compiler lays the specialised one out as a chain of
+  compare-and-branch instructions.
+* Each push path, as far as the next element whose push it cannot see into
+  (a Queue, a Tee, Discard, a device, a Python element), becomes one
+  function (clickpy.runtime.fusion): one-in-one-out elements' actions and
+  branches' decisions called in turn, each classifier's walk inlined, each
+  hop a direct jump in the C instead of a call through the next element's
+  push. A packet takes the same path through the same element code as on
+  the generic path; what goes is the calls between elements.
+
+Safety does not depend on the cache: each walk carries the fingerprint of
+the program it was made from, and an element takes it only while its own
+program is still that one (clickpy.runtime.fast_walk); a chain runs an
+inlined walk only while the element holds that walk, else its generic one.
+Chains go only into a router whose graph (elements, classes, connections)
+is the one they were made for, and a hot reload takes them out before it
+rewires anything.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 from clickpy.plan import Plan
 from clickpy.runtime.fast_walk import FAST_WALK_CAPSULE, walk_fingerprint
+from clickpy.runtime.fusion import CHAIN_CAPSULE
 
 
 @dataclass
@@ -35,17 +49,30 @@ class Walk:
 
 
 @dataclass
+class Chain:
+    """One fused push path, as generate() writes it: it enters at the push
+    output `port` of `upstream` and reaches elements[i] as els[i]."""
+    upstream: str
+    port: int
+    function: str
+    elements: list[str]
+
+
+@dataclass
 class Specialization:
     """The source of a specialised module, and what it holds."""
     plan_hash: str
     module: str                                 # the module's name (its .pyx file's stem)
     source: str                                 # Cython source
     walks: list[Walk] = field(default_factory=list)
+    chains: list[Chain] = field(default_factory=list)
+    graph: str = ""                             # graph_fingerprint of the router the chains were made for
+    chain_kinds: set = field(default_factory=set)  # the fuse kinds the chains use (what to cimport)
 
     @property
     def empty(self) -> bool:
         """Nothing in the graph gains from a module of its own."""
-        return not self.walks
+        return not self.walks and not self.chains
 
 
 def module_name(plan_hash: str) -> str:
@@ -57,14 +84,18 @@ def fast_walks(plan: Plan, router=None) -> dict[str, tuple]:
     of plan that has one: read from router, a router of plan already built,
     else from a router configured here that opens nothing (Router.prepare):
     no device, file or socket is touched."""
+    return _with_router(plan, router, _walks_of)
+
+
+def _with_router(plan: Plan, router, read):
     from clickpy.runtime.router import Router
 
     if router is not None:
-        return _walks_of(router)
+        return read(router)
     router = Router(plan)
     try:
         router.prepare()
-        return _walks_of(router)
+        return read(router)
     finally:
         router.cleanup()
 
@@ -83,14 +114,20 @@ def _walks_of(router) -> dict[str, tuple]:
 def generate(plan: Plan, router=None) -> Specialization:
     """The specialised module's source for plan (its walks read from router,
     a router of plan, when there is one: see fast_walks)."""
+    return _with_router(plan, router, lambda r: _generate(plan, r))
+
+
+def _generate(plan: Plan, router) -> Specialization:
     plan_hash = plan.content_hash
     spec = Specialization(plan_hash, module_name(plan_hash), "")
     c_functions = []
-    for i, (name, walk) in enumerate(sorted(fast_walks(plan, router).items())):
+    for i, (name, walk) in enumerate(sorted(_walks_of(router).items())):
         function = f"clickpy_walk_{i}"
         spec.walks.append(Walk(name, function, walk_fingerprint(walk)))
         c_functions.append(walk_c(function, name, walk))
-    spec.source = _module_source(spec, c_functions)
+    chain_source = chains_of(router, spec)
+    spec.graph = graph_fingerprint(router) if spec.chains else ""
+    spec.source = _module_source(spec, c_functions, chain_source)
     return spec
 
 
@@ -125,7 +162,164 @@ def _comment(text: str) -> str:
     return text.replace("*/", "* /")
 
 
-def _module_source(spec: Specialization, c_functions: list[str]) -> str:
+# --- fused push chains (clickpy.runtime.fusion) ------------------------------
+
+# Elements inlined into one chain function at most: a bound on the code one
+# path makes (a branch's subtrees are each written out; an element reached
+# again, or past the bound, is called through its push).
+CHAIN_LIMIT = 48
+
+# What a chain does with an element, by the push its class runs:
+# "simple" (simple_action, then output 0), "branch" (classify), "classifier"
+# and "ipfilter" (the walk, inlined), or "push" (called as it is: the chain
+# ends there).
+FUSABLE = ("simple", "branch", "classifier", "ipfilter")
+
+
+def fuse_kinds(router) -> dict[str, str]:
+    """Element name -> what a chain does with it (see FUSABLE)."""
+    from clickpy.elements.ip.ip_filter import IPFilter
+    from clickpy.elements.standard.classifier import Classifier
+    from clickpy.runtime import fusion
+    from clickpy.runtime.branch import BranchElement
+    from clickpy.runtime.element import Element, SimpleElement
+
+    by_push = {fusion.push_function(Element): "simple", fusion.push_function(SimpleElement): "simple",
+               fusion.push_function(BranchElement): "branch",
+               fusion.push_function(Classifier): "classifier", fusion.push_function(IPFilter): "ipfilter"}
+    return {e.name: "push" if fusion.has_python_methods(e) else by_push.get(fusion.push_function(type(e)), "push")
+            for e in router.elements}
+
+
+def _push_peers(e) -> list:
+    """(output, downstream element, its port) for each connected push output of e."""
+    peers = []
+    for o in range(e.noutputs):
+        peer = e.output_peer(o)
+        if peer is not None:
+            peers.append((o, *peer))
+    return peers
+
+
+def graph_fingerprint(router) -> str:
+    """What chains are made from: every element's name, class and fuse kind,
+    and where each of its push outputs goes."""
+    kinds = fuse_kinds(router)
+    rows = [(e.name, type(e).__module__, type(e).__qualname__, kinds[e.name],
+             [(o, t.name, port) for o, t, port in _push_peers(e)]) for e in router.elements]
+    return hashlib.sha256(repr(rows).encode()).hexdigest()[:32]
+
+
+def _runs_inside_chains(e, kinds) -> bool:
+    """A fusable element with a push input runs inside the chains that reach
+    it, so its outputs need no entry of their own."""
+    return kinds[e.name] in FUSABLE and any(not e.input_is_pull(i) for i in range(e.ninputs))
+
+
+class _ChainWriter:
+    """Writes one chain function's body, element by element from its head."""
+
+    def __init__(self, kinds: dict, walks: dict):
+        self.kinds, self.walks = kinds, walks
+        self.elements: list[str] = []
+        self.inlined = 0
+        self.used: set[str] = set()
+
+    def el(self, name: str) -> int:
+        if name not in self.elements:
+            self.elements.append(name)
+        return self.elements.index(name)
+
+    def node(self, e, port: int, path: frozenset, pad: str) -> list[str]:
+        kind, i = self.kinds[e.name], self.el(e.name)
+        if kind not in FUSABLE or e.name in path or self.inlined >= CHAIN_LIMIT:
+            return [f"{pad}(<Element> els[{i}]).push({port}, p)    # {_comment(e.name)}"]
+        self.inlined += 1
+        self.used.add(kind)
+        path = path | {e.name}
+        lines = [f"{pad}# {_comment(e.name)} ({type(e).__name__})"]
+        walk = self.walks.get(e.name)
+        if kind == "simple":
+            lines += [f"{pad}p = (<Element> els[{i}]).simple_action(p)",
+                      f"{pad}if p == NULL:", f"{pad}    return"]
+            peers = [peer for peer in _push_peers(e) if peer[0] == 0]
+            if not peers:
+                return lines + [f"{pad}packet_kill(p)"]
+            return lines + self.node(peers[0][1], peers[0][2], path, pad)
+        if kind == "branch":
+            lines += [f"{pad}p = (<BranchElement> els[{i}]).classify(p, &out)",
+                      f"{pad}if p == NULL:", f"{pad}    return"]
+        elif kind == "classifier":
+            prog = f"(<Classifier> els[{i}])._prog"
+            generic = f"out = {prog}.match(pkt_data(p), p.length)"
+            if walk is None:
+                lines.append(pad + generic)
+            else:
+                lines += [f"{pad}if <void *> {prog}.fast == <void *> {walk} and p.length >= {prog}.safe_length:",
+                          f"{pad}    data = pkt_data(p)", f"{pad}    out = {walk}(&data)",
+                          f"{pad}else:", f"{pad}    {generic}"]
+        else:
+            code = f"&(<IPFilter> els[{i}])._code"
+            generic = f"out = filter_match({code}, p)"
+            if walk is None:
+                lines.append(pad + generic)
+            else:
+                lines += [f"{pad}if <void *> (<IPFilter> els[{i}])._code.fast == <void *> {walk} "
+                          f"and filter_bases({code}, p, base):",
+                          f"{pad}    out = {walk}(base)", f"{pad}else:", f"{pad}    {generic}"]
+        peers = _push_peers(e)
+        for j, (o, t, tport) in enumerate(peers):
+            lines.append(f"{pad}{'if' if j == 0 else 'elif'} out == {o}:")
+            lines += self.node(t, tport, path, pad + "    ")
+        if peers:
+            lines += [f"{pad}else:", f"{pad}    packet_kill(p)"]
+        else:
+            lines.append(f"{pad}packet_kill(p)")
+        return lines
+
+
+def chains_of(router, spec: Specialization) -> str:
+    """The Cython source of router's fused chains, one function per push
+    output that leads into a fusable element from outside a chain; adds
+    each to spec.chains."""
+    kinds = fuse_kinds(router)
+    walks = {w.element: w.function for w in spec.walks}
+    functions = []
+    used = set()
+    for u in router.elements:
+        if _runs_inside_chains(u, kinds):
+            continue
+        for o, t, port in _push_peers(u):
+            if kinds[t.name] not in FUSABLE:
+                continue
+            writer = _ChainWriter(kinds, walks)
+            body = writer.node(t, port, frozenset(), "    ")
+            function = f"clickpy_chain_{len(spec.chains)}"
+            spec.chains.append(Chain(u.name, o, function, writer.elements))
+            used |= writer.used
+            functions.append("\n".join(
+                [f"# {_comment(u.name)}[{o}] -> ...",
+                 f"cdef void {function}(PyObject **els, Packet *p) noexcept:",
+                 "    cdef int out", "    cdef const unsigned char *data",
+                 "    cdef const unsigned char *base[3]"] + body))
+    spec.chain_kinds = used
+    return "\n\n\n".join(functions)
+
+
+def _chain_imports(used: set) -> str:
+    lines = ["from cpython.object cimport PyObject",
+             "from clickpy.runtime.element cimport Element",
+             "from clickpy.runtime.packet cimport Packet, packet_kill, pkt_data"]
+    if "branch" in used:
+        lines.append("from clickpy.runtime.branch cimport BranchElement")
+    if "classifier" in used:
+        lines.append("from clickpy.elements.standard.classifier cimport Classifier")
+    if "ipfilter" in used:
+        lines.append("from clickpy.elements.ip.ip_filter cimport IPFilter, filter_bases, filter_match")
+    return "\n".join(lines)
+
+
+def _module_source(spec: Specialization, c_functions: list[str], chain_source: str = "") -> str:
     c_code = "\n\n".join(
         ["#include <stdint.h>", "#include <string.h>",
          "static inline uint32_t clickpy_load(const unsigned char *p) "
@@ -135,9 +329,15 @@ def _module_source(spec: Specialization, c_functions: list[str]) -> str:
     entries = "\n".join(
         f"    {w.element!r}: ({w.fingerprint!r}, PyCapsule_New(<void *> {w.function}, CAPSULE, NULL)),"
         for w in spec.walks)
+    chains = "\n".join(
+        f"    ({c.upstream!r}, {c.port}, PyCapsule_New(<void *> {c.function}, CHAIN_CAPSULE, NULL), "
+        f"{c.elements!r}),"
+        for c in spec.chains)
     return f'''# cython: language_level=3
+# cython: boundscheck=False, wraparound=False, initializedcheck=False
 """Made by clickpy.specialize for the Plan {spec.plan_hash}; do not edit."""
 from cpython.pycapsule cimport PyCapsule_New
+{_chain_imports(spec.chain_kinds) if spec.chains else ""}
 
 cdef extern from *:
     """
@@ -153,6 +353,18 @@ PLAN_HASH = {spec.plan_hash!r}
 WALKS = {{
 {entries}
 }}
+
+cdef const char *CHAIN_CAPSULE = b"{CHAIN_CAPSULE}"
+
+# The graph the chains were made for (graph_fingerprint), and each chain:
+# (upstream element, its output, the function in a capsule, its elements)
+GRAPH = {spec.graph!r}
+CHAINS = [
+{chains}
+]
+
+
+{chain_source}
 '''
 
 
@@ -171,7 +383,50 @@ def install(router, module) -> dict:
         e = router.element(name)
         ok = e is not None and hasattr(e, "specialize") and e.specialize(capsule, fingerprint)
         done["installed" if ok else "refused"].append(name)
+    chains = getattr(module, "CHAINS", [])
+    if chains:
+        done["chains"] = install_chains(router, module)
     return done
+
+
+def install_chains(router, module) -> int:
+    """Put module's fused chains into router's outputs (taking out any put
+    there before); how many went in: none unless router's graph is the one
+    they were made for."""
+    from clickpy.runtime import fusion
+
+    unfuse(router)
+    if module.GRAPH != graph_fingerprint(router):
+        return 0
+    fused = []
+    for upstream, port, capsule, names in module.CHAINS:
+        u = router.element(upstream)
+        entry = fusion.install_chain(u, port, capsule, [router.element(n) for n in names])
+        fused.append((u, port, entry))
+    router.fused_chains = fused
+    return len(fused)
+
+
+def unfuse(router) -> list:
+    """Put the generic path back in every output a chain took; returns what
+    was there, for refuse()."""
+    from clickpy.runtime import fusion
+
+    fused = getattr(router, "fused_chains", [])
+    for u, port, _entry in fused:
+        fusion.restore_output(u, port)
+    router.fused_chains = []
+    return fused
+
+
+def refuse(router, fused: list) -> None:
+    """Put back the chains unfuse() took out (a reload that failed: the old
+    graph runs on, and its chains are still right for it)."""
+    from clickpy.runtime import fusion
+
+    for u, port, entry in fused:
+        fusion.reinstall(u, port, entry)
+    router.fused_chains = list(fused)
 
 
 def describe(done: dict) -> str:
@@ -179,4 +434,6 @@ def describe(done: dict) -> str:
     text = "installed: " + " ".join(done["installed"]) if done["installed"] else "nothing installed"
     if done["refused"]:
         text += " (refused: " + " ".join(done["refused"]) + ")"
+    if "chains" in done:
+        text += f"; fused chains: {done['chains']}"
     return text

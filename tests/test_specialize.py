@@ -64,7 +64,7 @@ def test_functions_go_only_to_elements_running_the_program_they_were_made_for(ca
     fw = router.find("fw")
     router.write("fw.config", "allow tcp dst port 443, deny all")     # another program since the build
     done = specialize.install(router, module)
-    assert done == {"installed": ["c"], "refused": ["fw"]}
+    assert (done["installed"], done["refused"]) == (["c"], ["fw"])
     assert router.find("c").specialized and not fw.specialized
 
 
@@ -129,7 +129,7 @@ def test_clickpy_run_gives_the_same_result_specialised_or_not(tmp_path, mode):
             env_cache=tmp_path)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["a.count:", "1000", "b.count:", "0", "specialized:",
-                                *(["installed:", "fw"] if mode == "wait" else ["off"])]
+                                *(["installed:", "fw;", "fused", "chains:", "1"] if mode == "wait" else ["off"])]
 
 
 def test_clickpy_run_switches_to_the_module_when_the_background_build_is_ready(tmp_path):
@@ -138,7 +138,7 @@ def test_clickpy_run_switches_to_the_module_when_the_background_build_is_ready(t
         Script(label again, wait 0.05, goto again $(in $(specialized) building), stop);"""
     r = run("--specialize=on", "-e", config, "-h", "specialized", env_cache=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == "installed: fw"
+    assert r.stdout.strip() == "installed: fw; fused chains: 1"
 
 
 def test_clickpy_cache_shows_and_clears_the_folder(tmp_path):
@@ -188,15 +188,129 @@ def test_after_a_reload_the_new_graph_gets_its_own_module_in_the_background(tmp_
     monkeypatch.setenv("CLICKPY_CACHE_DIR", str(tmp_path / "cache"))
     proc = start_router(live, sock, "-R", "--specialize=wait")
     try:
-        assert until_installed(sock) == "installed: fw"
+        assert until_installed(sock) == "installed: fw; fused chains: 1"
         new = tmp_path / "new.click"
         new.write_text(live.replace("dst port 80", "dst port 443"))
         r = clickpy("reload", str(sock), str(new))
         assert r.returncode == 0, r.stderr
         assert "replaced 1 (fw)" in r.stdout
-        assert until_installed(sock) == "installed: fw"          # built for the new graph
+        assert until_installed(sock) == "installed: fw; fused chains: 1"   # built for the new graph
         assert clickpy("read", str(sock), "fw.specialized").stdout.strip() == "true"
         assert "dst port 443" in clickpy("read", str(sock), "fw.config").stdout
     finally:
         proc.terminate()
         proc.communicate(timeout=30)
+
+
+# --- fused push chains ------------------------------------------------------------
+
+# Frames that take every way through the chain: allowed UDP, denied telnet,
+# an IP header with a bad checksum (CheckIPHeader drops it), and ARP.
+UDP_8080 = ("0011223344550066778899aa080045000032000000004011ad050a010203c0a8010a"
+            "30391f90001e000000000000000000000000000000000000000000000000")
+TCP_23 = ("0011223344550066778899aa080045000028000000004006ad1a0a010203c0a8010a"
+          "30390017000000000000000050020000fb8a0000")
+BAD_SUM = UDP_8080.replace("ad05", "0000")
+ARP = "ffffffffffff0066778899aa0806" + "00" * 46
+
+CHAIN = "cl :: Classifier(12/0800, 12/0806, -);\n" + "\n".join(
+    f"InfiniteSource(DATA \\<{frame}>, LIMIT {n}, BURST 1, STOP true) -> cl;"
+    for frame, n in ((UDP_8080, 300), (TCP_23, 200), (BAD_SUM, 100), (ARP, 50))) + """
+cl[0] -> Strip(14) -> chk :: CheckIPHeader -> fw :: IPFilter(deny tcp dst port 23, allow udp, deny all)
+      -> ok :: Counter -> Discard;
+cl[1] -> arp :: Counter -> Discard;
+cl[2] -> other :: Counter -> Discard;
+DriverManager(pause, pause, pause, pause, stop);   // until every source is done
+"""
+HANDLERS = ["ok.count", "arp.count", "other.count", "chk.drops", "fw.specialized"]
+
+
+def test_fuse_kinds_follow_the_push_each_class_runs(cache):
+    router = build_router(CHAIN + "Idle -> q :: Queue -> Unqueue -> t :: Tee -> Discard; t[1] -> Discard;")
+    kinds = specialize.fuse_kinds(router)
+    assert [kinds[n] for n in ("cl", "Strip@6", "chk", "fw", "ok", "q", "t", "Discard@10")] == \
+        ["classifier", "simple", "branch", "ipfilter", "simple", "push", "push", "push"]
+
+
+def test_each_source_output_gets_one_chain_running_the_whole_path(cache):
+    router = build_router(CHAIN)
+    done = specialize.install(router, spec_cache.load(router.plan))
+    assert done["chains"] == 4                          # one per source, into the same path
+    module = spec_cache.load(router.plan)
+    assert [c[0] for c in module.CHAINS] == [f"InfiniteSource@{i}" for i in range(2, 6)]
+    assert module.CHAINS[0][3] == ["cl", "Strip@6", "chk", "fw", "ok", "Discard@10",
+                                   "arp", "Discard@12", "other", "Discard@14"]
+    from clickpy.runtime import fusion
+    src = router.find("InfiniteSource@2")
+    assert fusion.output_is_fused(src, 0)
+    assert src.output_peer(0)[0] is router.find("cl")   # what handlers and tools see is unchanged
+    specialize.unfuse(router)
+    assert not fusion.output_is_fused(src, 0)
+
+
+@pytest.mark.parametrize("mode", ["off", "wait"])
+def test_a_fused_chain_sends_every_packet_where_the_generic_path_does(tmp_path, mode):
+    r = run(f"--specialize={mode}", "-e", CHAIN, *[a for h in HANDLERS for a in ("-h", h)],
+            "-h", "specialized", env_cache=tmp_path)
+    assert r.returncode == 0, r.stderr
+    values = r.stdout.split()
+    assert values[:10] == ["ok.count:", "300", "arp.count:", "50", "other.count:", "0",
+                           "chk.drops:", "100", "fw.specialized:", "true" if mode == "wait" else "false"]
+    assert " ".join(values[10:]) == ("specialized: installed: cl fw; fused chains: 4" if mode == "wait"
+                                     else "specialized: off")
+
+
+def test_chains_go_only_into_the_graph_they_were_made_for(cache):
+    rewired = CHAIN.replace("cl[1] -> arp", "cl[1] -> Strip(14) -> arp")
+    router = build_router(rewired)
+    other = spec_cache.load(plan_of(CHAIN))
+    done = specialize.install(router, other)
+    assert done["chains"] == 0 and not getattr(router, "fused_chains", [])
+
+
+def test_a_chain_runs_the_generic_walk_of_a_filter_reconfigured_since(cache):
+    router = build_router(CHAIN)
+    specialize.install(router, spec_cache.load(router.plan))
+    router.write("fw.config", "deny udp, allow all")      # the chain's inlined walk no longer applies
+    from support import run_for
+    run_for(router, 0.2)
+    assert router.read("ok.count") == "200"              # the telnet packets, not the UDP ones
+
+
+def test_a_reload_takes_the_chains_out_before_it_rewires(cache):
+    from clickpy.runtime import fusion
+    from support import run_for
+
+    config = CHAIN.replace("LIMIT 300", "LIMIT -1")
+    router = build_router(config)
+    specialize.install(router, spec_cache.load(router.plan))
+    src = router.find("InfiniteSource@2")
+    assert fusion.output_is_fused(src, 0)
+    report = router.reload(plan_of(config.replace("-> ok :: Counter", "-> ok :: Counter -> more :: Counter")))
+    assert report.added == ["more"] or "more" in report.added
+    assert not fusion.output_is_fused(src, 0) and router.fused_chains == []
+    run_for(router, 0.05)
+    assert int(router.read("more.count")) > 0            # packets take the new wiring
+
+
+def test_a_python_element_ends_a_chain_and_runs_as_it_does_unfused(tmp_path):
+    (tmp_path / "tag.py").write_text(
+        "import clickpy\n"
+        "class Halve(clickpy.Element):\n"
+        "    port_count = '1/1'\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.n = 0\n"
+        "    def simple_action(self, p):\n"
+        "        self.n += 1\n"
+        "        return p if self.n % 2 else None\n")
+    config = ('require(package "tag.py"); InfiniteSource(LIMIT 10, BURST 1, STOP true) -> a :: Counter '
+              '-> Halve -> b :: Counter -> Discard')
+    r = subprocess.run([sys.executable, "-m", "clickpy", "run", "--specialize=wait", "-e", config,
+                        "-h", "a.count", "-h", "b.count", "-h", "specialized"],
+                       capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                       env={**__import__("os").environ, "CLICKPY_CACHE_DIR": str(tmp_path / "cache")})
+    assert r.returncode == 0, r.stderr
+    # two chains: into a, and out of the Python element into b
+    assert r.stdout.split() == ["a.count:", "10", "b.count:", "5", "specialized:", "nothing", "installed;",
+                                "fused", "chains:", "2"]

@@ -28,6 +28,7 @@ from clickpy.errors import ConfigError, Diagnostics
 from clickpy.plan import Plan
 from clickpy.reload.diff import CONTINUING, RECONFIGURE, REPLACE, PlanDiff, diff
 from clickpy.reload.report import ReloadReport
+from clickpy.specialize import refuse, unfuse
 from clickpy.runtime import registry
 from clickpy.runtime.error_handler import ElementErrors
 from clickpy.runtime.handlers import HandlerError
@@ -195,6 +196,10 @@ class Reload:
         gc.disable()  # a collection of the whole heap would be most of the pause
         start = time.perf_counter_ns()
         try:
+            # Fused chains have the old wiring built in: the generic path runs
+            # until the new graph's module is installed.
+            fused = unfuse(live)
+            undo.append(lambda: refuse(live, fused))
             sched.adopt(staged.scheduler)
             undo.append(self._end_fresh)
             # New driver scripts lowered the staging runcount to be asked what to do.

@@ -111,26 +111,33 @@ cdef inline bint filter_values_hit(const FilterCode *c, const FilterStep *s, uin
     return False
 
 
+cdef inline bint filter_bases(const FilterCode *c, const Packet *p, const unsigned char **base) noexcept nogil:
+    """Whether p may take the fast walk (it holds every word the walk loads);
+    if so, base gets the walk's three region pointers."""
+    cdef int32_t end = <int32_t> (p.data + p.length)
+    if p.network < 0 or p.transport < p.network:
+        return False
+    if (end - p.network < c.need[REGION_NET]
+            or (c.need[REGION_TRANSP] and end - p.transport < c.need[REGION_TRANSP])):
+        return False
+    if c.need[REGION_MAC]:
+        if p.mac < 2 or end - (p.mac - 2) < c.need[REGION_MAC]:
+            return False
+        base[REGION_MAC] = p.buffer + p.mac - 2
+    base[REGION_NET] = p.buffer + p.network
+    base[REGION_TRANSP] = p.buffer + p.transport
+    return True
+
+
 cdef inline int filter_match(const FilterCode *c, const Packet *p) noexcept nogil:
     """The output for packet p (a value >= the number of outputs means: drop)."""
     cdef const unsigned char *base[3]
     cdef const FilterStep *s
-    cdef int32_t end
     cdef uint32_t w
     if c.output_everything >= 0:
         return c.output_everything
-    end = <int32_t> (p.data + p.length)
-    if p.network < 0 or p.transport < p.network:
+    if not filter_bases(c, p, base):
         return filter_checked_match(c.exact, p)
-    if (end - p.network < c.need[REGION_NET]
-            or (c.need[REGION_TRANSP] and end - p.transport < c.need[REGION_TRANSP])):
-        return filter_checked_match(c.exact, p)
-    if c.need[REGION_MAC]:
-        if p.mac < 2 or end - (p.mac - 2) < c.need[REGION_MAC]:
-            return filter_checked_match(c.exact, p)
-        base[REGION_MAC] = p.buffer + p.mac - 2
-    base[REGION_NET] = p.buffer + p.network
-    base[REGION_TRANSP] = p.buffer + p.transport
     if c.fast != NULL:
         return c.fast(base)
     s = c.steps

@@ -21,6 +21,8 @@ decision DAG; ``CompiledProgram.build(program)`` turns it into this form.
 from libc.stdint cimport int32_t, uint8_t, uint32_t
 from libc.string cimport memcpy
 
+from clickpy.runtime.element cimport Element
+
 
 cdef struct WordInsn:
     uint32_t offset         # byte offset of the word from the data start
@@ -60,3 +62,8 @@ cdef class CompiledProgram:
             pos = ex[pos].j[(w & ex[pos].mask) == ex[pos].value]
             if pos <= 0:
                 return -pos
+
+
+cdef class Classifier(Element):
+    cdef CompiledProgram _prog
+    cdef public object program      # the optimized Program (Python form)

@@ -1159,9 +1159,6 @@ cdef class Classifier(Element):
     handlers = (Read("program", lambda e: e.program_text(), calm=True),
                 Read("specialized", lambda e: "true" if e.specialized else "false", calm=True))
 
-    cdef CompiledProgram _prog
-    cdef public object program      # the optimized Program (Python form)
-
     def configure(self, conf, errh):
         values = parse_arguments(self, conf, type(self).arguments, errh)
         if values is None:

@@ -3,7 +3,7 @@
 from libc.math cimport pow
 from libc.stdint cimport int64_t, uint64_t
 
-from clickpy.runtime.element cimport Element
+from clickpy.runtime.element cimport Element, SimpleElement
 from clickpy.runtime.packet cimport Batch, Packet
 from clickpy.runtime.scheduler cimport Scheduler
 
@@ -83,7 +83,7 @@ def _read_count_call(e):
     return e.count_call_trigger()
 
 
-cdef class Counter(Element):
+cdef class Counter(SimpleElement):
     """=c
     Counter([keywords COUNT_CALL, BYTE_COUNT_CALL])
 
@@ -216,9 +216,6 @@ cdef class Counter(Element):
         if self.count == self._count_fire_at or self.byte_count >= self._byte_fire_at:
             self._calls()
         return p
-
-    cdef void push(self, int port, Packet *p) noexcept:
-        self.output_push(0, self.simple_action(p))
 
     cdef void push_batch(self, int port, Batch *b) noexcept:
         cdef int i
