@@ -1,5 +1,6 @@
 """What one hop between elements costs: a chain of N Null elements between a
-source and a sink, N = 0, 1, 5, 10, 20, at BURST 1 and 32.
+source and a sink, N = 0, 1, 5, 10, 20, at BURST 1 and 32, on the generic
+path and specialised (the chain fused into one function: clickpy.specialize).
 
     python bench/per_hop.py                  # median of 3 rounds of 5M packets per point
     python bench/per_hop.py --limit 2000000 --rounds 5 --json
@@ -31,12 +32,13 @@ def chain(hops: int) -> str:
             " -> c :: Counter -> Discard;")
 
 
-def ns_per_packet(hops: int, burst: int, limit: int, rounds: int) -> float:
+def ns_per_packet(hops: int, burst: int, limit: int, rounds: int, specialized: bool) -> float:
     """Median over rounds of the driver loop's ns per packet."""
     source = pipeline.Source(chain(hops), f"chain-{hops}")
     times = []
     for _ in range(rounds):
-        packets, seconds = bench.run_once(source, {"LIMIT": str(limit), "BURST": str(burst)}, "c")
+        packets, seconds = bench.run_once(source, {"LIMIT": str(limit), "BURST": str(burst)}, "c",
+                                          specialized=specialized)
         if packets != limit:
             raise SystemExit(f"chain of {hops}: counted {packets} packets, not {limit}")
         times.append(seconds / packets * 1e9)
@@ -50,20 +52,21 @@ def main(argv=None) -> int:
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     ns = p.parse_args(argv)
     figures = {}
-    for burst in BURSTS:
-        points = [ns_per_packet(h, burst, ns.limit, ns.rounds) for h in LENGTHS]
-        figures[burst] = {"ns_per_packet": dict(zip(LENGTHS, points)),
-                          "ns_per_hop": statistics.linear_regression(LENGTHS, points).slope}
+    for mode in ("generic", "specialised"):
+        for burst in BURSTS:
+            points = [ns_per_packet(h, burst, ns.limit, ns.rounds, mode == "specialised") for h in LENGTHS]
+            figures[mode, burst] = {"ns_per_packet": dict(zip(LENGTHS, points)),
+                                    "ns_per_hop": statistics.linear_regression(LENGTHS, points).slope}
     if ns.json:
-        print(json.dumps({f"burst_{b}": f for b, f in figures.items()}, indent=2))
+        print(json.dumps({f"{m}_burst_{b}": f for (m, b), f in figures.items()}, indent=2))
         return 0
     load = os.getloadavg()[0]
     print(f"per-hop cost, chains of Null, {ns.limit} packets, median of {ns.rounds}, "
           f"load average {load:.1f} on {os.cpu_count()} cores")
-    print("burst  " + "  ".join(f"{h:>3} hops" for h in LENGTHS) + "   ns/hop")
-    for burst, f in figures.items():
+    print("path         burst  " + "  ".join(f"{h:>3} hops" for h in LENGTHS) + "   ns/hop")
+    for (mode, burst), f in figures.items():
         row = "  ".join(f"{f['ns_per_packet'][h]:8.2f}" for h in LENGTHS)
-        print(f"{burst:>5}  {row}   {f['ns_per_hop']:6.2f}")
+        print(f"{mode:<11}  {burst:>5}  {row}   {f['ns_per_hop']:6.2f}")
     print("(ns per packet at each chain length; ns/hop is the slope)")
     return 0
 

@@ -32,8 +32,10 @@ rewires anything.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from clickpy.plan import Plan
 from clickpy.runtime.fast_walk import FAST_WALK_CAPSULE, walk_fingerprint
@@ -76,7 +78,23 @@ class Specialization:
 
 
 def module_name(plan_hash: str) -> str:
-    return f"clickpy_spec_{plan_hash[:24]}"
+    """The module of a Plan, as this clickpy makes it: the name (and so the
+    cache entry) changes with the generator and with the class layouts the
+    chains reach into, so a module made by another clickpy is never loaded."""
+    return f"clickpy_spec_{hashlib.sha256((plan_hash + _generator_fingerprint()).encode()).hexdigest()[:24]}"
+
+
+@functools.cache
+def _generator_fingerprint() -> str:
+    import clickpy.elements
+    import clickpy.runtime
+
+    runtime, elements = Path(clickpy.runtime.__file__).parent, Path(clickpy.elements.__file__).parent
+    digest = hashlib.sha256()
+    for path in (Path(__file__), runtime / "element.pxd", runtime / "packet.pxd", runtime / "branch.pxd",
+                 elements / "standard" / "classifier.pxd", elements / "ip" / "ip_filter.pxd"):
+        digest.update(path.read_bytes() if path.exists() else path.name.encode())
+    return digest.hexdigest()
 
 
 def fast_walks(plan: Plan, router=None) -> dict[str, tuple]:
@@ -171,22 +189,25 @@ CHAIN_LIMIT = 48
 
 # What a chain does with an element, by the push its class runs:
 # "simple" (simple_action, then output 0), "branch" (classify), "classifier"
-# and "ipfilter" (the walk, inlined), or "push" (called as it is: the chain
-# ends there).
-FUSABLE = ("simple", "branch", "classifier", "ipfilter")
+# and "ipfilter" (the walk, inlined), "null" (nothing: its push hands the
+# packet to output 0 as it is), or "push" (called as it is: the chain ends
+# there).
+FUSABLE = ("simple", "branch", "classifier", "ipfilter", "null")
 
 
 def fuse_kinds(router) -> dict[str, str]:
     """Element name -> what a chain does with it (see FUSABLE)."""
     from clickpy.elements.ip.ip_filter import IPFilter
     from clickpy.elements.standard.classifier import Classifier
+    from clickpy.elements.standard.null import Null
     from clickpy.runtime import fusion
     from clickpy.runtime.branch import BranchElement
     from clickpy.runtime.element import Element, SimpleElement
 
     by_push = {fusion.push_function(Element): "simple", fusion.push_function(SimpleElement): "simple",
                fusion.push_function(BranchElement): "branch",
-               fusion.push_function(Classifier): "classifier", fusion.push_function(IPFilter): "ipfilter"}
+               fusion.push_function(Classifier): "classifier", fusion.push_function(IPFilter): "ipfilter",
+               fusion.push_function(Null): "null"}
     return {e.name: "push" if fusion.has_python_methods(e) else by_push.get(fusion.push_function(type(e)), "push")
             for e in router.elements}
 
@@ -239,6 +260,11 @@ class _ChainWriter:
         path = path | {e.name}
         lines = [f"{pad}# {_comment(e.name)} ({type(e).__name__})"]
         walk = self.walks.get(e.name)
+        if kind == "null":
+            peers = [peer for peer in _push_peers(e) if peer[0] == 0]
+            if not peers:
+                return lines + [f"{pad}packet_kill(p)"]
+            return lines + self.node(peers[0][1], peers[0][2], path, pad)
         if kind == "simple":
             lines += [f"{pad}p = (<Element> els[{i}]).simple_action(p)",
                       f"{pad}if p == NULL:", f"{pad}    return"]

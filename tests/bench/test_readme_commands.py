@@ -33,9 +33,9 @@ QUICK = {
     "python bench/report.py dataplane":
         (["--rounds", "1", "--limit", "100000"], r"classify \[.*BURST 32\]: [\d.]+ Mpps", ()),
     "python bench/report.py compare --click PATH":
-        (["--rounds", "1", "--only", "a-infsrc"], r"a-infsrc-discard.click BURST=32 +Click +[\d.]+ +clickpy +[\d.]+ +ratio", ()),
+        (["--rounds", "1", "--only", "a-infsrc"], r"a-infsrc-discard.click BURST=32 +Click +[\d.]+ +generic +[\d.]+ +specialised +[\d.]+ +ratios", ()),
     "python bench/per_hop.py":
-        (["--limit", "50000", "--rounds", "1"], r"burst .* ns/hop\n +1 +[-\d. ]+\n +32 +[-\d. ]+", ()),
+        (["--limit", "50000", "--rounds", "1"], r"burst .* ns/hop\n(generic +1 +[-\d. ]+\n)(generic +32 +[-\d. ]+\n)specialised +1 +[-\d. ]+\n", ()),
     "python bench/specialize.py":
         (["--limit", "50000", "--rounds", "1"], r"mazu-nat.click +[1-9]\d* .*\n(.*\n)*b-fw-infsrc.click +1 +[\d.]+ +[\d.]+", ()),
     "pytest bench --benchmark-enable":
