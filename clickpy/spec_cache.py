@@ -261,8 +261,11 @@ class BackgroundSpecialization:
         if module is not None:
             self._install(module)
             return
+        # Its error messages go to a file: a pipe nobody reads until the end
+        # would stop the build once it held 64 KiB of compiler warnings.
+        self._err = tempfile.TemporaryFile()
         self.proc = subprocess.Popen([sys.executable, "-m", "clickpy.spec_cache"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+                                     stdout=subprocess.PIPE, stderr=self._err, start_new_session=True)
         try:
             self.proc.stdin.write(router.plan.pack())
             self.proc.stdin.close()
@@ -282,10 +285,11 @@ class BackgroundSpecialization:
             return
         self.router.scheduler.remove_fd(fd)
         proc, self.proc = self.proc, None
-        err = proc.stderr.read().decode(errors="replace").strip()
         proc.stdout.close()
-        proc.stderr.close()
         code = proc.wait()
+        self._err.seek(0)
+        err = self._err.read().decode(errors="replace").strip()
+        self._err.close()
         answer = self._out.decode(errors="replace").strip()
         if code != 0:
             self._fail(err.splitlines()[-1] if err else f"the build exited with status {code}")
@@ -325,7 +329,7 @@ class BackgroundSpecialization:
             except ProcessLookupError:
                 proc.wait()
             proc.stdout.close()
-            proc.stderr.close()
+            self._err.close()
 
 
 def _main() -> int:

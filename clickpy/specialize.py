@@ -260,14 +260,10 @@ class _ChainWriter:
         path = path | {e.name}
         lines = [f"{pad}# {_comment(e.name)} ({type(e).__name__})"]
         walk = self.walks.get(e.name)
-        if kind == "null":
-            peers = [peer for peer in _push_peers(e) if peer[0] == 0]
-            if not peers:
-                return lines + [f"{pad}packet_kill(p)"]
-            return lines + self.node(peers[0][1], peers[0][2], path, pad)
-        if kind == "simple":
-            lines += [f"{pad}p = (<Element> els[{i}]).simple_action(p)",
-                      f"{pad}if p == NULL:", f"{pad}    return"]
+        if kind in ("null", "simple"):        # one output: the packet (if any) goes on to output 0
+            if kind == "simple":
+                lines += [f"{pad}p = (<Element> els[{i}]).simple_action(p)",
+                          f"{pad}if p == NULL:", f"{pad}    return"]
             peers = [peer for peer in _push_peers(e) if peer[0] == 0]
             if not peers:
                 return lines + [f"{pad}packet_kill(p)"]

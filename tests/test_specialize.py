@@ -314,3 +314,13 @@ def test_a_python_element_ends_a_chain_and_runs_as_it_does_unfused(tmp_path):
     # two chains: into a, and out of the Python element into b
     assert r.stdout.split() == ["a.count:", "10", "b.count:", "5", "specialized:", "nothing", "installed;",
                                 "fused", "chains:", "2"]
+
+
+def test_a_background_build_that_fails_says_why(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    config = CONFIG.replace("LIMIT 1000, STOP true", "LIMIT -1, BURST 1") + """
+        Script(label again, wait 0.05, goto again $(in $(specialized) building), stop);"""
+    r = run("--specialize=on", "-e", config, "-h", "specialized", env_cache=blocker / "cache")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("failed: cannot write the cache folder")
