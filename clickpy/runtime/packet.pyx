@@ -3,7 +3,7 @@
 import os
 
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
-from libc.stdlib cimport calloc, free, malloc
+from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memcpy, memmove, memset
 from posix.mman cimport MAP_ANONYMOUS, MAP_FAILED, MAP_NORESERVE, MAP_SHARED, PROT_READ, PROT_WRITE, mmap, munmap
 from posix.unistd cimport close, ftruncate
@@ -111,10 +111,16 @@ cdef uint64_t _failures = 0
 
 cdef BufferPool _small = BufferPool(SMALL_BUFFER_SIZE, SMALL_BUFFERS)
 cdef BufferPool _large = BufferPool(LARGE_BUFFER_SIZE, LARGE_BUFFERS)
+# Packets a forked child inherited from its parent (small_pool_separate):
+# each has an entry of its own here, so that its references are counted
+# apart from the small pool's table, which then says only what this process
+# holds. Nothing allocates from it.
+cdef Pool _inherited
 # The data path reaches the pools through these plain pointers, without the GIL.
-cdef Pool *_pools[2]
+cdef Pool *_pools[3]
 _pools[0] = &_small.pool
 _pools[1] = &_large.pool
+_pools[2] = &_inherited
 
 
 def small_pool():
@@ -709,12 +715,15 @@ cdef uint32_t small_pool_separate(const uint32_t *bufs, uint32_t n) noexcept nog
     """In a child forked from the process that owns the pool: from now on this
     process holds exactly the given buffers (all free), and nothing else.
 
-    Packets inherited from the parent keep working for reading; their buffers
-    count as foreign plus the inherited references, so they look shared
-    (writers copy first) and freeing them never frees a buffer here. Returns
-    how many buffers this process now owns."""
+    Packets inherited from the parent keep working for reading: they move to
+    a table of their own (_inherited) where each counts as shared, so writers
+    copy first and freeing them never frees a buffer, nor changes a mark,
+    here. Every buffer this process does not hold is marked BUFFER_FOREIGN,
+    and nothing else: the parent may free such a packet and lend its buffer
+    to this process later, which then must see it as any foreign buffer.
+    Returns how many buffers this process now owns."""
     cdef Pool *pool = _pools[0]
-    cdef uint32_t i, c, k
+    cdef uint32_t i, c, k, n_inherited = 0
     cdef Packet *d
     cdef unsigned char *live
     global _owner_pid
@@ -739,11 +748,53 @@ cdef uint32_t small_pool_separate(const uint32_t *bufs, uint32_t n) noexcept nog
         for c in range(_nchunks):
             for k in range(DESCRIPTOR_CHUNK):
                 d = &_chunks[c][k]
-                if live[<size_t> c * DESCRIPTOR_CHUNK + k] and d.pool == 0 and d.buf < pool.nbuffers:
-                    pool.refcount[d.buf] += 1
+                live[<size_t> c * DESCRIPTOR_CHUNK + k] &= d.pool == 0 and d.buf < pool.nbuffers
+                n_inherited += live[<size_t> c * DESCRIPTOR_CHUNK + k]
+        if _inherit(n_inherited):
+            for c in range(_nchunks):
+                for k in range(DESCRIPTOR_CHUNK):
+                    if live[<size_t> c * DESCRIPTOR_CHUNK + k]:
+                        d = &_chunks[c][k]
+                        d.pool = 2
+                        d.buf = _inherited.nbuffers
+                        _inherited.refcount[d.buf] = 2   # its own reference, and the parent's
+                        _inherited.nbuffers += 1
+        else:
+            # (no memory for the table: the references go on the buffers'
+            # marks, which then say shared; such a buffer lent here later is refused)
+            for c in range(_nchunks):
+                for k in range(DESCRIPTOR_CHUNK):
+                    if live[<size_t> c * DESCRIPTOR_CHUNK + k]:
+                        pool.refcount[_chunks[c][k].buf] += 1
         free(live)
     pool.nfree = 0
     return small_pool_import(bufs, n, BUFFER_FOREIGN)
+
+
+cdef bint _inherit(uint32_t n) noexcept nogil:
+    """Make room in _inherited for n more inherited packets (the earlier
+    ones stay: a child of a child inherits them again)."""
+    cdef uint32_t total = _inherited.nbuffers + n
+    cdef uint16_t *refs = <uint16_t *> realloc(_inherited.refcount, max(total, 1) * sizeof(uint16_t))
+    if refs == NULL:
+        return False
+    _inherited.refcount = refs
+    # (an entry reaches 0 only if a packet is freed more often than it is held:
+    # the free list has room for every entry all the same)
+    cdef uint32_t *stack = <uint32_t *> realloc(_inherited.free_stack, max(total, 1) * sizeof(uint32_t))
+    if stack == NULL:
+        return False
+    _inherited.free_stack = stack
+    return True
+
+
+def small_pool_mark(uint32_t buf):
+    """The small pool's table entry for buffer buf in this process: 0 free,
+    1.. references held here, BUFFER_FOREIGN or a domain's mark when another
+    process holds it. For tests."""
+    if buf >= _pools[0].nbuffers:
+        raise IndexError(f"buffer {buf}: the small pool has {_pools[0].nbuffers}")
+    return _pools[0].refcount[buf]
 
 
 def disown_small_pool():

@@ -250,6 +250,42 @@ print(json.dumps({"got": got["received"], "errors": got["errors"], "back": back}
     assert out["same"]
 
 
+def test_a_buffer_a_packet_held_when_the_child_forked_is_lent_to_the_child_like_any_other(tmp_path):
+    # The parent holds a packet when it forks, frees it afterwards, and its
+    # buffer (first on the free list) is the first one it sends: the child,
+    # whose inherited copy of that packet still exists, must take the frame.
+    out = run_script(COMMON + """
+    N = 64
+    pair = PipePair.create("inherit", 0, slots=64, grant=256)
+    held = packet.PacketObject.make(b"x" * 60)
+    pid = os.fork()
+    if pid == 0:
+        pair.attach()
+        port = open_port(pair.slave)
+        got = pump_rx(port, N, mode="zerocopy", verify=True, timeout=20)
+        result = {"got": got, "inherited": held.length}    # the inherited packet still reads
+        port.close()
+        pair.close()
+        with open(sys.argv[1], "w") as f:
+            json.dump(result, f)
+        os._exit(0)
+    pair.release_end(1)
+    del held                                  # its buffer goes back on the free list, on top
+    port = open_port(pair.master)
+    sent = pump_tx(port, N, mode="zerocopy", timeout=20)
+    _, status = os.waitpid(pid, 0)
+    port.close()
+    pair.close()
+    with open(sys.argv[1]) as f:
+        child = json.load(f)
+    print(json.dumps({"sent": sent["sent"], "child": child, "status": status}))
+    """.replace("\n    ", "\n"), str(tmp_path / "child.json"))
+    assert out["status"] == 0 and out["sent"] == 64
+    got = out["child"]["got"]
+    assert (got["received"], got["drops"], got["errors"]) == (64, 0, 0)
+    assert out["child"]["inherited"] == 60
+
+
 def test_open_before_attach_in_a_forked_child_is_refused(tmp_path):
     out = run_script(COMMON + """
     pair = PipePair.create("noattach", 0, slots=8, grant=16)
