@@ -3,7 +3,8 @@
 ``load(plan)`` returns the specialised module of plan (clickpy.specialize),
 compiling it the first time: the generated Cython goes through ``cython``
 and the system's C compiler into a shared object kept under
-``cache_dir()``, named by the Plan's hash and this Python's ABI. The second
+``cache_dir()``, named by the Plan's hash, the generator that made it
+(clickpy.specialize.module_name) and this Python's ABI. The second
 time it is an import. The folder is kept under a size limit
 (``CLICKPY_CACHE_MAX_MB``, 256 by default): the least recently used entries
 go first. ``clickpy cache clear`` empties it.

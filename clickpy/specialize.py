@@ -97,28 +97,9 @@ def _generator_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def fast_walks(plan: Plan, router=None) -> dict[str, tuple]:
-    """Element name -> its fast walk (clickpy.runtime.fast_walk), for every element
-    of plan that has one: read from router, a router of plan already built,
-    else from a router configured here that opens nothing (Router.prepare):
-    no device, file or socket is touched."""
-    return _with_router(plan, router, _walks_of)
-
-
-def _with_router(plan: Plan, router, read):
-    from clickpy.runtime.router import Router
-
-    if router is not None:
-        return read(router)
-    router = Router(plan)
-    try:
-        router.prepare()
-        return read(router)
-    finally:
-        router.cleanup()
-
-
 def _walks_of(router) -> dict[str, tuple]:
+    """Element name -> its fast walk (clickpy.runtime.fast_walk), for every
+    element of router that has one."""
     walks = {}
     for e in router.elements:
         fast_walk = getattr(e, "fast_walk", None)
@@ -130,9 +111,19 @@ def _walks_of(router) -> dict[str, tuple]:
 
 
 def generate(plan: Plan, router=None) -> Specialization:
-    """The specialised module's source for plan (its walks read from router,
-    a router of plan, when there is one: see fast_walks)."""
-    return _with_router(plan, router, lambda r: _generate(plan, r))
+    """The specialised module's source for plan, read from router (a router
+    of plan already built), else from a router configured here that opens
+    nothing (Router.prepare): no device, file or socket is touched."""
+    from clickpy.runtime.router import Router
+
+    if router is not None:
+        return _generate(plan, router)
+    router = Router(plan)
+    try:
+        router.prepare()
+        return _generate(plan, router)
+    finally:
+        router.cleanup()
 
 
 def _generate(plan: Plan, router) -> Specialization:
@@ -431,7 +422,7 @@ def install_chains(router, module) -> int:
 
 def unfuse(router) -> list:
     """Put the generic path back in every output a chain took; returns what
-    was there, for refuse()."""
+    was there, for fuse_again()."""
     from clickpy.runtime import fusion
 
     fused = getattr(router, "fused_chains", [])
@@ -441,7 +432,7 @@ def unfuse(router) -> list:
     return fused
 
 
-def refuse(router, fused: list) -> None:
+def fuse_again(router, fused: list) -> None:
     """Put back the chains unfuse() took out (a reload that failed: the old
     graph runs on, and its chains are still right for it)."""
     from clickpy.runtime import fusion

@@ -278,8 +278,9 @@ def test_a_chain_runs_the_generic_walk_of_a_filter_reconfigured_since(cache):
 
 
 def test_a_reload_takes_the_chains_out_before_it_rewires(cache):
-    from clickpy.runtime import fusion
     from support import run_for
+
+    from clickpy.runtime import fusion
 
     config = CHAIN.replace("LIMIT 300", "LIMIT -1")
     router = build_router(config)

@@ -28,12 +28,12 @@ from clickpy.errors import ConfigError, Diagnostics
 from clickpy.plan import Plan
 from clickpy.reload.diff import CONTINUING, RECONFIGURE, REPLACE, PlanDiff, diff
 from clickpy.reload.report import ReloadReport
-from clickpy.specialize import refuse, unfuse
 from clickpy.runtime import registry
 from clickpy.runtime.error_handler import ElementErrors
 from clickpy.runtime.handlers import HandlerError
 from clickpy.runtime.router import Router, configure_order, context_diagnostic, handler_table, reconfigure_element
 from clickpy.runtime.scheduler import Scheduler, Timer
+from clickpy.specialize import fuse_again, unfuse
 
 
 class Reload:
@@ -199,7 +199,7 @@ class Reload:
             # Fused chains have the old wiring built in: the generic path runs
             # until the new graph's module is installed.
             fused = unfuse(live)
-            undo.append(lambda: refuse(live, fused))
+            undo.append(lambda: fuse_again(live, fused))
             sched.adopt(staged.scheduler)
             undo.append(self._end_fresh)
             # New driver scripts lowered the staging runcount to be asked what to do.

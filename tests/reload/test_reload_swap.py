@@ -152,6 +152,23 @@ def test_a_failure_inside_the_swap_rolls_everything_back():
     assert int(r.read("c.count")) >= before + 99
 
 
+def test_a_failed_swap_puts_the_old_graphs_fused_chains_back(tmp_path, monkeypatch):
+    from clickpy import spec_cache, specialize
+    from clickpy.runtime import fusion
+
+    monkeypatch.setenv("CLICKPY_CACHE_DIR", str(tmp_path))
+    config = "src :: RatedSource(RATE 1000, LIMIT -1) -> c :: Counter -> q :: Queue(100) " \
+             "-> s :: ReloadTestStubbornState -> u :: Unqueue -> Discard;"
+    r = build_router(config, simulated=True)
+    assert specialize.install(r, spec_cache.load(r.plan))["chains"] == 1   # src -> c -> q
+    src = r.element("src")
+    with pytest.raises(ConfigError, match="cannot take this state"):
+        r.reload(config.replace("ReloadTestStubbornState", "ReloadTestStubbornState(x)"))
+    assert fusion.output_is_fused(src, 0) and len(r.fused_chains) == 1
+    run_for(r, 0.1)
+    assert int(r.read("c.count")) >= 99
+
+
 def test_new_driver_scripts_steer_the_driver_and_removed_ones_do_not():
     r = build_router("src :: RatedSource(RATE 1000, LIMIT -1) -> c :: Counter -> Discard;"
                      "DriverManager(wait 100s, stop)", simulated=True)
