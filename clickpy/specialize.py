@@ -39,7 +39,7 @@ from pathlib import Path
 
 from clickpy.plan import Plan
 from clickpy.runtime.fast_walk import FAST_WALK_CAPSULE, walk_fingerprint
-from clickpy.runtime.fusion import CHAIN_CAPSULE
+from clickpy.runtime.fusion import CHAIN_BATCH_CAPSULE, CHAIN_CAPSULE
 
 
 @dataclass
@@ -92,6 +92,7 @@ def _generator_fingerprint() -> str:
     runtime, elements = Path(clickpy.runtime.__file__).parent, Path(clickpy.elements.__file__).parent
     digest = hashlib.sha256()
     for path in (Path(__file__), runtime / "element.pxd", runtime / "packet.pxd", runtime / "branch.pxd",
+                 runtime / "fusion.pxd",
                  elements / "standard" / "classifier.pxd", elements / "ip" / "ip_filter.pxd"):
         digest.update(path.read_bytes() if path.exists() else path.name.encode())
     return digest.hexdigest()
@@ -229,23 +230,46 @@ def _runs_inside_chains(e, kinds) -> bool:
 
 
 class _ChainWriter:
-    """Writes one chain function's body, element by element from its head."""
+    """Writes one chain function's body, element by element from its head.
 
-    def __init__(self, kinds: dict, walks: dict):
-        self.kinds, self.walks = kinds, walks
+    For a packet (batch False), the body runs one packet and returns where
+    the path ends. For a batch, it is the inside of a loop over the batch's
+    packets: where the path ends for one packet it goes on to the next, and
+    a packet leaving the path is added to the run of packets waiting for
+    that exit, sent on as one batch when a packet leaves by another exit or
+    the batch is done (as BranchElement's OutputRun does): each exit gets
+    its packets in the order, and in the batches, that one push_batch per
+    element gives."""
+
+    def __init__(self, kinds: dict, walks: dict, batch: bool = False):
+        self.kinds, self.walks, self.batch = kinds, walks, batch
         self.elements: list[str] = []
         self.inlined = 0
         self.used: set[str] = set()
+        self.done = "continue" if batch else "return"
 
     def el(self, name: str) -> int:
         if name not in self.elements:
             self.elements.append(name)
         return self.elements.index(name)
 
+    def leave(self, i: int, port: int, name: str, pad: str) -> list[str]:
+        if self.batch:
+            return [f"{pad}exit_add(&run, els[{i}], {port}, p)    # {_comment(name)}"]
+        return [f"{pad}(<Element> els[{i}]).push({port}, p)    # {_comment(name)}"]
+
+    def fusable(self, e, path: frozenset) -> bool:
+        kind = self.kinds[e.name]
+        if kind not in FUSABLE or e.name in path or self.inlined >= CHAIN_LIMIT:
+            return False
+        # A branch that sends copies from classify (emit) sends them at once:
+        # in a batch they would pass packets still waiting in the run.
+        return not (self.batch and kind == "branch" and getattr(type(e), "emits", False))
+
     def node(self, e, port: int, path: frozenset, pad: str) -> list[str]:
         kind, i = self.kinds[e.name], self.el(e.name)
-        if kind not in FUSABLE or e.name in path or self.inlined >= CHAIN_LIMIT:
-            return [f"{pad}(<Element> els[{i}]).push({port}, p)    # {_comment(e.name)}"]
+        if not self.fusable(e, path):
+            return self.leave(i, port, e.name, pad)
         self.inlined += 1
         self.used.add(kind)
         path = path | {e.name}
@@ -254,14 +278,14 @@ class _ChainWriter:
         if kind in ("null", "simple"):        # one output: the packet (if any) goes on to output 0
             if kind == "simple":
                 lines += [f"{pad}p = (<Element> els[{i}]).simple_action(p)",
-                          f"{pad}if p == NULL:", f"{pad}    return"]
+                          f"{pad}if p == NULL:", f"{pad}    {self.done}"]
             peers = [peer for peer in _push_peers(e) if peer[0] == 0]
             if not peers:
                 return lines + [f"{pad}packet_kill(p)"]
             return lines + self.node(peers[0][1], peers[0][2], path, pad)
         if kind == "branch":
             lines += [f"{pad}p = (<BranchElement> els[{i}]).classify(p, &out)",
-                      f"{pad}if p == NULL:", f"{pad}    return"]
+                      f"{pad}if p == NULL:", f"{pad}    {self.done}"]
         elif kind == "classifier":
             prog = f"(<Classifier> els[{i}])._prog"
             generic = f"out = {prog}.match(pkt_data(p), p.length)"
@@ -292,9 +316,9 @@ class _ChainWriter:
 
 
 def chains_of(router, spec: Specialization) -> str:
-    """The Cython source of router's fused chains, one function per push
-    output that leads into a fusable element from outside a chain; adds
-    each to spec.chains."""
+    """The Cython source of router's fused chains, a pair of functions (for
+    a packet, for a batch) per push output that leads into a fusable element
+    from outside a chain; adds each to spec.chains."""
     kinds = fuse_kinds(router)
     walks = {w.element: w.function for w in spec.walks}
     functions = []
@@ -305,16 +329,26 @@ def chains_of(router, spec: Specialization) -> str:
         for o, t, port in _push_peers(u):
             if kinds[t.name] not in FUSABLE:
                 continue
-            writer = _ChainWriter(kinds, walks)
-            body = writer.node(t, port, frozenset(), "    ")
+            one, batch = _ChainWriter(kinds, walks), _ChainWriter(kinds, walks, batch=True)
+            one_body = one.node(t, port, frozenset(), "    ")
+            # The batch function reaches the packet function's elements at the
+            # same indexes (it may reach fewer: a branch that emits ends it).
+            batch.elements = list(one.elements)
+            batch_body = batch.node(t, port, frozenset(), "        ")
+            assert batch.elements == one.elements
             function = f"clickpy_chain_{len(spec.chains)}"
-            spec.chains.append(Chain(u.name, o, function, writer.elements))
-            used |= writer.used
+            spec.chains.append(Chain(u.name, o, function, one.elements))
+            used |= one.used | batch.used
+            declarations = ["    cdef int out", "    cdef const unsigned char *data",
+                            "    cdef const unsigned char *base[3]"]
             functions.append("\n".join(
                 [f"# {_comment(u.name)}[{o}] -> ...",
-                 f"cdef void {function}(PyObject **els, Packet *p) noexcept:",
-                 "    cdef int out", "    cdef const unsigned char *data",
-                 "    cdef const unsigned char *base[3]"] + body))
+                 f"cdef void {function}(PyObject **els, Packet *p) noexcept:"] + declarations + one_body))
+            functions.append("\n".join(
+                [f"cdef void {function}_batch(PyObject **els, Batch *b) noexcept:"] + declarations +
+                ["    cdef Packet *p", "    cdef ExitRun run", "    cdef int k, n = b.count", "    run.el = NULL",
+                 "    run.batch.count = 0", "    b.count = 0", "    for k in range(n):",
+                 "        p = b.p[k]"] + batch_body + ["    exit_flush(&run)"]))
     spec.chain_kinds = used
     return "\n\n\n".join(functions)
 
@@ -322,7 +356,8 @@ def chains_of(router, spec: Specialization) -> str:
 def _chain_imports(used: set) -> str:
     lines = ["from cpython.object cimport PyObject",
              "from clickpy.runtime.element cimport Element",
-             "from clickpy.runtime.packet cimport Packet, packet_kill, pkt_data"]
+             "from clickpy.runtime.fusion cimport ExitRun, exit_add, exit_flush",
+             "from clickpy.runtime.packet cimport Batch, Packet, packet_kill, pkt_data"]
     if "branch" in used:
         lines.append("from clickpy.runtime.branch cimport BranchElement")
     if "classifier" in used:
@@ -344,6 +379,7 @@ def _module_source(spec: Specialization, c_functions: list[str], chain_source: s
         for w in spec.walks)
     chains = "\n".join(
         f"    ({c.upstream!r}, {c.port}, PyCapsule_New(<void *> {c.function}, CHAIN_CAPSULE, NULL), "
+        f"PyCapsule_New(<void *> {c.function}_batch, CHAIN_BATCH_CAPSULE, NULL), "
         f"{c.elements!r}),"
         for c in spec.chains)
     return f'''# cython: language_level=3
@@ -368,9 +404,11 @@ WALKS = {{
 }}
 
 cdef const char *CHAIN_CAPSULE = b"{CHAIN_CAPSULE}"
+cdef const char *CHAIN_BATCH_CAPSULE = b"{CHAIN_BATCH_CAPSULE}"
 
 # The graph the chains were made for (graph_fingerprint), and each chain:
-# (upstream element, its output, the function in a capsule, its elements)
+# (upstream element, its output, its function and its batch function in
+# capsules, its elements)
 GRAPH = {spec.graph!r}
 CHAINS = [
 {chains}
@@ -412,9 +450,9 @@ def install_chains(router, module) -> int:
     if module.GRAPH != graph_fingerprint(router):
         return 0
     fused = []
-    for upstream, port, capsule, names in module.CHAINS:
+    for upstream, port, capsule, batch_capsule, names in module.CHAINS:
         u = router.element(upstream)
-        entry = fusion.install_chain(u, port, capsule, [router.element(n) for n in names])
+        entry = fusion.install_chain(u, port, capsule, batch_capsule, [router.element(n) for n in names])
         fused.append((u, port, entry))
     router.fused_chains = fused
     return len(fused)

@@ -238,7 +238,7 @@ def test_each_source_output_gets_one_chain_running_the_whole_path(cache):
     assert done["chains"] == 4                          # one per source, into the same path
     module = spec_cache.load(router.plan)
     assert [c[0] for c in module.CHAINS] == [f"InfiniteSource@{i}" for i in range(2, 6)]
-    assert module.CHAINS[0][3] == ["cl", "Strip@6", "chk", "fw", "ok", "Discard@10",
+    assert module.CHAINS[0][4] == ["cl", "Strip@6", "chk", "fw", "ok", "Discard@10",
                                    "arp", "Discard@12", "other", "Discard@14"]
     from clickpy.runtime import fusion
     src = router.find("InfiniteSource@2")
@@ -292,6 +292,95 @@ def test_a_reload_takes_the_chains_out_before_it_rewires(cache):
     assert not fusion.output_is_fused(src, 0) and router.fused_chains == []
     run_for(router, 0.05)
     assert int(router.read("more.count")) > 0            # packets take the new wiring
+
+
+def _mixed_trace(path, n: int = 600) -> None:
+    """A pcap of n frames of the four kinds above, in an irregular order, each
+    with its sequence number in its last two bytes (outside every header)."""
+    import random
+    import struct
+
+    kinds = [bytes.fromhex(f) for f in (UDP_8080, TCP_23, BAD_SUM, ARP)]
+    rng = random.Random(7)
+    records = [struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1)]
+    for i in range(n):
+        frame = bytearray(kinds[rng.choice((0, 0, 0, 1, 2, 3))])
+        frame[-2:] = struct.pack(">H", i)
+        records.append(struct.pack("<IIII", 1000 + i, 0, len(frame), len(frame)) + bytes(frame))
+    path.write_bytes(b"".join(records))
+
+
+def _sequence_numbers(pcap: bytes) -> list[int]:
+    import struct
+
+    numbers, at = [], 24
+    while at < len(pcap):
+        caplen = struct.unpack_from("<I", pcap, at + 8)[0]
+        numbers.append(struct.unpack_from(">H", pcap, at + 16 + caplen - 2)[0])
+        at += 16 + caplen
+    return numbers
+
+
+# Batches (FromDump pushes up to 32 packets at a time) through a chain whose
+# exits (two Tees, a ToDump, a PaintTee that sends copies from classify)
+# all lead to one ToDump: the file shows the order packets reach it.
+BATCH_CHAIN = """
+FromDump(IN, STOP true) -> cl :: Classifier(12/0800, 12/0806, -);
+cl[0] -> Strip(14) -> chk :: CheckIPHeader -> fw :: IPFilter(1 tcp dst port 23, allow udp, deny all)
+      -> Unstrip(14) -> ok :: Counter -> t1 :: Tee(1) -> td :: ToDump(OUT);
+fw[1] -> Paint(1) -> Unstrip(14) -> pt :: PaintTee(1);
+pt[0] -> t2 :: Tee(1) -> td;
+pt[1] -> td;
+cl[1] -> td;
+cl[2] -> Discard;
+"""
+
+
+@pytest.mark.parametrize("mode", ["off", "wait"])
+def test_a_fused_batch_reaches_every_exit_in_the_order_the_generic_path_does(tmp_path, mode):
+    trace = tmp_path / "in.pcap"
+    _mixed_trace(trace)
+    outputs = {}
+    for m in ("off", mode):
+        out = tmp_path / f"out-{m}.pcap"
+        config = BATCH_CHAIN.replace("IN", str(trace)).replace("OUT", str(out))
+        r = run(f"--specialize={m}", "-e", config, "-h", "ok.count", "-h", "specialized", env_cache=tmp_path)
+        assert r.returncode == 0, r.stderr
+        outputs[m] = (out.read_bytes(), r.stdout.split())
+    data, stdout = outputs[mode]
+    assert data == outputs["off"][0]
+    # UDP once, telnet twice (PaintTee's copy), ARP once; bad checksums not at all
+    sequence = _sequence_numbers(data)
+    assert len(sequence) > 500 and len(set(sequence)) < len(sequence)
+    assert stdout[:2] == ["ok.count:", str(outputs["off"][1][1])] and int(stdout[1]) > 200
+    if mode == "wait":
+        assert stdout[2:] == ["specialized:", "installed:", "cl", "fw;", "fused", "chains:", "1"]
+
+
+def test_a_branch_that_emits_ends_a_batch_chain_but_not_a_packet_chain(cache):
+    from clickpy.elements.standard.paint_tee import PaintTee
+    from clickpy.runtime.branch import BranchElement
+
+    assert PaintTee.emits and not BranchElement.emits
+    source = specialize.generate(plan_of(BATCH_CHAIN.replace("IN", "in.pcap").replace("OUT", "out.pcap"))).source
+    packet_fn, batch_fn = source.split("cdef void clickpy_chain_0")[1:3]
+    assert "(<BranchElement> els[" in packet_fn and "# pt (PaintTee)" in packet_fn
+    assert "# pt (PaintTee)" not in batch_fn and "exit_add(&run, els[" in batch_fn
+
+
+def test_every_branch_that_emits_says_so():
+    """A BranchElement whose classify calls emit must set emits (a batch chain
+    would let its copies pass packets waiting to leave)."""
+    import re
+    from pathlib import Path
+
+    import clickpy.elements
+
+    root = Path(clickpy.elements.__file__).parent
+    for pyx in root.rglob("*.pyx"):
+        text = pyx.read_text()
+        if "(BranchElement)" in text and re.search(r"self\.emit\(", text):
+            assert re.search(r"^    emits = True", text, re.M), f"{pyx.name} emits but does not say so"
 
 
 def test_a_python_element_ends_a_chain_and_runs_as_it_does_unfused(tmp_path):

@@ -17,6 +17,9 @@ from clickpy.runtime.packet cimport Batch, Packet
 
 cdef class BranchElement(Element):
     abstract = True
+    # True in a class whose classify calls emit: a fused chain's batch
+    # function does not inline it (clickpy.specialize).
+    emits = False
 
     def __cinit__(self, *args, **kwargs):
         self._pending = NULL

@@ -4,7 +4,10 @@
 clickpy.specialize writes, for each push path of a graph as far as the next
 element it cannot see into, one C function that runs the whole path: each
 one-in-one-out element's ``simple_action`` and each branch's ``classify``
-called in turn, and each classifier's walk inlined. Such a function enters
+called in turn, and each classifier's walk inlined. A second function does
+the same for a batch: each packet runs the path in turn, and packets leaving
+it are gathered per exit, in order, so that what follows the path still gets
+batches (see ``specialize``). Such a pair enters
 the graph through a ``ChainEntry`` put in the upstream element's output in
 place of the first element of the path: the upstream's ``output_push`` then
 calls the chain, and the path's elements are no longer called one by one.
@@ -36,10 +39,10 @@ cdef extern from *:
     """
     void *CLICKPY_VTAB_PUSH(void *vtab)
 
-ctypedef void (*chain_fn)(PyObject **els, Packet *p) noexcept
-
 CHAIN_CAPSULE = "clickpy.chain"
 cdef const char *_CHAIN_CAPSULE = b"clickpy.chain"
+CHAIN_BATCH_CAPSULE = "clickpy.chain_batch"
+cdef const char *_CHAIN_BATCH_CAPSULE = b"clickpy.chain_batch"
 
 
 def push_function(cls) -> int:
@@ -57,15 +60,8 @@ def has_python_methods(Element e) -> bool:
 
 cdef class ChainEntry(Element):
     """Stands in an upstream output for the first element of a fused chain:
-    a packet runs the chain's C function; a batch goes to the element
-    itself (chains are made for packets one at a time)."""
-    cdef chain_fn _fn
-    cdef PyObject **_els         # the chain's elements, borrowed from _refs
-    cdef list _refs
-    cdef Element _target
-    cdef int _target_port
-    cdef object _capsule        # keeps the module that holds _fn loaded
-
+    a packet runs the chain's C function, a batch its batch function (or,
+    without one, the element's own push_batch)."""
     def __dealloc__(self):
         free(self._els)
 
@@ -73,16 +69,24 @@ cdef class ChainEntry(Element):
         self._fn(self._els, p)
 
     cdef void push_batch(self, int port, Batch *b) noexcept:
-        self._target.push_batch(self._target_port, b)
+        if self._batch_fn != NULL:
+            self._batch_fn(self._els, b)
+        else:
+            self._target.push_batch(self._target_port, b)
 
 
-cdef ChainEntry _entry(object capsule, list elements, Element target, int target_port):
+cdef ChainEntry _entry(object capsule, object batch_capsule, list elements, Element target, int target_port):
     cdef ChainEntry entry = ChainEntry.__new__(ChainEntry)
     cdef int i
     if not PyCapsule_IsValid(capsule, _CHAIN_CAPSULE):
         raise ValueError("not a fused chain's capsule")
+    if batch_capsule is not None and not PyCapsule_IsValid(batch_capsule, _CHAIN_BATCH_CAPSULE):
+        raise ValueError("not a fused chain's batch capsule")
     entry._fn = <chain_fn> PyCapsule_GetPointer(capsule, _CHAIN_CAPSULE)
     entry._capsule = capsule
+    if batch_capsule is not None:
+        entry._batch_fn = <chain_batch_fn> PyCapsule_GetPointer(batch_capsule, _CHAIN_BATCH_CAPSULE)
+        entry._batch_capsule = batch_capsule
     entry._refs = list(elements)
     entry._els = <PyObject **> calloc(max(len(elements), 1), sizeof(PyObject *))
     if entry._els == NULL:
@@ -95,16 +99,17 @@ cdef ChainEntry _entry(object capsule, list elements, Element target, int target
     return entry
 
 
-def install_chain(Element upstream, int port, capsule, list elements):
-    """Make upstream's push output port run the chain in capsule, whose
-    function reaches elements[i] as its els[i]. Returns the entry (the
-    caller keeps it: the output only borrows it)."""
+def install_chain(Element upstream, int port, capsule, batch_capsule, list elements):
+    """Make upstream's push output port run the chain in capsule (and, for
+    batches, the one in batch_capsule, if not None), whose functions reach
+    elements[i] as their els[i]. Returns the entry (the caller keeps it: the
+    output only borrows it)."""
     if not 0 <= port < upstream.noutputs or not upstream._out_push[port] or upstream._out_el[port] == NULL:
         raise ValueError(f"{upstream.name}[{port}] is not a connected push output")
     cdef Element target = <Element> upstream._out_el[port]
     if isinstance(target, ChainEntry):
         target = (<ChainEntry> target)._target
-    cdef ChainEntry entry = _entry(capsule, elements, target, upstream._out_port[port])
+    cdef ChainEntry entry = _entry(capsule, batch_capsule, elements, target, upstream._out_port[port])
     upstream._out_el[port] = <PyObject *> entry
     return entry
 

@@ -20,14 +20,15 @@ cdef class ActiveNotifier:
     cdef inline void wake(self):
         if not self.active:
             self.set_active(True, True)
-    cdef inline void sleep(self):
+    cdef inline void sleep(self) noexcept:
         self.active = False
 
 
 cdef class NotifierSignal:
     cdef list notifiers         # ActiveNotifiers combined with "or"
     cdef public bint busy       # always active
-    cdef inline bint active(self):
+    # noexcept: asked once per task run, it must not cost an error check
+    cdef inline bint active(self) noexcept:
         cdef ActiveNotifier n
         if self.busy:
             return True

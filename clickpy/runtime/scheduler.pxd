@@ -34,9 +34,10 @@ cdef class Task:
     # (int ... except -1, not void: a caller checks the result, not
     # PyErr_Occurred(), which cost a call per packet at BURST 1)
     cpdef int reschedule(self) except -1
+    cdef int _reschedule(self) except -1
     cdef inline int fast_reschedule(self) except -1:
         if not self.scheduled:
-            return self.reschedule()
+            return self._reschedule()
         return 0
     cpdef void unschedule(self)
 
@@ -74,6 +75,7 @@ cdef class Scheduler:
     cpdef int64_t now(self)
     cdef int _push_task(self, Task t) except -1
     cdef void _remove_task(self, Task t) noexcept
+    cdef void _give_up_alone(self) noexcept
     cdef void _sift_task_up(self, int i) noexcept
     cdef void _sift_task_down(self, int i) noexcept
     cdef void _sift_timer_up(self, int i)
@@ -112,3 +114,7 @@ cdef class Scheduler:
     cdef public object current_owner  # the element being configured or initialized
     cdef Scheduler _clock
     cdef bint _now_stale            # _now_cache is from an earlier task or timer run
+    # The task running while it was the only one scheduled: it still sits in
+    # the heap's one slot, which is given up only if something else touches
+    # the heap first or it does not ask to run again (see _run_tasks).
+    cdef PyObject *_alone

@@ -87,6 +87,9 @@ cdef class Task:
         self._stride = STRIDE1 // n
 
     cpdef int reschedule(self) except -1:
+        return self._reschedule()
+
+    cdef int _reschedule(self) except -1:
         if self.scheduled or self.dead:
             return 0
         if self.scheduler is None:
@@ -270,13 +273,22 @@ cdef class Scheduler:
     @property
     def scheduled_tasks(self):
         """How many tasks are waiting to run (control work yields to them)."""
-        return self._nheap
+        return self._nheap - (self._alone != NULL)
 
     # --- task heap (by pass), a C array of counted references ------------
 
     cdef int _push_task(self, Task t) except -1:
         cdef TaskSlot *grown
         cdef int i, parent
+        if self._alone != NULL:
+            if self._alone == <PyObject *> t:
+                # The task running alone asks to run again: taking it out of
+                # the heap and putting it back would leave it where it is.
+                self._alone = NULL
+                self._heap[0].pass_ = t._pass
+                t._heap_index = 0
+                return 0
+            self._give_up_alone()
         if self._nheap == self._heap_capacity:
             grown = <TaskSlot *> realloc(self._heap, (self._heap_capacity * 2 + 8) * sizeof(TaskSlot))
             if grown == NULL:
@@ -329,7 +341,20 @@ cdef class Scheduler:
         self._heap[i] = slot
         (<Task> slot.task)._heap_index = i
 
+    cdef void _give_up_alone(self) noexcept:
+        """Take the task that ran alone out of the heap, as _run_tasks would
+        have before running it (the heap holds nothing else)."""
+        cdef PyObject *t = self._alone
+        self._alone = NULL
+        self._nheap = 0
+        (<Task> t)._heap_index = -1
+        Py_DECREF(<object> t)
+
     cdef void _remove_task(self, Task t) noexcept:
+        if self._alone != NULL:
+            self._give_up_alone()
+            if t._heap_index < 0:       # it was t
+                return
         cdef int i = t._heap_index
         cdef PyObject *moved
         self._nheap -= 1
@@ -346,7 +371,10 @@ cdef class Scheduler:
         cdef Task t
         while ran < budget and self._nheap:
             t = <Task> self._heap[0].task
-            self._remove_task(t)
+            if self._nheap == 1:
+                self._alone = <PyObject *> t      # out of the heap, but still in its slot
+            else:
+                self._remove_task(t)
             t.scheduled = False
             self._global_pass = t._pass
             t._pass += t._stride
@@ -357,7 +385,13 @@ cdef class Scheduler:
             if t.element is not None:
                 t.element.run_task(t)
             else:
-                t.callback(t)
+                try:
+                    t.callback(t)
+                finally:
+                    if self._alone != NULL:
+                        self._give_up_alone()
+            if self._alone != NULL:     # it did not ask to run again
+                self._give_up_alone()
             if self.runcount <= 0:
                 break
         return ran

@@ -113,6 +113,7 @@ cdef class IPReassembler(BranchElement):
     =a IPFragmenter
     """
     port_count = "1/1-2"
+    emits = True                # classify sends ICMP errors (emit)
     processing = "a/ah"
     arguments = (
         Arg("HIMEM", Unsigned, 256 * 1024),

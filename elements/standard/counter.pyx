@@ -1,5 +1,6 @@
 # cython: language_level=3
 """Counter: counts packets and bytes, and measures their rates."""
+cimport cython
 from libc.math cimport pow
 from libc.stdint cimport int64_t, uint64_t
 
@@ -11,12 +12,15 @@ from clickpy.runtime.args import Arg, ArgError, Raw
 from clickpy.runtime.handlers import HandlerCall, HandlerError, Read, ReadWrite, Write
 
 # Rates are exponentially weighted moving averages over 1 ms epochs, each
-# epoch weighing 1/16 (Click's Counter uses the same stability).
-cdef int64_t EPOCH_NS = 1000000
+# epoch weighing 1/16 (Click's Counter uses the same stability). Constants,
+# so that finding a packet's epoch is a multiplication, not a division.
+cdef enum:
+    EPOCH_NS = 1000000
 cdef double KEEP = 15.0 / 16.0
 cdef uint64_t NONE = <uint64_t> -1   # no call (Click's "(counter_t) -1")
 
 
+@cython.final
 cdef class RateMeter:
     """An EWMA of events per second."""
     cdef int64_t epoch
@@ -31,11 +35,11 @@ cdef class RateMeter:
         self.epoch_count = 0
         self.average = 0
 
-    cdef inline void update(self, int64_t now, double n) noexcept:
-        cdef int64_t e = now // EPOCH_NS
+    cdef inline void add(self, double n, int64_t e) noexcept:
+        """n events in the epoch under way, then move on to epoch e."""
+        self.epoch_count += n
         if e != self.epoch:
             self._advance(e)
-        self.epoch_count += n
 
     cdef void _advance(self, int64_t e) noexcept:
         cdef int64_t elapsed = e - self.epoch
@@ -46,11 +50,8 @@ cdef class RateMeter:
         self.epoch = e
         self.epoch_count = 0
 
-    def rate(self, int64_t now):
-        """Events per second as of now."""
-        cdef int64_t e = now // EPOCH_NS
-        if e != self.epoch:
-            self._advance(e)
+    def rate(self):
+        """Events per second, as of the epoch under way."""
         return self.average * (1000000000.0 / EPOCH_NS)
 
 
@@ -136,6 +137,11 @@ cdef class Counter(SimpleElement):
     cdef object _byte_handler
     cdef RateMeter _packets
     cdef RateMeter _bytes
+    # The meters hear of packets once per epoch, not once per packet: the
+    # counts when they last did, and when the epoch under way ends.
+    cdef uint64_t _count_told
+    cdef uint64_t _bytes_told
+    cdef int64_t _epoch_end
     cdef Scheduler _sched
 
     def __cinit__(self):
@@ -175,6 +181,8 @@ cdef class Counter(SimpleElement):
         self.byte_count = 0
         self._packets.reset()
         self._bytes.reset()
+        self._count_told = self._bytes_told = 0
+        self._epoch_end = 0
         self._arm()
 
     def take_state(self, old, errh):
@@ -191,13 +199,30 @@ cdef class Counter(SimpleElement):
         self.byte_count, c.byte_count = c.byte_count, self.byte_count
         self._packets, c._packets = c._packets, self._packets
         self._bytes, c._bytes = c._bytes, self._bytes
+        self._count_told, c._count_told = c._count_told, self._count_told
+        self._bytes_told, c._bytes_told = c._bytes_told, self._bytes_told
+        self._epoch_end, c._epoch_end = c._epoch_end, self._epoch_end
         return {"counts": 1}
 
     def rate(self):
-        return self._packets.rate(self._sched.now())
+        self._tell_meters(self._sched.now())
+        return self._packets.rate()
 
     def byte_rate(self):
-        return self._bytes.rate(self._sched.now())
+        self._tell_meters(self._sched.now())
+        return self._bytes.rate()
+
+    @cython.cdivision(True)     # router time is never negative
+    cdef void _tell_meters(self, int64_t now) noexcept:
+        """Give the meters the packets counted since they last heard, which
+        all came in the epoch under way; then move them on to now's epoch.
+        (A count set back by hand tells them nothing.)"""
+        cdef int64_t e = now // EPOCH_NS
+        self._packets.add(<double> (self.count - self._count_told) if self.count >= self._count_told else 0, e)
+        self._bytes.add(<double> (self.byte_count - self._bytes_told)
+                        if self.byte_count >= self._bytes_told else 0, e)
+        self._count_told, self._bytes_told = self.count, self.byte_count
+        self._epoch_end = (e + 1) * EPOCH_NS
 
     cdef inline void _calls(self) noexcept:
         if self.count == self._count_fire_at:
@@ -208,11 +233,11 @@ cdef class Counter(SimpleElement):
             self._byte_handler.call_write()
 
     cdef Packet *simple_action(self, Packet *p) noexcept:
+        cdef int64_t now = self._sched.recent_now()
+        if now >= self._epoch_end:
+            self._tell_meters(now)
         self.count += 1
         self.byte_count += p.length
-        cdef int64_t now = self._sched.recent_now()
-        self._packets.update(now, 1)
-        self._bytes.update(now, p.length)
         if self.count == self._count_fire_at or self.byte_count >= self._byte_fire_at:
             self._calls()
         return p
@@ -224,13 +249,13 @@ cdef class Counter(SimpleElement):
             # A call fires between two packets: keep exact per-packet order.
             Element.push_batch(self, port, b)
             return
+        cdef int64_t now = self._sched.recent_now()
+        if now >= self._epoch_end:
+            self._tell_meters(now)
         for i in range(b.count):
             nbytes += b.p[i].length
         self.count += b.count
         self.byte_count += nbytes
-        cdef int64_t now = self._sched.recent_now()
-        self._packets.update(now, b.count)
-        self._bytes.update(now, <double> nbytes)
         self.output_push_batch(0, b)
 
     cdef Packet *pull(self, int port) noexcept:

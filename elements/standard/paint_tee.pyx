@@ -35,6 +35,7 @@ cdef class PaintTee(BranchElement):
     pt[1] -> ICMPError(18.26.4.24, redirect, host) -> ...
     """
     port_count = "1/2"
+    emits = True                # classify sends copies (emit)
     processing = "a/ah"
     arguments = (
         Arg("COLOR", Byte, None, positional=True, mandatory=True),

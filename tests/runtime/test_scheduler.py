@@ -224,3 +224,52 @@ def test_clearing_the_tasks_while_one_runs_leaves_none_scheduled():
     assert not t.scheduled and not u.scheduled
     t.reschedule()
     assert t.scheduled
+
+
+def test_a_task_running_alone_is_out_of_the_heap_until_it_asks_back():
+    # The only scheduled task keeps its heap slot while it runs (so running
+    # it again costs no heap work), but counts as out of the heap: others see
+    # it unscheduled, and a task it wakes takes its turn as stride order says.
+    s = make()
+    seen = []
+    other = Task(callback=lambda t: (seen.append(("other", s.scheduled_tasks, me.scheduled)), s.please_stop()))
+    other.initialize(s)
+    other.unschedule()
+
+    def work(task):
+        seen.append(("me", s.scheduled_tasks, task.scheduled))
+        if len(seen) == 1:
+            task.reschedule()
+            seen.append(("asked back", s.scheduled_tasks, task.scheduled))
+        else:
+            other.reschedule()                 # woken at the current pass: runs before me
+            task.reschedule()
+        return True
+
+    me = Task(callback=work)
+    me.initialize(s)
+    s.run()
+    assert seen == [("me", 0, False), ("asked back", 1, True), ("me", 0, False), ("other", 1, True)]
+    assert me.scheduled and s.scheduled_tasks == 1
+    me.unschedule()
+    assert s.scheduled_tasks == 0
+
+
+def test_a_task_running_alone_that_does_not_ask_back_leaves_the_heap_empty():
+    s = make()
+    runs = []
+    t = Task(callback=lambda task: runs.append(task.runs))
+    t.initialize(s)
+
+    def wake(timer):
+        if len(runs) < 2:
+            t.reschedule()
+            timer.schedule_after(0.001)
+        else:
+            s.please_stop()
+
+    timer = Timer(callback=wake)
+    timer.initialize(s)
+    timer.schedule_after(0.001)
+    s.run()
+    assert runs == [1, 2] and not t.scheduled and s.scheduled_tasks == 0
