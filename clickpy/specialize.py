@@ -204,6 +204,14 @@ def fuse_kinds(router) -> dict[str, str]:
             for e in router.elements}
 
 
+def _wants_packet_order(cls) -> bool:
+    """Whether cls may want packet order (overrides Element's wants_packet_order)."""
+    from clickpy.runtime import fusion
+    from clickpy.runtime.element import Element
+
+    return fusion.packet_order_function(cls) != fusion.packet_order_function(Element)
+
+
 def _push_peers(e) -> list:
     """(output, downstream element, its port) for each connected push output of e."""
     peers = []
@@ -245,6 +253,7 @@ class _ChainWriter:
         self.kinds, self.walks, self.batch = kinds, walks, batch
         self.elements: list[str] = []
         self.inlined = 0
+        self.fused: list = []               # the elements inlined, in order
         self.used: set[str] = set()
         self.done = "continue" if batch else "return"
 
@@ -266,12 +275,52 @@ class _ChainWriter:
         # in a batch they would pass packets still waiting in the run.
         return not (self.batch and kind == "branch" and getattr(type(e), "emits", False))
 
+    def take(self, e, kind: str) -> None:
+        self.inlined += 1
+        self.fused.append(e)
+        self.used.add(kind)
+
+    def batch_body(self, e, port: int, per_packet: str) -> list[str]:
+        """The body of a batch function: the elements up to the first branch
+        each act on the whole batch (their simple_action_batch, as their own
+        push_batch would), then each packet goes through the rest in turn.
+        If an element of the chain wants packet order now, the whole batch
+        goes through per_packet (the packet function) one packet at a time."""
+        path, pad, lines = frozenset(), "    ", []
+        while self.fusable(e, path) and self.kinds[e.name] in ("simple", "null"):
+            kind, i = self.kinds[e.name], self.el(e.name)
+            self.take(e, kind)
+            path = path | {e.name}
+            lines.append(f"{pad}# {_comment(e.name)} ({type(e).__name__})")
+            if kind == "simple":
+                lines.append(f"{pad}(<Element> els[{i}]).simple_action_batch(b)")
+            peers = [peer for peer in _push_peers(e) if peer[0] == 0]
+            if not peers:
+                lines.append(f"{pad}kill_batch(b)")
+                break
+            _, e, port = peers[0]
+        else:
+            if not self.fusable(e, path):
+                lines += [f"{pad}if b.count:",
+                          f"{pad}    (<Element> els[{self.el(e.name)}]).push_batch({port}, b)    # {_comment(e.name)}"]
+            else:
+                body = self.node(e, port, path, pad + "    ")
+                lines += [f"{pad}n = b.count", f"{pad}b.count = 0", f"{pad}run.el = NULL",
+                          f"{pad}run.batch.count = 0", f"{pad}for k in range(n):", f"{pad}    p = b.p[k]"]
+                lines += body + [f"{pad}exit_flush(&run)"]
+        ordered = [f"(<Element> els[{self.el(x.name)}]).wants_packet_order()"
+                   for x in self.fused if _wants_packet_order(type(x))]
+        if ordered:
+            lines = [f"{pad}if {' or '.join(ordered)}:", f"{pad}    n = b.count", f"{pad}    b.count = 0",
+                     f"{pad}    for k in range(n):", f"{pad}        {per_packet}(els, b.p[k])",
+                     f"{pad}    return"] + lines
+        return lines
+
     def node(self, e, port: int, path: frozenset, pad: str) -> list[str]:
         kind, i = self.kinds[e.name], self.el(e.name)
         if not self.fusable(e, path):
             return self.leave(i, port, e.name, pad)
-        self.inlined += 1
-        self.used.add(kind)
+        self.take(e, kind)
         path = path | {e.name}
         lines = [f"{pad}# {_comment(e.name)} ({type(e).__name__})"]
         walk = self.walks.get(e.name)
@@ -330,13 +379,13 @@ def chains_of(router, spec: Specialization) -> str:
             if kinds[t.name] not in FUSABLE:
                 continue
             one, batch = _ChainWriter(kinds, walks), _ChainWriter(kinds, walks, batch=True)
+            function = f"clickpy_chain_{len(spec.chains)}"
             one_body = one.node(t, port, frozenset(), "    ")
             # The batch function reaches the packet function's elements at the
             # same indexes (it may reach fewer: a branch that emits ends it).
             batch.elements = list(one.elements)
-            batch_body = batch.node(t, port, frozenset(), "        ")
+            batch_body = batch.batch_body(t, port, function)
             assert batch.elements == one.elements
-            function = f"clickpy_chain_{len(spec.chains)}"
             spec.chains.append(Chain(u.name, o, function, one.elements))
             used |= one.used | batch.used
             declarations = ["    cdef int out", "    cdef const unsigned char *data",
@@ -346,16 +395,14 @@ def chains_of(router, spec: Specialization) -> str:
                  f"cdef void {function}(PyObject **els, Packet *p) noexcept:"] + declarations + one_body))
             functions.append("\n".join(
                 [f"cdef void {function}_batch(PyObject **els, Batch *b) noexcept:"] + declarations +
-                ["    cdef Packet *p", "    cdef ExitRun run", "    cdef int k, n = b.count", "    run.el = NULL",
-                 "    run.batch.count = 0", "    b.count = 0", "    for k in range(n):",
-                 "        p = b.p[k]"] + batch_body + ["    exit_flush(&run)"]))
+                ["    cdef Packet *p", "    cdef ExitRun run", "    cdef int k, n"] + batch_body))
     spec.chain_kinds = used
     return "\n\n\n".join(functions)
 
 
 def _chain_imports(used: set) -> str:
     lines = ["from cpython.object cimport PyObject",
-             "from clickpy.runtime.element cimport Element",
+             "from clickpy.runtime.element cimport Element, kill_batch",
              "from clickpy.runtime.fusion cimport ExitRun, exit_add, exit_flush",
              "from clickpy.runtime.packet cimport Batch, Packet, packet_kill, pkt_data"]
     if "branch" in used:

@@ -357,6 +357,34 @@ def test_a_fused_batch_reaches_every_exit_in_the_order_the_generic_path_does(tmp
         assert stdout[2:] == ["specialized:", "installed:", "cl", "fw;", "fused", "chains:", "1"]
 
 
+@pytest.mark.parametrize("mode", ["off", "wait"])
+def test_a_counter_calling_a_handler_keeps_per_packet_order_in_a_fused_batch(tmp_path, mode):
+    # At the 250th packet the counter past the chain's exit (the Tee) is
+    # reset: the 249 packets before must have reached it by then (as pushing
+    # one packet at a time gives), not be waiting at the exit with the rest
+    # of their batch.
+    trace = tmp_path / "in.pcap"
+    _mixed_trace(trace)
+    config = (f"FromDump({trace}, STOP true) -> c :: Counter(COUNT_CALL 250 out.reset) -> Strip(14)"
+              " -> cl :: Classifier(-) -> Tee(1) -> out :: Counter -> Discard;")
+    r = run(f"--specialize={mode}", "-e", config, "-h", "out.count", "-h", "specialized", env_cache=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split()[:2] == ["out.count:", "351"]
+    assert ("fused chains: 2" in r.stdout) == (mode == "wait")
+
+
+def test_a_batch_chain_runs_its_first_elements_on_the_whole_batch(cache):
+    source = specialize.generate(plan_of(
+        "InfiniteSource(BURST 32) -> c :: Counter -> Null -> Paint(2) -> cl :: Classifier(12/0800, -);"
+        "cl[0] -> Discard; cl[1] -> Counter -> Discard;")).source
+    batch_fn = source.split("cdef void clickpy_chain_0_batch")[1]
+    head, packets = batch_fn.split("for k in range(n):\n        p = b.p[k]")
+    # Counter may want packet order: the batch then goes packet by packet
+    assert "if (<Element> els[0]).wants_packet_order() or (<Element> els[" in head
+    assert "(<Element> els[0]).simple_action_batch(b)" in head and "simple_action_batch(b)" in head.split("(Paint)")[1]
+    assert "# cl (Classifier)" in packets and "exit_add(&run, els[" in packets
+
+
 def test_a_branch_that_emits_ends_a_batch_chain_but_not_a_packet_chain(cache):
     from clickpy.elements.standard.paint_tee import PaintTee
     from clickpy.runtime.branch import BranchElement

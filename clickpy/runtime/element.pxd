@@ -67,6 +67,14 @@ cdef class Element:
     cdef Packet *_call_python_action(self, Packet *p) noexcept
     cdef bint run_task(self, object task) noexcept
     cdef void run_timer(self, object timer) noexcept
+    # simple_action on every packet of b, keeping what it returns, in order
+    # (an element that can do a batch at once overrides it: Counter).
+    cdef void simple_action_batch(self, Batch *b) noexcept
+    # Whether, as configured now, the element must see a batch's packets one
+    # at a time, each going all the way downstream before the next (a
+    # Counter that calls a handler at a count): a fused batch then runs
+    # packet by packet (clickpy.specialize).
+    cdef bint wants_packet_order(self) noexcept
 
     # --- helpers for subclasses ---------------------------------------------
     cdef inline void output_push(self, int port, Packet *p) noexcept:

@@ -191,6 +191,19 @@ cdef class Element:
             return p
         return self._call_python_action(p)
 
+    cdef void simple_action_batch(self, Batch *b) noexcept:
+        cdef int i, j = 0
+        cdef Packet *p
+        for i in range(b.count):
+            p = self.simple_action(b.p[i])
+            if p != NULL:
+                b.p[j] = p
+                j += 1
+        b.count = j
+
+    cdef bint wants_packet_order(self) noexcept:
+        return False
+
     cdef Packet *_call_python_action(self, Packet *p) noexcept:
         cdef PacketObject po = PacketObject.wrap(p)
         cdef PacketObject result
@@ -347,14 +360,7 @@ cdef class SimpleElement(Element):
             self.output_push(0, p)
 
     cdef void push_batch(self, int port, Batch *b) noexcept:
-        cdef int i, j = 0
-        cdef Packet *p
-        for i in range(b.count):
-            p = self.simple_action(b.p[i])
-            if p != NULL:
-                b.p[j] = p
-                j += 1
-        b.count = j
+        self.simple_action_batch(b)
         self.output_push_batch(0, b)
 
     cdef Packet *pull(self, int port) noexcept:

@@ -36,8 +36,11 @@ cdef extern from *:
        subclass's vtable starts with its base's). */
     #define CLICKPY_VTAB_PUSH(vtab) \
         ((void *) ((struct __pyx_vtabstruct_7clickpy_7runtime_7element_Element *) (vtab))->push)
+    #define CLICKPY_VTAB_PACKET_ORDER(vtab) \
+        ((void *) ((struct __pyx_vtabstruct_7clickpy_7runtime_7element_Element *) (vtab))->wants_packet_order)
     """
     void *CLICKPY_VTAB_PUSH(void *vtab)
+    void *CLICKPY_VTAB_PACKET_ORDER(void *vtab)
 
 CHAIN_CAPSULE = "clickpy.chain"
 cdef const char *_CHAIN_CAPSULE = b"clickpy.chain"
@@ -50,6 +53,12 @@ def push_function(cls) -> int:
     Python subclass: of its nearest Cython base)."""
     cdef void *vtab = PyCapsule_GetPointer(cls.__pyx_vtable__, NULL)
     return <size_t> CLICKPY_VTAB_PUSH(vtab)
+
+
+def packet_order_function(cls) -> int:
+    """The address of the C wants_packet_order method of a Cython element class."""
+    cdef void *vtab = PyCapsule_GetPointer(cls.__pyx_vtable__, NULL)
+    return <size_t> CLICKPY_VTAB_PACKET_ORDER(vtab)
 
 
 def has_python_methods(Element e) -> bool:

@@ -242,12 +242,15 @@ cdef class Counter(SimpleElement):
             self._calls()
         return p
 
-    cdef void push_batch(self, int port, Batch *b) noexcept:
+    cdef bint wants_packet_order(self) noexcept:
+        # A call fires between two packets: the ones before it go on first.
+        return self._count_fire_at != NONE or self._byte_fire_at != NONE
+
+    cdef void simple_action_batch(self, Batch *b) noexcept:
         cdef int i
         cdef uint64_t nbytes = 0
-        if self._count_fire_at != NONE or self._byte_fire_at != NONE:
-            # A call fires between two packets: keep exact per-packet order.
-            Element.push_batch(self, port, b)
+        if self.wants_packet_order():
+            SimpleElement.simple_action_batch(self, b)
             return
         cdef int64_t now = self._sched.recent_now()
         if now >= self._epoch_end:
@@ -256,7 +259,13 @@ cdef class Counter(SimpleElement):
             nbytes += b.p[i].length
         self.count += b.count
         self.byte_count += nbytes
-        self.output_push_batch(0, b)
+
+    cdef void push_batch(self, int port, Batch *b) noexcept:
+        if self.wants_packet_order():
+            Element.push_batch(self, port, b)       # each packet all the way down before the next
+        else:
+            self.simple_action_batch(b)
+            self.output_push_batch(0, b)
 
     cdef Packet *pull(self, int port) noexcept:
         cdef Packet *p = self.input_pull(0)
