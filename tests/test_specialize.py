@@ -132,6 +132,18 @@ def test_clickpy_run_gives_the_same_result_specialised_or_not(tmp_path, mode):
                                 *(["installed:", "fw;", "fused", "chains:", "1"] if mode == "wait" else ["off"])]
 
 
+def test_waiting_for_the_module_does_not_eat_into_the_configuration_s_own_timers(tmp_path):
+    # The module is compiled (a second or more) before the router is
+    # initialized, when DriverManager's wait starts: the source gets its 0.3 s.
+    config = ("RatedSource(RATE 100, LIMIT -1) -> c :: Counter -> cl :: Classifier(12/0800, -) -> Discard;"
+              "cl[1] -> Discard; DriverManager(wait 0.3s, stop)")
+    r = run("--specialize=wait", "-e", config, "-h", "c.count", "-h", "specialized", env_cache=tmp_path)
+    assert r.returncode == 0, r.stderr
+    values = r.stdout.split()
+    assert values[0] == "c.count:" and int(values[1]) >= 15
+    assert values[2:4] == ["specialized:", "installed:"]
+
+
 def test_clickpy_run_switches_to_the_module_when_the_background_build_is_ready(tmp_path):
     # The router runs on the generic path at once; a script waits for the switch.
     config = CONFIG.replace("LIMIT 1000, STOP true", "LIMIT -1, BURST 1") + """

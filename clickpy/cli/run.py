@@ -146,7 +146,10 @@ class Driver:
         from clickpy.runtime.router import Router
 
         try:
-            router = Router.from_plan(pipeline.plan(source, self.definitions, self.extra),
+            plan = pipeline.plan(source, self.definitions, self.extra)
+            if specialize_mode(self.ns) == "wait":
+                self._build_module(plan)
+            router = Router.from_plan(plan,
                                       simulated=self.ns.simtime is not None,
                                       simtime_start=self.ns.simtime or 0.0, per_packet=self.ns.per_packet)
         except ConfigError as e:
@@ -158,6 +161,18 @@ class Driver:
         self.router = router
         self._add_driver_handlers(router)
         return router
+
+    def _build_module(self, plan) -> None:
+        """--specialize=wait: compile plan's module into the cache before the
+        router is initialized, whose timers start then (a DriverManager's
+        'wait 0.5s' would be over before the first packet); specialize()
+        then only loads it. A failure is said there."""
+        from clickpy import spec_cache
+
+        try:
+            spec_cache.load(plan)
+        except spec_cache.BuildError:
+            pass
 
     def specialized_state(self) -> str:
         """The 'specialized' handler: off, building, installed: NAMES, nothing to specialise, failed: WHY."""
