@@ -371,13 +371,6 @@ cdef class SimpleElement(Element):
         return self.simple_action(p)
 
     cdef int pull_batch(self, int port, Batch *b, int max) noexcept:
-        cdef int i, j = 0
-        cdef Packet *p
         self.input_pull_batch(0, b, max)
-        for i in range(b.count):
-            p = self.simple_action(b.p[i])
-            if p != NULL:
-                b.p[j] = p
-                j += 1
-        b.count = j
-        return j
+        self.simple_action_batch(b)
+        return b.count

@@ -274,7 +274,6 @@ cdef class Counter(SimpleElement):
         return p
 
     cdef int pull_batch(self, int port, Batch *b, int max) noexcept:
-        cdef int i, n = self.input_pull_batch(0, b, max)
-        for i in range(n):
-            self.simple_action(b.p[i])
-        return n
+        self.input_pull_batch(0, b, max)
+        self.simple_action_batch(b)
+        return b.count
