@@ -120,11 +120,15 @@ def generate(plan: Plan, router=None) -> Specialization:
     if router is not None:
         return _generate(plan, router)
     router = Router(plan)
+    said = len(plan.diagnostics.items)
     try:
         router.prepare()
         return _generate(plan, router)
     finally:
         router.cleanup()
+        # What this router's elements reported (a Message's text) is the real
+        # router's to report when it is built: the Plan's diagnostics are shared.
+        del plan.diagnostics.items[said:]
 
 
 def _generate(plan: Plan, router) -> Specialization:

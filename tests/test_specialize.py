@@ -144,6 +144,17 @@ def test_waiting_for_the_module_does_not_eat_into_the_configuration_s_own_timers
     assert values[2:4] == ["specialized:", "installed:"]
 
 
+def test_building_the_module_first_says_each_message_and_error_once(tmp_path):
+    # The module is made from a router of its own (configured, never run):
+    # what that router's elements report is not the run's to print.
+    config = 'Message("hello"); Idle -> Classifier(12/0800, -) => Discard, Discard; DriverManager(stop);'
+    r = run("--specialize=wait", "-e", config, env_cache=tmp_path)
+    assert r.returncode == 0 and r.stderr.count("hello") == 1, r.stderr
+    r = run("--specialize=wait", "-e", "InfiniteSource(BURST x) -> Classifier(12/0800, -) => Discard, Discard;",
+            env_cache=tmp_path)
+    assert r.returncode == 1 and r.stderr.count("BURST: expected integer") == 1, r.stderr
+
+
 def test_clickpy_run_switches_to_the_module_when_the_background_build_is_ready(tmp_path):
     # The router runs on the generic path at once; a script waits for the switch.
     config = CONFIG.replace("LIMIT 1000, STOP true", "LIMIT -1, BURST 1") + """

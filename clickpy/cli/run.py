@@ -166,12 +166,13 @@ class Driver:
         """--specialize=wait: compile plan's module into the cache before the
         router is initialized, whose timers start then (a DriverManager's
         'wait 0.5s' would be over before the first packet); specialize()
-        then only loads it. A failure is said there."""
+        then only loads it. A failure is said there, and a configuration
+        error by the router's own build."""
         from clickpy import spec_cache
 
         try:
             spec_cache.load(plan)
-        except spec_cache.BuildError:
+        except (spec_cache.BuildError, ConfigError):
             pass
 
     def specialized_state(self) -> str:
