@@ -20,7 +20,9 @@ What is specialised:
   branches' decisions called in turn, each classifier's walk inlined, each
   hop a direct jump in the C instead of a call through the next element's
   push. A packet takes the same path through the same element code as on
-  the generic path; what goes is the calls between elements.
+  the generic path; what goes is the calls between elements. A batch has a
+  function of its own (_ChainWriter.batch_body), so that what follows the
+  path still gets batches.
 
 Safety does not depend on the cache: each walk carries the fingerprint of
 the program it was made from, and an element takes it only while its own
@@ -249,9 +251,9 @@ class _ChainWriter:
     packets: where the path ends for one packet it goes on to the next, and
     a packet leaving the path is added to the run of packets waiting for
     that exit, sent on as one batch when a packet leaves by another exit or
-    the batch is done (as BranchElement's OutputRun does): each exit gets
-    its packets in the order, and in the batches, that one push_batch per
-    element gives."""
+    the batch is done (as BranchElement's OutputRun does): the exits get
+    the packets in the order that pushing them one at a time gives, in as
+    few batches as that order allows."""
 
     def __init__(self, kinds: dict, walks: dict, batch: bool = False):
         self.kinds, self.walks, self.batch = kinds, walks, batch
