@@ -382,16 +382,14 @@ cdef class Scheduler:
             ran += 1
             if (ran & (NOW_EVERY - 1)) == 1:
                 self._now_stale = True   # (recent_now reads the clock if a task asks)
-            if t.element is not None:
-                t.element.run_task(t)
-            else:
-                try:
+            try:
+                if t.element is not None:
+                    t.element.run_task(t)
+                else:
                     t.callback(t)
-                finally:
-                    if self._alone != NULL:
-                        self._give_up_alone()
-            if self._alone != NULL:     # it did not ask to run again
-                self._give_up_alone()
+            finally:
+                if self._alone != NULL:     # it did not ask to run again (or its callback raised)
+                    self._give_up_alone()
             if self.runcount <= 0:
                 break
         return ran
