@@ -224,6 +224,11 @@ cdef class Counter(SimpleElement):
         self._count_told, self._bytes_told = self.count, self.byte_count
         self._epoch_end = (e + 1) * EPOCH_NS
 
+    cdef inline void _keep_meters_up(self) noexcept:
+        cdef int64_t now = self._sched.recent_now()
+        if now >= self._epoch_end:
+            self._tell_meters(now)
+
     cdef inline void _calls(self) noexcept:
         if self.count == self._count_fire_at:
             self._count_fire_at = NONE
@@ -233,9 +238,7 @@ cdef class Counter(SimpleElement):
             self._byte_handler.call_write()
 
     cdef Packet *simple_action(self, Packet *p) noexcept:
-        cdef int64_t now = self._sched.recent_now()
-        if now >= self._epoch_end:
-            self._tell_meters(now)
+        self._keep_meters_up()
         self.count += 1
         self.byte_count += p.length
         if self.count == self._count_fire_at or self.byte_count >= self._byte_fire_at:
@@ -252,9 +255,7 @@ cdef class Counter(SimpleElement):
         if self.wants_packet_order():
             SimpleElement.simple_action_batch(self, b)
             return
-        cdef int64_t now = self._sched.recent_now()
-        if now >= self._epoch_end:
-            self._tell_meters(now)
+        self._keep_meters_up()
         for i in range(b.count):
             nbytes += b.p[i].length
         self.count += b.count
@@ -264,8 +265,7 @@ cdef class Counter(SimpleElement):
         if self.wants_packet_order():
             Element.push_batch(self, port, b)       # each packet all the way down before the next
         else:
-            self.simple_action_batch(b)
-            self.output_push_batch(0, b)
+            SimpleElement.push_batch(self, port, b)
 
     cdef Packet *pull(self, int port) noexcept:
         cdef Packet *p = self.input_pull(0)
