@@ -141,8 +141,9 @@ def _generate(plan: Plan, router) -> Specialization:
         function = f"clickpy_walk_{i}"
         spec.walks.append(Walk(name, function, walk_fingerprint(walk)))
         c_functions.append(walk_c(function, name, walk))
-    chain_source = chains_of(router, spec)
-    spec.graph = graph_fingerprint(router) if spec.chains else ""
+    kinds = fuse_kinds(router)
+    chain_source = chains_of(router, spec, kinds)
+    spec.graph = graph_fingerprint(router, kinds) if spec.chains else ""
     spec.source = _module_source(spec, c_functions, chain_source)
     return spec
 
@@ -228,10 +229,11 @@ def _push_peers(e) -> list:
     return peers
 
 
-def graph_fingerprint(router) -> str:
-    """What chains are made from: every element's name, class and fuse kind,
-    and where each of its push outputs goes."""
-    kinds = fuse_kinds(router)
+def graph_fingerprint(router, kinds: dict | None = None) -> str:
+    """What chains are made from: every element's name, class and fuse kind
+    (kinds: fuse_kinds(router), if already known), and where each of its
+    push outputs goes."""
+    kinds = kinds or fuse_kinds(router)
     rows = [(e.name, type(e).__module__, type(e).__qualname__, kinds[e.name],
              [(o, t.name, port) for o, t, port in _push_peers(e)]) for e in router.elements]
     return hashlib.sha256(repr(rows).encode()).hexdigest()[:32]
@@ -370,11 +372,10 @@ class _ChainWriter:
         return lines
 
 
-def chains_of(router, spec: Specialization) -> str:
+def chains_of(router, spec: Specialization, kinds: dict) -> str:
     """The Cython source of router's fused chains, a pair of functions (for
     a packet, for a batch) per push output that leads into a fusable element
-    from outside a chain; adds each to spec.chains."""
-    kinds = fuse_kinds(router)
+    from outside a chain (kinds: fuse_kinds(router)); adds each to spec.chains."""
     walks = {w.element: w.function for w in spec.walks}
     functions = []
     used = set()
