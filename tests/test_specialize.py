@@ -155,6 +155,25 @@ def test_building_the_module_first_says_each_message_and_error_once(tmp_path):
     assert r.returncode == 1 and r.stderr.count("BURST: expected integer") == 1, r.stderr
 
 
+def test_a_module_that_failed_before_the_router_was_built_is_not_built_again(tmp_path, monkeypatch, capsys):
+    from clickpy.cli import run as run_command
+
+    tried = []
+
+    def failing(spec):
+        tried.append(spec.module)
+        raise spec_cache.BuildError("the C compiler failed: no cc")
+
+    monkeypatch.setattr(spec_cache, "build", failing)
+    monkeypatch.setenv("CLICKPY_CACHE_DIR", str(tmp_path))
+    config = "InfiniteSource(LIMIT 5, STOP true) -> Classifier(12/0800, -) => Discard, Discard;"
+    assert run_command.main(["--specialize=wait", "-e", config, "-h", "specialized"]) == 0
+    out, err = capsys.readouterr()
+    assert len(tried) == 1
+    assert out.strip() == "failed: the C compiler failed: no cc"
+    assert err.count("the C compiler failed: no cc") == 1
+
+
 def test_clickpy_run_switches_to_the_module_when_the_background_build_is_ready(tmp_path):
     # The router runs on the generic path at once; a script waits for the switch.
     config = CONFIG.replace("LIMIT 1000, STOP true", "LIMIT -1, BURST 1") + """

@@ -135,6 +135,7 @@ class Driver:
         self.building = None      # a BackgroundBuild for a 'hotconfig' write
         self.specializing = None  # the BackgroundSpecialization of the running graph
         self.specialize_state = "off"
+        self.module_error = None  # why the module built before the router could not be
         self.last_reload = None   # the ReloadReport of the last 'hotconfig' write that succeeded
         self.phase = "idle"
         self.stop_requested = False
@@ -172,7 +173,9 @@ class Driver:
 
         try:
             spec_cache.load(plan)
-        except (spec_cache.BuildError, ConfigError):
+        except spec_cache.BuildError as e:
+            self.module_error = e        # said by specialize(), not built a second time
+        except ConfigError:
             pass
 
     def specialized_state(self) -> str:
@@ -204,11 +207,15 @@ class Driver:
                       file=sys.stderr)
 
         if mode == "wait":
-            try:
-                self.specialize_state = spec_cache.specialize_now(self.router)
-            except spec_cache.BuildError as e:
-                self.specialize_state = f"failed: {e}"
-                warn(str(e))
+            error = self.module_error
+            if error is None:
+                try:
+                    self.specialize_state = spec_cache.specialize_now(self.router)
+                    return
+                except spec_cache.BuildError as e:
+                    error = e
+            self.specialize_state = f"failed: {error}"
+            warn(str(error))
             return
         self.specializing = spec_cache.BackgroundSpecialization(self.router, on_failure=warn)
 
